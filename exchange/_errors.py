@@ -1,0 +1,282 @@
+"""One error tree and one catalogue of stable codes.
+
+Every error the project raises descends from :class:`ExchangeError` and carries a :class:`Code`.
+Codes are stable, machine-readable strings (``XML-DTD-FORBIDDEN``); API responses, logs, reports and the
+dashboard show them, and nothing ever parses the human message.
+
+Error tree::
+
+    ExchangeError                   root: .code (Code), .message, optional .line/.column/.path
+    ├── XmlError                    the hardened parser refused the input (DTD, entity, size, depth, malformed)
+    ├── InputError                  user-supplied data is wrong (document input fields, CLI arguments)
+    ├── ConfigurationError          a schema, manifest, catalogue, workspace or setting is wrong: fail closed
+    ├── SignatureError              signing or verifying could not be carried out (not a verdict: verdicts are results)
+    ├── TrustError                  PKI, trust list or agreement material is unusable
+    └── StoreError                  the durable store failed (locked, full, corrupt)
+
+A *document fault* (an invalid field, a bad signature) is a :class:`~exchange.Finding` in a report, not an
+exception. Exceptions are for input that cannot be processed at all, and for programmer or configuration faults.
+
+The catalogue (:class:`Code`) gives each code a severity, a category and a one-line title, in the spirit of
+phase4's ``EEbmsError``. Add new codes in the section of their category; never rename or reuse one.
+"""
+
+from __future__ import annotations
+
+from enum import Enum, StrEnum
+from typing import Any
+
+
+class Severity(StrEnum):
+    """How serious a finding is. Only ``error`` findings make a verdict invalid."""
+
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+class Category(StrEnum):
+    """Broad area a code belongs to."""
+
+    XML = "xml"
+    SCHEMA = "schema"
+    RULE = "rule"
+    INPUT = "input"
+    CATALOGUE = "catalogue"
+    CONFIG = "config"
+    SIGNATURE = "signature"
+    TRUST = "trust"
+    ENVELOPE = "envelope"
+    ROUTING = "routing"
+    DELIVERY = "delivery"
+    STORE = "store"
+    AUDIT = "audit"
+
+
+class Code(Enum):
+    """Every stable code the project emits, with its severity, category and title.
+
+    The enum value is the code string itself, so ``Code("XML-DTD-FORBIDDEN")`` looks one up.
+    """
+
+    severity: Severity
+    category: Category
+    title: str
+
+    def __new__(cls, code: str, severity: Severity, category: Category, title: str) -> Code:
+        member = object.__new__(cls)
+        member._value_ = code
+        member.severity = severity
+        member.category = category
+        member.title = title
+        return member
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    # --- hardened XML parsing -------------------------------------------------------------------------------
+    XML_TOO_LARGE = ("XML-TOO-LARGE", Severity.ERROR, Category.XML, "input exceeds the size limit")
+    XML_TOO_DEEP = ("XML-TOO-DEEP", Severity.ERROR, Category.XML, "elements are nested deeper than allowed")
+    XML_DTD_FORBIDDEN = ("XML-DTD-FORBIDDEN", Severity.ERROR, Category.XML, "DOCTYPE/DTD is not allowed")
+    XML_ENTITY_FORBIDDEN = (
+        "XML-ENTITY-FORBIDDEN", Severity.ERROR, Category.XML, "entity declarations and references are not allowed"
+    )
+    XML_EXTERNAL_FORBIDDEN = (
+        "XML-EXTERNAL-FORBIDDEN", Severity.ERROR, Category.XML, "external resources are not loaded"
+    )
+    XML_XINCLUDE_FORBIDDEN = ("XML-XINCLUDE-FORBIDDEN", Severity.ERROR, Category.XML, "XInclude is not allowed")
+    XML_ENCODING = ("XML-ENCODING", Severity.ERROR, Category.XML, "input is not correctly encoded")
+    XML_MALFORMED = ("XML-MALFORMED", Severity.ERROR, Category.XML, "input is not well-formed XML")
+    XML_EMPTY = ("XML-EMPTY", Severity.ERROR, Category.XML, "input is empty")
+    XML_LIMIT = ("XML-LIMIT", Severity.ERROR, Category.XML, "input exceeds a parser limit")
+
+    # --- schema (XSD) validation ----------------------------------------------------------------------------
+    SCHEMA_INVALID = ("SCHEMA-INVALID", Severity.ERROR, Category.SCHEMA, "document does not conform to its schema")
+    SCHEMA_ELEMENT_UNEXPECTED = (
+        "SCHEMA-ELEMENT-UNEXPECTED", Severity.ERROR, Category.SCHEMA, "element not allowed here"
+    )
+    SCHEMA_ELEMENT_MISSING = ("SCHEMA-ELEMENT-MISSING", Severity.ERROR, Category.SCHEMA, "required element missing")
+    SCHEMA_VALUE_INVALID = (
+        "SCHEMA-VALUE-INVALID", Severity.ERROR, Category.SCHEMA, "value does not match its datatype or facet"
+    )
+    SCHEMA_ATTRIBUTE_INVALID = (
+        "SCHEMA-ATTRIBUTE-INVALID", Severity.ERROR, Category.SCHEMA, "attribute missing, unexpected or invalid"
+    )
+    SCHEMA_ROOT_UNEXPECTED = (
+        "SCHEMA-ROOT-UNEXPECTED", Severity.ERROR, Category.SCHEMA, "root element is not the one the schema declares"
+    )
+
+    # --- business rules (Schematron) ------------------------------------------------------------------------
+    RULE_FAILED = ("RULE-FAILED", Severity.ERROR, Category.RULE, "a business rule without its own code failed")
+    RULE_WARNING = ("RULE-WARNING", Severity.WARNING, Category.RULE, "a business rule reported a warning")
+
+    # --- catalogue and document types -------------------------------------------------------------------------
+    DOCTYPE_UNKNOWN = (
+        "DOCTYPE-UNKNOWN", Severity.ERROR, Category.CATALOGUE, "no catalogue type matches the root element"
+    )
+    DOCTYPE_MISMATCH = (
+        "DOCTYPE-MISMATCH", Severity.ERROR, Category.CATALOGUE, "document root does not match the requested type"
+    )
+    CATALOGUE_MANIFEST_INVALID = (
+        "CATALOGUE-MANIFEST-INVALID", Severity.ERROR, Category.CATALOGUE, "a document type manifest is invalid"
+    )
+    CATALOGUE_DUPLICATE = (
+        "CATALOGUE-DUPLICATE", Severity.ERROR, Category.CATALOGUE, "two document types share an id or root"
+    )
+    SCHEMA_LOAD_FAILED = ("SCHEMA-LOAD-FAILED", Severity.ERROR, Category.CONFIG, "a schema could not be compiled")
+    RULES_LOAD_FAILED = ("RULES-LOAD-FAILED", Severity.ERROR, Category.CONFIG, "Schematron rules could not be compiled")
+
+    # --- user input -----------------------------------------------------------------------------------------
+    INPUT_INVALID = ("INPUT-INVALID", Severity.ERROR, Category.INPUT, "input data is invalid")
+    INPUT_FIELD_UNKNOWN = ("INPUT-FIELD-UNKNOWN", Severity.ERROR, Category.INPUT, "input has a field not in the type")
+    INPUT_FIELD_MISSING = ("INPUT-FIELD-MISSING", Severity.ERROR, Category.INPUT, "a required input field is missing")
+    INPUT_FIELD_INVALID = ("INPUT-FIELD-INVALID", Severity.ERROR, Category.INPUT, "an input field has a bad value")
+    INPUT_UNREADABLE = ("INPUT-UNREADABLE", Severity.ERROR, Category.INPUT, "input file cannot be read or decoded")
+    CONFIG_INVALID = ("CONFIG-INVALID", Severity.ERROR, Category.CONFIG, "configuration is invalid or missing")
+
+    # --- signatures (XML-DSig) ------------------------------------------------------------------------------
+    SIG_MISSING = ("SIG-MISSING", Severity.ERROR, Category.SIGNATURE, "no signature where one is required")
+    SIG_DIGEST_MISMATCH = (
+        "SIG-DIGEST-MISMATCH", Severity.ERROR, Category.SIGNATURE, "signed content changed after signing"
+    )
+    SIG_VALUE_INVALID = ("SIG-VALUE-INVALID", Severity.ERROR, Category.SIGNATURE, "signature value does not verify")
+    SIG_ALGORITHM_WEAK = (
+        "SIG-ALGORITHM-WEAK", Severity.ERROR, Category.SIGNATURE, "algorithm refused by policy as too weak (e.g. SHA-1)"
+    )
+    SIG_ALGORITHM_UNSUPPORTED = (
+        "SIG-ALGORITHM-UNSUPPORTED", Severity.ERROR, Category.SIGNATURE, "algorithm not supported by the profile"
+    )
+    SIG_STRUCTURE = (
+        "SIG-STRUCTURE", Severity.ERROR, Category.SIGNATURE, "unexpected signature structure (possible wrapping)"
+    )
+    SIG_TRANSFORM_FORBIDDEN = (
+        "SIG-TRANSFORM-FORBIDDEN", Severity.ERROR, Category.SIGNATURE, "transform not allowed (XSLT, XPath, ...)"
+    )
+    SIG_REFERENCE_FORBIDDEN = (
+        "SIG-REFERENCE-FORBIDDEN", Severity.ERROR, Category.SIGNATURE, "reference must cover the whole document"
+    )
+    SIG_KEYINFO_INVALID = (
+        "SIG-KEYINFO-INVALID", Severity.ERROR, Category.SIGNATURE, "KeyInfo has no usable certificate"
+    )
+    SIG_KEY_WEAK = ("SIG-KEY-WEAK", Severity.ERROR, Category.SIGNATURE, "signing key too small for the policy")
+
+    # --- trust: chains, revocation, authorisation -----------------------------------------------------------
+    TRUST_CHAIN_UNTRUSTED = (
+        "TRUST-CHAIN-UNTRUSTED", Severity.ERROR, Category.TRUST, "signer does not chain to a recognised anchor"
+    )
+    TRUST_CERT_EXPIRED = (
+        "TRUST-CERT-EXPIRED", Severity.ERROR, Category.TRUST, "a certificate had expired at the time of evaluation"
+    )
+    TRUST_CERT_NOT_YET_VALID = (
+        "TRUST-CERT-NOT-YET-VALID", Severity.ERROR, Category.TRUST, "a certificate was not yet valid at that time"
+    )
+    TRUST_CERT_REVOKED = ("TRUST-CERT-REVOKED", Severity.ERROR, Category.TRUST, "a certificate is revoked")
+    TRUST_REVOCATION_UNKNOWN = (
+        "TRUST-REVOCATION-UNKNOWN", Severity.ERROR, Category.TRUST, "no current CRL to check revocation against"
+    )
+    TRUST_KEY_USAGE = (
+        "TRUST-KEY-USAGE", Severity.ERROR, Category.TRUST, "certificate key usage does not allow this signature"
+    )
+    TRUST_ISSUER_NOT_AUTHORISED = (
+        "TRUST-ISSUER-NOT-AUTHORISED", Severity.ERROR, Category.TRUST, "issuer not authorised for this document type"
+    )
+    TRUST_LIST_EXPIRED = ("TRUST-LIST-EXPIRED", Severity.ERROR, Category.TRUST, "trust list is past its next update")
+    TRUST_LIST_SIGNATURE = (
+        "TRUST-LIST-SIGNATURE", Severity.ERROR, Category.TRUST, "trust list signature is missing or invalid"
+    )
+    TRUST_LIST_INVALID = ("TRUST-LIST-INVALID", Severity.ERROR, Category.TRUST, "trust list cannot be read")
+    TRUST_NOT_RECOGNISED = (
+        "TRUST-NOT-RECOGNISED", Severity.ERROR, Category.TRUST, "no agreement recognises this issuer's trust list"
+    )
+    PKI_INVALID = ("PKI-INVALID", Severity.ERROR, Category.TRUST, "key or certificate material is unusable")
+
+    # --- store ------------------------------------------------------------------------------------------------
+    STORE_UNAVAILABLE = ("STORE-UNAVAILABLE", Severity.ERROR, Category.STORE, "the store cannot be written")
+
+
+class ExchangeError(Exception):
+    """Root of every error the project raises. Carries a stable :class:`Code`."""
+
+    default_code: Code = Code.CONFIG_INVALID
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Code | None = None,
+        line: int | None = None,
+        column: int | None = None,
+        path: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code: Code = code or self.default_code
+        self.message = message
+        self.line = line
+        self.column = column
+        self.path = path
+
+    def __str__(self) -> str:
+        where = ""
+        if self.line is not None:
+            where = f" (line {self.line}" + (f", column {self.column}" if self.column is not None else "") + ")"
+        return f"{self.code.value}: {self.message}{where}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code.value,
+            "severity": self.code.severity.value,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+        }
+
+
+class XmlError(ExchangeError):
+    """The hardened parser refused the input."""
+
+    default_code = Code.XML_MALFORMED
+
+
+class InputError(ExchangeError):
+    """User-supplied data is wrong."""
+
+    default_code = Code.INPUT_INVALID
+
+
+class ConfigurationError(ExchangeError):
+    """A schema, manifest, catalogue, workspace or setting is wrong."""
+
+    default_code = Code.CONFIG_INVALID
+
+
+class SignatureError(ExchangeError):
+    """Signing or verifying could not be carried out at all."""
+
+    default_code = Code.SIG_STRUCTURE
+
+
+class TrustError(ExchangeError):
+    """PKI, trust list or agreement material is unusable."""
+
+    default_code = Code.TRUST_LIST_INVALID
+
+
+class StoreError(ExchangeError):
+    """The durable store failed."""
+
+    default_code = Code.STORE_UNAVAILABLE
+
+
+__all__ = [
+    "Category",
+    "Code",
+    "ConfigurationError",
+    "ExchangeError",
+    "InputError",
+    "Severity",
+    "SignatureError",
+    "StoreError",
+    "TrustError",
+    "XmlError",
+]

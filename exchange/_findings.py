@@ -1,0 +1,70 @@
+"""Findings: what a check says about a document, with a stable code and a location.
+
+The shape follows the validators people in the field know (KoSIT, phive):
+``{code, severity, check, message, line, column, path}``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from exchange._errors import Code, ExchangeError, Severity
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One observation about a document. ``code`` is stable; ``message`` is for people."""
+
+    code: str
+    severity: Severity
+    check: str
+    message: str
+    line: int | None = None
+    column: int | None = None
+    path: str | None = None
+
+    @classmethod
+    def of(
+        cls,
+        code: Code,
+        check: str,
+        message: str,
+        *,
+        line: int | None = None,
+        column: int | None = None,
+        path: str | None = None,
+        severity: Severity | None = None,
+    ) -> Finding:
+        """Build a finding from a catalogue code (severity defaults to the code's own)."""
+        return cls(
+            code=code.value,
+            severity=severity or code.severity,
+            check=check,
+            message=message,
+            line=line,
+            column=column,
+            path=path,
+        )
+
+    @classmethod
+    def from_error(cls, error: ExchangeError, check: str) -> Finding:
+        return cls.of(error.code, check, error.message, line=error.line, column=error.column, path=error.path)
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity is Severity.ERROR
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "check": self.check,
+            "message": self.message,
+            "line": self.line,
+            "column": self.column,
+            "path": self.path,
+        }
+
+
+__all__ = ["Finding"]

@@ -1,0 +1,270 @@
+"""The one hardened XML entry point.
+
+Nothing else in the project calls lxml's parsers (a ruff ``banned-api`` rule and ``tests/exchange/test_xml.py``
+enforce it). Two profiles:
+
+``parse_xml`` / ``parse_xml_file``
+    For every document, envelope, receipt and trust list that comes from outside. Refuses any DOCTYPE/DTD,
+    entity declarations and references, external resources and XInclude; never touches the network; bounds
+    input size and nesting depth (:class:`XmlLimits`, safe defaults); a malformed document reports line and
+    column. Every refusal is an :class:`~exchange.XmlError` with its own stable code.
+
+``load_trusted_xml``
+    For schema and Schematron files that are configuration (the catalogue, or an integrator's own XSD). These
+    may carry an internal DTD subset with internal entities (the W3C XML-DSig schema does), but external
+    entities, DTD loading and network access stay refused; imports may only load local files.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from exchange._errors import Code, ConfigurationError, XmlError
+
+XINCLUDE_NAMESPACES = ("http://www.w3.org/2001/XInclude", "http://www.w3.org/2003/XInclude")
+
+# libxml2's own depth cap without XML_PARSE_HUGE
+_LIBXML2_DEPTH_CAP = 256
+
+
+@dataclass(frozen=True, slots=True)
+class XmlLimits:
+    """Bounds applied before and while parsing untrusted XML. Defaults are the safe choice."""
+
+    max_bytes: int = 16 * 1024 * 1024
+    max_depth: int = 100
+
+    def __post_init__(self) -> None:
+        if self.max_bytes < 1:
+            raise ConfigurationError("max_bytes must be positive", code=Code.CONFIG_INVALID)
+        if not 1 <= self.max_depth <= 10_000:
+            raise ConfigurationError("max_depth must be between 1 and 10000", code=Code.CONFIG_INVALID)
+
+
+DEFAULT_LIMITS = XmlLimits()
+
+_local = threading.local()
+
+
+def _untrusted_parser(huge: bool) -> etree.XMLParser:
+    key = "huge" if huge else "normal"
+    parser: etree.XMLParser | None = getattr(_local, key, None)
+    if parser is None:
+        parser = etree.XMLParser(  # noqa: TID251 - this module is the one entry point
+            resolve_entities=False,
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            attribute_defaults=False,
+            remove_blank_text=False,
+            remove_comments=False,
+            remove_pis=False,
+            huge_tree=huge,
+            collect_ids=False,
+        )
+        parser.resolvers.add(_RefuseAllResolver())
+        setattr(_local, key, parser)
+    return parser
+
+
+class _RefuseAllResolver(etree.Resolver):
+    """Never resolves anything: no file, no network."""
+
+    def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
+        raise XmlError(
+            f"external resource {system_url!r} refused", code=Code.XML_EXTERNAL_FORBIDDEN
+        )
+
+
+class _LocalFilesOnlyResolver(etree.Resolver):
+    """For trusted schema files: imports and includes may load local files, never the network."""
+
+    def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
+        if system_url and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+://", system_url) and not system_url.startswith(
+            "file://"
+        ):
+            raise ConfigurationError(
+                f"schema import {system_url!r} refused: only local files are loaded",
+                code=Code.XML_EXTERNAL_FORBIDDEN,
+            )
+        return None  # let libxml2 load the local file
+
+
+def _trusted_parser() -> etree.XMLParser:
+    parser: etree.XMLParser | None = getattr(_local, "trusted", None)
+    if parser is None:
+        parser = etree.XMLParser(  # noqa: TID251 - this module is the one entry point
+            resolve_entities="internal",
+            no_network=True,
+            load_dtd=False,
+            dtd_validation=False,
+            attribute_defaults=False,
+            huge_tree=False,
+        )
+        parser.resolvers.add(_LocalFilesOnlyResolver())
+        _local.trusted = parser
+    return parser
+
+
+_depth_xpaths: dict[int, etree.XPath] = {}
+
+
+def _deeper_than(root: etree._Element, max_depth: int) -> bool:
+    """True when some element sits deeper than ``max_depth`` (the root is depth 1). Runs in libxml2."""
+    xpath = _depth_xpaths.get(max_depth)
+    if xpath is None:
+        xpath = etree.XPath("boolean(/" + "/".join(["*"] * (max_depth + 1)) + ")")
+        _depth_xpaths[max_depth] = xpath
+    return bool(xpath(root))
+
+
+_ERROR_PATTERNS: tuple[tuple[re.Pattern[str], Code], ...] = (
+    (re.compile(r"Excessive depth|Maximum depth|depth .* exceeds", re.I), Code.XML_TOO_DEEP),
+    (re.compile(r"Entity '.*' not defined|entity reference loop|amplification|PEReference", re.I),
+     Code.XML_ENTITY_FORBIDDEN),
+    (re.compile(r"not proper UTF|encoding|Char 0x|invalid character|Invalid bytes", re.I), Code.XML_ENCODING),
+    (re.compile(r"huge|too long|Huge input|limit", re.I), Code.XML_LIMIT),
+    (re.compile(r"Document is empty|Start tag expected", re.I), Code.XML_EMPTY),
+)
+
+
+def _code_for_syntax_error(message: str) -> Code:
+    for pattern, code in _ERROR_PATTERNS:
+        if pattern.search(message):
+            return code
+    return Code.XML_MALFORMED
+
+
+def _doctype_line(data: bytes) -> int | None:
+    index = data.find(b"<!DOCTYPE")
+    if index < 0:
+        return None
+    return data.count(b"\n", 0, index) + 1
+
+
+def parse_xml(data: bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._ElementTree:
+    """Parse untrusted XML bytes, or raise :class:`XmlError` with a specific code.
+
+    Returns an lxml element tree. The caller owns it; nothing is shared between calls.
+    """
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise TypeError("parse_xml takes bytes; encode text yourself so its declared encoding is honest")
+    data = bytes(data)
+    if len(data) > limits.max_bytes:
+        raise XmlError(
+            f"input is {len(data):,} bytes; the limit is {limits.max_bytes:,}", code=Code.XML_TOO_LARGE
+        )
+    if not data.strip():
+        raise XmlError("input is empty", code=Code.XML_EMPTY, line=1, column=1)
+    huge = limits.max_depth >= _LIBXML2_DEPTH_CAP
+    try:
+        tree = etree.ElementTree(etree.fromstring(data, _untrusted_parser(huge)))  # noqa: TID251
+    except XmlError:
+        raise
+    except etree.XMLSyntaxError as exc:
+        message = re.sub(r", line \d+, column \d+$", "", exc.msg or str(exc))
+        line, column = exc.position if exc.position else (None, None)
+        code = _code_for_syntax_error(message)
+        if code is Code.XML_TOO_DEEP:
+            message = f"elements are nested deeper than {limits.max_depth} levels ({message})"
+        raise XmlError(message, code=code, line=line or None, column=column or None) from exc
+    except ValueError as exc:  # e.g. unicode strings with encoding declaration
+        raise XmlError(str(exc), code=Code.XML_ENCODING) from exc
+
+    docinfo = tree.docinfo
+    if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
+        line = _doctype_line(data)
+        if docinfo.system_url or docinfo.public_id:
+            raise XmlError(
+                "DOCTYPE refers to an external DTD; external resources are never loaded",
+                code=Code.XML_EXTERNAL_FORBIDDEN,
+                line=line,
+            )
+        dtd = docinfo.internalDTD
+        entities = list(dtd.iterentities()) if dtd is not None else []
+        if any(getattr(entity, "system_url", None) for entity in entities):
+            raise XmlError(
+                "the document declares an external entity (XXE); external resources are never loaded",
+                code=Code.XML_EXTERNAL_FORBIDDEN,
+                line=line,
+            )
+        if entities:
+            raise XmlError(
+                "the document declares entities; entity declarations are not allowed",
+                code=Code.XML_ENTITY_FORBIDDEN,
+                line=line,
+            )
+        raise XmlError("DOCTYPE declarations are not allowed", code=Code.XML_DTD_FORBIDDEN, line=line)
+
+    root = tree.getroot()
+    for element in root.iter(*(f"{{{ns}}}*" for ns in XINCLUDE_NAMESPACES)):
+        raise XmlError(
+            "XInclude elements are not allowed",
+            code=Code.XML_XINCLUDE_FORBIDDEN,
+            line=element.sourceline,
+        )
+    for node in root.iter(etree.Entity):
+        raise XmlError(
+            f"entity reference {node.text!r} is not allowed",
+            code=Code.XML_ENTITY_FORBIDDEN,
+            line=node.sourceline,
+        )
+    if limits.max_depth < _LIBXML2_DEPTH_CAP or huge:
+        if _deeper_than(root, limits.max_depth):
+            raise XmlError(
+                f"elements are nested deeper than {limits.max_depth} levels", code=Code.XML_TOO_DEEP
+            )
+    return tree
+
+
+def parse_xml_file(path: str | os.PathLike[str], *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._ElementTree:
+    """Read a file (size checked first) and parse it as untrusted XML."""
+    file_path = Path(path)
+    try:
+        size = file_path.stat().st_size
+        if size > limits.max_bytes:
+            raise XmlError(
+                f"{file_path} is {size:,} bytes; the limit is {limits.max_bytes:,}", code=Code.XML_TOO_LARGE
+            )
+        data = file_path.read_bytes()
+    except OSError as exc:
+        raise XmlError(f"cannot read {file_path}: {exc.strerror}", code=Code.INPUT_UNREADABLE) from exc
+    return parse_xml(data, limits=limits)
+
+
+def load_trusted_xml(path: str | os.PathLike[str]) -> etree._ElementTree:
+    """Parse a trusted local configuration file (XSD, Schematron) with its base URL set for imports.
+
+    Internal DTD subsets are tolerated; external entities, DTD loading and the network are not.
+    """
+    file_path = Path(path).resolve()
+    try:
+        data = file_path.read_bytes()
+    except OSError as exc:
+        raise ConfigurationError(
+            f"cannot read {file_path}: {exc.strerror}", code=Code.SCHEMA_LOAD_FAILED
+        ) from exc
+    try:
+        root = etree.fromstring(data, _trusted_parser(), base_url=file_path.as_uri())  # noqa: TID251
+    except etree.XMLSyntaxError as exc:
+        line, column = exc.position if exc.position else (None, None)
+        raise ConfigurationError(
+            f"{file_path}: {exc.msg}", code=Code.SCHEMA_LOAD_FAILED, line=line, column=column
+        ) from exc
+    tree = etree.ElementTree(root)
+    if tree.docinfo.system_url or tree.docinfo.public_id:
+        raise ConfigurationError(
+            f"{file_path}: DOCTYPE refers to an external DTD, which is never loaded",
+            code=Code.XML_EXTERNAL_FORBIDDEN,
+        )
+    return tree
+
+
+__all__ = ["DEFAULT_LIMITS", "XmlLimits", "load_trusted_xml", "parse_xml", "parse_xml_file"]

@@ -1,0 +1,29 @@
+"""The ``ptx`` command line.
+
+Each command lives in its own private module that registers on :data:`app`; heavy libraries are imported
+inside the commands so ``ptx --help`` starts fast. Any :class:`~exchange.ExchangeError` that escapes a
+command is printed as ``ptx: CODE: message`` on stderr and exits 2 (usage or configuration error).
+"""
+
+from __future__ import annotations
+
+import sys
+
+from exchange._errors import ExchangeError
+from exchange.cli._app import EXIT_USAGE, app
+
+# Registration: importing a module adds its commands to ``app``.
+from exchange.cli import _validate as _validate  # noqa: E402,F401  isort: skip
+from exchange.cli import _schemas as _schemas  # noqa: E402,F401  isort: skip
+from exchange.cli import _issue as _issue  # noqa: E402,F401  isort: skip
+
+
+def main() -> None:
+    try:
+        app()
+    except ExchangeError as exc:
+        print(f"ptx: {exc}", file=sys.stderr)
+        sys.exit(EXIT_USAGE)
+
+
+__all__ = ["app", "main"]

@@ -7,6 +7,7 @@ The shape follows the validators people in the field know (KoSIT, phive):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from exchange._errors import Code, ExchangeError, Severity
@@ -67,4 +68,34 @@ class Finding:
         }
 
 
-__all__ = ["Finding"]
+class CheckStatus(StrEnum):
+    """Outcome of one named check."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One named check of a pipeline and what it found. ``failed`` means it found at least one error."""
+
+    name: str
+    status: CheckStatus
+    findings: tuple[Finding, ...] = ()
+
+    @classmethod
+    def from_findings(cls, name: str, findings: tuple[Finding, ...] | list[Finding]) -> CheckResult:
+        found = tuple(findings)
+        status = CheckStatus.FAILED if any(f.is_error for f in found) else CheckStatus.PASSED
+        return cls(name=name, status=status, findings=found)
+
+    @classmethod
+    def skipped(cls, name: str) -> CheckResult:
+        return cls(name=name, status=CheckStatus.SKIPPED)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "status": self.status.value, "findings": [f.to_dict() for f in self.findings]}
+
+
+__all__ = ["CheckResult", "CheckStatus", "Finding"]

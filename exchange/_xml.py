@@ -75,26 +75,34 @@ def _untrusted_parser(huge: bool) -> etree.XMLParser:
 
 
 class _RefuseAllResolver(etree.Resolver):
-    """Never resolves anything: no file, no network."""
+    """Never resolves anything: no file, no network. Answers an empty resource instead of raising (an
+    exception raised in a resolver may be kept by lxml and surface in a later, unrelated parse); the
+    DOCTYPE and entity checks after parsing then refuse the document with the right code."""
 
     def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
-        raise XmlError(
-            f"external resource {system_url!r} refused", code=Code.XML_EXTERNAL_FORBIDDEN
-        )
+        return self.resolve_empty(context)
 
 
 class _LocalFilesOnlyResolver(etree.Resolver):
-    """For trusted schema files: imports and includes may load local files, never the network."""
+    """For trusted schema files: imports and includes may load local files, never the network.
+
+    A refused URL is recorded (see :func:`refused_imports`) and answered with an empty resource; the caller
+    that compiles the schema turns the record into a clear error.
+    """
 
     def resolve(self, system_url: str, public_id: str, context: Any) -> Any:
         if system_url and re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]+://", system_url) and not system_url.startswith(
             "file://"
         ):
-            raise ConfigurationError(
-                f"schema import {system_url!r} refused: only local files are loaded",
-                code=Code.XML_EXTERNAL_FORBIDDEN,
-            )
+            _local.__dict__.setdefault("refused", []).append(system_url)
+            return self.resolve_empty(context)
         return None  # let libxml2 load the local file
+
+
+def take_refused_imports() -> list[str]:
+    """URLs the trusted loader refused in this thread since the last call (and forget them)."""
+    refused: list[str] = _local.__dict__.pop("refused", [])
+    return refused
 
 
 def _trusted_parser() -> etree.XMLParser:
@@ -126,6 +134,7 @@ def _deeper_than(root: etree._Element, max_depth: int) -> bool:
 
 
 _ERROR_PATTERNS: tuple[tuple[re.Pattern[str], Code], ...] = (
+    (re.compile(r"failed to load|network entity|external entity", re.I), Code.XML_EXTERNAL_FORBIDDEN),
     (re.compile(r"Excessive depth|Maximum depth|depth .* exceeds", re.I), Code.XML_TOO_DEEP),
     (re.compile(r"Entity '.*' not defined|entity reference loop|amplification|PEReference", re.I),
      Code.XML_ENTITY_FORBIDDEN),
@@ -140,6 +149,44 @@ def _code_for_syntax_error(message: str) -> Code:
         if pattern.search(message):
             return code
     return Code.XML_MALFORMED
+
+
+_PROLOG_DOCTYPE = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<\?.*?\?>\s*|<!--.*?-->\s*)*<!DOCTYPE", re.DOTALL)
+_ENTITY_DECL = re.compile(rb"<!ENTITY\s+(?:%\s+)?[^\s>]+\s+(SYSTEM|PUBLIC)?", re.DOTALL)
+
+
+def _refuse_doctype(data: bytes) -> None:
+    """Refuse a DOCTYPE before libxml2 sees it, with the most specific code (ASCII-compatible encodings)."""
+    match = _PROLOG_DOCTYPE.match(data)
+    if match is None:
+        return
+    start = match.end()
+    line = data.count(b"\n", 0, start) + 1
+    bracket, close = data.find(b"[", start), data.find(b">", start)
+    header = data[start : min(i for i in (bracket, close, len(data)) if i >= 0)]
+    if b"SYSTEM" in header or b"PUBLIC" in header:
+        raise XmlError(
+            "DOCTYPE refers to an external DTD; external resources are never loaded",
+            code=Code.XML_EXTERNAL_FORBIDDEN,
+            line=line,
+        )
+    if 0 <= bracket < (close if close >= 0 else len(data)):
+        end = data.find(b"]", bracket)
+        subset = data[bracket : end if end >= 0 else len(data)]
+        declarations = [m.group(1) for m in _ENTITY_DECL.finditer(subset)]
+        if any(declarations):
+            raise XmlError(
+                "the document declares an external entity (XXE); external resources are never loaded",
+                code=Code.XML_EXTERNAL_FORBIDDEN,
+                line=line,
+            )
+        if declarations:
+            raise XmlError(
+                "the document declares entities; entity declarations are not allowed",
+                code=Code.XML_ENTITY_FORBIDDEN,
+                line=line,
+            )
+    raise XmlError("DOCTYPE declarations are not allowed", code=Code.XML_DTD_FORBIDDEN, line=line)
 
 
 def _doctype_line(data: bytes) -> int | None:
@@ -163,6 +210,7 @@ def parse_xml(data: bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
         )
     if not data.strip():
         raise XmlError("input is empty", code=Code.XML_EMPTY, line=1, column=1)
+    _refuse_doctype(data)
     huge = limits.max_depth >= _LIBXML2_DEPTH_CAP
     try:
         tree = etree.ElementTree(etree.fromstring(data, _untrusted_parser(huge)))  # noqa: TID251
@@ -267,4 +315,11 @@ def load_trusted_xml(path: str | os.PathLike[str]) -> etree._ElementTree:
     return tree
 
 
-__all__ = ["DEFAULT_LIMITS", "XmlLimits", "load_trusted_xml", "parse_xml", "parse_xml_file"]
+__all__ = [
+    "DEFAULT_LIMITS",
+    "XmlLimits",
+    "load_trusted_xml",
+    "parse_xml",
+    "parse_xml_file",
+    "take_refused_imports",
+]

@@ -16,6 +16,7 @@ from exchange.cli._app import EXIT_USAGE, app
 from exchange.cli import _validate as _validate  # noqa: E402,F401  isort: skip
 from exchange.cli import _schemas as _schemas  # noqa: E402,F401  isort: skip
 from exchange.cli import _issue as _issue  # noqa: E402,F401  isort: skip
+from exchange.cli import _demo as _demo  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:

@@ -1,1 +1,117 @@
-"""placeholder: being written."""
+"""``ptx schemas list | show TYPE | add FOLDER``: the document catalogue."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from exchange.cli._app import EXIT_INVALID, EXIT_USAGE, app
+
+schemas_app = typer.Typer(help="The document catalogue: list, show and add document types.", no_args_is_help=True)
+app.add_typer(schemas_app, name="schemas")
+
+SCH_NS = "http://purl.oclc.org/dsdl/schematron"
+
+
+def rule_summaries(rules_path: Path) -> list[tuple[str, str, str]]:
+    """(id, role, message) of every assert and report in a Schematron file."""
+    from exchange._xml import load_trusted_xml
+
+    tree = load_trusted_xml(rules_path)
+    summaries = []
+    for node in tree.getroot().iter(f"{{{SCH_NS}}}assert", f"{{{SCH_NS}}}report"):
+        message = " ".join("".join(node.itertext()).split())
+        summaries.append((node.get("id") or "-", node.get("role") or "error", message))
+    return summaries
+
+
+@schemas_app.command("list")
+def list_types() -> None:
+    """List the document types the catalogue knows."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from exchange._catalogue import default_catalogue
+
+    table = Table(title="Document catalogue")
+    for column in ("id", "title", "version", "root", "namespace"):
+        table.add_column(column)
+    for doc_type in default_catalogue():
+        table.add_row(doc_type.id, doc_type.title, doc_type.version, doc_type.root, doc_type.namespace)
+    Console().print(table)
+
+
+@schemas_app.command("show")
+def show_type(type_id: Annotated[str, typer.Argument(help="Document type id.")]) -> None:
+    """Show one type: manifest, files, business rules and samples."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from exchange._catalogue import default_catalogue
+
+    doc_type = default_catalogue().get(type_id)
+    console = Console()
+    console.print(f"[bold]{doc_type.title}[/bold] ({doc_type.id} {doc_type.version})")
+    console.print(f"  root        {{{doc_type.namespace}}}{doc_type.root}")
+    console.print(f"  folder      {doc_type.folder}")
+    console.print(f"  schema      {doc_type.schema_path.name}")
+    console.print(f"  rules       {doc_type.rules_path.name if doc_type.rules_path else '-'}")
+    console.print(f"  input       {doc_type.input_example.name if doc_type.input_example else '-'}")
+    console.print(f"  origin      {doc_type.origin}")
+    if doc_type.rules_path:
+        table = Table(title="Business rules")
+        for column in ("code", "severity", "rule"):
+            table.add_column(column)
+        for rule_id, role, message in rule_summaries(doc_type.rules_path):
+            table.add_row(rule_id, role, message)
+        console.print(table)
+    samples = Table(title="Samples")
+    for column in ("file", "expect", "codes"):
+        samples.add_column(column)
+    for sample in doc_type.samples:
+        samples.add_row(str(sample.path.relative_to(doc_type.folder)), sample.expect, ", ".join(sample.codes))
+    console.print(samples)
+
+
+@schemas_app.command("add")
+def add_type(
+    folder: Annotated[Path, typer.Argument(help="A type folder with manifest.yaml, XSD, rules and samples.")],
+    into: Annotated[
+        Path | None, typer.Option("--into", help="Catalogue folder to install into (default: workspace/schemas).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace a type with the same id.")] = False,
+) -> None:
+    """Check a type folder (schema and rules compile, samples behave as labelled) and install it."""
+    from exchange._catalogue import default_catalogue, load_document_type, user_catalogue_dir
+    from exchange._validation import check_type_folder
+
+    doc_type = load_document_type(folder)
+    catalogue = default_catalogue()
+    target_root = (into or user_catalogue_dir()).resolve()
+    target = target_root / doc_type.id
+    clash = next(
+        (t for t in catalogue if (t.id == doc_type.id or t.qname == doc_type.qname) and t.folder != target), None
+    )
+    if clash is not None:
+        typer.echo(f"ptx: CATALOGUE-DUPLICATE: {clash.id!r} in {clash.folder} already has this id or root", err=True)
+        raise typer.Exit(EXIT_USAGE)
+    problems = check_type_folder(doc_type)
+    if problems:
+        typer.echo(f"{doc_type.id}: the folder is not sound:", err=True)
+        for problem in problems:
+            typer.echo(f"  - {problem}", err=True)
+        raise typer.Exit(EXIT_INVALID)
+    if target.exists():
+        if not force:
+            typer.echo(f"ptx: {target} exists; use --force to replace it", err=True)
+            raise typer.Exit(EXIT_USAGE)
+        shutil.rmtree(target)
+    target_root.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(doc_type.folder, target)
+    typer.echo(
+        f"added {doc_type.id} ({doc_type.title}, root {doc_type.root}) to {target}; "
+        f"{len(doc_type.samples)} sample(s) checked"
+    )

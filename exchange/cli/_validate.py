@@ -1,1 +1,193 @@
-"""placeholder: being written."""
+"""``ptx validate``: files or folders against the catalogue or an XSD (+ Schematron), text/JSON/JUnit."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from exchange.cli._app import EXIT_INVALID, EXIT_OK, EXIT_USAGE, app
+
+if TYPE_CHECKING:
+    from exchange._validation import ValidationReport
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    JUNIT = "junit"
+
+
+# --- workers -----------------------------------------------------------------------------------------------
+
+_worker_options: dict[str, Any] = {}
+
+
+def _init_worker(options: dict[str, Any]) -> None:
+    _worker_options.clear()
+    _worker_options.update(options)
+
+
+def _validate_one(path: str) -> ValidationReport:
+    from exchange._validation import validate_file
+
+    return validate_file(
+        path,
+        document_type=_worker_options.get("document_type"),
+        schema=_worker_options.get("schema"),
+        rules=_worker_options.get("rules"),
+    )
+
+
+def _run(files: Sequence[Path], options: dict[str, Any], jobs: int, progress: bool) -> Iterator[ValidationReport]:
+    names = [str(path) for path in files]
+    if jobs <= 1 or len(names) < 2 * jobs:
+        _init_worker(options)
+        iterator: Iterator[ValidationReport] = map(_validate_one, names)
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        executor = ProcessPoolExecutor(
+            max_workers=jobs,
+            mp_context=multiprocessing.get_context(method),
+            initializer=_init_worker,
+            initargs=(options,),
+        )
+        chunk = max(1, min(64, len(names) // (jobs * 4)))
+        iterator = executor.map(_validate_one, names, chunksize=chunk)
+    if not progress:
+        yield from iterator
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    with Progress(
+        TextColumn("validating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+    ) as bar:
+        task = bar.add_task("validate", total=len(names))
+        for report in iterator:
+            bar.advance(task)
+            yield report
+
+
+# --- output ------------------------------------------------------------------------------------------------
+
+
+def _text_lines(report: ValidationReport) -> list[str]:
+    mark = "valid  " if report.valid else "INVALID"
+    kind = f" ({report.document_type})" if report.document_type else ""
+    lines = [f"{mark} {report.source}{kind}"]
+    for finding in report.findings:
+        where = ""
+        if finding.line is not None:
+            where = f"{finding.line}" + (f":{finding.column}" if finding.column is not None else "") + " "
+        at = f"  at {finding.path}" if finding.path else ""
+        lines.append(f"  {where}{finding.severity.value} {finding.code} [{finding.check}] {finding.message}{at}")
+    return lines
+
+
+def _junit(reports: Sequence[ValidationReport], seconds: float) -> bytes:
+    from lxml import etree
+
+    failures = sum(1 for report in reports if not report.valid)
+    suite = etree.Element(
+        "testsuite", name="ptx validate", tests=str(len(reports)), failures=str(failures), errors="0",
+        time=f"{seconds:.3f}",
+    )
+    for report in reports:
+        case = etree.SubElement(
+            suite, "testcase", classname=report.document_type or "xml", name=str(report.source)
+        )
+        errors = [f for f in report.findings if f.is_error]
+        if errors:
+            failure = etree.SubElement(
+                case, "failure", type=errors[0].code, message=f"{len(errors)} error(s): {errors[0].message}"
+            )
+            failure.text = "\n".join(_text_lines(report)[1:])
+        warnings = [f for f in report.findings if not f.is_error]
+        if warnings:
+            out = etree.SubElement(case, "system-out")
+            out.text = "\n".join(f"{f.severity.value} {f.code}: {f.message}" for f in warnings)
+    suites = etree.Element("testsuites")
+    suites.append(suite)
+    return bytes(etree.tostring(suites, xml_declaration=True, encoding="UTF-8", pretty_print=True))
+
+
+@app.command()
+def validate(
+    paths: Annotated[list[Path], typer.Argument(help="XML files or folders (all *.xml below them).")],
+    type_id: Annotated[
+        str | None, typer.Option("--type", "-t", help="Catalogue type id (default: detected from the root).")
+    ] = None,
+    schema: Annotated[
+        Path | None, typer.Option("--schema", help="Validate against this XSD instead of the catalogue.")
+    ] = None,
+    rules: Annotated[Path | None, typer.Option("--rules", help="ISO Schematron rules to run as well.")] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = OutputFormat.TEXT,
+    jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel workers (0: one per CPU).", min=0)] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Text: list only invalid files.")] = False,
+) -> None:
+    """Validate documents; exit 0 when all are valid, 1 when any is invalid, 2 on a usage error."""
+    import time
+
+    from exchange._catalogue import default_catalogue
+    from exchange._validation import compiled_rules, compiled_schema, iter_xml_files
+
+    if type_id and schema:
+        raise typer.BadParameter("give either --type or --schema, not both")
+    missing = [str(path) for path in paths if not path.exists()]
+    if missing:
+        raise typer.BadParameter(f"no such file or folder: {', '.join(missing)}")
+    # Fail on configuration before touching documents (exit 2 via the ExchangeError handler).
+    if schema is not None:
+        compiled_schema(schema)
+    if rules is not None:
+        compiled_rules(rules)
+    if type_id is not None:
+        default_catalogue().get(type_id)
+
+    files = iter_xml_files(paths)
+    if not files:
+        print("ptx: no XML files found", file=sys.stderr)
+        raise typer.Exit(EXIT_USAGE)
+    if jobs == 0:
+        jobs = min(os.cpu_count() or 1, 8) if len(files) >= 64 else 1
+    options = {"document_type": type_id, "schema": schema, "rules": rules}
+    progress = sys.stderr.isatty() and len(files) >= 50 and output is OutputFormat.TEXT
+    started = time.perf_counter()
+
+    reports: list[ValidationReport] = []
+    out = sys.stdout
+    for report in _run(files, options, jobs, progress):
+        reports.append(report)
+        if output is OutputFormat.TEXT and not (quiet and report.valid):
+            out.write("\n".join(_text_lines(report)) + "\n")
+    seconds = time.perf_counter() - started
+    invalid = sum(1 for report in reports if not report.valid)
+
+    if output is OutputFormat.JSON:
+        document = {
+            "summary": {"files": len(reports), "valid": len(reports) - invalid, "invalid": invalid},
+            "results": [
+                {
+                    "path": report.source,
+                    "verdict": report.verdict.value,
+                    "document_type": report.document_type,
+                    "findings": [finding.to_dict() for finding in report.findings],
+                }
+                for report in reports
+            ],
+        }
+        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    elif output is OutputFormat.JUNIT:
+        sys.stdout.buffer.write(_junit(reports, seconds))
+    else:
+        out.write(f"{len(reports)} file(s): {len(reports) - invalid} valid, {invalid} invalid ({seconds:.2f} s)\n")
+    raise typer.Exit(EXIT_INVALID if invalid else EXIT_OK)

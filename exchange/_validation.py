@@ -174,7 +174,16 @@ def _locate(tree: etree._ElementTree, xpath: str | None) -> tuple[int | None, st
     try:
         found = tree.xpath(xpath)
     except etree.XPathError:
-        return None, xpath
+        # libxml2 writes paths with the document's own prefixes (``/*/cbc:IssueDate``): bind them.
+        namespaces: dict[str, str] = {}
+        for element in tree.iter(etree.Element):
+            for prefix, uri in element.nsmap.items():
+                if prefix:
+                    namespaces.setdefault(prefix, uri)
+        try:
+            found = tree.xpath(xpath, namespaces=namespaces)
+        except etree.XPathError:
+            return None, xpath
     if not isinstance(found, list) or not found:
         return None, xpath
     node = found[0]

@@ -10,60 +10,16 @@ Adding a type is dropping a folder: no code changes.
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-
 from exchange._errors import Code, ConfigurationError
 
 MANIFEST_NAME = "manifest.yaml"
 BUILTIN_CATALOGUE = Path(__file__).resolve().parent.parent / "schemas"
-
-_ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]{1,62}$")
-
-
-class _SampleModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    file: str
-    expect: Literal["valid", "invalid"]
-    codes: list[str] = Field(default_factory=list)
-
-
-class _ManifestModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    id: str
-    title: str
-    version: str
-    namespace: str
-    root: str
-    schema_: str = Field(alias="schema")
-    rules: str | None = None
-    input_example: str | None = None
-    origin: str
-    samples: list[_SampleModel] = Field(default_factory=list)
-
-    @field_validator("id")
-    @classmethod
-    def _check_id(cls, value: str) -> str:
-        if not _ID_PATTERN.match(value):
-            raise ValueError("must be lowercase letters, digits and dashes (2-63 characters)")
-        return value
-
-    @field_validator("root")
-    @classmethod
-    def _check_root(cls, value: str) -> str:
-        if not re.match(r"^[A-Za-z_][\w.-]*$", value):
-            raise ValueError("must be an XML local name without prefix")
-        return value
-
 
 @dataclass(frozen=True, slots=True)
 class Sample:
@@ -112,6 +68,11 @@ def _resolve_inside(folder: Path, relative: str, what: str, manifest: Path) -> P
 
 def load_document_type(folder: str | os.PathLike[str]) -> DocumentType:
     """Read and check one type folder. Raises :class:`ConfigurationError` naming the bad key."""
+    import yaml  # imported here: the CLI's --schema path never needs YAML or pydantic
+    from pydantic import ValidationError
+
+    from exchange._manifest import ManifestModel
+
     folder_path = Path(folder).resolve()
     manifest_path = folder_path / MANIFEST_NAME
     try:
@@ -129,7 +90,7 @@ def load_document_type(folder: str | os.PathLike[str]) -> DocumentType:
             f"{manifest_path}: expected a mapping of keys", code=Code.CATALOGUE_MANIFEST_INVALID
         )
     try:
-        model = _ManifestModel.model_validate(raw)
+        model = ManifestModel.model_validate(raw)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: {error['msg']}" for error in exc.errors()

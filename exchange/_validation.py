@@ -2,7 +2,7 @@
 
 The hot path stays on libxml2 (lxml's XSD validator and its ISO Schematron compiled to XSLT). Compiled schemas
 and rules are cached per thread (lxml validators keep their error log on the object, so one compiled
-validator must not be shared between concurrent calls) and keyed by file path, size and modification time.
+validator must not be shared between concurrent calls) and keyed by absolute file path.
 
 Like KoSIT, the rules are not run on a document that fails its schema: the ``rules`` check is then
 ``skipped``. Every finding carries ``{code, severity, check, message, line, column, path}``.
@@ -95,12 +95,14 @@ def _report(checks: list[CheckResult], document_type: str | None, source: str | 
 _cache = threading.local()
 
 
-def _file_key(path: Path) -> tuple[str, int, int]:
-    try:
-        stat = path.stat()
-    except OSError as exc:
-        raise ConfigurationError(f"cannot read {path}: {exc.strerror}", code=Code.SCHEMA_LOAD_FAILED) from exc
-    return (str(path), stat.st_mtime_ns, stat.st_size)
+def _file_key(path: str | os.PathLike[str]) -> str:
+    """Cache key: the absolute path. Compiled schemas live as long as the process (or :func:`clear_caches`)."""
+    return os.path.abspath(path)
+
+
+def clear_caches() -> None:
+    """Forget this thread's compiled schemas and rules (after editing a schema in a long-running process)."""
+    _cache.__dict__.clear()
 
 
 def _raise_refused_imports(path: str) -> None:
@@ -114,33 +116,33 @@ def _raise_refused_imports(path: str) -> None:
 
 def compiled_schema(path: str | os.PathLike[str]) -> etree.XMLSchema:
     """The compiled XSD at ``path`` (imports and includes resolved from local files), cached per thread."""
-    schemas: dict[tuple[str, int, int], etree.XMLSchema] = _cache.__dict__.setdefault("schemas", {})
-    key = _file_key(Path(path).resolve())
+    schemas: dict[str, etree.XMLSchema] = _cache.__dict__.setdefault("schemas", {})
+    key = _file_key(path)
     schema = schemas.get(key)
     if schema is None:
         take_refused_imports()
-        tree = load_trusted_xml(key[0])
+        tree = load_trusted_xml(key)
         try:
             schema = etree.XMLSchema(tree)
         except etree.XMLSchemaParseError as exc:
-            _raise_refused_imports(key[0])
-            raise ConfigurationError(f"{key[0]}: {exc}", code=Code.SCHEMA_LOAD_FAILED) from exc
-        _raise_refused_imports(key[0])
+            _raise_refused_imports(key)
+            raise ConfigurationError(f"{key}: {exc}", code=Code.SCHEMA_LOAD_FAILED) from exc
+        _raise_refused_imports(key)
         schemas[key] = schema
     return schema
 
 
 def compiled_rules(path: str | os.PathLike[str]) -> isoschematron.Schematron:
     """The compiled ISO Schematron at ``path``, cached per thread."""
-    rules: dict[tuple[str, int, int], isoschematron.Schematron] = _cache.__dict__.setdefault("rules", {})
-    key = _file_key(Path(path).resolve())
+    rules: dict[str, isoschematron.Schematron] = _cache.__dict__.setdefault("rules", {})
+    key = _file_key(path)
     compiled = rules.get(key)
     if compiled is None:
-        tree = load_trusted_xml(key[0])
+        tree = load_trusted_xml(key)
         try:
             compiled = isoschematron.Schematron(tree, store_report=True)
         except (etree.SchematronParseError, etree.XSLTParseError, etree.XSLTApplyError, KeyError) as exc:
-            raise ConfigurationError(f"{key[0]}: {exc}", code=Code.RULES_LOAD_FAILED) from exc
+            raise ConfigurationError(f"{key}: {exc}", code=Code.RULES_LOAD_FAILED) from exc
         rules[key] = compiled
     return compiled
 
@@ -490,6 +492,7 @@ __all__ = [
     "Validator",
     "Verdict",
     "check_type_folder",
+    "clear_caches",
     "compiled_rules",
     "compiled_schema",
     "default_validator",

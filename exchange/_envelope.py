@@ -1,0 +1,294 @@
+"""Envelopes and receipts: building them, and reading their fields after they have been checked.
+
+An envelope (``schemas/envelope``) carries one issuer-signed trade document, its exact bytes in base64, under
+a routing header modelled on the UN/CEFACT SBDH and the ePhyto hub envelope; the sending node signs the whole
+envelope. A receipt (``schemas/receipt``) is the receiving node's signed answer: the message id, the SHA-256
+digest of the envelope bytes as received, the verdict and coded reasons.
+
+The readers here (:func:`read_envelope`, :func:`read_receipt`) expect a tree that has already passed the schema
+(and, for anything trusted, come from a verifier's ``signed_content``); they raise :class:`InputError` with a
+code if a field is still missing, never a third-party exception.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from lxml import etree
+
+from exchange._algorithms import DigestMethod
+from exchange._errors import Code, InputError
+from exchange._findings import Finding
+
+ENVELOPE_NS = "urn:ptx:exchange:Envelope:1"
+RECEIPT_NS = "urn:ptx:exchange:Receipt:1"
+COUNTRY_SCHEME = "iso3166-1"
+
+
+class ReceiptStatus(StrEnum):
+    RECEIVED = "RECEIVED"
+    REJECTED = "REJECTED"
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    identifier: str
+    scheme: str = COUNTRY_SCHEME
+    name: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnvelopeHeader:
+    """The routing header of an envelope plus its decoded payload."""
+
+    sender: Party
+    receiver: Party
+    document_type: str
+    type_version: str
+    standard: str
+    message_id: str
+    created: datetime
+    conversation_id: str
+    agreement_ref: str | None
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The fields of a receipt."""
+
+    receipt_id: str
+    ref_to_message_id: str
+    issued: datetime
+    issuer: Party
+    digest_algorithm: str
+    envelope_digest: bytes
+    status: ReceiptStatus
+    reasons: tuple[Finding, ...]
+
+
+def envelope_digest(envelope: bytes) -> bytes:
+    """SHA-256 of the envelope bytes exactly as received: what a receipt must name."""
+    return hashlib.sha256(envelope).digest()
+
+
+def new_message_id() -> str:
+    return str(uuid.uuid4())
+
+
+def _iso(moment: datetime) -> str:
+    if moment.tzinfo is None:
+        raise InputError("times in envelopes and receipts need a time zone", code=Code.INPUT_FIELD_INVALID)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _party(parent: etree._Element, tag: str, party: Party, ns: str) -> None:
+    element = etree.SubElement(parent, f"{{{ns}}}{tag}")
+    identifier = etree.SubElement(element, f"{{{ns}}}Identifier", Authority=party.scheme)
+    identifier.text = party.identifier
+    if party.name:
+        etree.SubElement(element, f"{{{ns}}}Name").text = party.name
+
+
+def _text(parent: etree._Element, ns: str, tag: str, text: str) -> etree._Element:
+    element = etree.SubElement(parent, f"{{{ns}}}{tag}")
+    element.text = text
+    return element
+
+
+def _serialise(root: etree._Element) -> bytes:
+    etree.indent(root, space="  ")
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8")) + b"\n"
+
+
+def build_envelope(
+    document: bytes,
+    *,
+    sender: Party,
+    receiver: Party,
+    document_type: str,
+    type_version: str,
+    standard: str,
+    message_id: str | None = None,
+    conversation_id: str | None = None,
+    agreement_ref: str | None = None,
+    created: datetime | None = None,
+) -> bytes:
+    """An unsigned envelope around the exact bytes of a signed document (the node signs the result)."""
+    ns = ENVELOPE_NS
+    message_id = message_id or new_message_id()
+    root = etree.Element(f"{{{ns}}}Envelope", nsmap={None: ns})
+    header = etree.SubElement(root, f"{{{ns}}}Header")
+    _text(header, ns, "HeaderVersion", "1.0")
+    _party(header, "Sender", sender, ns)
+    _party(header, "Receiver", receiver, ns)
+    ident = etree.SubElement(header, f"{{{ns}}}DocumentIdentification")
+    _text(ident, ns, "Standard", standard)
+    _text(ident, ns, "TypeVersion", type_version)
+    _text(ident, ns, "Type", document_type)
+    _text(ident, ns, "InstanceIdentifier", message_id)
+    _text(ident, ns, "CreationDateAndTime", _iso(created or datetime.now(UTC)))
+    scope = etree.SubElement(header, f"{{{ns}}}BusinessScope")
+    _text(scope, ns, "ConversationID", conversation_id or f"conv-{message_id}")
+    if agreement_ref:
+        _text(scope, ns, "AgreementRef", agreement_ref)
+    payload = _text(root, ns, "Payload", base64.b64encode(document).decode("ascii"))
+    payload.set("mediaType", "application/xml")
+    return _serialise(root)
+
+
+def _required(parent: etree._Element, path: str, ns: str) -> etree._Element:
+    element = parent.find(path, {"e": ns})
+    if element is None:
+        raise InputError(f"{path.replace('e:', '')} is missing", code=Code.INPUT_FIELD_MISSING)
+    return element
+
+
+def _required_text(parent: etree._Element, path: str, ns: str) -> str:
+    return (_required(parent, path, ns).text or "").strip()
+
+
+def _read_party(parent: etree._Element, tag: str, ns: str) -> Party:
+    element = _required(parent, f"e:{tag}", ns)
+    identifier = _required(element, "e:Identifier", ns)
+    name = element.find("e:Name", {"e": ns})
+    return Party(
+        identifier=(identifier.text or "").strip(),
+        scheme=identifier.get("Authority", ""),
+        name=(name.text or "").strip() if name is not None else None,
+    )
+
+
+def _read_time(text: str, field: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise InputError(f"{field} {text!r} is not a date and time", code=Code.INPUT_FIELD_INVALID) from exc
+    if moment.tzinfo is None:
+        raise InputError(f"{field} {text!r} has no time zone", code=Code.INPUT_FIELD_INVALID)
+    return moment
+
+
+def read_envelope(tree: etree._ElementTree | etree._Element) -> EnvelopeHeader:
+    """The header fields and decoded payload of a schema-valid envelope."""
+    ns = ENVELOPE_NS
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
+    if root.tag != f"{{{ns}}}Envelope":
+        raise InputError(f"not an envelope: the root is {root.tag}", code=Code.DOCTYPE_MISMATCH)
+    header = _required(root, "e:Header", ns)
+    ident = _required(header, "e:DocumentIdentification", ns)
+    scope = _required(header, "e:BusinessScope", ns)
+    agreement = scope.find("e:AgreementRef", {"e": ns})
+    payload_text = _required_text(root, "e:Payload", ns)
+    try:
+        payload = base64.b64decode("".join(payload_text.split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError("the payload is not base64", code=Code.INPUT_FIELD_INVALID, path="/Envelope/Payload") from exc
+    return EnvelopeHeader(
+        sender=_read_party(header, "Sender", ns),
+        receiver=_read_party(header, "Receiver", ns),
+        document_type=_required_text(ident, "e:Type", ns),
+        type_version=_required_text(ident, "e:TypeVersion", ns),
+        standard=_required_text(ident, "e:Standard", ns),
+        message_id=_required_text(ident, "e:InstanceIdentifier", ns),
+        created=_read_time(_required_text(ident, "e:CreationDateAndTime", ns), "CreationDateAndTime"),
+        conversation_id=_required_text(scope, "e:ConversationID", ns),
+        agreement_ref=(agreement.text or "").strip() if agreement is not None else None,
+        payload=payload,
+    )
+
+
+def build_receipt(
+    *,
+    ref_to_message_id: str,
+    envelope: bytes,
+    issuer: Party,
+    status: ReceiptStatus,
+    reasons: Sequence[Finding] = (),
+    issued: datetime | None = None,
+    receipt_id: str | None = None,
+) -> bytes:
+    """An unsigned receipt for the envelope bytes as received (the receiving node signs the result)."""
+    ns = RECEIPT_NS
+    root = etree.Element(f"{{{ns}}}Receipt", nsmap={None: ns})
+    _text(root, ns, "ReceiptID", receipt_id or f"rcpt-{uuid.uuid4()}")
+    _text(root, ns, "RefToMessageID", ref_to_message_id)
+    _text(root, ns, "IssueDateTime", _iso(issued or datetime.now(UTC)))
+    _party(root, "Issuer", issuer, ns)
+    digest = _text(root, ns, "EnvelopeDigest", base64.b64encode(envelope_digest(envelope)).decode("ascii"))
+    digest.set("Algorithm", DigestMethod.SHA256.value)
+    _text(root, ns, "StatusCode", status.value)
+    for finding in reasons:
+        reason = _text(root, ns, "Reason", finding.message)
+        reason.set("code", finding.code)
+        reason.set("check", finding.check)
+        reason.set("severity", finding.severity.value)
+    return _serialise(root)
+
+
+def read_receipt(tree: etree._ElementTree | etree._Element) -> Receipt:
+    """The fields of a schema-valid receipt."""
+    from exchange._errors import Severity
+
+    ns = RECEIPT_NS
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
+    if root.tag != f"{{{ns}}}Receipt":
+        raise InputError(f"not a receipt: the root is {root.tag}", code=Code.DOCTYPE_MISMATCH)
+    digest_element = _required(root, "e:EnvelopeDigest", ns)
+    try:
+        digest = base64.b64decode("".join((digest_element.text or "").split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError("EnvelopeDigest is not base64", code=Code.INPUT_FIELD_INVALID) from exc
+    status_text = _required_text(root, "e:StatusCode", ns)
+    try:
+        status = ReceiptStatus(status_text)
+    except ValueError as exc:
+        raise InputError(f"unknown receipt status {status_text!r}", code=Code.INPUT_FIELD_INVALID) from exc
+    reasons = []
+    for reason in root.iterfind("e:Reason", {"e": ns}):
+        try:
+            severity = Severity(reason.get("severity", "error"))
+        except ValueError:
+            severity = Severity.ERROR
+        reasons.append(
+            Finding(
+                code=reason.get("code", Code.RULE_FAILED.value),
+                severity=severity,
+                check=reason.get("check", "receiver"),
+                message=(reason.text or "").strip(),
+            )
+        )
+    return Receipt(
+        receipt_id=_required_text(root, "e:ReceiptID", ns),
+        ref_to_message_id=_required_text(root, "e:RefToMessageID", ns),
+        issued=_read_time(_required_text(root, "e:IssueDateTime", ns), "IssueDateTime"),
+        issuer=_read_party(root, "Issuer", ns),
+        digest_algorithm=digest_element.get("Algorithm", ""),
+        envelope_digest=digest,
+        status=status,
+        reasons=tuple(reasons),
+    )
+
+
+__all__ = [
+    "COUNTRY_SCHEME",
+    "ENVELOPE_NS",
+    "RECEIPT_NS",
+    "EnvelopeHeader",
+    "Party",
+    "Receipt",
+    "ReceiptStatus",
+    "build_envelope",
+    "build_receipt",
+    "envelope_digest",
+    "new_message_id",
+    "read_envelope",
+    "read_receipt",
+]

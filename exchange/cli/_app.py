@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 import typer
 from typer.core import TyperGroup
 
@@ -18,7 +19,7 @@ EXIT_USAGE = 2
 class _ExchangeGroup(TyperGroup):
     """Turns any project error that escapes a command into ``ptx: CODE: message`` and exit code 2."""
 
-    def invoke(self, ctx: typer.Context) -> Any:
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except ExchangeError as exc:

@@ -7,7 +7,7 @@ only when every outcome matched. Later issues turn this into the full narrated e
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,7 +29,7 @@ def demo(
 
     catalogue = default_catalogue()
     validator = Validator(catalogue)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for doc_type in catalogue:
         for sample in doc_type.samples:
             report = validator.validate_file(sample.path, document_type=doc_type)

@@ -1,1 +1,124 @@
-"""placeholder: being written."""
+"""``ptx issue TYPE --data FILE [--out FILE] [--format text|json]``: build a document and validate it.
+
+Standard output (or ``--out``) carries only the document; the summary and any findings go to standard error,
+so ``ptx issue ... > doc.xml`` never mixes the two. An invalid document is not written anywhere: its
+findings are printed with the input path of each offending field, and the exit code is 1. Usage and
+configuration errors (unknown type, unreadable input, a top level that is not the type's root) exit 2.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from enum import StrEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from exchange._errors import Code, ExchangeError, InputError
+from exchange.cli._app import EXIT_INVALID, EXIT_USAGE, app
+
+if TYPE_CHECKING:
+    from exchange._builder import BuildResult
+    from exchange._catalogue import DocumentType
+    from exchange._findings import Finding
+
+STDIN = "-"
+
+
+class OutputFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+_TYPE_HELP = "Document type id, e.g. certificate-of-origin (see ptx schemas list)."
+_DATA_HELP = "Structured input: a JSON or YAML file, or - for standard input."
+_OUT_HELP = "Write the XML to this file instead of standard output."
+_FORMAT_HELP = "Summary and findings (on standard error) as text or JSON."
+
+
+@app.command("issue")
+def issue_command(
+    type_id: Annotated[str, typer.Argument(metavar="TYPE", help=_TYPE_HELP)],
+    data: Annotated[str, typer.Option("--data", "-d", metavar="FILE", help=_DATA_HELP)],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", metavar="FILE", dir_okay=False, help=_OUT_HELP)
+    ] = None,
+    output_format: Annotated[
+        OutputFormat, typer.Option("--format", "-f", help=_FORMAT_HELP)
+    ] = OutputFormat.TEXT,
+) -> None:
+    """Build a document from structured input (JSON/YAML), validate it, and write the XML.
+
+    Exit 0: valid, written. Exit 1: invalid, nothing written, findings name the input fields. Exit 2: usage.
+    """
+    try:
+        doc_type, result = _build(type_id, data)
+        if result.report is not None and not result.report.valid:
+            _print_report(doc_type, result, None, output_format)
+            raise typer.Exit(EXIT_INVALID)
+        xml = result.xml
+        # Signing (`--as ISSUER`, a later issue) belongs here: sign `xml` with the issuer's key and chain,
+        # after validation (an invalid document is never signed) and before writing (what is written is
+        # exactly what was signed).
+        _write(xml, out)
+    except ExchangeError as exc:
+        typer.echo(f"ptx: {exc}", err=True)
+        raise typer.Exit(EXIT_USAGE) from exc
+    _print_report(doc_type, result, out, output_format)
+
+
+def _build(type_id: str, data: str) -> tuple[DocumentType, BuildResult]:
+    from exchange._builder import build_document, load_input, parse_input
+    from exchange._catalogue import default_catalogue
+
+    doc_type = default_catalogue().get(type_id)
+    if data == STDIN:
+        values = parse_input(sys.stdin.buffer.read(), source="standard input")
+    else:
+        values = load_input(data)
+    return doc_type, build_document(doc_type, values)
+
+
+def _write(xml: bytes, out: Path | None) -> None:
+    if out is None:
+        sys.stdout.buffer.write(xml)
+        sys.stdout.buffer.flush()
+        return
+    try:
+        out.write_bytes(xml)
+    except OSError as exc:
+        raise InputError(f"cannot write {out}: {exc.strerror}", code=Code.INPUT_INVALID) from exc
+
+
+def _finding_line(finding: Finding) -> str:
+    where = finding.path or "(document)"
+    return f"  {finding.severity.value} {finding.code} {where}: {finding.message}"
+
+
+def _print_report(
+    doc_type: DocumentType, result: BuildResult, out: Path | None, output_format: OutputFormat
+) -> None:
+    report = result.report
+    findings = report.findings if report is not None else ()
+    valid = report is None or report.valid
+    if output_format is OutputFormat.JSON:
+        summary = {
+            "document_type": doc_type.id,
+            "verdict": "valid" if valid else "invalid",
+            "bytes": len(result.xml) if valid else None,
+            "out": (str(out) if out is not None else "-") if valid else None,
+            "findings": [finding.to_dict() for finding in findings],
+            "checks": [check.to_dict() for check in report.checks] if report is not None else [],
+        }
+        typer.echo(json.dumps(summary, ensure_ascii=False, indent=2), err=True)
+        return
+    if valid:
+        target = f" -> {out}" if out is not None else ""
+        typer.echo(f"issued {doc_type.id}: {len(result.xml):,} bytes, valid{target}", err=True)
+    else:
+        errors = sum(1 for finding in findings if finding.is_error)
+        typer.echo(f"{doc_type.id}: input is invalid ({errors} error(s)); nothing written", err=True)
+    for finding in findings:
+        typer.echo(_finding_line(finding), err=True)

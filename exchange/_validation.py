@@ -462,8 +462,12 @@ def check_type_folder(doc_type: DocumentType, *, catalogue: Catalogue | None = N
     for sample in doc_type.samples:
         report = validator.validate_file(sample.path, document_type=doc_type)
         name = sample.path.relative_to(doc_type.folder)
-        if sample.expect == "valid" and not report.valid:
-            problems.append(f"{name}: expected valid, got {', '.join(report.codes)}")
+        if sample.expect == "valid":
+            if not report.valid:
+                problems.append(f"{name}: expected valid, got {', '.join(report.codes)}")
+            missing = set(sample.codes) - set(report.codes)
+            if missing:  # a valid sample may name the warnings it must produce
+                problems.append(f"{name}: expected warning(s) {', '.join(sorted(missing))}, got none")
         elif sample.expect == "invalid":
             if report.valid:
                 problems.append(f"{name}: expected invalid, but it validates")

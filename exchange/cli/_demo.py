@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from exchange.cli._app import EXIT_INVALID, EXIT_OK, app
+from exchange.cli._console import console
 
 
 @app.command()
@@ -21,7 +22,7 @@ def demo(
     """Validate every bundled sample and compare with what its manifest expects."""
     import json
 
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from exchange._catalogue import default_catalogue
@@ -34,7 +35,7 @@ def demo(
         for sample in doc_type.samples:
             report = validator.validate_file(sample.path, document_type=doc_type)
             if sample.expect == "valid":
-                matched = report.valid
+                matched = report.valid and set(sample.codes) <= set(report.codes)
             else:
                 matched = not report.valid and set(sample.codes) <= set(report.codes)
             first = next((f for f in report.findings if f.is_error), None)
@@ -42,8 +43,8 @@ def demo(
                 {
                     "type": doc_type.id,
                     "sample": str(sample.path.relative_to(doc_type.folder)),
-                    "expected": "valid" if sample.expect == "valid" else "invalid " + ",".join(sample.codes),
-                    "actual": "valid" if report.valid else "invalid " + ",".join(dict.fromkeys(report.codes)),
+                    "expected": sample.expect + (" " + ",".join(sample.codes) if sample.codes else ""),
+                    "actual": report.verdict.value + (" " + ",".join(dict.fromkeys(report.codes)) if report.codes else ""),
                     "matched": matched,
                     "why": (
                         f"line {first.line}: {first.message}" if first is not None and first.line else
@@ -56,15 +57,15 @@ def demo(
         print(json.dumps({"scenarios": rows, "matched": len(rows) - len(failed), "total": len(rows)}, indent=2,
                          ensure_ascii=False))
     else:
-        console = Console()
+        out = console()
         table = Table(title="Catalogue samples: expected versus actual")
         for column in ("type", "sample", "expected", "actual", "ok", "first finding"):
             table.add_column(column, overflow="fold")
         for row in rows:
             table.add_row(
-                row["type"], row["sample"], row["expected"], row["actual"],
-                "[green]yes[/green]" if row["matched"] else "[red]NO[/red]", row["why"],
+                *(escape(row[key]) for key in ("type", "sample", "expected", "actual")),
+                "[green]yes[/green]" if row["matched"] else "[red]NO[/red]", escape(row["why"]),
             )
-        console.print(table)
-        console.print(f"{len(rows) - len(failed)} of {len(rows)} outcomes matched")
+        out.print(table)
+        out.print(f"{len(rows) - len(failed)} of {len(rows)} outcomes matched")
     raise typer.Exit(EXIT_INVALID if failed or not rows else EXIT_OK)

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from exchange.cli._app import EXIT_INVALID, EXIT_USAGE, app
+from exchange.cli._console import console
 
 schemas_app = typer.Typer(help="The document catalogue: list, show and add document types.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
@@ -31,7 +32,7 @@ def rule_summaries(rules_path: Path) -> list[tuple[str, str, str]]:
 @schemas_app.command("list")
 def list_types() -> None:
     """List the document types the catalogue knows."""
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from exchange._catalogue import default_catalogue
@@ -40,40 +41,40 @@ def list_types() -> None:
     for column in ("id", "title", "version", "root", "namespace"):
         table.add_column(column)
     for doc_type in default_catalogue():
-        table.add_row(doc_type.id, doc_type.title, doc_type.version, doc_type.root, doc_type.namespace)
-    Console().print(table)
+        table.add_row(*map(escape, (doc_type.id, doc_type.title, doc_type.version, doc_type.root, doc_type.namespace)))
+    console().print(table)
 
 
 @schemas_app.command("show")
 def show_type(type_id: Annotated[str, typer.Argument(help="Document type id.")]) -> None:
     """Show one type: manifest, files, business rules and samples."""
-    from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from exchange._catalogue import default_catalogue
 
     doc_type = default_catalogue().get(type_id)
-    console = Console()
-    console.print(f"[bold]{doc_type.title}[/bold] ({doc_type.id} {doc_type.version})")
-    console.print(f"  root        {{{doc_type.namespace}}}{doc_type.root}")
-    console.print(f"  folder      {doc_type.folder}")
-    console.print(f"  schema      {doc_type.schema_path.name}")
-    console.print(f"  rules       {doc_type.rules_path.name if doc_type.rules_path else '-'}")
-    console.print(f"  input       {doc_type.input_example.name if doc_type.input_example else '-'}")
-    console.print(f"  origin      {doc_type.origin}")
+    out = console()
+    out.print(f"[bold]{escape(doc_type.title)}[/bold] ({doc_type.id} {escape(doc_type.version)})")
+    out.print(f"  root        {{{doc_type.namespace}}}{doc_type.root}")
+    out.print(f"  folder      {escape(str(doc_type.folder))}")
+    out.print(f"  schema      {doc_type.schema_path.name}")
+    out.print(f"  rules       {doc_type.rules_path.name if doc_type.rules_path else '-'}")
+    out.print(f"  input       {doc_type.input_example.name if doc_type.input_example else '-'}")
+    out.print(f"  origin      {escape(doc_type.origin)}")
     if doc_type.rules_path:
         table = Table(title="Business rules")
         for column in ("code", "severity", "rule"):
             table.add_column(column)
         for rule_id, role, message in rule_summaries(doc_type.rules_path):
-            table.add_row(rule_id, role, message)
-        console.print(table)
+            table.add_row(escape(rule_id), escape(role), escape(message))
+        out.print(table)
     samples = Table(title="Samples")
     for column in ("file", "expect", "codes"):
         samples.add_column(column)
     for sample in doc_type.samples:
-        samples.add_row(str(sample.path.relative_to(doc_type.folder)), sample.expect, ", ".join(sample.codes))
-    console.print(samples)
+        samples.add_row(escape(str(sample.path.relative_to(doc_type.folder))), sample.expect, escape(", ".join(sample.codes)))
+    out.print(samples)
 
 
 @schemas_app.command("add")

@@ -28,7 +28,7 @@ def extra_type() -> Path:
 
 
 def test_list_shows_the_trade_documents() -> None:
-    result = runner.invoke(app, ["schemas", "list"])
+    result = runner.invoke(app, ["schemas", "list"], terminal_width=200)
     assert result.exit_code == 0
     for type_id in ("certificate-of-origin", "phytosanitary-certificate", "commercial-invoice", "customs-declaration"):
         assert type_id in result.output

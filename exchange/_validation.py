@@ -200,7 +200,7 @@ def _locate(tree: etree._ElementTree, xpath: str | None) -> tuple[int | None, st
 
 # --- XSD findings ------------------------------------------------------------------------------------------
 
-_CLARK = re.compile(r"\{[^}]*\}")
+_CLARK = re.compile(r"\{[^}\s']*\}(?=[A-Za-z_])")  # {namespace}Name, not an enumeration {'a', 'b'}
 _ATTRIBUTE = re.compile(r"attribute '([^']+)'")
 
 

@@ -110,6 +110,16 @@ def test_every_schema_finding_is_located(validator: Validator) -> None:
     assert report.check("rules") is not None and report.check("rules").status is CheckStatus.SKIPPED  # type: ignore[union-attr]
 
 
+def test_enumeration_sets_survive_namespace_stripping(tmp_path: Path) -> None:
+    xsd = tmp_path / "enum.xsd"
+    xsd.write_text('<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:e" '
+                   'elementFormDefault="qualified"><xs:element name="S"><xs:simpleType><xs:restriction base="xs:token">'
+                   '<xs:enumeration value="granted"/><xs:enumeration value="withdrawn"/></xs:restriction>'
+                   '</xs:simpleType></xs:element></xs:schema>')
+    [finding] = validate(b'<S xmlns="urn:e">suspended</S>', schema=xsd).findings
+    assert "{'granted', 'withdrawn'}" in finding.message and "Element 'S'" in finding.message
+
+
 def test_unexpected_element(validator: Validator) -> None:
     report = validator.validate(doc(GOOD_LINES.replace("<Amount>10</Amount>", "<Amount>10</Amount><X/>")))
     finding = next(f for f in report.findings if f.code == Code.SCHEMA_ELEMENT_UNEXPECTED.value)

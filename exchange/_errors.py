@@ -159,6 +159,17 @@ class Code(Enum):
         "SIG-KEYINFO-INVALID", Severity.ERROR, Category.SIGNATURE, "KeyInfo has no usable certificate"
     )
     SIG_KEY_WEAK = ("SIG-KEY-WEAK", Severity.ERROR, Category.SIGNATURE, "signing key too small for the policy")
+    SIG_KEY_MISMATCH = (
+        "SIG-KEY-MISMATCH", Severity.ERROR, Category.SIGNATURE,
+        "certificate key does not fit the signature method or the signing key",
+    )
+    SIG_ALREADY_SIGNED = (
+        "SIG-ALREADY-SIGNED", Severity.ERROR, Category.SIGNATURE, "document already carries an enveloped signature"
+    )
+    SIG_C14N_FAILED = (
+        "SIG-C14N-FAILED", Severity.ERROR, Category.SIGNATURE,
+        "document cannot be canonicalised (e.g. a relative namespace URI)",
+    )
 
     # --- trust: chains, revocation, authorisation -----------------------------------------------------------
     TRUST_CHAIN_UNTRUSTED = (
@@ -189,9 +200,107 @@ class Code(Enum):
         "TRUST-NOT-RECOGNISED", Severity.ERROR, Category.TRUST, "no agreement recognises this issuer's trust list"
     )
     PKI_INVALID = ("PKI-INVALID", Severity.ERROR, Category.TRUST, "key or certificate material is unusable")
+    TRUST_AUTHORISATION_UNCHECKED = (
+        "TRUST-AUTHORISATION-UNCHECKED", Severity.INFO, Category.TRUST,
+        "anchor configured without a trust list: issuer authorisation was not checked",
+    )
 
     # --- store ------------------------------------------------------------------------------------------------
     STORE_UNAVAILABLE = ("STORE-UNAVAILABLE", Severity.ERROR, Category.STORE, "the store cannot be written")
+    STORE_LOCKED = (
+        "STORE-LOCKED", Severity.ERROR, Category.STORE,
+        "the store stayed locked by another writer past the busy timeout (or a lock conflict aborted the write)",
+    )
+    STORE_FULL = ("STORE-FULL", Severity.ERROR, Category.STORE, "the store's disk or quota is full")
+    STORE_CORRUPT = (
+        "STORE-CORRUPT", Severity.ERROR, Category.STORE, "the store's file is damaged or is not a database"
+    )
+
+    # --- gateway: duplicates, statuses, delivery, receipts ------------------------------------------------------
+    GW_DUPLICATE_CONFLICT = (
+        "GW-DUPLICATE-CONFLICT", Severity.ERROR, Category.ENVELOPE,
+        "message id already used for an envelope with other bytes",
+    )
+    GW_MESSAGE_UNKNOWN = ("GW-MESSAGE-UNKNOWN", Severity.ERROR, Category.INPUT, "no message with this id")
+    GW_RETRY_NOT_ALLOWED = (
+        "GW-RETRY-NOT-ALLOWED", Severity.ERROR, Category.DELIVERY, "only a FAILED message can be retried"
+    )
+    GW_STATUS_TRANSITION = (
+        "GW-STATUS-TRANSITION", Severity.ERROR, Category.STORE,
+        "illegal message status transition (a programmer error)",
+    )
+    GW_LEASE_LOST = (
+        "GW-LEASE-LOST", Severity.ERROR, Category.DELIVERY,
+        "the delivery lease expired or was taken over before the attempt was recorded",
+    )
+    GW_DELIVERY_TIMEOUT = ("GW-DELIVERY-TIMEOUT", Severity.ERROR, Category.DELIVERY, "receiver did not answer in time")
+    GW_DELIVERY_UNREACHABLE = (
+        "GW-DELIVERY-UNREACHABLE", Severity.ERROR, Category.DELIVERY, "receiver could not be reached"
+    )
+    GW_DELIVERY_RECEIVER_ERROR = (
+        "GW-DELIVERY-RECEIVER-ERROR", Severity.ERROR, Category.DELIVERY,
+        "receiver answered with a status worth retrying (5xx, 408, 409, 425, 429)",
+    )
+    GW_DELIVERY_REFUSED = (
+        "GW-DELIVERY-REFUSED", Severity.ERROR, Category.DELIVERY,
+        "receiver answered with a status not worth retrying (other 4xx, 3xx)",
+    )
+    GW_DELIVERY_INTERNAL = (
+        "GW-DELIVERY-INTERNAL", Severity.ERROR, Category.DELIVERY, "the delivery hook failed unexpectedly"
+    )
+    GW_DELIVERY_ATTEMPTS_EXHAUSTED = (
+        "GW-DELIVERY-ATTEMPTS-EXHAUSTED", Severity.ERROR, Category.DELIVERY,
+        "delivery gave up after the maximum number of attempts (dead letter)",
+    )
+    GW_DELIVERY_EXPIRED = (
+        "GW-DELIVERY-EXPIRED", Severity.ERROR, Category.DELIVERY,
+        "delivery gave up because the message is older than the maximum age (dead letter)",
+    )
+    GW_RECEIPT_INVALID = (
+        "GW-RECEIPT-INVALID", Severity.ERROR, Category.DELIVERY,
+        "receipt refused: signature, signer, message id or digest does not match what was delivered",
+    )
+
+    # --- audit --------------------------------------------------------------------------------------------------
+    AUDIT_CHAIN_BROKEN = (
+        "AUDIT-CHAIN-BROKEN", Severity.ERROR, Category.AUDIT,
+        "the audit log's hash chain does not verify (an entry was changed, inserted or deleted)",
+    )
+
+    # --- gateway pipeline: media type, sender authentication, routing ----------------------------------------
+    GW_MEDIA_TYPE = ("GW-MEDIA-TYPE", Severity.ERROR, Category.ENVELOPE, "the body must be application/xml")
+    GW_SENDER_UNKNOWN = (
+        "GW-SENDER-UNKNOWN", Severity.ERROR, Category.ENVELOPE, "no single-window node is registered for the sender id"
+    )
+    GW_SENDER_NOT_AUTHENTICATED = (
+        "GW-SENDER-NOT-AUTHENTICATED", Severity.ERROR, Category.ENVELOPE,
+        "the envelope signature is missing or does not verify",
+    )
+    GW_SENDER_MISMATCH = (
+        "GW-SENDER-MISMATCH", Severity.ERROR, Category.ENVELOPE,
+        "the envelope is signed by a node other than the one registered for the sender id (spoofing)",
+    )
+    GW_SENDER_CERT_INVALID = (
+        "GW-SENDER-CERT-INVALID", Severity.ERROR, Category.ENVELOPE,
+        "the sending node's certificate is expired, not yet valid or revoked",
+    )
+    GW_TRANSPORT_IDENTITY = (
+        "GW-TRANSPORT-IDENTITY", Severity.ERROR, Category.ENVELOPE,
+        "the TLS client certificate does not belong to the sender named in the envelope",
+    )
+    GW_RECEIVER_UNKNOWN = ("GW-RECEIVER-UNKNOWN", Severity.ERROR, Category.ROUTING, "the receiver is not a known party")
+    GW_SELF_ADDRESSED = ("GW-SELF-ADDRESSED", Severity.ERROR, Category.ROUTING, "sender and receiver are the same party")
+    GW_NO_AGREEMENT = (
+        "GW-NO-AGREEMENT", Severity.ERROR, Category.ROUTING,
+        "no agreement in force lets this sender send this document type to this receiver",
+    )
+    GW_PARTY_SCHEME = (
+        "GW-PARTY-SCHEME", Severity.ERROR, Category.ROUTING, "party identifier scheme not supported"
+    )
+    GW_PAYLOAD_MISMATCH = (
+        "GW-PAYLOAD-MISMATCH", Severity.ERROR, Category.ENVELOPE,
+        "the payload's root or version does not match the document type named in the envelope",
+    )
 
 
 class ExchangeError(Exception):

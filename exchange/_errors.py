@@ -297,6 +297,10 @@ class Code(Enum):
     GW_PARTY_SCHEME = (
         "GW-PARTY-SCHEME", Severity.ERROR, Category.ROUTING, "party identifier scheme not supported"
     )
+    GW_DELIVERY_NOT_AUTHENTICATED = (
+        "GW-DELIVERY-NOT-AUTHENTICATED", Severity.ERROR, Category.DELIVERY,
+        "the delivery does not carry a valid signature of the gateway",
+    )
     GW_PAYLOAD_MISMATCH = (
         "GW-PAYLOAD-MISMATCH", Severity.ERROR, Category.ENVELOPE,
         "the payload's root or version does not match the document type named in the envelope",

@@ -17,6 +17,8 @@ from exchange.cli import _validate as _validate  # noqa: E402,F401  isort: skip
 from exchange.cli import _schemas as _schemas  # noqa: E402,F401  isort: skip
 from exchange.cli import _issue as _issue  # noqa: E402,F401  isort: skip
 from exchange.cli import _demo as _demo  # noqa: E402,F401  isort: skip
+from exchange.cli import _pki as _pki  # noqa: E402,F401  isort: skip
+from exchange.cli import _sign as _sign  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:

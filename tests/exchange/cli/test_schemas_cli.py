@@ -28,14 +28,14 @@ def extra_type() -> Path:
 
 
 def test_list_shows_the_trade_documents() -> None:
-    result = runner.invoke(app, ["schemas", "list"], terminal_width=200)
+    result = runner.invoke(app, ["schemas", "list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     for type_id in ("certificate-of-origin", "phytosanitary-certificate", "commercial-invoice", "customs-declaration"):
         assert type_id in result.output
 
 
 def test_show_lists_rules_and_samples() -> None:
-    result = runner.invoke(app, ["schemas", "show", "certificate-of-origin"], terminal_width=200)
+    result = runner.invoke(app, ["schemas", "show", "certificate-of-origin"], env={"COLUMNS": "200"})
     assert result.exit_code == 0
     assert "urn:ptx:trade:CertificateOfOrigin:1" in result.output
     assert "Business rules" in result.output and "COO-" in result.output
@@ -55,7 +55,7 @@ def test_add_checks_and_installs_a_type(workspace: Path) -> None:
     installed = workspace / "schemas"
     [target] = [p for p in installed.iterdir()]
     assert (target / "manifest.yaml").is_file()
-    listed = runner.invoke(app, ["schemas", "list"], terminal_width=200)
+    listed = runner.invoke(app, ["schemas", "list"], env={"COLUMNS": "200"})
     assert target.name in listed.output
     sample = next((target / "samples" / "valid").glob("*.xml"))
     validated = runner.invoke(app, ["validate", str(sample), "--format", "json"])

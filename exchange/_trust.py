@@ -1,0 +1,730 @@
+"""Trust evaluation: does a signer certificate chain to an anchor this receiver recognises, and may it sign this?
+
+:class:`TrustContext` is the explicit input (compare pyhanko-certvalidator's ``ValidationContext``): the trust
+lists recognised (each with the document types and the period it is recognised for, e.g. from a bilateral
+agreement), bare anchors given by an integrator, extra intermediates and CRLs, trust lists that are known
+but *not* recognised (to say so precisely), and the moment of evaluation. There is no hidden ``now()`` and
+no fallback to any system certificate store.
+
+:meth:`TrustContext.evaluate` runs these steps and reports every finding (check ``issuer-trust``):
+
+1. path     cryptography's X.509 verifier builds and checks a path from the signer (KeyInfo certificates and
+            known intermediates are candidates, never anchors) to a recognised anchor, at the moment.
+            CA certificates need basicConstraints CA and keyUsage keyCertSign; webpki algorithm rules apply
+            (no SHA-1, RSA >= 2048). The verifier says only "not valid at validation time", so when the path
+            fails, it is retried at an instant inside the certificates' windows: if it then holds, each
+            certificate of that path is reported as TRUST-CERT-EXPIRED or TRUST-CERT-NOT-YET-VALID (the
+            remaining checks still run on it); if it chains only to a known, unrecognised list's anchor:
+            TRUST-NOT-RECOGNISED; otherwise TRUST-CHAIN-UNTRUSTED (a self-signed KeyInfo certificate ends here).
+2. usage    the signer needs keyUsage digitalSignature or nonRepudiation, must not be a CA, and an extended
+            key usage, when present, must allow document signing (RFC 9336) or any purpose: TRUST-KEY-USAGE.
+3. revocation  each certificate below the anchor is looked up in a CRL signed by its issuer (keyUsage
+            cRLSign) whose nextUpdate is not before the moment: TRUST-CERT-REVOKED, or TRUST-REVOCATION-UNKNOWN
+            when no such CRL exists. A revocation dated after the moment is a warning, except for the
+            keyCompromise and cACompromise reasons, which taint earlier signatures too.
+4. recognition and authorisation  the anchor's trust list must be current (TRUST-LIST-EXPIRED), recognised
+            at the moment and for this document type (TRUST-NOT-RECOGNISED), list the signer as an issuer
+            and grant it this document type at the moment (TRUST-ISSUER-NOT-AUTHORISED). A bare anchor has no
+            authorisation data: TRUST-AUTHORISATION-UNCHECKED (information) says so.
+
+Performance: the anchor store, the CRL signature checks and the anchor-to-list index are computed once per
+context (and shared by :meth:`TrustContext.at`); a validated path is remembered per (signer, intermediates)
+and reused while every certificate in it is inside its validity window, which is sound because the rest of
+the path decision does not depend on time. Everything is immutable or a lock-free memo; a context may be
+shared by concurrent requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    Policy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from exchange._errors import Code, ConfigurationError, Severity
+from exchange._findings import Finding
+from exchange._pki import DOCUMENT_SIGNING, common_name, crl_number, crl_signed_by, utc
+from exchange._trustlist import AuthorisationStatus, IssuerEntry, TrustList
+
+CHECK_ISSUER_TRUST = "issuer-trust"
+MAX_CHAIN_DEPTH = 6
+_PATH_CACHE_LIMIT = 4096
+_ALWAYS_TAINTING = frozenset({x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise})
+
+
+# --- extension policies ------------------------------------------------------------------------------------
+
+
+def _require_ca(policy: Policy, certificate: x509.Certificate, constraints: x509.BasicConstraints) -> None:
+    if not constraints.ca:
+        raise ValueError("basicConstraints does not assert CA")
+
+
+def _require_cert_sign(policy: Policy, certificate: x509.Certificate, usage: x509.KeyUsage) -> None:
+    if not usage.key_cert_sign:
+        raise ValueError("keyUsage lacks keyCertSign")
+
+
+def ca_extension_policy() -> ExtensionPolicy:
+    """CA certificates: basicConstraints CA and keyUsage keyCertSign; other extensions as they come."""
+    return (
+        ExtensionPolicy.permit_all()
+        .require_present(x509.BasicConstraints, Criticality.AGNOSTIC, _require_ca)
+        .require_present(x509.KeyUsage, Criticality.AGNOSTIC, _require_cert_sign)
+    )
+
+
+def ee_extension_policy() -> ExtensionPolicy:
+    """End entities: anything the verifier can parse; key usage is checked afterwards with its own code."""
+    return ExtensionPolicy.permit_all()
+
+
+_CA_POLICY = ca_extension_policy()
+_EE_POLICY = ee_extension_policy()
+_EKU_NAMES = {
+    value: name.lower() for name, value in vars(ExtendedKeyUsageOID).items() if isinstance(value, x509.ObjectIdentifier)
+}
+
+
+# --- what is recognised ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Recognition:
+    """One trust list that a receiver recognises: for which document types (None: every type the list
+    grants) and during which period (None: open). ``basis`` names where this comes from, for messages
+    ("agreement AA-BB", "own trust list", "command line")."""
+
+    trust_list: TrustList
+    document_types: frozenset[str] | None = None
+    valid_from: datetime | None = None
+    valid_until: datetime | None = None
+    basis: str = "configuration"
+
+    def __post_init__(self) -> None:
+        if self.document_types is not None:
+            object.__setattr__(self, "document_types", frozenset(self.document_types))
+        if self.valid_from is not None:
+            object.__setattr__(self, "valid_from", utc(self.valid_from))
+        if self.valid_until is not None:
+            object.__setattr__(self, "valid_until", utc(self.valid_until))
+
+
+@dataclass(frozen=True, slots=True)
+class TrustDecision:
+    """The outcome of evaluating one signer.
+
+    ``chain`` is the path built from the signer to a recognised anchor (leaf first); when the path held only
+    at another instant (an expired or not-yet-valid certificate), it is that path, and ``trusted`` is False.
+    ``issuer`` is the trust list entry that authorised the signer, ``recognition`` the list it came from.
+    """
+
+    trusted: bool
+    findings: tuple[Finding, ...]
+    chain: tuple[x509.Certificate, ...] = ()
+    issuer: IssuerEntry | None = None
+    recognition: Recognition | None = None
+
+    @property
+    def scheme(self) -> str | None:
+        """The country whose trust list recognised the signer."""
+        return self.recognition.trust_list.country if self.recognition is not None else None
+
+
+class _Index:
+    """What a context derives once from its material; shared, never mutated except the path memo."""
+
+    def __init__(
+        self,
+        recognitions: tuple[Recognition, ...],
+        anchors: tuple[x509.Certificate, ...],
+        intermediates: tuple[x509.Certificate, ...],
+        crls: tuple[x509.CertificateRevocationList, ...],
+        known: tuple[TrustList, ...],
+    ) -> None:
+        recognised_anchors: dict[x509.Certificate, None] = {}
+        self.by_anchor: dict[x509.Certificate, list[Recognition]] = {}
+        for recognition in recognitions:
+            for anchor in recognition.trust_list.anchors:
+                recognised_anchors[anchor] = None
+                self.by_anchor.setdefault(anchor, []).append(recognition)
+        self.bare_anchors = frozenset(anchors)
+        for anchor in anchors:
+            recognised_anchors[anchor] = None
+        self.anchors = tuple(recognised_anchors)
+        self.store = Store(list(self.anchors)) if self.anchors else None
+
+        unrecognised: dict[x509.Certificate, TrustList] = {}
+        for trust_list in known:
+            for anchor in trust_list.anchors:
+                if anchor not in recognised_anchors:
+                    unrecognised.setdefault(anchor, trust_list)
+        self.unrecognised = unrecognised
+        self.unrecognised_store = Store(list(unrecognised)) if unrecognised else None
+
+        all_intermediates: dict[x509.Certificate, None] = dict.fromkeys(intermediates)
+        for recognition in recognitions:
+            all_intermediates.update(dict.fromkeys(recognition.trust_list.intermediates))
+        self.intermediates = tuple(all_intermediates)
+        self.known_intermediates = tuple(
+            {c: None for trust_list in known for c in trust_list.intermediates if c not in all_intermediates}
+        )
+
+        all_crls: list[x509.CertificateRevocationList] = list(crls)
+        for recognition in recognitions:
+            all_crls.extend(recognition.trust_list.crls)
+        by_name: dict[bytes, dict[bytes, x509.CertificateRevocationList]] = {}
+        for crl in all_crls:
+            by_name.setdefault(crl.issuer.public_bytes(), {})[crl.fingerprint(hashes.SHA256())] = crl
+        self._crls_by_name = {name: tuple(found.values()) for name, found in by_name.items()}
+        # CRL signatures are checked once per CA: for every CA the context knows now, for others on first use
+        self._verified_crls: dict[x509.Certificate, tuple[x509.CertificateRevocationList, ...]] = {}
+        for ca in (*self.anchors, *self.intermediates):
+            self._verified_crls[ca] = self._verify_crls(ca)
+        self.paths: dict[tuple[x509.Certificate, tuple[x509.Certificate, ...]], tuple[x509.Certificate, ...]] = {}
+
+    def _verify_crls(self, ca: x509.Certificate) -> tuple[x509.CertificateRevocationList, ...]:
+        signed = [crl for crl in self._crls_by_name.get(ca.subject.public_bytes(), ()) if crl_signed_by(crl, ca)]
+        return tuple(sorted(signed, key=_crl_order, reverse=True))
+
+    def crls_for(self, ca: x509.Certificate) -> tuple[x509.CertificateRevocationList, ...]:
+        """CRLs signed by ``ca`` (name, signature and cRLSign checked), newest first."""
+        found = self._verified_crls.get(ca)
+        if found is None:
+            found = self._verify_crls(ca)
+            if len(self._verified_crls) < _PATH_CACHE_LIMIT:
+                self._verified_crls[ca] = found
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class TrustContext:
+    """Everything a receiver trusts, and when. Immutable; derive another moment with :meth:`at`.
+
+    ``anchors`` are bare anchors (an integrator's CA given on the command line): any correctly issued
+    signer under them is accepted for any document type, with a TRUST-AUTHORISATION-UNCHECKED note.
+    ``known`` are trust lists that are loaded but not recognised, so that a signer from such a scheme is
+    reported as TRUST-NOT-RECOGNISED instead of a bare TRUST-CHAIN-UNTRUSTED. ``require_revocation=False``
+    (a named weakening) lets a signer pass when no CRL is available; a CRL that is present is always used.
+    """
+
+    moment: datetime
+    recognitions: tuple[Recognition, ...] = ()
+    anchors: tuple[x509.Certificate, ...] = ()
+    intermediates: tuple[x509.Certificate, ...] = ()
+    crls: tuple[x509.CertificateRevocationList, ...] = ()
+    known: tuple[TrustList, ...] = ()
+    require_revocation: bool = True
+    _index: _Index | None = field(default=None, repr=False, compare=False, kw_only=True)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "moment", utc(self.moment))
+        for name in ("recognitions", "anchors", "intermediates", "crls", "known"):
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        if not self.recognitions and not self.anchors:
+            raise ConfigurationError(
+                "a trust context needs at least one recognised trust list or anchor", code=Code.CONFIG_INVALID
+            )
+        if self._index is None:
+            object.__setattr__(
+                self,
+                "_index",
+                _Index(self.recognitions, self.anchors, self.intermediates, self.crls, self.known),
+            )
+
+    # --- construction helpers ----------------------------------------------------------------------------
+
+    @classmethod
+    def from_trust_lists(
+        cls, trust_lists: Iterable[TrustList], *, moment: datetime, basis: str = "configuration", **kwargs: Any
+    ) -> TrustContext:
+        """Recognise each list for every type it grants, with no period limit."""
+        return cls(moment=moment, recognitions=tuple(Recognition(tl, basis=basis) for tl in trust_lists), **kwargs)
+
+    @classmethod
+    def from_anchors(cls, anchors: Iterable[x509.Certificate], *, moment: datetime, **kwargs: Any) -> TrustContext:
+        """Trust whatever chains to these anchors (authorisation is then not checked)."""
+        return cls(moment=moment, anchors=tuple(anchors), **kwargs)
+
+    def at(self, moment: datetime) -> TrustContext:
+        """The same trust at another moment (cheap: the derived index is shared)."""
+        return TrustContext(
+            moment=moment,
+            recognitions=self.recognitions,
+            anchors=self.anchors,
+            intermediates=self.intermediates,
+            crls=self.crls,
+            known=self.known,
+            require_revocation=self.require_revocation,
+            _index=self._index,
+        )
+
+    @property
+    def trust_lists(self) -> tuple[TrustList, ...]:
+        return tuple(recognition.trust_list for recognition in self.recognitions)
+
+    # --- evaluation --------------------------------------------------------------------------------------
+
+    def evaluate(
+        self,
+        signer: x509.Certificate,
+        chain: Sequence[x509.Certificate] = (),
+        *,
+        document_type: str | None = None,
+    ) -> TrustDecision:
+        """Decide whether ``signer`` (with the untrusted ``chain`` from KeyInfo) is trusted for ``document_type``."""
+        index = self._require_index()
+        presented = tuple(certificate for certificate in chain if certificate != signer)
+        candidates = (*presented, *(c for c in index.intermediates if c not in presented))
+        findings: list[Finding] = []
+
+        path = self._path(index, signer, candidates)
+        if path is None:
+            shifted = self._path_at_other_time(index, signer, candidates)
+            if shifted is None:
+                return TrustDecision(False, tuple(self._untrusted(index, signer, candidates)))
+            path, time_findings = shifted
+            findings.extend(time_findings)
+
+        findings.extend(self._usage_findings(signer))
+        findings.extend(self._revocation_findings(index, path))
+        recognition_findings, issuer, recognition = self._recognition(index, path, signer, document_type)
+        findings.extend(recognition_findings)
+        trusted = not any(finding.is_error for finding in findings)
+        return TrustDecision(
+            trusted=trusted,
+            findings=tuple(findings),
+            chain=path,
+            issuer=issuer,
+            recognition=recognition,
+        )
+
+    def _require_index(self) -> _Index:
+        if self._index is None:  # pragma: no cover - __post_init__ always sets it
+            raise ConfigurationError("trust context is not initialised", code=Code.CONFIG_INVALID)
+        return self._index
+
+    # --- step 1: the path --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _verify(
+        store: Store, moment: datetime, signer: x509.Certificate, candidates: Sequence[x509.Certificate]
+    ) -> tuple[x509.Certificate, ...] | None:
+        verifier = (
+            PolicyBuilder()
+            .store(store)
+            .time(moment)
+            .max_chain_depth(MAX_CHAIN_DEPTH)
+            .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
+            .build_client_verifier()
+        )
+        try:
+            return tuple(verifier.verify(signer, list(candidates)).chain)
+        except VerificationError:
+            return None
+
+    def _path(
+        self, index: _Index, signer: x509.Certificate, candidates: tuple[x509.Certificate, ...]
+    ) -> tuple[x509.Certificate, ...] | None:
+        if index.store is None:
+            return None
+        key = (signer, candidates)
+        cached = index.paths.get(key)
+        if cached is not None and all(_valid_at(c, self.moment) for c in cached):
+            return cached
+        path = self._verify(index.store, self.moment, signer, candidates)
+        if path is not None:
+            if len(index.paths) >= _PATH_CACHE_LIMIT:
+                index.paths.clear()
+            index.paths[key] = path
+        return path
+
+    def _path_at_other_time(
+        self, index: _Index, signer: x509.Certificate, candidates: tuple[x509.Certificate, ...]
+    ) -> tuple[tuple[x509.Certificate, ...], list[Finding]] | None:
+        """If the path holds at an instant inside the certificates' windows, report the time faults."""
+        if index.store is None:
+            return None
+        for instant in _instants_to_try(signer, candidates, index.anchors, self.moment):
+            path = self._verify(index.store, instant, signer, candidates)
+            if path is None:
+                continue
+            findings = [finding for c in path if (finding := self._time_finding(c, path)) is not None]
+            if findings:
+                return path, findings
+        return None
+
+    def _time_finding(self, certificate: x509.Certificate, path: Sequence[x509.Certificate]) -> Finding | None:
+        role = "signer" if certificate is path[0] else ("anchor" if certificate is path[-1] else "issuing CA")
+        name = common_name(certificate.subject)
+        if self.moment > certificate.not_valid_after_utc:
+            return Finding.of(
+                Code.TRUST_CERT_EXPIRED,
+                CHECK_ISSUER_TRUST,
+                f"the {role} certificate {name!r} expired on {_iso(certificate.not_valid_after_utc)}; "
+                f"the moment of evaluation is {_iso(self.moment)}",
+            )
+        if self.moment < certificate.not_valid_before_utc:
+            return Finding.of(
+                Code.TRUST_CERT_NOT_YET_VALID,
+                CHECK_ISSUER_TRUST,
+                f"the {role} certificate {name!r} is valid only from {_iso(certificate.not_valid_before_utc)}; "
+                f"the moment of evaluation is {_iso(self.moment)}",
+            )
+        return None
+
+    def _untrusted(
+        self, index: _Index, signer: x509.Certificate, candidates: tuple[x509.Certificate, ...]
+    ) -> list[Finding]:
+        name = common_name(signer.subject)
+        if index.unrecognised_store is not None:
+            wider = (*candidates, *index.known_intermediates)
+            path = self._verify(index.unrecognised_store, self.moment, signer, wider)
+            if path is None:
+                for instant in _instants_to_try(signer, wider, tuple(index.unrecognised), self.moment):
+                    path = self._verify(index.unrecognised_store, instant, signer, wider)
+                    if path is not None:
+                        break
+            if path is not None:
+                trust_list = index.unrecognised[path[-1]]
+                return [
+                    Finding.of(
+                        Code.TRUST_NOT_RECOGNISED,
+                        CHECK_ISSUER_TRUST,
+                        f"{name!r} chains to the anchor of {trust_list.country}'s trust list "
+                        f"({common_name(path[-1].subject)}), which this receiver does not recognise: "
+                        "no agreement covers it",
+                    )
+                ]
+        if signer.issuer == signer.subject:
+            detail = (
+                "it is self-signed; a certificate in KeyInfo is never trusted by itself, only a path to an "
+                "anchor the receiver recognises"
+            )
+        else:
+            detail = (
+                f"no path from it (issuer {common_name(signer.issuer)!r}) leads to an anchor this receiver "
+                "recognises, or a certificate on the way is not a valid CA certificate"
+            )
+        return [Finding.of(Code.TRUST_CHAIN_UNTRUSTED, CHECK_ISSUER_TRUST, f"signer {name!r} is not trusted: {detail}")]
+
+    # --- step 2: key usage -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _usage_findings(signer: x509.Certificate) -> list[Finding]:
+        problems: list[str] = []
+        try:
+            usage: x509.KeyUsage | None = signer.extensions.get_extension_for_class(x509.KeyUsage).value
+        except x509.ExtensionNotFound:
+            usage = None
+        if usage is None:
+            problems.append("it has no keyUsage extension")
+        elif not (usage.digital_signature or usage.content_commitment):
+            problems.append(
+                f"its keyUsage allows only {_usage_names(usage)}; signing documents needs "
+                "digitalSignature or nonRepudiation"
+            )
+        try:
+            if signer.extensions.get_extension_for_class(x509.BasicConstraints).value.ca:
+                problems.append("it is a CA certificate; a CA signs certificates, not documents")
+        except x509.ExtensionNotFound:
+            pass
+        try:
+            purposes = signer.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except x509.ExtensionNotFound:
+            purposes = None
+        if purposes is not None and not {DOCUMENT_SIGNING, ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE} & set(purposes):
+            named = ", ".join(_EKU_NAMES.get(oid, oid.dotted_string) for oid in purposes)
+            problems.append(f"its extended key usage ({named}) does not include document signing")
+        if not problems:
+            return []
+        name = common_name(signer.subject)
+        return [
+            Finding.of(Code.TRUST_KEY_USAGE, CHECK_ISSUER_TRUST, f"{name!r} may not sign documents: {problem}")
+            for problem in problems
+        ]
+
+    # --- step 3: revocation ------------------------------------------------------------------------------
+
+    def _revocation_findings(self, index: _Index, path: tuple[x509.Certificate, ...]) -> list[Finding]:
+        findings: list[Finding] = []
+        for position, certificate in enumerate(path[:-1]):
+            issuer = path[position + 1]
+            usable = index.crls_for(issuer)
+            crl = next((c for c in usable if c.next_update_utc is not None and c.next_update_utc >= self.moment), None)
+            if crl is None:
+                if self.require_revocation:
+                    issuer_name = common_name(issuer.subject)
+                    if usable:
+                        why = f"the latest CRL of {issuer_name!r} had its next update due {_iso_opt(usable[0])}"
+                    else:
+                        why = f"there is no CRL signed by {issuer_name!r}"
+                    findings.append(
+                        Finding.of(
+                            Code.TRUST_REVOCATION_UNKNOWN,
+                            CHECK_ISSUER_TRUST,
+                            f"revocation of {common_name(certificate.subject)!r} cannot be checked at "
+                            f"{_iso(self.moment)}: {why}",
+                        )
+                    )
+                continue
+            entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
+            if entry is None:
+                continue
+            name = common_name(certificate.subject)
+            reason = _reason(entry)
+            revoked_at = entry.revocation_date_utc
+            because = f" ({reason.value})" if reason is not None else ""
+            if revoked_at <= self.moment or reason in _ALWAYS_TAINTING:
+                findings.append(
+                    Finding.of(
+                        Code.TRUST_CERT_REVOKED,
+                        CHECK_ISSUER_TRUST,
+                        f"{name!r} was revoked by {common_name(issuer.subject)!r} on {_iso(revoked_at)}{because} "
+                        f"(CRL number {crl_number(crl)})",
+                    )
+                )
+            else:
+                findings.append(
+                    Finding.of(
+                        Code.TRUST_CERT_REVOKED,
+                        CHECK_ISSUER_TRUST,
+                        f"{name!r} was revoked on {_iso(revoked_at)}{because}, after the moment of evaluation "
+                        f"{_iso(self.moment)}; it was valid then",
+                        severity=Severity.WARNING,
+                    )
+                )
+        return findings
+
+    # --- step 4: recognition and authorisation -----------------------------------------------------------
+
+    def _recognition(
+        self, index: _Index, path: tuple[x509.Certificate, ...], signer: x509.Certificate, document_type: str | None
+    ) -> tuple[list[Finding], IssuerEntry | None, Recognition | None]:
+        anchor = path[-1]
+        recognitions = index.by_anchor.get(anchor, [])
+        if not recognitions:
+            if anchor in index.bare_anchors:
+                return (
+                    [
+                        Finding.of(
+                            Code.TRUST_AUTHORISATION_UNCHECKED,
+                            CHECK_ISSUER_TRUST,
+                            f"{common_name(signer.subject)!r} chains to the configured anchor "
+                            f"{common_name(anchor.subject)!r}, which comes without a trust list: which document types "
+                            "it may sign was not checked",
+                        )
+                    ],
+                    None,
+                    None,
+                )
+            return (
+                [
+                    Finding.of(  # pragma: no cover - the store holds only recognised or bare anchors
+                        Code.TRUST_NOT_RECOGNISED, CHECK_ISSUER_TRUST, "the anchor is not recognised"
+                    )
+                ],
+                None,
+                None,
+            )
+        first: tuple[list[Finding], IssuerEntry | None, Recognition] | None = None
+        for recognition in recognitions:
+            findings, issuer = self._authorisation(recognition, signer, document_type)
+            if not any(finding.is_error for finding in findings):
+                return findings, issuer, recognition
+            if first is None:
+                first = (findings, issuer, recognition)
+        assert first is not None
+        return first[0], first[1], None
+
+    def _authorisation(
+        self, recognition: Recognition, signer: x509.Certificate, document_type: str | None
+    ) -> tuple[list[Finding], IssuerEntry | None]:
+        trust_list = recognition.trust_list
+        country = trust_list.country
+        label = f"{country}'s trust list (sequence {trust_list.sequence_number})"
+        findings: list[Finding] = []
+        if not trust_list.is_current(self.moment):
+            findings.append(
+                Finding.of(
+                    Code.TRUST_LIST_EXPIRED,
+                    CHECK_ISSUER_TRUST,
+                    f"{label} expired: its next update was due {_iso(trust_list.next_update)}, before "
+                    f"{_iso(self.moment)}",
+                )
+            )
+        if recognition.valid_from is not None and self.moment < recognition.valid_from:
+            findings.append(
+                Finding.of(
+                    Code.TRUST_NOT_RECOGNISED,
+                    CHECK_ISSUER_TRUST,
+                    f"{recognition.basis} recognises {label} only from {_iso(recognition.valid_from)}",
+                )
+            )
+        if recognition.valid_until is not None and self.moment > recognition.valid_until:
+            findings.append(
+                Finding.of(
+                    Code.TRUST_NOT_RECOGNISED,
+                    CHECK_ISSUER_TRUST,
+                    f"{recognition.basis} recognised {label} only until {_iso(recognition.valid_until)}",
+                )
+            )
+        issuer = trust_list.issuer_for(signer)
+        if issuer is None:
+            findings.append(
+                Finding.of(
+                    Code.TRUST_ISSUER_NOT_AUTHORISED,
+                    CHECK_ISSUER_TRUST,
+                    f"{common_name(signer.subject)!r} chains to {country}'s anchor but is not listed as an issuer in {label}",
+                )
+            )
+            return findings, None
+        if document_type is None:
+            findings.append(
+                Finding.of(
+                    Code.TRUST_ISSUER_NOT_AUTHORISED,
+                    CHECK_ISSUER_TRUST,
+                    f"the document type is not known, so whether {issuer.name!r} may issue it cannot be checked",
+                )
+            )
+            return findings, issuer
+        if recognition.document_types is not None and document_type not in recognition.document_types:
+            allowed = ", ".join(sorted(recognition.document_types)) or "nothing"
+            findings.append(
+                Finding.of(
+                    Code.TRUST_NOT_RECOGNISED,
+                    CHECK_ISSUER_TRUST,
+                    f"{recognition.basis} recognises {country}'s issuers for {allowed}; not for {document_type}",
+                )
+            )
+        authorisation = issuer.authorisation(document_type)
+        if authorisation is None:
+            granted = ", ".join(issuer.granted_types(self.moment)) or "no document type"
+            findings.append(
+                Finding.of(
+                    Code.TRUST_ISSUER_NOT_AUTHORISED,
+                    CHECK_ISSUER_TRUST,
+                    f"{issuer.name!r} is authorised in {label} for {granted}, not for {document_type}",
+                )
+            )
+            return findings, issuer
+        change = authorisation.status_at(self.moment)
+        if change is None:
+            findings.append(
+                Finding.of(
+                    Code.TRUST_ISSUER_NOT_AUTHORISED,
+                    CHECK_ISSUER_TRUST,
+                    f"{issuer.name!r} is authorised for {document_type} only from "
+                    f"{_iso(authorisation.history[0].since)}",
+                )
+            )
+        elif change.status is not AuthorisationStatus.GRANTED:
+            findings.append(
+                Finding.of(
+                    Code.TRUST_ISSUER_NOT_AUTHORISED,
+                    CHECK_ISSUER_TRUST,
+                    f"the authorisation of {issuer.name!r} for {document_type} was {change.status.value} on "
+                    f"{_iso(change.since)} in {label}",
+                )
+            )
+        return findings, issuer
+
+
+# --- helpers ------------------------------------------------------------------------------------------------
+
+
+def _valid_at(certificate: x509.Certificate, moment: datetime) -> bool:
+    return certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc
+
+
+def _clamp(moment: datetime, start: datetime, end: datetime) -> datetime:
+    return min(max(moment, start), end)
+
+
+def _name_path(signer: x509.Certificate, pool: Sequence[x509.Certificate]) -> list[x509.Certificate]:
+    """Certificates linked by issuer name from the signer upwards (a guess at the path, to pick an instant)."""
+    path = [signer]
+    current = signer
+    for _ in range(MAX_CHAIN_DEPTH):
+        if current.issuer == current.subject:
+            break
+        parent = next((c for c in pool if c.subject == current.issuer and c not in path), None)
+        if parent is None:
+            break
+        path.append(parent)
+        current = parent
+    return path
+
+
+def _instants_to_try(
+    signer: x509.Certificate,
+    candidates: Sequence[x509.Certificate],
+    anchors: Sequence[x509.Certificate],
+    moment: datetime,
+) -> list[datetime]:
+    """Instants at which a time-only failure would disappear: inside the signer's window, inside the window
+    common to the certificates on the likely path. Never the moment itself (that already failed)."""
+    instants = [_clamp(moment, signer.not_valid_before_utc, signer.not_valid_after_utc)]
+    likely = _name_path(signer, (*candidates, *anchors))
+    start = max(c.not_valid_before_utc for c in likely)
+    end = min(c.not_valid_after_utc for c in likely)
+    if start <= end:
+        instants.append(_clamp(moment, start, end))
+    return [instant for instant in dict.fromkeys(instants) if instant != moment]
+
+
+def _crl_order(crl: x509.CertificateRevocationList) -> tuple[int, datetime]:
+    return crl_number(crl), crl.last_update_utc
+
+
+def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags | None:
+    try:
+        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
+    except x509.ExtensionNotFound:
+        return None
+
+
+def _usage_names(usage: x509.KeyUsage) -> str:
+    names = []
+    for attribute in (
+        "digital_signature",
+        "content_commitment",
+        "key_encipherment",
+        "data_encipherment",
+        "key_agreement",
+        "key_cert_sign",
+        "crl_sign",
+    ):
+        if getattr(usage, attribute):
+            names.append(attribute)
+    return ", ".join(names) or "nothing"
+
+
+def _iso(moment: datetime) -> str:
+    return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _iso_opt(crl: x509.CertificateRevocationList) -> str:
+    return _iso(crl.next_update_utc) if crl.next_update_utc is not None else "(never)"
+
+
+__all__ = [
+    "CHECK_ISSUER_TRUST",
+    "Recognition",
+    "TrustContext",
+    "TrustDecision",
+    "ca_extension_policy",
+    "ee_extension_policy",
+]

@@ -1,0 +1,198 @@
+"""Signed trust lists (exchange._trustlist): content round trip, schema, and every refusal with its code."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+
+import pytest
+from lxml import etree
+
+from exchange._dsig import sign_document
+from exchange._errors import Code, TrustError
+from exchange._pki import CountryPki, build_country_pki, demo_country, fingerprint, revoke
+from exchange._trustlist import (
+    Authorisation,
+    AuthorisationStatus,
+    IssuerEntry,
+    StatusChange,
+    TrustList,
+    TrustNamespace,
+    load_trust_list,
+)
+from exchange._validation import Validator
+from exchange._xml import parse_xml
+
+MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+TL = TrustNamespace.TRUST_LIST
+
+
+@pytest.fixture(scope="module")
+def aa() -> CountryPki:
+    return build_country_pki(demo_country("AA"), moment=MOMENT)
+
+
+@pytest.fixture(scope="module")
+def bb() -> CountryPki:
+    return build_country_pki(demo_country("BB"), moment=MOMENT)
+
+
+@pytest.fixture(scope="module")
+def aa_list(aa: CountryPki) -> TrustList:
+    return TrustList.from_pki(aa, sequence_number=4, issued_at=MOMENT, granted_since=MOMENT - DAY)
+
+
+@pytest.fixture(scope="module")
+def aa_signed(aa: CountryPki, aa_list: TrustList) -> bytes:
+    return aa_list.sign(aa.trust_list_signer)
+
+
+def _refusal(data: bytes, **kwargs: object) -> Code:
+    arguments: dict[str, object] = {"moment": MOMENT, **kwargs}
+    with pytest.raises(TrustError) as raised:
+        load_trust_list(data, **arguments)  # type: ignore[arg-type]
+    return raised.value.code
+
+
+def test_round_trip_keeps_every_part(aa: CountryPki, aa_list: TrustList, aa_signed: bytes) -> None:
+    loaded = load_trust_list(aa_signed, roots=[aa.root.certificate], moment=MOMENT, country="AA")
+    assert loaded == aa_list
+    assert loaded.signer == aa.trust_list_signer.certificate
+    assert loaded.signed_xml == aa_signed
+    assert loaded.sequence_number == 4 and loaded.country == "AA"
+    assert loaded.anchors == (aa.root.certificate,)
+    assert loaded.intermediates == (aa.issuing_ca.certificate,)
+    assert [crl.issuer for crl in loaded.crls] == [aa.root.certificate.subject, aa.issuing_ca.certificate.subject]
+    chamber = loaded.issuer_for(aa.authority("chamber-of-commerce").certificate)
+    assert chamber is not None and chamber.name == "AA Chamber of Commerce"
+    assert chamber.granted_types(MOMENT) == ("certificate-of-origin", "commercial-invoice")
+    node = loaded.issuer_named("aa single window")
+    assert node is not None and node.role.value == "node" and node.granted_types(MOMENT) == ("envelope", "receipt")
+
+
+def test_pinning_by_fingerprint_is_enough(aa: CountryPki, aa_signed: bytes) -> None:
+    loaded = load_trust_list(aa_signed, root_fingerprints=[fingerprint(aa.root.certificate).upper()], moment=MOMENT)
+    assert loaded.country == "AA"
+
+
+def test_published_list_conforms_to_its_schema_in_the_catalogue(aa_signed: bytes) -> None:
+    report = Validator().validate(aa_signed)
+    assert report.document_type == "trust-list"
+    assert report.valid, report.findings
+
+
+def test_status_history_decides_at_each_moment() -> None:
+    authorisation = Authorisation.granted("phytosanitary-certificate", MOMENT - 10 * DAY).changed(
+        AuthorisationStatus.WITHDRAWN, MOMENT - 5 * DAY
+    ).changed(AuthorisationStatus.GRANTED, MOMENT - DAY)
+    assert authorisation.status_at(MOMENT - 11 * DAY) is None
+    assert authorisation.status_at(MOMENT - 6 * DAY) == StatusChange(AuthorisationStatus.GRANTED, MOMENT - 10 * DAY)
+    withdrawn = authorisation.status_at(MOMENT - 2 * DAY)
+    assert withdrawn is not None and withdrawn.status is AuthorisationStatus.WITHDRAWN
+    current = authorisation.status_at(MOMENT)
+    assert current is not None and current.status is AuthorisationStatus.GRANTED
+
+
+def test_history_survives_publication(aa: CountryPki, aa_list: TrustList) -> None:
+    nppo = aa_list.issuer_named("AA NPPO")
+    assert nppo is not None
+    withdrawn = nppo.authorisation("phytosanitary-certificate")
+    assert withdrawn is not None
+    changed = nppo.with_authorisation(withdrawn.changed(AuthorisationStatus.WITHDRAWN, MOMENT - DAY / 2))
+    issuers = tuple(changed if issuer.name == "AA NPPO" else issuer for issuer in aa_list.issuers)
+    signed = replace(aa_list, issuers=issuers).sign(aa.trust_list_signer)
+    loaded = load_trust_list(signed, roots=[aa.root.certificate], moment=MOMENT)
+    entry = loaded.issuer_named("AA NPPO")
+    assert entry is not None
+    assert entry.granted_types(MOMENT) == ()
+    assert entry.granted_types(MOMENT - DAY * 0.75) == ("phytosanitary-certificate",)
+    history = entry.authorisation("phytosanitary-certificate")
+    assert history is not None and [c.status.value for c in history.history] == ["granted", "withdrawn"]
+
+
+def test_issuer_identified_by_key_identifier_only(aa: CountryPki, aa_list: TrustList) -> None:
+    chamber = aa.authority("chamber-of-commerce")
+    by_key = IssuerEntry.for_credential(chamber, ["certificate-of-origin"], since=MOMENT)
+    by_key = replace(by_key, certificate=None)
+    signed = replace(aa_list, issuers=(by_key,)).sign(aa.trust_list_signer)
+    assert b"<tl:SubjectKeyIdentifier>" in signed
+    loaded = load_trust_list(signed, roots=[aa.root.certificate], moment=MOMENT)
+    assert loaded.issuers[0].certificate is None
+    assert loaded.issuer_for(chamber.certificate) is not None
+    assert loaded.issuer_for(aa.authority("nppo").certificate) is None
+
+
+def test_reissue_increments_the_sequence(aa_list: TrustList) -> None:
+    later = aa_list.reissued(issued_at=MOMENT + DAY)
+    assert later.sequence_number == aa_list.sequence_number + 1
+    assert later.next_update - later.issued_at == aa_list.next_update - aa_list.issued_at
+
+
+# --- refusals ---------------------------------------------------------------------------------------------
+
+
+def test_one_changed_byte_breaks_the_signature(aa: CountryPki, aa_signed: bytes) -> None:
+    tampered = aa_signed.replace(b"<tl:DocumentType>customs-declaration<", b"<tl:DocumentType>customs-declaratioN<")
+    assert tampered != aa_signed
+    assert _refusal(tampered, roots=[aa.root.certificate]) is Code.TRUST_LIST_SIGNATURE
+
+
+def test_unsigned_list_is_refused(aa: CountryPki, aa_list: TrustList) -> None:
+    assert _refusal(aa_list.to_xml(), roots=[aa.root.certificate]) is Code.TRUST_LIST_SIGNATURE
+
+
+def test_malformed_input_is_invalid_not_a_signature_problem(aa: CountryPki) -> None:
+    assert _refusal(b"<tl:TrustList", roots=[aa.root.certificate]) is Code.TRUST_LIST_INVALID
+
+
+def test_list_signed_by_a_document_signer_is_refused(aa: CountryPki, aa_list: TrustList) -> None:
+    chamber = aa.authority("chamber-of-commerce")
+    with pytest.raises(TrustError) as raised:
+        aa_list.sign(chamber)
+    assert raised.value.code is Code.PKI_INVALID
+    forged = sign_document(aa_list.to_xml(), chamber.key, list(chamber.signing_chain))
+    assert _refusal(forged, roots=[aa.root.certificate]) is Code.TRUST_LIST_SIGNATURE
+
+
+def test_list_signed_under_another_root_is_refused(aa: CountryPki, bb: CountryPki, aa_list: TrustList) -> None:
+    """BB's signer signs a list that declares AA's root: the signature is fine, the path is not."""
+    forged = aa_list.sign(bb.trust_list_signer)
+    assert _refusal(forged, roots=[aa.root.certificate]) is Code.TRUST_LIST_SIGNATURE
+
+
+def test_list_under_an_anchor_nobody_configured_is_not_recognised(bb: CountryPki, aa_signed: bytes) -> None:
+    assert _refusal(aa_signed, roots=[bb.root.certificate]) is Code.TRUST_NOT_RECOGNISED
+
+
+def test_wrong_country_is_refused(aa: CountryPki, aa_signed: bytes) -> None:
+    assert _refusal(aa_signed, roots=[aa.root.certificate], country="BB") is Code.TRUST_LIST_INVALID
+
+
+def test_expired_list_is_refused_unless_allowed(aa: CountryPki, aa_list: TrustList, aa_signed: bytes) -> None:
+    after = aa_list.next_update + dt.timedelta(seconds=1)
+    assert _refusal(aa_signed, roots=[aa.root.certificate], moment=after) is Code.TRUST_LIST_EXPIRED
+    kept = load_trust_list(aa_signed, roots=[aa.root.certificate], moment=after, allow_expired=True)
+    assert not kept.is_current(after) and kept.is_current(aa_list.next_update)
+
+
+def test_list_whose_signer_is_revoked_is_refused(aa: CountryPki, aa_list: TrustList) -> None:
+    root_crl = revoke(aa.root_crl, aa.root, aa.trust_list_signer.certificate, moment=MOMENT - dt.timedelta(hours=1))
+    signed = replace(aa_list, crls=(root_crl, aa.issuing_ca_crl)).sign(aa.trust_list_signer)
+    assert _refusal(signed, roots=[aa.root.certificate]) is Code.TRUST_LIST_SIGNATURE
+
+
+def test_signed_content_that_breaks_the_schema_is_invalid(aa: CountryPki, aa_list: TrustList) -> None:
+    tree = parse_xml(aa_list.to_xml())
+    sequence = tree.getroot().find(f"{TL.tag('SchemeInformation')}/{TL.tag('SequenceNumber')}")
+    assert sequence is not None
+    sequence.text = "zero"
+    signer = aa.trust_list_signer
+    signed = sign_document(etree.tostring(tree), signer.key, list(signer.signing_chain))
+    assert _refusal(signed, roots=[aa.root.certificate]) is Code.TRUST_LIST_INVALID
+
+
+def test_another_document_signed_by_the_list_signer_is_not_a_list(aa: CountryPki) -> None:
+    signer = aa.trust_list_signer
+    signed = sign_document(b"<Other xmlns='urn:example'/>", signer.key, list(signer.signing_chain))
+    assert _refusal(signed, roots=[aa.root.certificate]) is Code.TRUST_LIST_INVALID

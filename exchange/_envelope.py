@@ -33,12 +33,16 @@ COUNTRY_SCHEME = "iso3166-1"
 
 
 class ReceiptStatus(StrEnum):
+    """The verdict a receipt carries (the SPSAcknowledgement StatusCode)."""
+
     RECEIVED = "RECEIVED"
     REJECTED = "REJECTED"
 
 
 @dataclass(frozen=True, slots=True)
 class Party:
+    """A party of an exchange: its identifier in a scheme (a country code in ``iso3166-1`` for single windows)."""
+
     identifier: str
     scheme: str = COUNTRY_SCHEME
     name: str | None = None

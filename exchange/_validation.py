@@ -42,6 +42,8 @@ CHECK_RULES = "rules"
 
 
 class Verdict(StrEnum):
+    """A validation or verification verdict."""
+
     VALID = "valid"
     INVALID = "invalid"
 

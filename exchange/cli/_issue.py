@@ -48,6 +48,13 @@ def issue_command(
     output_format: Annotated[
         OutputFormat, typer.Option("--format", "-f", help=_FORMAT_HELP)
     ] = OutputFormat.TEXT,
+    as_issuer: Annotated[
+        str | None,
+        typer.Option("--as", metavar="ISSUER", help='Sign as this workspace issuer, e.g. AA/chamber-of-commerce.'),
+    ] = None,
+    workspace: Annotated[
+        Path | None, typer.Option("--workspace", "-w", help="Workspace folder (default ./workspace or $PTX_WORKSPACE).")
+    ] = None,
 ) -> None:
     """Build a document from structured input (JSON/YAML), validate it, and write the XML.
 
@@ -59,9 +66,14 @@ def issue_command(
             _print_report(doc_type, result, None, output_format)
             raise typer.Exit(EXIT_INVALID)
         xml = result.xml
-        # Signing (`--as ISSUER`, a later issue) belongs here: sign `xml` with the issuer's key and chain,
-        # after validation (an invalid document is never signed) and before writing (what is written is
-        # exactly what was signed).
+        if as_issuer is not None:
+            # After validation (an invalid document is never signed), before writing (what is written is
+            # exactly what was signed).
+            from exchange._dsig import sign_document
+            from exchange._workspace import Workspace
+
+            signer = Workspace.open(workspace).signer(as_issuer)
+            xml = sign_document(xml, signer.key, list(signer.signing_chain))
         _write(xml, out)
     except ExchangeError as exc:
         typer.echo(f"ptx: {exc}", err=True)

@@ -185,3 +185,23 @@ def test_written_document_validates_with_ptx_validate(tmp_path: Path, example: d
 
     assert result.exit_code == 0, result.output
     assert etree.QName(parse_xml(out.read_bytes()).getroot()).localname == "CertificateOfOrigin"
+
+
+def test_issue_as_issuer_signs_what_it_builds(tmp_path: Path) -> None:
+    """`ptx issue TYPE --data F --as ISSUER` signs the validated document; `ptx verify` accepts it."""
+    workspace = tmp_path / "ws"
+    assert runner.invoke(app, ["init", "--workspace", str(workspace)]).exit_code == 0
+    doc_type = default_catalogue().get("certificate-of-origin")
+    assert doc_type.input_example is not None
+    out = tmp_path / "coo.xml"
+    result = runner.invoke(app, ["issue", doc_type.id, "--data", str(doc_type.input_example), "--as",
+                                 "AA/chamber-of-commerce", "--workspace", str(workspace), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    root = parse_xml(out.read_bytes()).getroot()
+    assert etree.QName(root[-1]).localname == "Signature"
+    verified = runner.invoke(app, ["verify", str(out), "--workspace", str(workspace), "--format", "json"])
+    assert verified.exit_code == 0, verified.output
+    assert json.loads(verified.stdout)["verdict"] == "valid"
+    wrong = runner.invoke(app, ["issue", doc_type.id, "--data", str(doc_type.input_example), "--as", "AA/nobody",
+                                "--workspace", str(workspace)])
+    assert wrong.exit_code == 2

@@ -23,7 +23,6 @@ import hashlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
@@ -37,6 +36,7 @@ from exchange._findings import CheckResult, CheckStatus, Finding
 from exchange._pki import fingerprint
 from exchange._validation import CHECK_RULES, CHECK_SCHEMA, Validator
 from exchange._xml import XmlLimits, parse_xml
+from gateway._status import Verdict
 
 if TYPE_CHECKING:
     from exchange._trust import TrustContext
@@ -70,11 +70,6 @@ CHECK_ORDER = (
 ENVELOPE_TYPE = "envelope"
 # The envelope carries the issuer-signed document base64-encoded, so the node's signature is the only one.
 ENVELOPE_POLICY = SignaturePolicy(max_signatures=1)
-
-
-class Verdict(StrEnum):
-    ACCEPTED = "ACCEPTED"
-    REJECTED = "REJECTED"
 
 
 class Members:
@@ -249,6 +244,14 @@ class Pipeline:
         self.validator = Validator(catalogue, limits=self.limits)
         self.document_policy = document_policy or SignaturePolicy()
         self.envelope_type: DocumentType = catalogue.get(ENVELOPE_TYPE)
+
+    def too_large(self, size: int, *, moment: datetime) -> Outcome:
+        """The answer for a body the app stopped reading at ``max_bytes`` (``size`` is what it had read)."""
+        run = _Run()
+        run.record(CHECK_SIZE, [Finding.of(
+            Code.XML_TOO_LARGE, CHECK_SIZE, f"the message is over {size - 1:,} bytes; the limit is {self.max_bytes:,}"
+        )])
+        return self._outcome(run, "", moment, http_status=413)
 
     def run(
         self,

@@ -17,8 +17,11 @@ from exchange.cli import _validate as _validate  # noqa: E402,F401  isort: skip
 from exchange.cli import _schemas as _schemas  # noqa: E402,F401  isort: skip
 from exchange.cli import _issue as _issue  # noqa: E402,F401  isort: skip
 from exchange.cli import _demo as _demo  # noqa: E402,F401  isort: skip
+from exchange.cli import _serve as _serve  # noqa: E402,F401  isort: skip
+from exchange.cli import _gateway as _gateway  # noqa: E402,F401  isort: skip
 from exchange.cli import _pki as _pki  # noqa: E402,F401  isort: skip
 from exchange.cli import _sign as _sign  # noqa: E402,F401  isort: skip
+from exchange.cli import _node as _node  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:

@@ -1,0 +1,133 @@
+"""``ptx serve gateway``, ``ptx retry ID`` and ``ptx audit verify``: the gateway from the command line."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from exchange._errors import Code, ConfigurationError
+from exchange.cli._app import EXIT_INVALID, EXIT_OK, EXIT_USAGE, app
+from exchange.cli._serve import bind_socket, serve_app
+
+DEFAULT_GATEWAY_PORT = 8000
+DEFAULT_GATEWAY_URL = f"http://127.0.0.1:{DEFAULT_GATEWAY_PORT}"
+
+WorkspaceOption = Annotated[
+    Path | None, typer.Option("--workspace", "-w", help="Workspace folder (default: $PTX_WORKSPACE or ./workspace).")
+]
+GatewayUrlOption = Annotated[
+    str | None, typer.Option("--gateway", help=f"Gateway base URL (default: $PTX_GATEWAY_URL or {DEFAULT_GATEWAY_URL}).")
+]
+
+
+def gateway_url(option: str | None) -> str:
+    return (option or os.environ.get("PTX_GATEWAY_URL") or DEFAULT_GATEWAY_URL).rstrip("/")
+
+
+def _node_urls(items: list[str]) -> dict[str, str]:
+    urls = {}
+    for item in items:
+        code, sep, url = item.partition("=")
+        if not sep or not code.strip() or not url.strip():
+            raise typer.BadParameter(f"--node takes COUNTRY=URL, not {item!r}")
+        urls[code.strip().upper()] = url.strip()
+    return urls
+
+
+@serve_app.command("gateway")
+def serve_gateway(
+    workspace: WorkspaceOption = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to listen on.")] = DEFAULT_GATEWAY_PORT,
+    node: Annotated[
+        list[str] | None,
+        typer.Option("--node", help="A receiving node's base URL as COUNTRY=URL (repeat); or PTX_NODE_URLS (JSON)."),
+    ] = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Store URL (default: SQLite file in the workspace).")
+    ] = None,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the gateway: ordered checks, durable store-and-forward, receipts, audit, metrics."""
+    import uvicorn
+
+    from gateway._app import create_app
+    from gateway._settings import load_settings
+
+    overrides: dict[str, Any] = {}
+    if workspace is not None:
+        overrides["workspace"] = workspace
+    if node:
+        overrides["node_urls"] = _node_urls(node)
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    settings = load_settings(**overrides)
+    sock = bind_socket(host, port)
+    typer.echo(f"gateway on http://{host}:{port} (store {settings.store_url}; nodes "
+               f"{', '.join(f'{k}={v}' for k, v in sorted(settings.node_urls.items())) or 'none'})", err=True)
+    config = uvicorn.Config(create_app(settings), log_level=log_level.lower(), proxy_headers=False,
+                            server_header=False)
+    uvicorn.Server(config).run(sockets=[sock])
+
+
+@app.command("retry")
+def retry(
+    message_id: Annotated[str, typer.Argument(help="Message id of a FAILED (dead-lettered) message.")],
+    gateway: GatewayUrlOption = None,
+) -> None:
+    """Ask the gateway to deliver a dead-lettered message again."""
+    import httpx
+
+    url = f"{gateway_url(gateway)}/v1/messages/{message_id}/retry"
+    try:
+        response = httpx.post(url, timeout=10)
+    except httpx.HTTPError as exc:
+        raise ConfigurationError(f"cannot reach the gateway at {url}: {exc}", code=Code.CONFIG_INVALID) from exc
+    body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
+    if response.status_code != 200:
+        typer.echo(f"ptx: {body.get('code', response.status_code)}: {body.get('message', response.text)}", err=True)
+        raise typer.Exit(EXIT_INVALID if response.status_code in (404, 409) else EXIT_USAGE)
+    typer.echo(f"{message_id}: {body.get('status', 'WAITING_FOR_RETRY')}, due now")
+
+
+audit_app = typer.Typer(help="The gateway's hash-chained audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify(
+    workspace: WorkspaceOption = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Store URL (default: the workspace's gateway database).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Recompute the audit hash chain; exit 0 when every entry verifies, 1 when a row was changed,
+    inserted or deleted."""
+    from gateway._settings import load_settings
+    from gateway._store import Store
+
+    overrides: dict[str, Any] = {}
+    if workspace is not None:
+        overrides["workspace"] = workspace
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    settings = load_settings(**overrides)
+    if settings.database_url is None and not (settings.workspace / "gateway.db").is_file():
+        raise ConfigurationError(f"no gateway database in {settings.workspace}", code=Code.CONFIG_INVALID)
+    store = Store.open(settings.store_url, create=False)
+    try:
+        result = store.verify_audit()
+    finally:
+        store.close()
+    if as_json:
+        typer.echo(json.dumps(result.to_dict(), indent=2))
+    elif result.ok:
+        typer.echo(f"audit chain verifies: {result.checked} entries")
+    else:
+        typer.echo(f"AUDIT-CHAIN-BROKEN at entry {result.broken_seq}: {result.reason}", err=True)
+    raise typer.Exit(EXIT_OK if result.ok else EXIT_INVALID)

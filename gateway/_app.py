@@ -1,0 +1,427 @@
+"""The gateway's HTTP API: submit, track, receipts, retry, audit, health and metrics.
+
+``create_app(settings)`` builds the FastAPI app (FastAPI's settings-guide wiring); ``ptx serve gateway`` runs it
+with uvicorn. Routes (one router per resource):
+
+- ``POST /v1/messages`` (``application/xml``): the pipeline of named checks (:mod:`gateway._pipeline`); the
+  answer is ``{message_id, verdict, status, checks, received_at, ...}`` with 202 accepted, 422 rejected, 200 for
+  an identical resend (the earlier answer), 409 same id other bytes, 413, 415, 401/403. An accepted message is
+  committed to the store before the 202 leaves; then a delivery worker forwards it.
+- ``GET /v1/messages`` (filters ``status, sender, receiver, type, since``; keyset paging ``limit, cursor``),
+  ``GET /v1/messages/{id}`` (status, history, attempts, report, receipts), ``GET /v1/messages/{id}/receipt``
+  (the receiver's signed receipt), ``GET /v1/messages/{id}/envelope``, ``POST /v1/messages/{id}/retry``.
+- ``GET /v1/audit`` and ``GET /v1/audit/verify``: the hash-chained audit log.
+- ``GET /healthz``, ``GET /readyz``, ``GET /metrics`` (Prometheus).
+
+Every project error becomes ``{"code", "message"}`` with an HTTP status chosen by its code; nothing parses text.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import httpx
+from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
+
+from exchange._catalogue import Catalogue, default_catalogue
+from exchange._dsig import verify_signature
+from exchange._envelope import ReceiptStatus, envelope_digest, read_receipt
+from exchange._errors import Code, ExchangeError, InputError, Severity
+from exchange._transport import HEADER as DELIVERY_HEADER
+from exchange._transport import sign_delivery
+from exchange._validation import Validator
+from exchange._xml import parse_xml
+from gateway._delivery import Deliverer, classify_answer, send_envelope
+from gateway._metrics import GatewayMetrics
+from gateway._pipeline import Members, Outcome, Pipeline, Previous, WorkspaceMembers
+from gateway._settings import GatewaySettings, get_settings
+from gateway._status import MessageStatus, Verdict
+from gateway._store import (
+    ClaimedMessage,
+    DeliveryOutcome,
+    IncomingMessage,
+    ReceiptEvidence,
+    ReceiptVerdict,
+    Store,
+)
+
+log = logging.getLogger("ptx.gateway")
+
+XML_MEDIA_TYPES = ("application/xml", "text/xml")
+
+_STATUS_BY_CODE: dict[Code, int] = {
+    Code.GW_MESSAGE_UNKNOWN: 404,
+    Code.GW_RETRY_NOT_ALLOWED: 409,
+    Code.GW_DUPLICATE_CONFLICT: 409,
+    Code.GW_MEDIA_TYPE: 415,
+    Code.STORE_UNAVAILABLE: 503,
+    Code.STORE_LOCKED: 503,
+    Code.STORE_FULL: 507,
+    Code.STORE_CORRUPT: 503,
+    Code.CONFIG_INVALID: 500,
+}
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Gateway:
+    """What the routes share: immutable configuration plus the store, pipeline, metrics and deliverer."""
+
+    def __init__(
+        self,
+        settings: GatewaySettings,
+        *,
+        store: Store,
+        members: Members,
+        catalogue: Catalogue,
+        metrics: GatewayMetrics,
+        gateway_key: Any,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.members = members
+        self.catalogue = catalogue
+        self.metrics = metrics
+        self.now = now
+        self.gateway_key = gateway_key
+        self.pipeline = Pipeline(catalogue=catalogue, members=members, max_bytes=settings.max_message_bytes)
+        self.receipt_validator = Validator(catalogue)
+        self.deliverer: Deliverer | None = None
+
+    def inbox_url(self, receiver: str) -> str | None:
+        base = self.settings.node_urls.get(receiver)
+        return f"{base.rstrip('/')}/v1/inbox" if base else None
+
+    # --- delivery hook: POST signed by the gateway, then verify the receiver's signed receipt --------------
+
+    async def deliver(self, client: httpx.AsyncClient, claim: ClaimedMessage) -> DeliveryOutcome:
+        header = sign_delivery(claim.envelope, claim.message_id, self.gateway_key, moment=self.now())
+        answer = await send_envelope(
+            client, claim, timeout=self.settings.delivery.request_timeout.total_seconds(),
+            headers={DELIVERY_HEADER: header},
+        )
+        if isinstance(answer, DeliveryOutcome):
+            return answer
+        if not 200 <= answer.http_status < 300:
+            return classify_answer(answer)
+        evidence = await asyncio.to_thread(self.check_receipt, claim, answer.body)
+        return DeliveryOutcome.transport_ok(answer.http_status, evidence)
+
+    def check_receipt(self, claim: ClaimedMessage, body: bytes) -> ReceiptEvidence:
+        """Signature by the receiver's registered node, schema, message id and digest of what was delivered."""
+        if not body.strip():
+            return ReceiptEvidence.refused(body, "the receiver answered 2xx without a receipt")
+        check = verify_signature(body, check="receipt")
+        if not check.valid or check.signer is None or check.signed_content is None:
+            return ReceiptEvidence.refused(body, "receipt signature: " + ", ".join(check.codes))
+        registered = self.members.node_certificate(claim.receiver)
+        if registered is None or check.signer != registered:
+            return ReceiptEvidence.refused(body, f"the receipt is not signed by {claim.receiver}'s registered node")
+        signed = parse_xml(check.signed_content)
+        report = self.receipt_validator.validate(signed, document_type="receipt")
+        if not report.valid:
+            return ReceiptEvidence.refused(body, "receipt schema: " + ", ".join(report.codes))
+        try:
+            receipt = read_receipt(signed)
+        except ExchangeError as exc:
+            return ReceiptEvidence.refused(body, f"receipt: {exc}")
+        if receipt.ref_to_message_id != claim.message_id:
+            return ReceiptEvidence.refused(
+                body, f"the receipt answers {receipt.ref_to_message_id!r}, not {claim.message_id!r}"
+            )
+        if receipt.envelope_digest != envelope_digest(claim.envelope):
+            return ReceiptEvidence.refused(body, "the receipt's digest is not that of the envelope delivered")
+        if receipt.issuer.identifier != claim.receiver:
+            return ReceiptEvidence.refused(body, f"the receipt names issuer {receipt.issuer.identifier!r}")
+        if receipt.status is ReceiptStatus.RECEIVED:
+            return ReceiptEvidence.accepted(body, ReceiptVerdict.RECEIVED)
+        reasons = "; ".join(f"{r.code}: {r.message}" for r in receipt.reasons if r.severity is Severity.ERROR)
+        return ReceiptEvidence.accepted(body, ReceiptVerdict.REJECTED, reasons)
+
+    # --- submission ------------------------------------------------------------------------------------------
+
+    def submit(self, body: bytes, moment: datetime) -> tuple[int, dict[str, Any]]:
+        """Run the checks and record the decision; returns (HTTP status, JSON body). Runs in a worker thread."""
+        def lookup(message_id: str) -> Previous | None:
+            found = self.store.find(message_id)
+            if found is None:
+                return None
+            detail = self.store.get(message_id)
+            return Previous(digest=found.digest, answer=_plain(detail.report))
+
+        outcome = self.pipeline.run(body, moment=moment, duplicates=lookup, timings=self.metrics.observe_check)
+        return self._record(body, outcome)
+
+    def _record(self, body: bytes, outcome: Outcome) -> tuple[int, dict[str, Any]]:
+        answer = outcome.to_dict()
+        codes = tuple(dict.fromkeys(f.code for f in outcome.findings if f.is_error))
+        if outcome.previous is not None:  # identical resend
+            log.info("message_id=%s resend: earlier answer returned", outcome.message_id)
+            return 200, outcome.previous.answer
+        header = outcome.header
+        if outcome.authenticated and header is not None and outcome.http_status in (202, 403, 422):
+            accepted = outcome.http_status == 202
+            inbox_url = self.inbox_url(header.receiver.identifier)
+            if accepted and inbox_url is None:
+                # Accepted all the same: delivery fails visibly (dead letter) until a URL is configured and
+                # the message is retried.
+                log.warning("message_id=%s accepted but no inbox URL is configured for %s",
+                            header.message_id, header.receiver.identifier)
+                inbox_url = f"urn:ptx:no-inbox-configured:{header.receiver.identifier}"
+            incoming = IncomingMessage(
+                message_id=header.message_id,
+                sender=header.sender.identifier,
+                receiver=header.receiver.identifier,
+                document_type=header.document_type,
+                envelope=body,
+                verdict=Verdict.ACCEPTED if accepted else Verdict.REJECTED,
+                report=answer,
+                received_at=outcome.received_at,
+                conversation_id=header.conversation_id,
+                inbox_url=inbox_url if accepted else None,
+                codes=codes,
+            )
+            try:
+                recorded = self.store.record_message(incoming)
+            except InputError as exc:
+                if exc.code is Code.GW_DUPLICATE_CONFLICT:  # lost a race with another submission
+                    return 409, {**answer, "verdict": "REJECTED", "status": "REJECTED", "error": exc.to_dict()}
+                raise
+            if not recorded.created:  # an identical resend that raced the first
+                return 200, _plain(self.store.get(header.message_id).report)
+        else:
+            self.store.append_audit(
+                "message.refused", actor="gateway", message_id=outcome.message_id,
+                detail={"digest": outcome.digest, "http_status": outcome.http_status, "codes": list(codes)},
+            )
+        self.metrics.observe_verdict(outcome.verdict, codes)
+        log.info("message_id=%s verdict=%s status=%s codes=%s", outcome.message_id, outcome.verdict.value,
+                 outcome.http_status, ",".join(codes) or "-")
+        return outcome.http_status, answer
+
+
+def _plain(value: Any) -> Any:
+    """JSON-ready copy of stored (read-only) mappings and tuples."""
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+def get_gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+GatewayDep = Annotated[Gateway, Depends(get_gateway)]
+
+messages = APIRouter(prefix="/v1/messages", tags=["messages"])
+audit = APIRouter(prefix="/v1/audit", tags=["audit"])
+operations = APIRouter(tags=["operations"])
+
+
+@messages.post("", summary="Submit a signed envelope", status_code=202)
+async def submit_message(request: Request, gateway: GatewayDep) -> Response:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in XML_MEDIA_TYPES:
+        raise InputError(f"the body must be application/xml, not {media_type or 'unspecified'!r}",
+                         code=Code.GW_MEDIA_TYPE)
+    limit = gateway.settings.max_message_bytes
+    moment = gateway.now()
+    body = bytearray()
+    async for chunk in request.stream():
+        body.extend(chunk)
+        if len(body) > limit:
+            outcome = gateway.pipeline.too_large(len(body), moment=moment)
+            await run_in_threadpool(gateway.store.append_audit, "message.refused", actor="gateway",
+                                    detail={"http_status": 413, "codes": [Code.XML_TOO_LARGE.value]})
+            return JSONResponse(outcome.to_dict(), status_code=413)
+    status, answer = await run_in_threadpool(gateway.submit, bytes(body), moment)
+    if status == 202 and gateway.deliverer is not None:
+        gateway.deliverer.wake()
+    return JSONResponse(answer, status_code=status)
+
+
+@messages.get("", summary="List messages (newest first)")
+async def list_messages(
+    gateway: GatewayDep,
+    status: Annotated[list[MessageStatus] | None, Query()] = None,
+    sender: str | None = None,
+    receiver: str | None = None,
+    type: str | None = None,  # noqa: A002 - the API's name for the document type
+    since: datetime | None = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+) -> dict[str, Any]:
+    page = await run_in_threadpool(
+        gateway.store.list_messages, status=status, sender=sender, receiver=receiver, document_type=type,
+        since=since, limit=limit, cursor=cursor,
+    )
+    return {"items": [item.to_dict() for item in page.items], "next_cursor": page.next_cursor}
+
+
+@messages.get("/{message_id}", summary="Status, history, attempts, report and receipts of one message")
+async def get_message(message_id: str, gateway: GatewayDep) -> dict[str, Any]:
+    detail = await run_in_threadpool(gateway.store.get, message_id)
+    return _detail_dict(detail)
+
+
+def _detail_dict(detail: Any) -> dict[str, Any]:
+    record = detail.record.to_dict()
+    return {
+        **record,
+        "history": [change.to_dict() for change in detail.history],
+        "attempts": [attempt.to_dict() for attempt in detail.attempts],
+        "receipts": [receipt.to_dict() for receipt in detail.receipts],
+        "report": _plain(detail.report),
+    }
+
+
+@messages.get("/{message_id}/receipt", summary="The receiver's signed receipt (XML)")
+async def get_receipt(message_id: str, gateway: GatewayDep) -> Response:
+    detail = await run_in_threadpool(gateway.store.get, message_id)
+    receipt = detail.receipt
+    if receipt is None:
+        return JSONResponse({"code": "GW-RECEIPT-MISSING", "message": "no verified receipt yet"}, status_code=404)
+    return Response(receipt.body, media_type="application/xml")
+
+
+@messages.get("/{message_id}/envelope", summary="The envelope exactly as received (XML)")
+async def get_envelope(message_id: str, gateway: GatewayDep) -> Response:
+    detail = await run_in_threadpool(gateway.store.get, message_id)
+    return Response(detail.envelope, media_type="application/xml")
+
+
+@messages.post("/{message_id}/retry", summary="Retry a dead-lettered (FAILED) message")
+async def retry_message(message_id: str, gateway: GatewayDep) -> dict[str, Any]:
+    record = await run_in_threadpool(gateway.store.retry, message_id, actor="api")
+    if gateway.deliverer is not None:
+        gateway.deliverer.wake()
+    return record.to_dict()
+
+
+@audit.get("", summary="Audit log entries")
+async def audit_entries(
+    gateway: GatewayDep,
+    after: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    entries = await run_in_threadpool(gateway.store.audit_entries, after_seq=after, limit=limit, message_id=message_id)
+    return {"entries": [entry.to_dict() for entry in entries]}
+
+
+@audit.get("/verify", summary="Verify the audit hash chain")
+async def audit_verify(gateway: GatewayDep) -> dict[str, Any]:
+    result = await run_in_threadpool(gateway.store.verify_audit)
+    return result.to_dict()
+
+
+@operations.get("/healthz", summary="The process is up")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@operations.get("/readyz", summary="The store answers and the workspace is loaded")
+async def readyz(gateway: GatewayDep) -> Response:
+    try:
+        await run_in_threadpool(gateway.store.ping)
+    except ExchangeError as exc:
+        return JSONResponse({"status": "unavailable", "code": exc.code.value, "message": exc.message},
+                            status_code=503)
+    return JSONResponse({"status": "ready"})
+
+
+@operations.get("/metrics", summary="Prometheus metrics")
+async def metrics(gateway: GatewayDep) -> Response:
+    depth = await run_in_threadpool(gateway.store.queue_depth)
+    gateway.metrics.set_queue_depth(depth)
+    body, content_type = gateway.metrics.render()
+    return Response(body, media_type=content_type)
+
+
+async def _exchange_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, ExchangeError)  # noqa: S101 - registered for ExchangeError only
+    status = _STATUS_BY_CODE.get(exc.code)
+    if status is None:
+        status = 503 if exc.code.category.value == "store" else 400
+    if status >= 500:
+        log.error("%s: %s", exc.code.value, exc.message)
+    return JSONResponse({"code": exc.code.value, "message": exc.message}, status_code=status)
+
+
+def create_app(
+    settings: GatewaySettings | None = None,
+    *,
+    members: Members | None = None,
+    catalogue: Catalogue | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    now: Callable[[], datetime] = _now,
+    run_worker: bool = True,
+) -> FastAPI:
+    """The gateway app. ``members`` defaults to the settings' workspace; ``http_client`` carries deliveries
+    (tests inject one with a MockTransport or ASGITransport); ``run_worker=False`` leaves delivery to the caller
+    (``app.state.gateway.deliverer.run_once()``)."""
+    settings = settings or get_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        from exchange._workspace import Workspace
+
+        workspace = Workspace.open(settings.workspace)
+        store = await run_in_threadpool(Store.open, settings.store_url, now=now)
+        gateway = Gateway(
+            settings,
+            store=store,
+            members=members or WorkspaceMembers(workspace),
+            catalogue=catalogue or default_catalogue(),
+            metrics=GatewayMetrics(),
+            gateway_key=workspace.gateway_signer().key,
+            now=now,
+        )
+        if store.dialect == "sqlite":
+            await run_in_threadpool(store.expire_leases, actor="gateway-start")
+        client = http_client or httpx.AsyncClient()
+        deliverer = Deliverer(
+            store, settings.delivery, client,
+            deliver=lambda claim: gateway.deliver(client, claim), metrics=gateway.metrics, now=now,
+        )
+        gateway.deliverer = deliverer
+        app.state.gateway = gateway
+        task = asyncio.create_task(deliverer.run()) if run_worker else None
+        try:
+            yield
+        finally:
+            deliverer.stop()
+            if task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if http_client is None:
+                await client.aclose()
+            store.close()
+
+    app = FastAPI(
+        title="ptx gateway",
+        version="0.1.0",
+        summary="Checks, stores and forwards signed trade documents between single windows.",
+        lifespan=lifespan,
+    )
+    app.add_exception_handler(ExchangeError, _exchange_error)
+    app.include_router(messages)
+    app.include_router(audit)
+    app.include_router(operations)
+    return app
+
+
+__all__ = ["Gateway", "create_app"]

@@ -1,0 +1,1303 @@
+"""The gateway's durable store: messages, status history, delivery attempts, receipts and the audit log.
+
+SQLAlchemy 2.0 Core on a synchronous engine; the HTTP app and the delivery workers call it from worker threads.
+The same code runs on SQLite (the default: one file, WAL mode, foreign keys on, a busy timeout, full sync) and
+on PostgreSQL with psycopg 3 (several gateway processes on one database).
+
+Every public method is one transaction: it commits everything it describes (state, history, audit entry) or
+nothing. Failures of the database become :class:`~exchange.StoreError` with a stable code:
+
+=====================  ==============================================================================
+code                   when
+=====================  ==============================================================================
+``STORE-LOCKED``       SQLite stayed busy past the busy timeout; PostgreSQL lock timeout or deadlock
+``STORE-FULL``         disk or quota full (SQLite ``SQLITE_FULL``, PostgreSQL class 53)
+``STORE-CORRUPT``      the file is damaged or not a database
+``STORE-UNAVAILABLE``  anything else: cannot open, read-only, connection lost, I/O error
+=====================  ==============================================================================
+
+Concurrency, so that several workers (threads or processes) can share one store:
+
+- *SQLite*: write transactions start with ``BEGIN IMMEDIATE`` and so run one at a time (the busy timeout queues
+  them); read transactions use a plain ``BEGIN`` and see a snapshot (WAL) without blocking writers.
+- *PostgreSQL*: rows a transaction changes are locked first with ``SELECT ... FOR UPDATE``; claiming due
+  deliveries uses ``FOR UPDATE SKIP LOCKED`` so workers never wait for, nor take, each other's messages. Reads
+  run at REPEATABLE READ. Lock order is message rows, then the audit head (see ``gateway._audit``).
+- *Duplicates* are decided by the unique constraint on ``message_id``: a concurrent insert of the same id
+  loses the race, rolls back and is answered as a duplicate (same digest) or a conflict (other digest).
+
+Delivery leases (crash safety): claiming a message sets ``status = DELIVERING``, a lease owner and a lease
+expiry, and stores the expiry as ``next_attempt_at``. A worker that dies mid-attempt never finishes, so once the
+lease expires the message is due again and another worker reclaims it (the lost attempt is recorded as
+``abandoned``). Transport is therefore at-least-once; receivers deduplicate by message id. Finishing an attempt
+checks that the caller still holds the lease (``GW-LEASE-LOST`` otherwise). A gateway that is the store's only
+process may call :meth:`Store.expire_leases` when it starts, so its previous run's messages need not wait.
+
+Times come from the injected clock ``now`` (aware UTC), never from the database server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from types import MappingProxyType, TracebackType
+from typing import Any, Self
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Column,
+    Connection,
+    Engine,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    Row,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    update,
+)
+from sqlalchemy import exc as sa_exc
+
+from exchange._errors import Code, ConfigurationError, InputError, StoreError
+from gateway._audit import (
+    AuditEntry,
+    BigId,
+    ChainAnchor,
+    ChainVerification,
+    UTCDateTime,
+    append_entry,
+    ensure_head,
+    metadata,
+    read_entries,
+    verify_chain,
+)
+from gateway._status import (
+    CLAIMABLE,
+    PENDING,
+    RECEIPT_ACCEPTING,
+    MessageStatus,
+    Verdict,
+    check_transition,
+)
+
+log = logging.getLogger("gateway.store")
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def envelope_digest(envelope: bytes) -> str:
+    """SHA-256 (lower-case hex) of the envelope bytes exactly as received."""
+    return hashlib.sha256(envelope).hexdigest()
+
+
+def _values(enum: type[StrEnum]) -> str:
+    return ", ".join(f"'{member.value}'" for member in enum)
+
+
+# --- tables -------------------------------------------------------------------------------------------------
+
+messages = Table(
+    "messages",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("sender", String(255), nullable=False),
+    Column("receiver", String(255), nullable=False),
+    Column("document_type", String(128), nullable=False),
+    Column("conversation_id", String(255), nullable=True),
+    Column("envelope", LargeBinary, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("verdict", String(16), nullable=False),
+    Column("report", Text, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("inbox_url", Text, nullable=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    # Start of the current delivery cycle: received_at, or the time of the last manual retry (age bound).
+    Column("cycle_started_at", UTCDateTime, nullable=False),
+    # When a worker may next take the message: the retry time, or the lease expiry while DELIVERING.
+    Column("next_attempt_at", UTCDateTime, nullable=True),
+    Column("attempts", Integer, nullable=False),
+    Column("lease_owner", String(255), nullable=True),
+    Column("lease_expires_at", UTCDateTime, nullable=True),
+    Column("last_error_code", String(64), nullable=True),
+    Column("last_error", Text, nullable=True),
+    CheckConstraint(f"status IN ({_values(MessageStatus)})", name="status"),
+    CheckConstraint(f"verdict IN ({_values(Verdict)})", name="verdict"),
+    Index(None, "status", "next_attempt_at"),
+    Index(None, "sender"),
+    Index(None, "receiver"),
+    Index(None, "received_at"),
+)
+
+status_history = Table(
+    "status_history",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_pk", BigId, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("status", String(32), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_pk", BigId, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("number", Integer, nullable=False),
+    Column("worker", String(255), nullable=False),
+    Column("started_at", UTCDateTime, nullable=False),
+    Column("finished_at", UTCDateTime, nullable=False),
+    Column("outcome", String(32), nullable=False),
+    Column("http_status", Integer, nullable=True),
+    Column("code", String(64), nullable=True),
+    Column("message", Text, nullable=False),
+    Column("duration_ms", Float, nullable=True),
+)
+
+receipts = Table(
+    "receipts",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_pk", BigId, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+    Column("verified", Boolean, nullable=False),
+    Column("verdict", String(16), nullable=True),
+    Column("code", String(64), nullable=True),
+    Column("reason", Text, nullable=False),
+)
+
+_SUMMARY_COLUMNS = tuple(column for column in messages.c if column.name not in ("envelope", "report"))
+
+
+# --- values in and out --------------------------------------------------------------------------------------
+
+
+class AttemptOutcome(StrEnum):
+    """What one delivery attempt came to. ``abandoned`` is recorded by the store when a lease expired."""
+
+    DELIVERED = "delivered"
+    ACKNOWLEDGED = "acknowledged"
+    RECEIVER_REJECTED = "receiver_rejected"
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+    ABANDONED = "abandoned"
+
+
+class ReceiptVerdict(StrEnum):
+    """What a verified receipt says about the message."""
+
+    RECEIVED = "received"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptEvidence:
+    """A receipt as the gateway got it. ``verified`` only after signature, signer, message id and digest matched.
+
+    A refused receipt is kept too (``verified=False`` with a ``code`` such as ``GW-RECEIPT-INVALID``): it is
+    evidence, it just moves no status. Build with :meth:`accepted` or :meth:`refused`.
+    """
+
+    body: bytes
+    verified: bool
+    verdict: ReceiptVerdict | None = None
+    code: Code | None = None
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.verified and self.verdict is None:
+            raise ValueError("a verified receipt must say received or rejected")
+        if not self.verified and self.code is None:
+            raise ValueError("a refused receipt needs the code of why it was refused")
+
+    @classmethod
+    def accepted(cls, body: bytes, verdict: ReceiptVerdict, reason: str = "") -> ReceiptEvidence:
+        """A receipt that verified; ``reason`` carries the receiver's reasons for a rejection."""
+        return cls(body=body, verified=True, verdict=verdict, reason=reason)
+
+    @classmethod
+    def refused(cls, body: bytes, reason: str, code: Code = Code.GW_RECEIPT_INVALID) -> ReceiptEvidence:
+        return cls(body=body, verified=False, code=code, reason=reason)
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """What a delivery hook reports for one attempt. Build with the class methods; they keep it consistent."""
+
+    result: AttemptOutcome
+    http_status: int | None = None
+    code: Code | None = None
+    message: str = ""
+    receipt: ReceiptEvidence | None = None
+
+    def __post_init__(self) -> None:
+        result, receipt = self.result, self.receipt
+        if result is AttemptOutcome.ABANDONED:
+            raise ValueError("only the store records abandoned attempts")
+        if result in (AttemptOutcome.RETRYABLE, AttemptOutcome.PERMANENT) and self.code is None:
+            raise ValueError("a failed attempt needs a code")
+        if result is AttemptOutcome.ACKNOWLEDGED and not (
+            receipt and receipt.verified and receipt.verdict is ReceiptVerdict.RECEIVED
+        ):
+            raise ValueError("acknowledged needs a verified positive receipt")
+        if result is AttemptOutcome.RECEIVER_REJECTED and not (
+            receipt and receipt.verified and receipt.verdict is ReceiptVerdict.REJECTED
+        ):
+            raise ValueError("receiver_rejected needs a verified rejection")
+        if result is AttemptOutcome.DELIVERED and receipt is not None and receipt.verified:
+            raise ValueError("a verified receipt makes the outcome acknowledged or receiver_rejected")
+
+    @property
+    def delivered(self) -> bool:
+        """The receiver took the bytes (whatever it then said about them)."""
+        return self.result in (AttemptOutcome.DELIVERED, AttemptOutcome.ACKNOWLEDGED, AttemptOutcome.RECEIVER_REJECTED)
+
+    @classmethod
+    def transport_ok(cls, http_status: int | None = None, receipt: ReceiptEvidence | None = None) -> DeliveryOutcome:
+        """Delivered; with a receipt in the answer this becomes acknowledged / receiver_rejected / refused-kept."""
+        if receipt is not None and receipt.verified:
+            result = (
+                AttemptOutcome.ACKNOWLEDGED
+                if receipt.verdict is ReceiptVerdict.RECEIVED
+                else AttemptOutcome.RECEIVER_REJECTED
+            )
+            return cls(result, http_status=http_status, receipt=receipt, message=receipt.reason)
+        return cls(AttemptOutcome.DELIVERED, http_status=http_status, receipt=receipt)
+
+    @classmethod
+    def retryable(cls, code: Code, message: str, http_status: int | None = None) -> DeliveryOutcome:
+        return cls(AttemptOutcome.RETRYABLE, http_status=http_status, code=code, message=message)
+
+    @classmethod
+    def permanent(cls, code: Code, message: str, http_status: int | None = None) -> DeliveryOutcome:
+        return cls(AttemptOutcome.PERMANENT, http_status=http_status, code=code, message=message)
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    """A checked message as the app records it. ``report`` is the pipeline's JSON-ready report.
+
+    ``codes`` are the error codes that decided a rejection (for the audit entry and metrics). An accepted message
+    needs the receiver's ``inbox_url``.
+    """
+
+    message_id: str
+    sender: str
+    receiver: str
+    document_type: str
+    envelope: bytes
+    verdict: Verdict
+    report: Mapping[str, Any]
+    received_at: datetime
+    conversation_id: str | None = None
+    inbox_url: str | None = None
+    codes: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.received_at.tzinfo is None:
+            raise ValueError("received_at must be timezone-aware")
+        for name, limit in _FIELD_LIMITS.items():
+            value = getattr(self, name)
+            if name in ("message_id", "sender", "receiver", "document_type") and not value:
+                raise InputError(f"{name} is empty", code=Code.INPUT_INVALID)
+            if value is not None and len(value) > limit:
+                raise InputError(f"{name} is longer than {limit} characters", code=Code.INPUT_INVALID)
+
+
+# Column sizes of the identifying fields (the same on every backend).
+_FIELD_LIMITS = {"message_id": 255, "sender": 255, "receiver": 255, "document_type": 128, "conversation_id": 255}
+
+
+@dataclass(frozen=True, slots=True)
+class MessageRecord:
+    """A stored message without its bytes and report (what lists show)."""
+
+    message_id: str
+    sender: str
+    receiver: str
+    document_type: str
+    conversation_id: str | None
+    digest: str
+    size: int
+    verdict: Verdict
+    status: MessageStatus
+    inbox_url: str | None
+    received_at: datetime
+    updated_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    last_error_code: str | None
+    last_error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "sender": self.sender,
+            "receiver": self.receiver,
+            "document_type": self.document_type,
+            "conversation_id": self.conversation_id,
+            "digest": self.digest,
+            "size": self.size,
+            "verdict": self.verdict.value,
+            "status": self.status.value,
+            "received_at": _iso(self.received_at),
+            "updated_at": _iso(self.updated_at),
+            "attempts": self.attempts,
+            "next_attempt_at": _iso(self.next_attempt_at),
+            "last_error_code": self.last_error_code,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    status: MessageStatus
+    at: datetime
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"status": self.status.value, "at": _iso(self.at), "detail": self.detail}
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    number: int
+    worker: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: AttemptOutcome
+    http_status: int | None
+    code: str | None
+    message: str
+    duration_ms: float | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "number": self.number,
+            "worker": self.worker,
+            "started_at": _iso(self.started_at),
+            "finished_at": _iso(self.finished_at),
+            "outcome": self.outcome.value,
+            "http_status": self.http_status,
+            "code": self.code,
+            "message": self.message,
+            "duration_ms": self.duration_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReceipt:
+    received_at: datetime
+    body: bytes
+    verified: bool
+    verdict: ReceiptVerdict | None
+    code: str | None
+    reason: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "received_at": _iso(self.received_at),
+            "size": len(self.body),
+            "verified": self.verified,
+            "verdict": None if self.verdict is None else self.verdict.value,
+            "code": self.code,
+            "reason": self.reason,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class MessageDetail:
+    """Everything stored about one message, read in one transaction."""
+
+    record: MessageRecord
+    envelope: bytes
+    report: Mapping[str, Any]
+    history: tuple[StatusChange, ...]
+    attempts: tuple[DeliveryAttempt, ...]
+    receipts: tuple[StoredReceipt, ...]
+
+    @property
+    def receipt(self) -> StoredReceipt | None:
+        """The latest verified receipt, if any."""
+        return next((receipt for receipt in reversed(self.receipts) if receipt.verified), None)
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """Answer of :meth:`Store.record_message`: the stored record, and whether this call created it."""
+
+    record: MessageRecord
+    created: bool
+
+
+class DuplicateKind(StrEnum):
+    NEW = "new"
+    IDENTICAL = "identical"
+    CONFLICT = "conflict"
+
+
+@dataclass(frozen=True, slots=True)
+class DuplicateCheck:
+    """Answer of :meth:`Store.lookup_duplicate`: new id, identical resend (``earlier`` set) or conflict."""
+
+    kind: DuplicateKind
+    earlier: MessageRecord | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedMessage:
+    """A message a worker holds under a lease: what a delivery hook gets."""
+
+    message_id: str
+    sender: str
+    receiver: str
+    document_type: str
+    conversation_id: str | None
+    digest: str
+    envelope: bytes
+    inbox_url: str
+    received_at: datetime
+    cycle_started_at: datetime
+    attempt: int
+    owner: str
+    lease_expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ReceiptRecorded:
+    """Answer of :meth:`Store.record_receipt`: the record after it, and whether the receipt moved the status."""
+
+    record: MessageRecord
+    applied: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MessagePage:
+    """One page of :meth:`Store.list_messages` (newest first); pass ``next_cursor`` back for the next page."""
+
+    items: tuple[MessageRecord, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueDepth:
+    """Messages the gateway still owes a delivery, by status; ``due`` may be claimed now."""
+
+    by_status: Mapping[MessageStatus, int] = field(default_factory=dict)
+    due: int = 0
+    oldest_received_at: datetime | None = None
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_status.values())
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.astimezone(UTC).isoformat()
+
+
+def _record(row: Row[Any]) -> MessageRecord:
+    return MessageRecord(
+        message_id=row.message_id,
+        sender=row.sender,
+        receiver=row.receiver,
+        document_type=row.document_type,
+        conversation_id=row.conversation_id,
+        digest=row.digest,
+        size=int(row.size),
+        verdict=Verdict(row.verdict),
+        status=MessageStatus(row.status),
+        inbox_url=row.inbox_url,
+        received_at=row.received_at,
+        updated_at=row.updated_at,
+        attempts=int(row.attempts),
+        next_attempt_at=row.next_attempt_at,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+        last_error_code=row.last_error_code,
+        last_error=row.last_error,
+    )
+
+
+# --- database errors ------------------------------------------------------------------------------------------
+
+_SQLITE_CODES = {5: Code.STORE_LOCKED, 6: Code.STORE_LOCKED, 13: Code.STORE_FULL, 11: Code.STORE_CORRUPT,
+                 26: Code.STORE_CORRUPT}
+_SQLITE_TEXT = (
+    ("locked", Code.STORE_LOCKED),
+    ("database or disk is full", Code.STORE_FULL),
+    ("not a database", Code.STORE_CORRUPT),
+    ("malformed", Code.STORE_CORRUPT),
+)
+# PostgreSQL SQLSTATEs: 55P03 lock_not_available, 40P01 deadlock, 40001 serialization failure, class 53
+# insufficient resources (53100 disk_full), XX001/XX002 data/index corrupted.
+_PG_STATES = {"55P03": Code.STORE_LOCKED, "40P01": Code.STORE_LOCKED, "40001": Code.STORE_LOCKED,
+              "XX001": Code.STORE_CORRUPT, "XX002": Code.STORE_CORRUPT}
+
+
+def classify_database_error(exc: BaseException) -> Code:
+    """The store code for a database failure (SQLite result codes, PostgreSQL SQLSTATEs, then the text)."""
+    orig = getattr(exc, "orig", None) or exc
+    sqlite_code = getattr(orig, "sqlite_errorcode", None)
+    if isinstance(sqlite_code, int) and (sqlite_code & 0xFF) in _SQLITE_CODES:
+        return _SQLITE_CODES[sqlite_code & 0xFF]
+    state = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if isinstance(state, str):
+        if state in _PG_STATES:
+            return _PG_STATES[state]
+        if state.startswith("53"):
+            return Code.STORE_FULL
+        return Code.STORE_UNAVAILABLE
+    text = str(orig).lower()
+    return next((code for needle, code in _SQLITE_TEXT if needle in text), Code.STORE_UNAVAILABLE)
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    try:
+        yield
+    except sa_exc.SQLAlchemyError as exc:
+        code = classify_database_error(exc)
+        detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+        raise StoreError(f"store could not {action}: {detail}", code=code) from exc
+
+
+class _InsertRace(Exception):
+    """Another transaction inserted the same message id first (internal; never leaves the store)."""
+
+
+# --- the store --------------------------------------------------------------------------------------------------
+
+
+class Store:
+    """The gateway's durable store. Thread-safe: share one per process. Open with :meth:`open`."""
+
+    def __init__(self, engine: Engine, *, now: Clock = utc_now) -> None:
+        self._engine = engine
+        self._now = now
+        self._postgres = engine.dialect.name == "postgresql"
+
+    @classmethod
+    def open(
+        cls,
+        url: str,
+        *,
+        now: Clock = utc_now,
+        busy_timeout: float = 5.0,
+        create: bool = True,
+        echo: bool = False,
+    ) -> Store:
+        """Open the store at a SQLAlchemy ``url`` (``sqlite:///FILE`` or ``postgresql+psycopg://...``).
+
+        ``busy_timeout`` is how long a writer waits for another before ``STORE-LOCKED`` (SQLite busy timeout,
+        PostgreSQL ``lock_timeout``). With ``create`` the tables are created if missing (one process at a time:
+        migrations for several processes on PostgreSQL belong to issue 9, with :data:`metadata` as their target).
+        """
+        with _translated("open the database"):
+            if url.startswith("sqlite"):
+                if ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:"):
+                    raise ConfigurationError("an in-memory SQLite store would lose accepted messages: name a file")
+                engine = create_engine(
+                    url, echo=echo, connect_args={"timeout": busy_timeout, "check_same_thread": False}
+                )
+                _configure_sqlite(engine, busy_timeout)
+            elif url.startswith("postgresql"):
+                # lock_timeout plays the busy timeout's part: a writer stuck behind a lock fails STORE-LOCKED.
+                options = f"-c lock_timeout={int(busy_timeout * 1000)}"
+                engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": options})
+            else:
+                raise ConfigurationError(f"unsupported store URL {url!r} (sqlite or postgresql)")
+        store = cls(engine, now=now)
+        if create:
+            store.create_schema()
+        return store
+
+    @property
+    def engine(self) -> Engine:
+        """The SQLAlchemy engine (for health checks and migrations; not for ad-hoc writes)."""
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def now(self) -> datetime:
+        """The store's clock (injected; aware UTC)."""
+        return self._now()
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def create_schema(self) -> None:
+        """Create missing tables and the audit head row. Idempotent."""
+        with self._transaction("create the schema", write=True) as conn:
+            metadata.create_all(conn)
+            ensure_head(conn)
+
+    def ping(self) -> None:
+        """Raise ``StoreError`` unless the database answers (for a readiness probe)."""
+        with self._transaction("answer a ping", write=False) as conn:
+            conn.execute(select(1))
+
+    # --- transactions -----------------------------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self, action: str, *, write: bool, snapshot: bool = False) -> Iterator[Connection]:
+        with _translated(action), self._engine.connect() as conn:
+            conn.execution_options(ptx_read_only=not write)
+            if self._postgres and (snapshot or not write):
+                conn.execution_options(isolation_level="REPEATABLE READ")
+            with conn.begin():
+                yield conn
+
+    def _lock(self, conn: Connection, message_id: str) -> Row[Any]:
+        row = conn.execute(select(messages).where(messages.c.message_id == message_id).with_for_update()).first()
+        if row is None:
+            raise InputError(f"no message with id {message_id!r}", code=Code.GW_MESSAGE_UNKNOWN)
+        return row
+
+    def _set_status(
+        self,
+        conn: Connection,
+        row: Row[Any],
+        new: MessageStatus,
+        at: datetime,
+        detail: str,
+        *,
+        current: MessageStatus | None = None,
+        **values: Any,
+    ) -> MessageStatus:
+        old = current or MessageStatus(row.status)
+        check_transition(old, new)
+        conn.execute(update(messages).where(messages.c.id == row.id).values(status=new.value, updated_at=at, **values))
+        conn.execute(insert(status_history).values(message_pk=row.id, status=new.value, at=at, detail=detail))
+        return new
+
+    def _read_record(self, conn: Connection, pk: int) -> MessageRecord:
+        return _record(conn.execute(select(*_SUMMARY_COLUMNS).where(messages.c.id == pk)).one())
+
+    # --- recording checked messages -----------------------------------------------------------------------------
+
+    def record_message(self, incoming: IncomingMessage, *, actor: str = "gateway") -> Recorded:
+        """Store a checked message with its status history and audit entry, in one transaction.
+
+        Returns ``created=True`` for a new message. An identical resend (same id, same digest) stores nothing new
+        and returns the earlier record with ``created=False``. The same id with other bytes raises
+        ``InputError`` ``GW-DUPLICATE-CONFLICT``. Both are audited. An ACCEPTED message is due for delivery at once.
+        """
+        if Verdict(incoming.verdict) is Verdict.ACCEPTED and not incoming.inbox_url:
+            raise ConfigurationError(
+                f"receiver {incoming.receiver!r} has no inbox URL: an accepted message could never be delivered"
+            )
+        digest = envelope_digest(incoming.envelope)
+        for _ in range(3):
+            try:
+                recorded, conflict = self._record_once(incoming, digest, actor)
+            except _InsertRace:
+                continue
+            if conflict:
+                raise InputError(
+                    f"message id {incoming.message_id!r} was already used for other bytes "
+                    f"(received {_iso(recorded.record.received_at)}, digest {recorded.record.digest}): "
+                    "send a new message with a new id",
+                    code=Code.GW_DUPLICATE_CONFLICT,
+                )
+            return recorded
+        raise StoreError(f"message {incoming.message_id!r} kept racing with itself", code=Code.STORE_LOCKED)
+
+    def _record_once(self, incoming: IncomingMessage, digest: str, actor: str) -> tuple[Recorded, bool]:
+        with self._transaction("record a message", write=True) as conn:
+            now = self._now()
+            existing = conn.execute(
+                select(*_SUMMARY_COLUMNS).where(messages.c.message_id == incoming.message_id)
+            ).first()
+            if existing is not None:
+                identical = existing.digest == digest
+                append_entry(
+                    conn,
+                    at=now,
+                    actor=actor,
+                    action="message.duplicate" if identical else "message.conflict",
+                    message_id=incoming.message_id,
+                    detail={"digest": digest, "earlier_digest": existing.digest, "earlier_status": existing.status},
+                )
+                return Recorded(_record(existing), created=False), not identical
+            verdict = Verdict(incoming.verdict)  # also takes an equal-valued enum of the pipeline's
+            accepted = verdict is Verdict.ACCEPTED
+            status = MessageStatus.ACCEPTED if accepted else MessageStatus.REJECTED
+            try:
+                result = conn.execute(
+                    insert(messages).values(
+                        message_id=incoming.message_id,
+                        sender=incoming.sender,
+                        receiver=incoming.receiver,
+                        document_type=incoming.document_type,
+                        conversation_id=incoming.conversation_id,
+                        envelope=incoming.envelope,
+                        size=len(incoming.envelope),
+                        digest=digest,
+                        verdict=verdict.value,
+                        report=json.dumps(dict(incoming.report), ensure_ascii=False, sort_keys=True),
+                        status=status.value,
+                        inbox_url=incoming.inbox_url,
+                        received_at=incoming.received_at,
+                        updated_at=now,
+                        cycle_started_at=incoming.received_at,
+                        next_attempt_at=now if accepted else None,
+                        attempts=0,
+                    )
+                )
+            except sa_exc.IntegrityError as exc:
+                if "message_id" in str(exc.orig):
+                    raise _InsertRace from exc
+                raise
+            inserted = result.inserted_primary_key
+            assert inserted is not None
+            pk = int(inserted[0])
+            codes = sorted(set(incoming.codes))
+            conn.execute(
+                insert(status_history).values(
+                    [
+                        {"message_pk": pk, "status": MessageStatus.RECEIVED.value, "at": incoming.received_at,
+                         "detail": f"{len(incoming.envelope)} bytes, sha256 {digest}"},
+                        {"message_pk": pk, "status": status.value, "at": now,
+                         "detail": "all checks passed" if accepted else "rejected: " + ", ".join(codes)},
+                    ]
+                )
+            )
+            append_entry(
+                conn,
+                at=now,
+                actor=actor,
+                action="message.accepted" if accepted else "message.rejected",
+                message_id=incoming.message_id,
+                detail={
+                    "digest": digest,
+                    "sender": incoming.sender,
+                    "receiver": incoming.receiver,
+                    "document_type": incoming.document_type,
+                    "size": len(incoming.envelope),
+                    "codes": codes,
+                },
+            )
+            return Recorded(self._read_record(conn, pk), created=True), False
+
+    def lookup_duplicate(self, message_id: str, digest: str) -> DuplicateCheck:
+        """Read-only duplicate check for the pipeline (the constraint in :meth:`record_message` decides races)."""
+        with self._transaction("look up a message", write=False) as conn:
+            row = conn.execute(select(*_SUMMARY_COLUMNS).where(messages.c.message_id == message_id)).first()
+        if row is None:
+            return DuplicateCheck(DuplicateKind.NEW)
+        kind = DuplicateKind.IDENTICAL if row.digest == digest else DuplicateKind.CONFLICT
+        return DuplicateCheck(kind, _record(row))
+
+    # --- reading ------------------------------------------------------------------------------------------------
+
+    def find(self, message_id: str) -> MessageRecord | None:
+        with self._transaction("read a message", write=False) as conn:
+            row = conn.execute(select(*_SUMMARY_COLUMNS).where(messages.c.message_id == message_id)).first()
+        return None if row is None else _record(row)
+
+    def get(self, message_id: str) -> MessageDetail:
+        """Everything about one message; ``InputError`` ``GW-MESSAGE-UNKNOWN`` if there is none."""
+        with self._transaction("read a message", write=False) as conn:
+            row = conn.execute(select(messages).where(messages.c.message_id == message_id)).first()
+            if row is None:
+                raise InputError(f"no message with id {message_id!r}", code=Code.GW_MESSAGE_UNKNOWN)
+            history = conn.execute(
+                select(status_history).where(status_history.c.message_pk == row.id).order_by(status_history.c.id)
+            ).all()
+            attempts = conn.execute(
+                select(delivery_attempts)
+                .where(delivery_attempts.c.message_pk == row.id)
+                .order_by(delivery_attempts.c.id)
+            ).all()
+            stored_receipts = conn.execute(
+                select(receipts).where(receipts.c.message_pk == row.id).order_by(receipts.c.id)
+            ).all()
+        return MessageDetail(
+            record=_record(row),
+            envelope=bytes(row.envelope),
+            report=MappingProxyType(json.loads(row.report)),
+            history=tuple(StatusChange(MessageStatus(h.status), h.at, h.detail) for h in history),
+            attempts=tuple(
+                DeliveryAttempt(
+                    number=a.number,
+                    worker=a.worker,
+                    started_at=a.started_at,
+                    finished_at=a.finished_at,
+                    outcome=AttemptOutcome(a.outcome),
+                    http_status=a.http_status,
+                    code=a.code,
+                    message=a.message,
+                    duration_ms=a.duration_ms,
+                )
+                for a in attempts
+            ),
+            receipts=tuple(
+                StoredReceipt(
+                    received_at=r.received_at,
+                    body=bytes(r.body),
+                    verified=bool(r.verified),
+                    verdict=None if r.verdict is None else ReceiptVerdict(r.verdict),
+                    code=r.code,
+                    reason=r.reason,
+                )
+                for r in stored_receipts
+            ),
+        )
+
+    def list_messages(
+        self,
+        *,
+        status: MessageStatus | Iterable[MessageStatus] | None = None,
+        sender: str | None = None,
+        receiver: str | None = None,
+        document_type: str | None = None,
+        since: datetime | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> MessagePage:
+        """Messages newest first, filtered; keyset paging with the opaque ``cursor`` of the previous page."""
+        limit = max(1, min(limit, 500))
+        query = select(*_SUMMARY_COLUMNS)
+        if status is not None:
+            wanted = [status] if isinstance(status, MessageStatus) else list(status)
+            query = query.where(messages.c.status.in_([s.value for s in wanted]))
+        if sender is not None:
+            query = query.where(messages.c.sender == sender)
+        if receiver is not None:
+            query = query.where(messages.c.receiver == receiver)
+        if document_type is not None:
+            query = query.where(messages.c.document_type == document_type)
+        if since is not None:
+            query = query.where(messages.c.received_at >= since)
+        if cursor is not None:
+            query = query.where(messages.c.id < _decode_cursor(cursor))
+        with self._transaction("list messages", write=False) as conn:
+            rows = conn.execute(query.order_by(messages.c.id.desc()).limit(limit + 1)).all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return MessagePage(
+            items=tuple(_record(row) for row in rows),
+            next_cursor=_encode_cursor(int(rows[-1].id)) if more else None,
+        )
+
+    def queue_depth(self) -> QueueDepth:
+        """Pending messages by status, how many are due now, and the oldest pending one's arrival."""
+        pending = [s.value for s in PENDING]
+        with self._transaction("measure the queue", write=False) as conn:
+            counts = conn.execute(
+                select(messages.c.status, func.count())
+                .where(messages.c.status.in_(pending))
+                .group_by(messages.c.status)
+            ).all()
+            due = conn.execute(
+                select(func.count()).where(
+                    messages.c.status.in_([s.value for s in CLAIMABLE]), messages.c.next_attempt_at <= self._now()
+                )
+            ).scalar_one()
+            oldest = conn.execute(
+                select(func.min(messages.c.received_at)).where(messages.c.status.in_(pending))
+            ).scalar_one()
+        by_status = {status: 0 for status in PENDING} | {MessageStatus(s): int(n) for s, n in counts}
+        return QueueDepth(MappingProxyType(by_status), int(due), oldest)  # min() keeps the column's UTC type
+
+    # --- delivery -------------------------------------------------------------------------------------------------
+
+    def claim_due(
+        self, owner: str, *, limit: int, lease: timedelta, max_attempts: int | None = None
+    ) -> tuple[ClaimedMessage, ...]:
+        """Claim up to ``limit`` due messages for ``owner`` under a lease, oldest due first, in one transaction.
+
+        Due: ACCEPTED or WAITING_FOR_RETRY whose time has come, or DELIVERING whose lease expired (its holder
+        stopped or crashed; the lost attempt is recorded as abandoned and audited). A reclaimed message that has
+        used ``max_attempts`` goes to FAILED instead, so a message that crashes its worker cannot loop forever.
+        """
+        if limit < 1:
+            return ()
+        with self._transaction("claim deliveries", write=True) as conn:
+            now = self._now()
+            rows = conn.execute(
+                select(messages)
+                .where(messages.c.status.in_([s.value for s in CLAIMABLE]), messages.c.next_attempt_at <= now)
+                .order_by(messages.c.next_attempt_at, messages.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            claimed: list[ClaimedMessage] = []
+            for row in rows:
+                status = MessageStatus(row.status)
+                if status is MessageStatus.DELIVERING:
+                    self._abandon(conn, row, now)
+                    if max_attempts is not None and row.attempts >= max_attempts:
+                        self._dead_letter(
+                            conn, row, now, Code.GW_DELIVERY_ATTEMPTS_EXHAUSTED,
+                            f"{row.attempts} attempts used; the last one never finished", actor=owner,
+                        )
+                        continue
+                attempt = int(row.attempts) + 1
+                expires = now + lease
+                self._set_status(
+                    conn, row, MessageStatus.DELIVERING, now, f"attempt {attempt} by {owner}",
+                    attempts=attempt, lease_owner=owner, lease_expires_at=expires, next_attempt_at=expires,
+                )
+                claimed.append(
+                    ClaimedMessage(
+                        message_id=row.message_id,
+                        sender=row.sender,
+                        receiver=row.receiver,
+                        document_type=row.document_type,
+                        conversation_id=row.conversation_id,
+                        digest=row.digest,
+                        envelope=bytes(row.envelope),
+                        inbox_url=row.inbox_url,
+                        received_at=row.received_at,
+                        cycle_started_at=row.cycle_started_at,
+                        attempt=attempt,
+                        owner=owner,
+                        lease_expires_at=expires,
+                    )
+                )
+        return tuple(claimed)
+
+    def expire_leases(self, *, actor: str) -> int:
+        """End every running lease now, so the messages are reclaimed at once; returns how many.
+
+        For the start of a gateway that is the only process using this store (the SQLite default): whatever is
+        DELIVERING was left by a previous run that died, and need not wait out its lease. Never call it while
+        another process delivers from the same database (PostgreSQL with several gateways): leases just expire.
+        """
+        with self._transaction("expire leases", write=True) as conn:
+            now = self._now()
+            expired = conn.execute(
+                update(messages)
+                .where(messages.c.status == MessageStatus.DELIVERING.value, messages.c.lease_expires_at > now)
+                .values(lease_expires_at=now, next_attempt_at=now)
+            ).rowcount
+            if expired:
+                append_entry(conn, at=now, actor=actor, action="delivery.leases_expired", detail={"count": expired})
+            return int(expired)
+
+    def _abandon(self, conn: Connection, row: Row[Any], now: datetime) -> None:
+        message = f"lease of {row.lease_owner} expired at {_iso(row.lease_expires_at)} before the attempt finished"
+        conn.execute(
+            insert(delivery_attempts).values(
+                message_pk=row.id,
+                number=row.attempts,
+                worker=row.lease_owner or "",
+                started_at=row.updated_at,
+                finished_at=now,
+                outcome=AttemptOutcome.ABANDONED.value,
+                code=Code.GW_LEASE_LOST.value,
+                message=message,
+            )
+        )
+        append_entry(
+            conn,
+            at=now,
+            actor="store",
+            action="delivery.reclaimed",
+            message_id=row.message_id,
+            detail={"attempt": int(row.attempts), "previous_owner": row.lease_owner,
+                    "lease_expired_at": _iso(row.lease_expires_at)},
+        )
+
+    def _dead_letter(
+        self, conn: Connection, row: Row[Any], now: datetime, code: Code, why: str, *, actor: str,
+        current: MessageStatus | None = None,
+    ) -> None:
+        self._set_status(
+            conn, row, MessageStatus.FAILED, now, f"{code.value}: {why}", current=current,
+            next_attempt_at=None, lease_owner=None, lease_expires_at=None,
+            last_error_code=code.value, last_error=why,
+        )
+        append_entry(
+            conn, at=now, actor=actor, action="delivery.failed", message_id=row.message_id,
+            detail={"code": code.value, "reason": why, "attempts": int(row.attempts)},
+        )
+
+    def finish_attempt(
+        self,
+        claim: ClaimedMessage,
+        outcome: DeliveryOutcome,
+        *,
+        started_at: datetime,
+        duration: timedelta | None = None,
+        retry_at: datetime | None = None,
+        dead_letter: Code | None = None,
+    ) -> MessageRecord:
+        """Record one attempt and apply its outcome in one transaction; the caller must still hold the lease.
+
+        - delivered / acknowledged / receiver_rejected: DELIVERED (then the receipt's outcome), receipt stored;
+        - retryable with ``retry_at``: WAITING_FOR_RETRY until then;
+        - retryable with ``dead_letter`` (the bound that was hit), or permanent: FAILED.
+
+        Raises ``StoreError`` ``GW-LEASE-LOST`` if the lease was taken over (nothing is written then).
+        """
+        failed = outcome.result in (AttemptOutcome.RETRYABLE, AttemptOutcome.PERMANENT)
+        if outcome.result is AttemptOutcome.RETRYABLE and (retry_at is None) == (dead_letter is None):
+            raise ValueError("a retryable failure needs exactly one of retry_at and dead_letter")
+        if not failed and (retry_at is not None or dead_letter is not None):
+            raise ValueError("a delivered message is neither retried nor dead-lettered")
+        with self._transaction("record a delivery attempt", write=True) as conn:
+            now = self._now()
+            row = self._lock(conn, claim.message_id)
+            if (
+                row.status != MessageStatus.DELIVERING.value
+                or row.lease_owner != claim.owner
+                or row.attempts != claim.attempt
+            ):
+                raise StoreError(
+                    f"attempt {claim.attempt} of {claim.message_id!r} by {claim.owner} lost its lease "
+                    f"(now {row.status}, held by {row.lease_owner}, attempt {row.attempts})",
+                    code=Code.GW_LEASE_LOST,
+                )
+            code = outcome.code.value if outcome.code is not None else None
+            conn.execute(
+                insert(delivery_attempts).values(
+                    message_pk=row.id,
+                    number=claim.attempt,
+                    worker=claim.owner,
+                    started_at=started_at,
+                    finished_at=now,
+                    outcome=outcome.result.value,
+                    http_status=outcome.http_status,
+                    code=code,
+                    message=outcome.message,
+                    duration_ms=None if duration is None else duration.total_seconds() * 1000.0,
+                )
+            )
+            if outcome.receipt is not None:
+                self._insert_receipt(conn, row, outcome.receipt, now)
+            actor = f"deliverer:{claim.owner}"
+            clear = {"lease_owner": None, "lease_expires_at": None, "next_attempt_at": None}
+            if outcome.delivered:
+                status = self._set_status(
+                    conn, row, MessageStatus.DELIVERED, now,
+                    f"attempt {claim.attempt}: receiver answered {outcome.http_status}",
+                    last_error_code=None, last_error=None, **clear,
+                )
+                if outcome.receipt is not None and not outcome.receipt.verified:
+                    self._audit_receipt(conn, row, outcome.receipt, now, actor, "receipt.refused")
+                if outcome.result is not AttemptOutcome.DELIVERED:
+                    assert outcome.receipt is not None  # guaranteed by DeliveryOutcome
+                    status = self._apply_receipt(conn, row, outcome.receipt, now, actor, current=status)
+                else:
+                    append_entry(
+                        conn, at=now, actor=actor, action="delivery.delivered", message_id=row.message_id,
+                        detail={"attempt": claim.attempt, "http_status": outcome.http_status},
+                    )
+            elif retry_at is not None:
+                why = f"attempt {claim.attempt} failed: {code}: {outcome.message}"
+                self._set_status(
+                    conn, row, MessageStatus.WAITING_FOR_RETRY, now, f"{why}; next attempt at {_iso(retry_at)}",
+                    lease_owner=None, lease_expires_at=None, next_attempt_at=retry_at,
+                    last_error_code=code, last_error=outcome.message,
+                )
+                append_entry(
+                    conn, at=now, actor=actor, action="delivery.retry_scheduled", message_id=row.message_id,
+                    detail={"attempt": claim.attempt, "code": code, "http_status": outcome.http_status,
+                            "retry_at": _iso(retry_at)},
+                )
+            else:
+                give_up = dead_letter or outcome.code or Code.GW_DELIVERY_REFUSED
+                why = f"attempt {claim.attempt}: {code}: {outcome.message}"
+                self._dead_letter(conn, row, now, give_up, why, actor=actor)
+            return self._read_record(conn, int(row.id))
+
+    def _insert_receipt(self, conn: Connection, row: Row[Any], receipt: ReceiptEvidence, now: datetime) -> None:
+        conn.execute(
+            insert(receipts).values(
+                message_pk=row.id,
+                received_at=now,
+                body=receipt.body,
+                verified=receipt.verified,
+                verdict=None if receipt.verdict is None else receipt.verdict.value,
+                code=None if receipt.code is None else receipt.code.value,
+                reason=receipt.reason,
+            )
+        )
+
+    def _audit_receipt(
+        self, conn: Connection, row: Row[Any], receipt: ReceiptEvidence, now: datetime, actor: str, action: str
+    ) -> None:
+        append_entry(
+            conn, at=now, actor=actor, action=action, message_id=row.message_id,
+            detail={
+                "receipt_sha256": hashlib.sha256(receipt.body).hexdigest(),
+                "verified": receipt.verified,
+                "verdict": None if receipt.verdict is None else receipt.verdict.value,
+                "code": None if receipt.code is None else receipt.code.value,
+                "reason": receipt.reason,
+            },
+        )
+
+    def _apply_receipt(
+        self, conn: Connection, row: Row[Any], receipt: ReceiptEvidence, now: datetime, actor: str,
+        *, current: MessageStatus,
+    ) -> MessageStatus:
+        positive = receipt.verdict is ReceiptVerdict.RECEIVED
+        target = MessageStatus.ACKNOWLEDGED if positive else MessageStatus.RECEIVER_REJECTED
+        detail = "verified receipt" if positive else f"verified rejection: {receipt.reason}"
+        self._set_status(
+            conn, row, target, now, detail, current=current,
+            lease_owner=None, lease_expires_at=None, next_attempt_at=None,
+        )
+        self._audit_receipt(
+            conn, row, receipt, now, actor, "receipt.acknowledged" if positive else "receipt.receiver_rejected"
+        )
+        return target
+
+    def record_receipt(self, message_id: str, receipt: ReceiptEvidence, *, actor: str = "gateway") -> ReceiptRecorded:
+        """Keep a receipt that arrived on its own; a verified one moves the message to its outcome.
+
+        Every receipt is stored and audited. A verified receipt applies while the message is DELIVERING,
+        WAITING_FOR_RETRY, DELIVERED or FAILED (it proves delivery: no further attempts); otherwise it is kept
+        without changing the status (``applied=False``). ``GW-MESSAGE-UNKNOWN`` for an unknown id.
+        """
+        with self._transaction("record a receipt", write=True) as conn:
+            now = self._now()
+            row = self._lock(conn, message_id)
+            self._insert_receipt(conn, row, receipt, now)
+            status = MessageStatus(row.status)
+            applied = receipt.verified and status in RECEIPT_ACCEPTING
+            if applied:
+                self._apply_receipt(conn, row, receipt, now, actor, current=status)
+            else:
+                action = "receipt.ignored" if receipt.verified else "receipt.refused"
+                self._audit_receipt(conn, row, receipt, now, actor, action)
+            return ReceiptRecorded(self._read_record(conn, int(row.id)), applied)
+
+    def retry(self, message_id: str, *, actor: str) -> MessageRecord:
+        """Manual retry of a dead letter: FAILED -> WAITING_FOR_RETRY, due now, attempts and age window reset.
+
+        ``GW-RETRY-NOT-ALLOWED`` for any other status, ``GW-MESSAGE-UNKNOWN`` for an unknown id.
+        """
+        with self._transaction("retry a message", write=True) as conn:
+            now = self._now()
+            row = self._lock(conn, message_id)
+            if row.status != MessageStatus.FAILED.value:
+                raise InputError(
+                    f"message {message_id!r} is {row.status}: only a FAILED message can be retried",
+                    code=Code.GW_RETRY_NOT_ALLOWED,
+                )
+            self._set_status(
+                conn, row, MessageStatus.WAITING_FOR_RETRY, now, f"manual retry by {actor}",
+                attempts=0, next_attempt_at=now, cycle_started_at=now,
+            )
+            append_entry(
+                conn, at=now, actor=actor, action="message.retry", message_id=message_id,
+                detail={"previous_attempts": int(row.attempts), "last_error_code": row.last_error_code},
+            )
+            return self._read_record(conn, int(row.id))
+
+    # --- audit ----------------------------------------------------------------------------------------------------
+
+    def append_audit(
+        self, action: str, *, actor: str, message_id: str | None = None, detail: Mapping[str, Any] | None = None
+    ) -> AuditEntry:
+        """Audit a decision that changes no stored message (e.g. a refusal before a message id was known)."""
+        with self._transaction("append to the audit log", write=True) as conn:
+            return append_entry(conn, at=self._now(), actor=actor, action=action, message_id=message_id, detail=detail)
+
+    def audit_entries(
+        self, *, after_seq: int = 0, limit: int = 100, message_id: str | None = None
+    ) -> tuple[AuditEntry, ...]:
+        with self._transaction("read the audit log", write=False) as conn:
+            return read_entries(conn, after_seq=after_seq, limit=max(1, min(limit, 1000)), message_id=message_id)
+
+    def verify_audit(self, *, anchor: ChainAnchor | None = None) -> ChainVerification:
+        """Verify the whole hash chain on one consistent snapshot."""
+        with self._transaction("verify the audit log", write=False, snapshot=True) as conn:
+            return verify_chain(conn, anchor=anchor)
+
+
+def _encode_cursor(pk: int) -> str:
+    return f"m{pk}"
+
+
+def _decode_cursor(cursor: str) -> int:
+    if not (cursor.startswith("m") and cursor[1:].isdigit()):
+        raise InputError(f"invalid page cursor {cursor!r}", code=Code.INPUT_INVALID)
+    return int(cursor[1:])
+
+
+def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
+    """WAL, foreign keys, busy timeout, full sync; our own BEGIN (IMMEDIATE for writers)."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # the driver must not BEGIN on its own: we do, below
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA foreign_keys = ON")
+            cursor.execute("PRAGMA synchronous = FULL")
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        read_only = conn.get_execution_options().get("ptx_read_only", False)
+        conn.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
+
+
+__all__ = [
+    "AttemptOutcome",
+    "ClaimedMessage",
+    "DeliveryAttempt",
+    "DeliveryOutcome",
+    "DuplicateCheck",
+    "DuplicateKind",
+    "IncomingMessage",
+    "MessageDetail",
+    "MessagePage",
+    "MessageRecord",
+    "QueueDepth",
+    "ReceiptEvidence",
+    "ReceiptRecorded",
+    "ReceiptVerdict",
+    "Recorded",
+    "StatusChange",
+    "Store",
+    "StoredReceipt",
+    "classify_database_error",
+    "envelope_digest",
+    "metadata",
+    "utc_now",
+]

@@ -1,0 +1,558 @@
+"""The durable store on real SQLite files: recording, duplicates, leases, outcomes, receipts, paging, faults."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import timedelta
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event
+
+from exchange._errors import Code, ConfigurationError, InputError, StoreError
+from gateway._status import MessageStatus, Verdict
+from gateway._store import (
+    AttemptOutcome,
+    DeliveryOutcome,
+    DuplicateKind,
+    ReceiptEvidence,
+    ReceiptVerdict,
+    Store,
+    classify_database_error,
+    envelope_digest,
+)
+from tests.gateway.store_support import INBOX, START, FakeClock, db_url, incoming, open_store
+
+S = MessageStatus
+LEASE = timedelta(seconds=60)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    opened = open_store(tmp_path, clock)
+    yield opened
+    opened.close()
+
+
+def count(path: Path, table: str) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+def actions(store: Store) -> list[str]:
+    return [entry.action for entry in store.audit_entries(limit=1000)]
+
+
+# --- the database itself --------------------------------------------------------------------------------------
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: Store, tmp_path: Path) -> None:
+    with sqlite3.connect(tmp_path / "gateway.db") as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 5000
+        assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL: a commit survives power loss
+    with sqlite3.connect(tmp_path / "gateway.db") as conn:
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert tables >= {"messages", "status_history", "delivery_attempts", "receipts", "audit_log", "audit_head"}
+
+
+def test_schema_creation_is_idempotent_and_data_survives_a_reopen(tmp_path: Path, clock: FakeClock) -> None:
+    with open_store(tmp_path, clock) as first:
+        first.record_message(incoming("msg-kept"))
+    with open_store(tmp_path, clock) as again:
+        again.create_schema()
+        detail = again.get("msg-kept")
+        assert detail.record.status is S.ACCEPTED
+        assert detail.envelope == incoming("msg-kept").envelope
+        assert again.verify_audit().ok
+
+
+def test_in_memory_sqlite_is_refused() -> None:
+    with pytest.raises(ConfigurationError):
+        Store.open("sqlite:///:memory:")
+
+
+# --- recording ------------------------------------------------------------------------------------------------
+
+
+def test_accepted_message_is_stored_with_history_and_audit(store: Store, clock: FakeClock) -> None:
+    clock.advance(seconds=2)  # the checks took two seconds
+    recorded = store.record_message(incoming("msg-1", envelope=b"<Envelope>one</Envelope>"))
+    assert recorded.created
+    record = recorded.record
+    assert (record.status, record.verdict, record.attempts) == (S.ACCEPTED, Verdict.ACCEPTED, 0)
+    assert record.digest == envelope_digest(b"<Envelope>one</Envelope>") and record.size == 24
+    assert record.received_at == START and record.next_attempt_at == clock()  # due at once
+
+    detail = store.get("msg-1")
+    assert [(h.status, h.at) for h in detail.history] == [(S.RECEIVED, START), (S.ACCEPTED, clock())]
+    assert detail.report["verdict"] == "ACCEPTED" and detail.record.inbox_url == INBOX
+    [entry] = store.audit_entries()
+    assert entry.action == "message.accepted" and entry.message_id == "msg-1"
+    assert entry.detail["digest"] == record.digest and entry.detail["receiver"] == "BB"
+    assert store.queue_depth().due == 1
+
+
+def test_rejected_message_is_stored_but_never_queued(store: Store) -> None:
+    codes = ("SIG-DIGEST-MISMATCH", "SCHEMA-INVALID", "SIG-DIGEST-MISMATCH")
+    record = store.record_message(incoming("msg-bad", verdict=Verdict.REJECTED, codes=codes, inbox_url=None)).record
+    assert record.status is S.REJECTED and record.next_attempt_at is None
+    assert store.claim_due("w", limit=10, lease=LEASE) == ()
+    assert store.queue_depth().total == 0
+    [entry] = store.audit_entries()
+    assert entry.action == "message.rejected" and entry.detail["codes"] == ["SCHEMA-INVALID", "SIG-DIGEST-MISMATCH"]
+    assert store.get("msg-bad").history[-1].detail == "rejected: SCHEMA-INVALID, SIG-DIGEST-MISMATCH"
+
+
+def test_an_equal_valued_verdict_enum_is_understood(store: Store) -> None:
+    """The pipeline may hand over its own ACCEPTED/REJECTED enum; values, not identity, count."""
+
+    class PipelineVerdict(StrEnum):
+        ACCEPTED = "ACCEPTED"
+        REJECTED = "REJECTED"
+
+    message = replace(incoming("msg-1"), verdict=PipelineVerdict.ACCEPTED)  # type: ignore[arg-type]
+    assert store.record_message(message).record.status is S.ACCEPTED
+
+
+def test_incoming_message_invariants() -> None:
+    with pytest.raises(ValueError):
+        incoming("msg-1", received_at=START.replace(tzinfo=None))
+    with pytest.raises(InputError):
+        incoming("m" * 256)
+    with pytest.raises(InputError):
+        incoming("")
+
+
+def test_accepted_message_needs_an_inbox(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError):
+        store.record_message(incoming("msg-nowhere", inbox_url=None))
+    assert count(tmp_path / "gateway.db", "messages") == 0
+
+
+def test_identical_resend_returns_the_earlier_record(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+    first = store.record_message(incoming("msg-1")).record
+    clock.advance(minutes=5)
+    again = store.record_message(incoming("msg-1", received_at=clock()))
+    assert not again.created and again.record == first
+    assert count(tmp_path / "gateway.db", "messages") == 1
+    assert actions(store) == ["message.accepted", "message.duplicate"]
+
+
+def test_same_id_other_bytes_is_a_conflict(store: Store) -> None:
+    store.record_message(incoming("msg-1", envelope=b"<Envelope>original</Envelope>"))
+    with pytest.raises(InputError) as caught:
+        store.record_message(incoming("msg-1", envelope=b"<Envelope>changed</Envelope>"))
+    assert caught.value.code is Code.GW_DUPLICATE_CONFLICT
+    assert store.get("msg-1").envelope == b"<Envelope>original</Envelope>"
+    conflict = store.audit_entries()[-1]
+    assert conflict.action == "message.conflict"
+    assert conflict.detail["digest"] == envelope_digest(b"<Envelope>changed</Envelope>")
+
+
+def test_lookup_duplicate(store: Store) -> None:
+    store.record_message(incoming("msg-1", envelope=b"<a/>"))
+    assert store.lookup_duplicate("msg-2", envelope_digest(b"<a/>")).kind is DuplicateKind.NEW
+    same = store.lookup_duplicate("msg-1", envelope_digest(b"<a/>"))
+    assert same.kind is DuplicateKind.IDENTICAL and same.earlier is not None and same.earlier.message_id == "msg-1"
+    assert store.lookup_duplicate("msg-1", envelope_digest(b"<b/>")).kind is DuplicateKind.CONFLICT
+
+
+@pytest.mark.parametrize("same_bytes", [True, False])
+def test_concurrent_submissions_of_one_id_store_it_once(tmp_path: Path, clock: FakeClock, same_bytes: bool) -> None:
+    """Eight writers, each with its own engine (like processes), race on one message id: the constraint decides."""
+    open_store(tmp_path, clock).close()
+    stores = [open_store(tmp_path, clock) for _ in range(8)]
+    barrier = threading.Barrier(len(stores))
+    results: list[str] = []
+    lock = threading.Lock()
+
+    def submit(index: int) -> None:
+        body = b"<Envelope>same</Envelope>" if same_bytes else f"<Envelope>{index}</Envelope>".encode()
+        barrier.wait()
+        try:
+            outcome = "created" if stores[index].record_message(incoming("msg-race", envelope=body)).created else "dup"
+        except InputError as exc:
+            outcome = exc.code.value
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for opened in stores:
+        opened.close()
+    other = "dup" if same_bytes else "GW-DUPLICATE-CONFLICT"
+    assert sorted(results) == sorted(["created"] + [other] * 7)
+    assert count(tmp_path / "gateway.db", "messages") == 1
+    with open_store(tmp_path, clock) as check:
+        assert check.verify_audit().ok and check.verify_audit().checked == 8
+
+
+# --- leases and outcomes ----------------------------------------------------------------------------------------
+
+
+def test_claim_takes_a_lease_that_keeps_others_out(store: Store, clock: FakeClock) -> None:
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("worker-a", limit=5, lease=LEASE)
+    assert (claim.attempt, claim.owner, claim.inbox_url) == (1, "worker-a", INBOX)
+    assert claim.envelope == incoming("msg-1").envelope and claim.lease_expires_at == clock() + LEASE
+    record = store.find("msg-1")
+    assert record is not None and record.status is S.DELIVERING and record.lease_owner == "worker-a"
+    clock.advance(seconds=59)
+    assert store.claim_due("worker-b", limit=5, lease=LEASE) == ()
+
+
+def test_an_expired_lease_is_reclaimed_and_the_lost_attempt_recorded(store: Store, clock: FakeClock) -> None:
+    store.record_message(incoming("msg-1"))
+    [lost] = store.claim_due("crashed-worker", limit=1, lease=LEASE)
+    clock.advance(seconds=61)
+    [claim] = store.claim_due("worker-b", limit=1, lease=LEASE)
+    assert claim.attempt == 2 and claim.owner == "worker-b"
+    detail = store.get("msg-1")
+    [abandoned] = detail.attempts
+    assert (abandoned.number, abandoned.worker, abandoned.outcome) == (1, "crashed-worker", AttemptOutcome.ABANDONED)
+    assert abandoned.code == "GW-LEASE-LOST"
+    assert [h.status for h in detail.history][-2:] == [S.DELIVERING, S.DELIVERING]
+    assert actions(store)[-1] == "delivery.reclaimed"
+
+    # The crashed worker coming back late cannot overwrite the new holder's attempt.
+    with pytest.raises(StoreError) as caught:
+        store.finish_attempt(lost, DeliveryOutcome.transport_ok(200), started_at=START)
+    assert caught.value.code is Code.GW_LEASE_LOST
+    assert len(store.get("msg-1").attempts) == 1
+    store.finish_attempt(claim, DeliveryOutcome.transport_ok(202), started_at=clock())
+    assert store.get("msg-1").record.status is S.DELIVERED
+
+
+def test_a_restarted_single_gateway_ends_its_dead_leases_at_once(store: Store, clock: FakeClock) -> None:
+    store.record_message(incoming("msg-1"))
+    store.record_message(incoming("msg-2"))
+    store.claim_due("previous-run", limit=2, lease=LEASE)
+    assert store.claim_due("this-run", limit=2, lease=LEASE) == ()
+    assert store.expire_leases(actor="gateway-start") == 2
+    claims = store.claim_due("this-run", limit=2, lease=LEASE)
+    assert sorted(c.message_id for c in claims) == ["msg-1", "msg-2"] and {c.attempt for c in claims} == {2}
+    assert store.get("msg-1").attempts[0].outcome is AttemptOutcome.ABANDONED
+    assert store.expire_leases(actor="gateway-start") == 2  # this run's leases too: only for a lone process
+    assert "delivery.leases_expired" in actions(store)
+
+
+def test_a_message_that_keeps_killing_its_worker_is_dead_lettered(store: Store, clock: FakeClock) -> None:
+    store.record_message(incoming("msg-poison"))
+    for _ in range(3):
+        assert store.claim_due("w", limit=1, lease=LEASE, max_attempts=3)
+        clock.advance(seconds=61)
+    assert store.claim_due("w", limit=1, lease=LEASE, max_attempts=3) == ()
+    record = store.get("msg-poison").record
+    assert record.status is S.FAILED and record.last_error_code == "GW-DELIVERY-ATTEMPTS-EXHAUSTED"
+
+
+def test_delivered(store: Store, clock: FakeClock) -> None:
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    clock.advance(seconds=1)
+    record = store.finish_attempt(
+        claim, DeliveryOutcome.transport_ok(202), started_at=START, duration=timedelta(milliseconds=12)
+    )
+    assert record.status is S.DELIVERED and record.lease_owner is None and record.next_attempt_at is None
+    [attempt] = store.get("msg-1").attempts
+    assert (attempt.outcome, attempt.http_status, attempt.duration_ms) == (AttemptOutcome.DELIVERED, 202, 12.0)
+    assert store.claim_due("w", limit=1, lease=LEASE) == ()
+
+
+def test_receipt_in_the_answer_acknowledges(store: Store) -> None:
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    receipt = ReceiptEvidence.accepted(b"<Receipt>ok</Receipt>", ReceiptVerdict.RECEIVED)
+    record = store.finish_attempt(claim, DeliveryOutcome.transport_ok(200, receipt), started_at=START)
+    assert record.status is S.ACKNOWLEDGED
+    detail = store.get("msg-1")
+    assert [h.status for h in detail.history][-2:] == [S.DELIVERED, S.ACKNOWLEDGED]
+    assert detail.receipt is not None and detail.receipt.body == b"<Receipt>ok</Receipt>"
+    assert actions(store)[-1] == "receipt.acknowledged"
+
+
+def test_signed_rejection_in_the_answer(store: Store) -> None:
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    rejection = ReceiptEvidence.accepted(b"<Receipt>no</Receipt>", ReceiptVerdict.REJECTED, "TRUST-CERT-REVOKED")
+    record = store.finish_attempt(claim, DeliveryOutcome.transport_ok(200, rejection), started_at=START)
+    assert record.status is S.RECEIVER_REJECTED
+    assert store.get("msg-1").history[-1].detail == "verified rejection: TRUST-CERT-REVOKED"
+
+
+def test_a_refused_receipt_is_kept_but_moves_nothing(store: Store) -> None:
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    bad = ReceiptEvidence.refused(b"<Receipt>forged</Receipt>", "digest does not match what was delivered")
+    record = store.finish_attempt(claim, DeliveryOutcome.transport_ok(200, bad), started_at=START)
+    assert record.status is S.DELIVERED
+    detail = store.get("msg-1")
+    assert detail.receipt is None
+    [kept] = detail.receipts
+    assert not kept.verified and kept.code == "GW-RECEIPT-INVALID"
+    assert "receipt.refused" in actions(store)
+
+
+def test_retry_scheduled_then_due_at_its_time(store: Store, clock: FakeClock) -> None:
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    retry_at = clock() + timedelta(seconds=30)
+    outcome = DeliveryOutcome.retryable(Code.GW_DELIVERY_RECEIVER_ERROR, "receiver answered HTTP 503", 503)
+    record = store.finish_attempt(claim, outcome, started_at=clock(), retry_at=retry_at)
+    assert (record.status, record.next_attempt_at, record.last_error_code) == (
+        S.WAITING_FOR_RETRY, retry_at, "GW-DELIVERY-RECEIVER-ERROR"
+    )
+    clock.advance(seconds=29)
+    assert store.claim_due("w", limit=1, lease=LEASE) == ()
+    clock.advance(seconds=1)
+    [again] = store.claim_due("w", limit=1, lease=LEASE)
+    assert again.attempt == 2
+    assert actions(store)[-1] == "delivery.retry_scheduled"
+
+
+def test_dead_letter_and_manual_retry(store: Store, clock: FakeClock) -> None:
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    outcome = DeliveryOutcome.retryable(Code.GW_DELIVERY_UNREACHABLE, "connection refused")
+    record = store.finish_attempt(claim, outcome, started_at=clock(), dead_letter=Code.GW_DELIVERY_EXPIRED)
+    assert record.status is S.FAILED and record.last_error_code == "GW-DELIVERY-EXPIRED"
+    assert store.claim_due("w", limit=1, lease=LEASE) == ()
+
+    clock.advance(hours=30)
+    retried = store.retry("msg-1", actor="operator:alice")
+    assert (retried.status, retried.attempts, retried.next_attempt_at) == (S.WAITING_FOR_RETRY, 0, clock())
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    assert claim.attempt == 1 and claim.cycle_started_at == clock()  # a fresh age window
+    assert actions(store)[-1] == "message.retry"
+
+
+def test_permanent_refusal_fails_at_once(store: Store) -> None:
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    outcome = DeliveryOutcome.permanent(Code.GW_DELIVERY_REFUSED, "receiver answered HTTP 404", 404)
+    record = store.finish_attempt(claim, outcome, started_at=START)
+    assert record.status is S.FAILED and record.last_error_code == "GW-DELIVERY-REFUSED"
+
+
+@pytest.mark.parametrize("status_setup", ["accepted", "delivered", "rejected"])
+def test_retry_is_only_for_failed_messages(store: Store, status_setup: str) -> None:
+    verdict = Verdict.REJECTED if status_setup == "rejected" else Verdict.ACCEPTED
+    store.record_message(incoming("msg-1", verdict=verdict))
+    if status_setup == "delivered":
+        [claim] = store.claim_due("w", limit=1, lease=LEASE)
+        store.finish_attempt(claim, DeliveryOutcome.transport_ok(200), started_at=START)
+    with pytest.raises(InputError) as caught:
+        store.retry("msg-1", actor="operator")
+    assert caught.value.code is Code.GW_RETRY_NOT_ALLOWED
+
+
+def test_unknown_message(store: Store) -> None:
+    for call in (
+        lambda: store.get("nope"),
+        lambda: store.retry("nope", actor="operator"),
+        lambda: store.record_receipt("nope", ReceiptEvidence.accepted(b"<r/>", ReceiptVerdict.RECEIVED)),
+    ):
+        with pytest.raises(InputError) as caught:
+            call()
+        assert caught.value.code is Code.GW_MESSAGE_UNKNOWN
+    assert store.find("nope") is None
+
+
+def test_finish_attempt_argument_rules(store: Store) -> None:
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    retryable = DeliveryOutcome.retryable(Code.GW_DELIVERY_TIMEOUT, "slow")
+    with pytest.raises(ValueError):
+        store.finish_attempt(claim, retryable, started_at=START)
+    with pytest.raises(ValueError):
+        store.finish_attempt(claim, DeliveryOutcome.transport_ok(200), started_at=START, retry_at=START)
+    with pytest.raises(ValueError):
+        DeliveryOutcome(AttemptOutcome.ACKNOWLEDGED)  # needs a verified receipt
+    with pytest.raises(ValueError):
+        DeliveryOutcome(AttemptOutcome.ABANDONED)
+
+
+# --- receipts arriving on their own -------------------------------------------------------------------------------
+
+
+def test_late_receipt_stops_further_attempts(store: Store, clock: FakeClock) -> None:
+    """The receiver got it but its answer timed out: its signed receipt, posted later, ends the retries."""
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    timeout = DeliveryOutcome.retryable(Code.GW_DELIVERY_TIMEOUT, "no answer")
+    store.finish_attempt(claim, timeout, started_at=clock(), retry_at=clock() + timedelta(seconds=10))
+    result = store.record_receipt("msg-1", ReceiptEvidence.accepted(b"<r/>", ReceiptVerdict.RECEIVED), actor="BB")
+    assert result.applied and result.record.status is S.ACKNOWLEDGED and result.record.next_attempt_at is None
+    clock.advance(seconds=10)
+    assert store.claim_due("w", limit=1, lease=LEASE) == ()
+
+
+def test_receipt_for_a_delivered_message(store: Store) -> None:
+    store.record_message(incoming("msg-1"))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    store.finish_attempt(claim, DeliveryOutcome.transport_ok(202), started_at=START)
+    refused = store.record_receipt("msg-1", ReceiptEvidence.refused(b"<r>bad</r>", "not signed by BB's node"))
+    assert not refused.applied and refused.record.status is S.DELIVERED
+    good = store.record_receipt("msg-1", ReceiptEvidence.accepted(b"<r>ok</r>", ReceiptVerdict.RECEIVED))
+    assert good.applied and good.record.status is S.ACKNOWLEDGED
+    again = store.record_receipt("msg-1", ReceiptEvidence.accepted(b"<r>ok</r>", ReceiptVerdict.RECEIVED))
+    assert not again.applied and again.record.status is S.ACKNOWLEDGED
+    assert len(store.get("msg-1").receipts) == 3
+    assert actions(store)[-3:] == ["receipt.refused", "receipt.acknowledged", "receipt.ignored"]
+
+
+def test_receipt_for_a_rejected_message_changes_nothing(store: Store) -> None:
+    store.record_message(incoming("msg-1", verdict=Verdict.REJECTED, inbox_url=None))
+    result = store.record_receipt("msg-1", ReceiptEvidence.accepted(b"<r/>", ReceiptVerdict.RECEIVED))
+    assert not result.applied and result.record.status is S.REJECTED
+
+
+# --- queries --------------------------------------------------------------------------------------------------
+
+
+def test_list_filters_and_keyset_paging(store: Store, clock: FakeClock) -> None:
+    for index in range(7):
+        clock.set(START + timedelta(minutes=index))
+        store.record_message(
+            incoming(
+                f"msg-{index}",
+                sender="AA" if index % 2 == 0 else "CC",
+                document_type="phytosanitary-certificate" if index == 3 else "certificate-of-origin",
+                received_at=clock(),
+                verdict=Verdict.REJECTED if index == 5 else Verdict.ACCEPTED,
+            )
+        )
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = store.list_messages(limit=3, cursor=cursor)
+        seen.extend(record.message_id for record in page.items)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == [f"msg-{index}" for index in reversed(range(7))]  # newest first, each once
+
+    def ids(**filters: Any) -> list[str]:
+        return [record.message_id for record in store.list_messages(**filters).items]
+
+    assert ids(sender="CC") == ["msg-5", "msg-3", "msg-1"]
+    assert ids(status=S.REJECTED) == ["msg-5"]
+    assert ids(status=[S.REJECTED, S.ACCEPTED], sender="CC") == ["msg-5", "msg-3", "msg-1"]
+    assert ids(document_type="phytosanitary-certificate") == ["msg-3"]
+    assert ids(receiver="ZZ") == []
+    assert ids(since=START + timedelta(minutes=5)) == ["msg-6", "msg-5"]
+    with pytest.raises(InputError):
+        store.list_messages(cursor="not-a-cursor")
+
+
+def test_queue_depth(store: Store, clock: FakeClock) -> None:
+    for index in range(4):
+        store.record_message(incoming(f"msg-{index}"))
+    store.record_message(incoming("msg-rejected", verdict=Verdict.REJECTED, inbox_url=None))
+    [claim] = store.claim_due("w", limit=1, lease=LEASE)
+    outcome = DeliveryOutcome.retryable(Code.GW_DELIVERY_TIMEOUT, "slow")
+    store.finish_attempt(claim, outcome, started_at=clock(), retry_at=clock() + timedelta(minutes=1))
+    store.claim_due("w", limit=1, lease=LEASE)
+    depth = store.queue_depth()
+    assert dict(depth.by_status) == {S.ACCEPTED: 2, S.DELIVERING: 1, S.WAITING_FOR_RETRY: 1}
+    assert depth.total == 4 and depth.due == 2 and depth.oldest_received_at == START
+
+
+# --- faults: stable codes, no partial state -------------------------------------------------------------------------
+
+
+def test_locked_database_is_store_locked_and_writes_nothing(tmp_path: Path, clock: FakeClock) -> None:
+    with open_store(tmp_path, clock, busy_timeout=0.05) as store:
+        blocker = sqlite3.connect(tmp_path / "gateway.db", isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            with pytest.raises(StoreError) as caught:
+                store.record_message(incoming("msg-1"))
+            assert caught.value.code is Code.STORE_LOCKED
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        assert store.find("msg-1") is None
+        store.record_message(incoming("msg-1"))  # the store works again once the lock is gone
+        assert store.verify_audit().checked == 1
+
+
+def test_full_disk_is_store_full_and_rolls_back(tmp_path: Path, clock: FakeClock) -> None:
+    path = tmp_path / "gateway.db"
+    with open_store(tmp_path, clock) as store:
+        store.record_message(incoming("msg-small"))
+        store.engine.dispose()
+        pages = count_pages(path)
+
+        @event.listens_for(store.engine, "connect")
+        def cap(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute(f"PRAGMA max_page_count = {pages + 2}")
+
+        with pytest.raises(StoreError) as caught:
+            store.record_message(incoming("msg-big", envelope=b"<E>" + b"x" * 200_000 + b"</E>"))
+        assert caught.value.code is Code.STORE_FULL
+        assert store.find("msg-big") is None
+    assert count(path, "messages") == 1 and count(path, "status_history") == 2 and count(path, "audit_log") == 1
+    with open_store(tmp_path, clock) as check:
+        assert check.verify_audit().ok
+
+
+def count_pages(path: Path) -> int:
+    with sqlite3.connect(path) as conn:
+        return int(conn.execute("PRAGMA page_count").fetchone()[0])
+
+
+def test_not_a_database_is_store_corrupt(tmp_path: Path, clock: FakeClock) -> None:
+    (tmp_path / "gateway.db").write_bytes(b"this is not a database file, just bytes " * 200)
+    with pytest.raises(StoreError) as caught:
+        open_store(tmp_path, clock)
+    assert caught.value.code is Code.STORE_CORRUPT
+
+
+def test_missing_folder_is_store_unavailable(tmp_path: Path, clock: FakeClock) -> None:
+    with pytest.raises(StoreError) as caught:
+        Store.open(db_url(tmp_path / "no" / "such" / "folder"), now=clock)
+    assert caught.value.code is Code.STORE_UNAVAILABLE
+
+
+class _PgError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(f"server said {sqlstate}")
+        self.sqlstate = sqlstate
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "code"),
+    [
+        ("55P03", Code.STORE_LOCKED),
+        ("40P01", Code.STORE_LOCKED),
+        ("40001", Code.STORE_LOCKED),
+        ("53100", Code.STORE_FULL),
+        ("53200", Code.STORE_FULL),
+        ("XX001", Code.STORE_CORRUPT),
+        ("08006", Code.STORE_UNAVAILABLE),
+    ],
+)
+def test_postgresql_errors_are_classified_by_sqlstate(sqlstate: str, code: Code) -> None:
+    """psycopg 3 puts the SQLSTATE on ``.sqlstate``; SQLAlchemy wraps it as ``.orig``."""
+
+    class Wrapped(Exception):
+        orig = _PgError(sqlstate)
+
+    assert classify_database_error(Wrapped()) is code

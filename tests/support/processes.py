@@ -1,0 +1,70 @@
+"""Real processes on free loopback ports, waited for and always cleaned up."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+
+PTX = str(Path(sys.executable).parent / "ptx")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_healthy(url: str, process: subprocess.Popen[bytes], *, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = process.stdout.read().decode(errors="replace") if process.stdout else ""
+            raise AssertionError(f"process exited with {process.returncode} before {url} was healthy:\n{output}")
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} not healthy after {timeout} s")
+
+
+@contextmanager
+def running(
+    command: Sequence[str], *, health_url: str, env: dict[str, str] | None = None, log: Path | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Start ``command``, wait for ``health_url``, and stop it (SIGTERM, then SIGKILL) whatever happens."""
+    full_env = {**os.environ, **(env or {})}
+    out = open(log, "ab") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - closed below
+    process = subprocess.Popen(list(command), env=full_env, stdout=out, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    try:
+        wait_healthy(health_url, process)
+        yield process
+    finally:
+        stop(process)
+        if log is not None and hasattr(out, "close"):
+            out.close()
+
+
+def stop(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)

@@ -1,0 +1,77 @@
+"""A stand-in receiving node for gateway process tests, run as its own uvicorn process.
+
+It checks the gateway's delivery signature, fails the first N deliveries with 503 (``--fail-first``), hands each
+message id to its "application" once (SQLite, ``INSERT OR IGNORE``), counts every delivery attempt it answered,
+and returns a receipt signed with the receiving country's node key.
+
+    python tests/support/receiver.py --workspace WS --country BB --port P --db FILE [--fail-first N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sqlite3
+import threading
+from datetime import UTC, datetime
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from exchange._dsig import sign_document
+from exchange._envelope import Party, ReceiptStatus, build_receipt, read_envelope
+from exchange._transport import HEADER, verify_delivery
+from exchange._workspace import Workspace
+from exchange._xml import parse_xml
+
+
+def make_app(workspace: Workspace, country: str, db: str, fail_first: int) -> FastAPI:
+    app = FastAPI()
+    lock = threading.Lock()
+    state = {"calls": 0}
+    with sqlite3.connect(db) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS application (message_id TEXT PRIMARY KEY, digest TEXT)")
+        conn.execute("CREATE TABLE IF NOT EXISTS deliveries (n INTEGER)")
+    node = workspace.node(country)
+    gateway_cert = workspace.gateway_signer().certificate
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.post("/v1/inbox")
+    async def inbox(request: Request) -> Response:
+        body = await request.body()
+        with lock:
+            state["calls"] += 1
+            if state["calls"] <= fail_first:
+                return JSONResponse({"code": "BUSY"}, status_code=503)
+        header = read_envelope(parse_xml(body))
+        problems = verify_delivery(request.headers.get(HEADER), body, header.message_id, gateway_cert,
+                                   moment=datetime.now(UTC))
+        if problems:
+            return JSONResponse({"code": problems[0].code, "message": problems[0].message}, status_code=401)
+        with lock, sqlite3.connect(db) as conn:
+            conn.execute("INSERT OR IGNORE INTO application VALUES (?, ?)", (header.message_id, "x"))
+            conn.execute("INSERT INTO deliveries VALUES (1)")
+        receipt = build_receipt(ref_to_message_id=header.message_id, envelope=body, issuer=Party(country),
+                                status=ReceiptStatus.RECEIVED)
+        return Response(sign_document(receipt, node.key, node.signing_chain), media_type="application/xml")
+
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--workspace", required=True)
+    parser.add_argument("--country", default="BB")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--db", required=True)
+    parser.add_argument("--fail-first", type=int, default=0)
+    args = parser.parse_args()
+    app = make_app(Workspace.open(args.workspace), args.country, args.db, args.fail_first)
+    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
+
+
+if __name__ == "__main__":
+    main()

@@ -129,6 +129,8 @@ def test_nothing_else_calls_lxml_parsers() -> None:
             if path == REPO / "exchange" / "_xml.py":
                 continue
             for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if folder == "bench" and "noqa: TID251" in line:
+                    continue  # a benchmark's C floor calls lxml directly, on purpose and marked
                 if _PARSER_CALL.search(line):
                     offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert offenders == [], "use exchange._xml instead:\n" + "\n".join(offenders)

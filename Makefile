@@ -29,7 +29,9 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 bench: $(STAMP)
-	$(BIN)/python bench/validate.py
+	$(BIN)/python bench/validate.py --quick
+	$(BIN)/python bench/sign_verify.py --quick
+	$(BIN)/python bench/gateway.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

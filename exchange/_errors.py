@@ -306,6 +306,42 @@ class Code(Enum):
         "the payload's root or version does not match the document type named in the envelope",
     )
 
+    # --- node: the single window's inbox, outbox and its calls to the gateway -----------------------------------
+    NODE_NOT_ADDRESSEE = (
+        "NODE-NOT-ADDRESSEE", Severity.ERROR, Category.ROUTING, "the envelope is addressed to another party"
+    )
+    NODE_DELIVERY_MISMATCH = (
+        "NODE-DELIVERY-MISMATCH", Severity.ERROR, Category.DELIVERY,
+        "the envelope's message id is not the one the gateway signed the delivery for",
+    )
+    NODE_DUPLICATE_CONFLICT = (
+        "NODE-DUPLICATE-CONFLICT", Severity.ERROR, Category.DELIVERY,
+        "message id already used here for other bytes (or another request)",
+    )
+    NODE_MESSAGE_UNKNOWN = (
+        "NODE-MESSAGE-UNKNOWN", Severity.ERROR, Category.INPUT, "no message with this id at this node"
+    )
+    NODE_DOCUMENT_REJECTED = (
+        "NODE-DOCUMENT-REJECTED", Severity.ERROR, Category.INPUT,
+        "the message was rejected: its payload is kept as evidence, not served as a document",
+    )
+    NODE_ISSUER_FOREIGN = (
+        "NODE-ISSUER-FOREIGN", Severity.ERROR, Category.INPUT,
+        "a node signs only as an issuing authority of its own country",
+    )
+    NODE_GATEWAY_UNREACHABLE = (
+        "NODE-GATEWAY-UNREACHABLE", Severity.ERROR, Category.DELIVERY,
+        "the gateway could not be reached or did not answer in time",
+    )
+    NODE_GATEWAY_ERROR = (
+        "NODE-GATEWAY-ERROR", Severity.ERROR, Category.DELIVERY,
+        "the gateway answered with an unexpected status or body",
+    )
+    NODE_RECEIPT_INVALID = (
+        "NODE-RECEIPT-INVALID", Severity.ERROR, Category.DELIVERY,
+        "receipt refused: signature, signer, message id or digest does not match what this node sent",
+    )
+
 
 class ExchangeError(Exception):
     """Root of every error the project raises. Carries a stable :class:`Code`."""

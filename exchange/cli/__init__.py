@@ -19,6 +19,7 @@ from exchange.cli import _issue as _issue  # noqa: E402,F401  isort: skip
 from exchange.cli import _demo as _demo  # noqa: E402,F401  isort: skip
 from exchange.cli import _serve as _serve  # noqa: E402,F401  isort: skip
 from exchange.cli import _gateway as _gateway  # noqa: E402,F401  isort: skip
+from exchange.cli import _up as _up  # noqa: E402,F401  isort: skip
 from exchange.cli import _pki as _pki  # noqa: E402,F401  isort: skip
 from exchange.cli import _sign as _sign  # noqa: E402,F401  isort: skip
 from exchange.cli import _node as _node  # noqa: E402,F401  isort: skip

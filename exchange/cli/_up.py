@@ -1,0 +1,386 @@
+"""``ptx up`` / ``ptx down``: the gateway and every country's node as local processes; and the client commands
+``ptx send``, ``ptx status`` and ``ptx inbox`` that talk to them.
+
+``ptx up`` creates the workspace if it is missing, starts ``ptx serve gateway`` and one ``ptx serve node`` per
+country, waits until all answer ``/readyz``, prints their URLs, then streams their logs with a prefix and stops
+them all on Ctrl-C or SIGTERM. ``ptx up --detach`` leaves them running (logs in ``workspace/logs/``, process ids
+and URLs in ``workspace/run/services.json``) for scripts; ``ptx down`` stops them. A port that is already taken
+is a clear error before anything starts.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from exchange._errors import Code, ConfigurationError, InputError
+from exchange.cli._app import EXIT_INVALID, EXIT_OK, app
+
+DEFAULT_GATEWAY_PORT = 8000
+DEFAULT_FIRST_NODE_PORT = 8001
+STATE_FILE = Path("run") / "services.json"
+FINAL_STATUSES = {"ACKNOWLEDGED", "RECEIVER_REJECTED", "REJECTED", "FAILED"}
+
+WorkspaceOption = Annotated[
+    Path | None, typer.Option("--workspace", "-w", help="Workspace folder (default: $PTX_WORKSPACE or ./workspace).")
+]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    url: str
+    command: list[str]
+
+
+def _workspace_dir(option: Path | None) -> Path:
+    return (option or Path(os.environ.get("PTX_WORKSPACE", "workspace"))).resolve()
+
+
+def _ptx() -> list[str]:
+    return [sys.executable, "-m", "exchange.cli"]
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def plan(workspace: Path, countries: list[str], host: str, gateway_port: int, first_node_port: int) -> list[Service]:
+    """The services ``ptx up`` starts: the gateway, then one node per country."""
+    gateway_url = f"http://{host}:{gateway_port}"
+    node_urls = {code: f"http://{host}:{first_node_port + index}" for index, code in enumerate(countries)}
+    services = [Service("gateway", gateway_url, [
+        *_ptx(), "serve", "gateway", "--workspace", str(workspace), "--host", host, "--port", str(gateway_port),
+        *[arg for code, url in node_urls.items() for arg in ("--node", f"{code}={url}")], "--log-level", "warning",
+    ])]
+    for code, url in node_urls.items():
+        services.append(Service(code, url, [
+            *_ptx(), "serve", "node", "--country", code, "--workspace", str(workspace), "--host", host,
+            "--port", url.rsplit(":", 1)[1], "--gateway", gateway_url, "--log-level", "warning",
+        ]))
+    return services
+
+
+def _wait_ready(service: Service, process: subprocess.Popen[bytes], timeout: float) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ConfigurationError(f"{service.name} stopped while starting (exit {process.returncode}); "
+                                     "see its log", code=Code.CONFIG_INVALID)
+        try:
+            if httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise ConfigurationError(f"{service.name} not ready at {service.url} after {timeout:.0f} s", code=Code.CONFIG_INVALID)
+
+
+def _stop_all(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        if process.poll() is None:
+            with _quiet():
+                os.killpg(process.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    for process in processes:
+        try:
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            with _quiet():
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+
+class _quiet:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> bool:
+        return isinstance(exc[1], ProcessLookupError | PermissionError)
+
+
+def _pump(name: str, process: subprocess.Popen[bytes], width: int) -> None:
+    assert process.stdout is not None  # noqa: S101 - started with a pipe
+    for raw in iter(process.stdout.readline, b""):
+        sys.stdout.write(f"{name:<{width}} | {raw.decode(errors='replace')}")
+        sys.stdout.flush()
+
+
+@app.command("up")
+def up(
+    workspace: WorkspaceOption = None,
+    host: Annotated[str, typer.Option("--host", help="Interface the services listen on.")] = "127.0.0.1",
+    gateway_port: Annotated[int, typer.Option("--gateway-port", help="Gateway port.")] = DEFAULT_GATEWAY_PORT,
+    node_port: Annotated[
+        int, typer.Option("--node-port", help="First node port; the next countries take the following ports.")
+    ] = DEFAULT_FIRST_NODE_PORT,
+    detach: Annotated[bool, typer.Option("--detach", "-d", help="Leave the services running in the background.")] = False,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the services to be ready.")] = 60,
+) -> None:
+    """Start the gateway and every country's single-window node as local processes."""
+    from exchange._workspace import Workspace, init_workspace
+
+    root = _workspace_dir(workspace)
+    if not (root / "workspace.yaml").is_file():
+        from datetime import UTC, datetime
+
+        typer.echo(f"creating the workspace in {root}", err=True)
+        init_workspace(root, moment=datetime.now(UTC))
+    countries = list(Workspace.open(root).countries)
+    services = plan(root, countries, host, gateway_port, node_port)
+    taken = [f"{s.name} ({s.url})" for s in services if not _port_free(host, int(s.url.rsplit(":", 1)[1]))]
+    if taken:
+        raise ConfigurationError(
+            f"port already in use for {', '.join(taken)}: stop what holds it (ptx down?) or choose other ports "
+            "with --gateway-port/--node-port", code=Code.CONFIG_INVALID,
+        )
+    logs = root / "logs"
+    logs.mkdir(exist_ok=True)
+    processes: list[subprocess.Popen[bytes]] = []
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        for service in services:
+            if detach:
+                with open(logs / f"{service.name}.log", "ab") as log:
+                    process = subprocess.Popen(service.command, stdout=log, stderr=subprocess.STDOUT, env=env,
+                                               start_new_session=True)
+            else:
+                process = subprocess.Popen(service.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                           env=env, start_new_session=True)
+            processes.append(process)
+        for service, process in zip(services, processes, strict=True):
+            _wait_ready(service, process, timeout)
+    except BaseException:
+        _stop_all(processes)
+        raise
+    for service in services:
+        typer.echo(f"{service.name:<8} {service.url}" + ("   (dashboard: /ui, API docs: /docs)" if service.name == "gateway"
+                                                        else ""))
+    state = {"workspace": str(root), "services": [
+        {"name": s.name, "url": s.url, "pid": p.pid} for s, p in zip(services, processes, strict=True)
+    ]}
+    (root / STATE_FILE).parent.mkdir(exist_ok=True)
+    (root / STATE_FILE).write_text(json.dumps(state, indent=2))
+    if detach:
+        typer.echo(f"running in the background; logs in {logs}; stop with: ptx down --workspace {root}")
+        return
+
+    width = max(len(s.name) for s in services)
+    for service, process in zip(services, processes, strict=True):
+        threading.Thread(target=_pump, args=(service.name, process, width), daemon=True).start()
+    stopping = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    try:
+        while not stopping.is_set():
+            if any(process.poll() is not None for process in processes):
+                typer.echo("a service stopped; stopping the others", err=True)
+                break
+            stopping.wait(0.5)
+    finally:
+        _stop_all(processes)
+        with _quiet():
+            (root / STATE_FILE).unlink(missing_ok=True)
+    typer.echo("stopped")
+
+
+@app.command("down")
+def down(workspace: WorkspaceOption = None) -> None:
+    """Stop the services ``ptx up --detach`` started."""
+    root = _workspace_dir(workspace)
+    state_path = root / STATE_FILE
+    if not state_path.is_file():
+        typer.echo("nothing is running (no run/services.json in the workspace)")
+        raise typer.Exit(EXIT_OK)
+    state = json.loads(state_path.read_text())
+    stopped = []
+    for service in state["services"]:
+        with _quiet():
+            os.killpg(int(service["pid"]), signal.SIGTERM)
+            stopped.append(service["name"])
+    deadline = time.monotonic() + 10
+    for service in state["services"]:
+        while time.monotonic() < deadline and _alive(int(service["pid"])):
+            time.sleep(0.1)
+        if _alive(int(service["pid"])):
+            with _quiet():
+                os.killpg(int(service["pid"]), signal.SIGKILL)
+    state_path.unlink(missing_ok=True)
+    typer.echo(f"stopped {', '.join(stopped) or 'nothing (already gone)'}")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return True
+
+
+# --- clients ----------------------------------------------------------------------------------------------
+
+
+def _urls(workspace: Path | None) -> dict[str, str]:
+    """Service URLs: from ``ptx up``'s state file when present, else the default ports."""
+    root = _workspace_dir(workspace)
+    state_path = root / STATE_FILE
+    if state_path.is_file():
+        return {s["name"]: s["url"] for s in json.loads(state_path.read_text())["services"]}
+    urls = {"gateway": os.environ.get("PTX_GATEWAY_URL", f"http://127.0.0.1:{DEFAULT_GATEWAY_PORT}")}
+    if (root / "workspace.yaml").is_file():
+        from exchange._workspace import Workspace
+
+        for index, code in enumerate(Workspace.open(root).countries):
+            urls[code] = f"http://127.0.0.1:{DEFAULT_FIRST_NODE_PORT + index}"
+    return urls
+
+
+def _call(method: str, url: str, **kwargs: Any) -> Any:
+    import httpx
+
+    try:
+        response = httpx.request(method, url, timeout=30, **kwargs)
+    except httpx.HTTPError as exc:
+        raise ConfigurationError(f"cannot reach {url}: {exc} (is `ptx up` running?)", code=Code.CONFIG_INVALID) from exc
+    try:
+        body = response.json()
+    except ValueError:
+        body = {"code": str(response.status_code), "message": response.text[:500]}
+    if response.status_code >= 400 and not (isinstance(body, dict) and "verdict" in body):
+        message = body.get("message", body) if isinstance(body, dict) else body
+        code = body.get("code", response.status_code) if isinstance(body, dict) else response.status_code
+        raise InputError(f"{url} answered {response.status_code}: {code}: {message}", code=Code.INPUT_INVALID)
+    return body
+
+
+def _print_answer(body: dict[str, Any]) -> None:
+    typer.echo(f"message {body.get('message_id')}: {body.get('status') or body.get('verdict')}")
+    for check in body.get("checks", []):
+        if check.get("status") == "failed":
+            for finding in check.get("findings", []):
+                where = f" at {finding['path']}" if finding.get("path") else ""
+                typer.echo(f"  {check['name']}: {finding['code']} {finding['message']}{where}")
+
+
+@app.command("send")
+def send(
+    file: Annotated[Path | None, typer.Argument(help="An already signed document to send.")] = None,
+    sender: Annotated[str, typer.Option("--from", help="Sending country (its node sends).")] = "AA",
+    receiver: Annotated[str, typer.Option("--to", help="Receiving country.")] = "BB",
+    type_id: Annotated[str | None, typer.Option("--type", help="Document type to build (with --data).")] = None,
+    data: Annotated[Path | None, typer.Option("--data", help="Structured input (JSON/YAML) to build from.")] = None,
+    issuer: Annotated[str | None, typer.Option("--as", help="Issuing authority (default: the one for the type).")] = None,
+    tamper: Annotated[bool, typer.Option("--tamper", help="Change one byte after signing (a demo of rejection).")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until the message reaches a final status.")] = False,
+    workspace: WorkspaceOption = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 60,
+) -> None:
+    """Send a document from one country's single window to another's, through the gateway."""
+    from exchange._builder import load_input
+
+    urls = _urls(workspace)
+    node = urls.get(sender.upper())
+    if node is None:
+        raise InputError(f"no node for {sender!r}; known: {', '.join(k for k in urls if k != 'gateway')}",
+                         code=Code.INPUT_INVALID)
+    request: dict[str, Any] = {"to": receiver.upper()}
+    if file is not None:
+        if type_id or data:
+            raise InputError("give a FILE or --type with --data, not both", code=Code.INPUT_INVALID)
+        request["document"] = file.read_text(encoding="utf-8")
+    elif type_id and data:
+        request.update(type=type_id, data=load_input(data))
+        if issuer:
+            request["issuer"] = issuer
+    else:
+        raise InputError("say what to send: a signed FILE, or --type T --data F [--as ISSUER]", code=Code.INPUT_INVALID)
+    if tamper:
+        request["tamper"] = True
+    body = _call("POST", f"{node}/v1/outbox", json=request)
+    gateway_answer = (body.get("gateway") or {}).get("answer") if isinstance(body, dict) else None
+    _print_answer(gateway_answer or body)
+    message_id = body.get("message_id") if isinstance(body, dict) else None
+    status = body.get("status") if isinstance(body, dict) else None
+    if wait and message_id:
+        status = _wait_outbox(node, message_id, timeout)
+    raise typer.Exit(EXIT_OK if status not in ("REJECTED", "FAILED", "RECEIVER_REJECTED") else EXIT_INVALID)
+
+
+def _wait_outbox(node: str, message_id: str, timeout: float) -> str | None:
+    deadline = time.monotonic() + timeout
+    status = None
+    while time.monotonic() < deadline:
+        body = _call("GET", f"{node}/v1/outbox/{message_id}")
+        if body.get("status") != status:
+            status = body.get("status")
+            receipt = body.get("receipt") or {}
+            typer.echo(f"  {status}" + ("  (receipt verified by this node)" if receipt.get("verified") else ""))
+        if status in FINAL_STATUSES:
+            return status
+        time.sleep(0.3)
+    typer.echo(f"still {status} after {timeout:.0f} s", err=True)
+    return status
+
+
+@app.command("status")
+def status(
+    message_id: Annotated[str, typer.Argument(help="Message id.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Wait until a final status.")] = False,
+    workspace: WorkspaceOption = None,
+    timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 60,
+) -> None:
+    """A message's status and history at the gateway."""
+    gateway = _urls(workspace)["gateway"]
+    deadline = time.monotonic() + timeout
+    while True:
+        body = _call("GET", f"{gateway}/v1/messages/{message_id}")
+        if not wait or body.get("status") in FINAL_STATUSES or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    typer.echo(f"{message_id}: {body.get('status')}  {body.get('sender')} -> {body.get('receiver')}  "
+               f"{body.get('document_type')}")
+    for change in body.get("history", []):
+        typer.echo(f"  {change.get('at')}  {change.get('status')}  {change.get('detail', '')}")
+
+
+@app.command("inbox")
+def inbox(
+    country: Annotated[str, typer.Argument(help="Country whose single-window inbox to list.")],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Documents a country's single window has received."""
+    urls = _urls(workspace)
+    node = urls.get(country.upper())
+    if node is None:
+        raise InputError(f"no node for {country!r}", code=Code.INPUT_INVALID)
+    body = _call("GET", f"{node}/v1/inbox")
+    items = body.get("items", body) if isinstance(body, dict) else body
+    if not items:
+        typer.echo(f"{country.upper()}'s inbox is empty")
+    for item in items:
+        codes = ",".join(item.get("codes") or [])
+        typer.echo(f"{item.get('message_id')}  {item.get('sender')} -> {country.upper()}  {item.get('document_type')}  "
+                   f"{item.get('verdict')}{'  ' + codes if codes else ''}  {item.get('received_at')}")

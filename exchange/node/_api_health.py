@@ -1,0 +1,25 @@
+"""``/healthz`` (the process answers) and ``/readyz`` (the store answers and the node's key is loaded)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from fastapi import APIRouter
+
+from exchange.node._app import Services
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz(services: Services) -> dict[str, Any]:
+    """Liveness: the process is up."""
+    return {"status": "ok", "country": services.settings.country}
+
+
+@router.get("/readyz")
+async def readyz(services: Services) -> dict[str, Any]:
+    """Readiness: the store answers (a ``STORE-*`` error otherwise, HTTP 503)."""
+    await asyncio.to_thread(services.store.ping)
+    return {"status": "ready", "country": services.settings.country, "gateway": services.settings.gateway_url}

@@ -19,7 +19,9 @@ DEFAULT_NODE_PORT = 8001
 
 @serve_app.command("node")
 def serve_node(
-    country: Annotated[str, typer.Option("--country", "-c", help="Country this single window serves, e.g. AA.")],
+    country: Annotated[
+        str, typer.Option("--country", "-c", envvar="PTX_NODE_COUNTRY", help="Country this single window serves, e.g. AA.")
+    ],
     workspace: Annotated[
         Path | None,
         typer.Option("--workspace", "-w", help="Workspace folder (default: $PTX_NODE_WORKSPACE, $PTX_WORKSPACE or ./workspace)."),

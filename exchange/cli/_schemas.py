@@ -116,3 +116,54 @@ def add_type(
         f"added {doc_type.id} ({doc_type.title}, root {doc_type.root}) to {target}; "
         f"{len(doc_type.samples)} sample(s) checked"
     )
+
+
+@schemas_app.command("check")
+def check_samples(
+    type_ids: Annotated[list[str] | None, typer.Argument(help="Types to check (default: every type).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary.")] = False,
+) -> None:
+    """Validate every labelled sample and compare with what its manifest expects (valid, or the codes)."""
+    import json
+
+    from rich.markup import escape
+    from rich.table import Table
+
+    from exchange._catalogue import default_catalogue
+    from exchange._validation import Validator
+
+    catalogue = default_catalogue()
+    validator = Validator(catalogue)
+    types = [catalogue.get(type_id) for type_id in type_ids] if type_ids else list(catalogue)
+    rows: list[dict[str, object]] = []
+    for doc_type in types:
+        for sample in doc_type.samples:
+            report = validator.validate_file(sample.path, document_type=doc_type)
+            if sample.expect == "valid":
+                matched = report.valid and set(sample.codes) <= set(report.codes)
+            else:
+                matched = not report.valid and set(sample.codes) <= set(report.codes)
+            first = next((f for f in report.findings if f.is_error), None)
+            rows.append({
+                "type": doc_type.id,
+                "sample": str(sample.path.relative_to(doc_type.folder)),
+                "expected": sample.expect + (" " + ",".join(sample.codes) if sample.codes else ""),
+                "actual": report.verdict.value + (" " + ",".join(dict.fromkeys(report.codes)) if report.codes else ""),
+                "matched": matched,
+                "why": "" if first is None else (f"line {first.line}: " if first.line else "") + first.message,
+            })
+    failed = [row for row in rows if not row["matched"]]
+    if as_json:
+        print(json.dumps({"samples": rows, "matched": len(rows) - len(failed), "total": len(rows)}, indent=2,
+                         ensure_ascii=False))
+    else:
+        table = Table(title="Catalogue samples: expected versus actual")
+        for column in ("type", "sample", "expected", "actual", "ok", "first finding"):
+            table.add_column(column, overflow="fold")
+        for row in rows:
+            table.add_row(*(escape(str(row[key])) for key in ("type", "sample", "expected", "actual")),
+                          "[green]yes[/green]" if row["matched"] else "[red]NO[/red]", escape(str(row["why"])))
+        out = console()
+        out.print(table)
+        out.print(f"{len(rows) - len(failed)} of {len(rows)} samples behave as labelled")
+    raise typer.Exit(EXIT_INVALID if failed or not rows else 0)

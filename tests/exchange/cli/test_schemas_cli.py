@@ -92,10 +92,10 @@ def test_add_reports_a_bad_manifest(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "CATALOGUE-MANIFEST-INVALID" in result.output
 
 
-def test_demo_plays_every_sample_and_all_match(workspace: Path) -> None:
-    result = runner.invoke(app, ["demo", "--json"])
+def test_check_plays_every_sample_and_all_match(workspace: Path) -> None:
+    result = runner.invoke(app, ["schemas", "check", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["matched"] == summary["total"] >= 24
-    invalid = [row for row in summary["scenarios"] if row["expected"].startswith("invalid")]
+    invalid = [row for row in summary["samples"] if row["expected"].startswith("invalid")]
     assert all(row["actual"].startswith("invalid") and row["why"] for row in invalid)

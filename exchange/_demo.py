@@ -1,0 +1,370 @@
+"""The narrated demo: ten scenarios a trainer plays in front of a room, each with its expected outcome.
+
+Every run uses a fresh demo workspace and its own gateway and single-window nodes on free loopback ports (the
+revocation scenario changes the workspace, and a trainer's own workspace must not be harmed). Each scenario says
+what happens, why it matters (the CPTA idea behind it), and what the system answered; the run ends with a table of
+expected versus actual outcomes.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+FINAL = {"ACKNOWLEDGED", "RECEIVER_REJECTED", "REJECTED", "FAILED"}
+
+
+@dataclass
+class Outcome:
+    """What a scenario observed: a short ``actual`` to compare with the expectation, and narration lines."""
+
+    actual: str
+    lines: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    number: int
+    title: str
+    happens: str
+    why: str
+    expected: str
+    play: Callable[[Demo], Outcome]
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Demo:
+    """The running demo: workspace, services, and helpers the scenarios use."""
+
+    def __init__(self, root: Path, *, log: Callable[[str], None]) -> None:
+        self.root = root
+        self.log = log
+        self.workspace_path = root / "workspace"
+        self.ports = {"gateway": _free_port(), "AA": _free_port(), "BB": _free_port()}
+        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        self.processes: dict[str, subprocess.Popen[bytes]] = {}
+        self.sent: dict[int, str] = {}
+
+    # --- services -----------------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        from exchange._workspace import init_workspace
+
+        init_workspace(self.workspace_path, moment=datetime.now(UTC) - timedelta(minutes=1))
+        for name in ("gateway", "AA", "BB"):
+            self.start_service(name)
+
+    def _command(self, name: str) -> list[str]:
+        ptx = [sys.executable, "-m", "exchange.cli"]
+        workspace = str(self.workspace_path)
+        if name == "gateway":
+            return [*ptx, "serve", "gateway", "--workspace", workspace, "--port", str(self.ports["gateway"]),
+                    "--node", f"AA={self.urls['AA']}", "--node", f"BB={self.urls['BB']}", "--log-level", "warning"]
+        return [*ptx, "serve", "node", "--country", name, "--workspace", workspace, "--port", str(self.ports[name]),
+                "--gateway", self.urls["gateway"], "--log-level", "warning"]
+
+    def start_service(self, name: str) -> None:
+        import httpx
+
+        env = {**os.environ, "PTX_DELIVERY__BASE_DELAY": "0.5", "PTX_DELIVERY__MAX_DELAY": "1.5",
+               "PTX_DELIVERY__POLL_INTERVAL": "0.1", "PTX_DELIVERY__REQUEST_TIMEOUT": "5", "PTX_DELIVERY__LEASE": "10"}
+        log = open(self.root / f"{name}.log", "ab")  # noqa: SIM115 - the process writes to it until stopped
+        process = subprocess.Popen(self._command(name), stdout=log, stderr=subprocess.STDOUT, env=env,
+                                   start_new_session=True)
+        self.processes[name] = process
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} stopped while starting; see {self.root / (name + '.log')}")
+            try:
+                if httpx.get(f"{self.urls[name]}/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"{name} did not become ready")
+
+    def stop_service(self, name: str) -> None:
+        process = self.processes.pop(name, None)
+        if process is None or process.poll() is not None:
+            return
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+
+    def stop(self) -> None:
+        for name in list(self.processes):
+            self.stop_service(name)
+
+    # --- helpers --------------------------------------------------------------------------------------------
+
+    @property
+    def workspace(self) -> Any:
+        from exchange._workspace import Workspace
+
+        return Workspace.open(self.workspace_path)
+
+    def get(self, url: str) -> Any:
+        import httpx
+
+        return httpx.get(url, timeout=15).json()
+
+    def send(self, request: dict[str, Any]) -> dict[str, Any]:
+        import httpx
+
+        response = httpx.post(f"{self.urls['AA']}/v1/outbox", json={"to": "BB", **request}, timeout=30)
+        if response.status_code not in (200, 201):
+            raise RuntimeError(f"AA's outbox answered {response.status_code}: {response.text[:300]}")
+        body: dict[str, Any] = response.json()
+        return body
+
+    def wait(self, message_id: str, *, until: set[str] = FINAL, timeout: float = 20) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while True:
+            body: dict[str, Any] = self.get(f"{self.urls['AA']}/v1/outbox/{message_id}")
+            receipt = body.get("receipt") or {}
+            if body["status"] in until and (body["status"] != "ACKNOWLEDGED" or receipt.get("verified")):
+                return body
+            if time.monotonic() > deadline:
+                return body
+            time.sleep(0.2)
+
+    def signed(self, document: bytes, issuer: str) -> str:
+        from exchange._dsig import sign_document
+
+        credential = self.workspace.signer(issuer)
+        return sign_document(document, credential.key, list(credential.signing_chain)).decode("utf-8")
+
+    def input(self, type_id: str) -> dict[str, Any]:
+        from exchange._builder import load_input
+
+        return load_input(REPO_SCHEMAS / type_id / "input.yaml")
+
+    def sample(self, type_id: str, name: str) -> bytes:
+        return (REPO_SCHEMAS / type_id / "samples" / name).read_bytes()
+
+    def inbox_count(self) -> int:
+        return len(self.get(f"{self.urls['BB']}/v1/inbox")["items"])
+
+
+def _answer(body: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = (body.get("gateway") or {}).get("answer") or {}
+    return answer
+
+
+def _codes(answer: dict[str, Any]) -> list[str]:
+    return list(dict.fromkeys(
+        f["code"] for check in answer.get("checks", []) for f in check.get("findings", []) if f.get("severity") == "error"
+    ))
+
+
+def _failed_lines(answer: dict[str, Any]) -> list[str]:
+    lines = []
+    for check in answer.get("checks", []):
+        for finding in check.get("findings", []):
+            if finding.get("severity") != "error":
+                continue
+            where = ""
+            if finding.get("line"):
+                where = f" (line {finding['line']}" + (f", {finding['path']}" if finding.get("path") else "") + ")"
+            elif finding.get("path"):
+                where = f" ({finding['path']})"
+            lines.append(f"{check['name']}: {finding['code']}: {finding['message']}{where}")
+    return lines
+
+
+def _rejected(answer: dict[str, Any]) -> Outcome:
+    codes = _codes(answer)
+    return Outcome(f"{answer.get('verdict', '?')} {' '.join(codes)}".strip(),
+                   [f"gateway verdict: {answer.get('verdict')}", *_failed_lines(answer)])
+
+
+def _delivered(demo: Demo, body: dict[str, Any]) -> Outcome:
+    final = demo.wait(body["message_id"])
+    answer = _answer(body)
+    receipt = final.get("receipt") or {}
+    passed = sum(1 for check in answer.get("checks", []) if check["status"] == "passed")
+    verified = " receipt-verified" if receipt.get("verified") else ""
+    return Outcome(f"{final['status']}{verified}", [
+        f"message {body['message_id']}",
+        f"gateway verdict: {answer.get('verdict')} ({passed} checks passed)",
+        f"status: {final['status']}; BB's signed receipt says {receipt.get('status')}, "
+        f"verified by AA: {bool(receipt.get('verified'))}",
+    ])
+
+
+# --- the scenarios ------------------------------------------------------------------------------------------
+
+
+def _coo(demo: Demo) -> Outcome:
+    body = demo.send({"type": "certificate-of-origin", "data": demo.input("certificate-of-origin")})
+    demo.sent[1] = body["message_id"]
+    return _delivered(demo, body)
+
+
+def _phyto(demo: Demo) -> Outcome:
+    return _delivered(demo, demo.send({"type": "phytosanitary-certificate",
+                                       "data": demo.input("phytosanitary-certificate")}))
+
+
+def _tamper(demo: Demo) -> Outcome:
+    body = demo.send({"type": "certificate-of-origin", "data": demo.input("certificate-of-origin"), "tamper": True})
+    return _rejected(_answer(body))
+
+
+def _schema_invalid(demo: Demo) -> Outcome:
+    document = demo.signed(demo.sample("certificate-of-origin", "invalid/issue-time-without-t.xml"),
+                           "AA/chamber-of-commerce")
+    return _rejected(_answer(demo.send({"document": document})))
+
+
+def _rule(demo: Demo) -> Outcome:
+    document = demo.signed(demo.sample("certificate-of-origin", "invalid/gross-below-net.xml"),
+                           "AA/chamber-of-commerce")
+    return _rejected(_answer(demo.send({"document": document})))
+
+
+def _unauthorised(demo: Demo) -> Outcome:
+    document = demo.signed(demo.sample("certificate-of-origin", "valid/basic.xml"), "AA/nppo")
+    return _rejected(_answer(demo.send({"document": document})))
+
+
+def _revoked(demo: Demo) -> Outcome:
+    result = demo.workspace.revoke("AA/customs", moment=datetime.now(UTC))
+    document = demo.signed(demo.sample("customs-declaration", "valid/basic.xml"), "AA/customs")
+    outcome = _rejected(_answer(demo.send({"document": document})))
+    outcome.lines.insert(0, f"AA revoked its customs authority: new CRL, trust list sequence {result.trust_list_sequence}")
+    return outcome
+
+
+def _third_country(demo: Demo) -> Outcome:
+    from exchange._dsig import sign_document
+    from exchange._pki import build_country_pki, demo_country
+
+    cc = build_country_pki(demo_country("CC", name="Country C"), moment=datetime.now(UTC) - timedelta(minutes=1))
+    chamber = cc.authority("chamber-of-commerce")
+    document = sign_document(demo.sample("certificate-of-origin", "valid/basic.xml"), chamber.key,
+                             list(chamber.signing_chain)).decode("utf-8")
+    outcome = _rejected(_answer(demo.send({"document": document})))
+    outcome.lines.insert(0, "a chamber of commerce of country CC signed it; no agreement recognises CC's trust list")
+    return outcome
+
+
+def _resend(demo: Demo) -> Outcome:
+    import httpx
+
+    message_id = demo.sent.get(1)
+    if message_id is None:
+        message_id = demo.send({"type": "certificate-of-origin", "data": demo.input("certificate-of-origin")})[
+            "message_id"]
+        demo.wait(message_id)
+    gateway = demo.urls["gateway"]
+    envelope = httpx.get(f"{gateway}/v1/messages/{message_id}/envelope", timeout=10).content
+    before = demo.inbox_count()
+    first = httpx.get(f"{gateway}/v1/messages/{message_id}", timeout=10).json()
+    again = httpx.post(f"{gateway}/v1/messages", content=envelope, headers={"Content-Type": "application/xml"},
+                       timeout=10)
+    time.sleep(1.0)
+    after = demo.inbox_count()
+    same = again.json() == first["report"]
+    delivered_once = before == after
+    return Outcome(f"HTTP {again.status_code}{' same-answer' if same else ''}{' delivered-once' if delivered_once else ''}",
+                   [f"resent the exact bytes of message {message_id}",
+                    f"gateway answered HTTP {again.status_code} with {'the same' if same else 'a different'} answer",
+                    f"BB's inbox held {before} message(s) before and {after} after"])
+
+
+def _offline(demo: Demo) -> Outcome:
+    demo.stop_service("BB")
+    body = demo.send({"type": "certificate-of-origin", "data": demo.input("certificate-of-origin")})
+    waiting = demo.wait(body["message_id"], until={"WAITING_FOR_RETRY", *FINAL}, timeout=10)
+    seen = waiting["status"]
+    demo.start_service("BB")
+    final = demo.wait(body["message_id"], timeout=30)
+    detail = demo.get(f"{demo.urls['gateway']}/v1/messages/{body['message_id']}")
+    attempts = [a["outcome"] for a in detail.get("attempts", [])]
+    receipt = final.get("receipt") or {}
+    return Outcome(f"{seen} then {final['status']}{' receipt-verified' if receipt.get('verified') else ''}", [
+        "BB's single window was stopped; AA sent a certificate of origin",
+        f"while BB was away the gateway kept it: {seen}",
+        f"BB came back; delivery attempts: {', '.join(attempts)}",
+        f"status: {final['status']}",
+    ])
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario(1, "Certificate of origin from AA to BB", "AA's chamber of commerce issues and signs a certificate "
+             "of origin; AA's single window wraps it, signs the envelope and sends it through the gateway; BB checks "
+             "it again and answers a signed receipt.",
+             "Functional equivalence (CPTA Art. 5): the signed electronic document does what the paper one did, and "
+             "the receipt is evidence that BB received exactly these bytes.",
+             "ACKNOWLEDGED receipt-verified", _coo),
+    Scenario(2, "Phytosanitary certificate", "AA's plant-protection organisation (NPPO) issues a phytosanitary "
+             "certificate, as in the IPPC ePhyto hub.",
+             "International standards (Art. 9): the same exchange carries every document type in the catalogue.",
+             "ACKNOWLEDGED receipt-verified", _phyto),
+    Scenario(3, "One byte changed after signing", "AA's node changes one character of the signed document before "
+             "sending it.", "Integrity: any change after signing breaks the signature; nobody can alter a document "
+             "in transit unnoticed.", "REJECTED SIG-DIGEST-MISMATCH", _tamper),
+    Scenario(4, "A document that breaks its schema", "The issue date lacks its time part, which the schema requires.",
+             "Schema conformance: both sides agree on the structure, so a malformed document is caught with its line "
+             "and path.", "REJECTED SCHEMA-VALUE-INVALID", _schema_invalid),
+    Scenario(5, "A business rule is violated", "A line's gross weight is below its net weight.",
+             "Business rules (Schematron) catch what a schema cannot: numbers that do not add up.",
+             "REJECTED COO-MASS-01", _rule),
+    Scenario(6, "Issuer not authorised for the type", "AA's plant-protection organisation signs a certificate of "
+             "origin, which only the chamber of commerce may issue.",
+             "Mutual recognition is per issuer and per document type (Art. 8): trust is specific, not blanket.",
+             "REJECTED TRUST-ISSUER-NOT-AUTHORISED", _unauthorised),
+    Scenario(7, "Issuer revoked", "AA revokes its customs authority's certificate (new CRL, trust list reissued), then "
+             "that authority signs a customs declaration.",
+             "Recognition is revocable: a country withdraws trust and its partners see it at the next document.",
+             "REJECTED TRUST-CERT-REVOKED", _revoked),
+    Scenario(8, "A third country nobody recognises", "A chamber of commerce of country CC, which has no agreement "
+             "with BB, signs the document.",
+             "Transboundary trust is chosen explicitly: a valid signature from an unrecognised country is not enough.",
+             "REJECTED TRUST-CHAIN-UNTRUSTED", _third_country),
+    Scenario(9, "Identical resend", "The first message's exact bytes are submitted again.",
+             "Duplicates are caught: the same answer comes back and BB's application sees the document once.",
+             "HTTP 200 same-answer delivered-once", _resend),
+    Scenario(10, "Receiver offline", "BB's single window is stopped while AA sends; then it comes back.",
+             "Store and forward: an accepted message is never lost; the gateway retries until it is delivered.",
+             "WAITING_FOR_RETRY then ACKNOWLEDGED receipt-verified", _offline),
+)
+
+
+def matches(expected: str, actual: str) -> bool:
+    """Every word of the expectation appears in the actual outcome, in order of importance (verdict first)."""
+    words = actual.split()
+    return bool(words) and all(word in words for word in expected.split()) and words[0] == expected.split()[0]
+
+
+def temporary_root() -> Path:
+    return Path(tempfile.mkdtemp(prefix="ptx-demo-"))
+
+
+def remove(root: Path) -> None:
+    shutil.rmtree(root, ignore_errors=True)
+
+
+__all__ = ["SCENARIOS", "Demo", "Outcome", "Scenario", "matches", "remove", "temporary_root"]

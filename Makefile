@@ -22,7 +22,7 @@ demo: $(STAMP)
 	$(BIN)/ptx demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -n auto -q
+	$(BIN)/python -m pytest -n auto --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check exchange gateway tests bench
@@ -32,6 +32,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/validate.py --quick
 	$(BIN)/python bench/sign_verify.py --quick
 	$(BIN)/python bench/gateway.py --quick
+	$(BIN)/python bench/scale.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

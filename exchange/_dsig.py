@@ -24,9 +24,11 @@ evaluation, which decides whether they chain to an anchor the receiver recognise
 
 **Use only** :attr:`SignatureCheck.signed_content` **afterwards.** It is exactly the canonical bytes that were
 digested. Anything else in the received bytes is not covered: notably, exclusive C14N without comments drops
-comments, so ``<ID>AB<!---->C</ID>`` verifies against a signature made over ``<ID>ABC</ID>`` (that is standard
-XML-DSig, not a flaw of this module), and a program reading ``.text`` of the *received* tree would see ``AB``.
-Re-parse ``signed_content`` (:meth:`SignatureCheck.signed_document`) and the question cannot arise.
+comments, so ``<ID>AB<!---->C</ID>`` digests like ``<ID>ABC</ID>`` (standard XML-DSig), and a program reading
+``.text`` of the *received* tree would see ``AB``. The profile therefore refuses a comment that splits or
+borders signed text (``SIG-COMMENT-IN-TEXT``; comments between elements stay harmless and allowed), and
+``SignaturePolicy(allow_comments_in_text=True)`` is the named way back to plain XML-DSig. Either way, re-parse
+``signed_content`` (:meth:`SignatureCheck.signed_document`) and the question cannot arise.
 Whitespace inside signed text is kept by C14N, so adding or removing any fails the digest.
 
 Every document fault is a :class:`~exchange.Finding` with its own code (see the SIGNATURE section of
@@ -132,6 +134,8 @@ class SignaturePolicy:
     ``max_signatures`` bounds the ``ds:Signature`` elements *anywhere* in the document. The one verified is
     always the last element child of the root; any other is content it covers, so an envelope that carries a
     signed document verifies with ``max_signatures=2``.
+    ``allow_comments_in_text`` (off) accepts a comment inside signed text, which C14N without comments leaves
+    out of the digest (comment injection: a reader of the received bytes would see other text than was signed).
     """
 
     signature_methods: frozenset[SignatureMethod] = STRONG_SIGNATURE_METHODS
@@ -140,6 +144,7 @@ class SignaturePolicy:
     max_signatures: int = 1
     ec_curves: frozenset[str] = frozenset({"secp256r1", "secp384r1", "secp521r1"})
     max_certificates: int = 8
+    allow_comments_in_text: bool = False
 
     def __post_init__(self) -> None:
         for name in ("signature_methods", "digest_methods", "ec_curves"):
@@ -432,6 +437,8 @@ def _verify_tree(tree: etree._ElementTree, policy: SignaturePolicy, check: str) 
 
     parsed = _Parsed(signature=last)
     _read_signature(parsed, policy, found)
+    if not policy.allow_comments_in_text:
+        _refuse_comments_in_text(root, found)
     if found.items:
         return _refused(parsed, found)
     signed_info, method, digest_method = parsed.signed_info, parsed.signature_method, parsed.digest_method
@@ -696,9 +703,10 @@ def _read_key_info(parsed: _Parsed, key_info: etree._Element, policy: SignatureP
     chain: list[x509.Certificate] = []
     for element in encoded:
         try:
-            chain.append(x509.load_der_x509_certificate(_b64decode(element.text)))
-        except ValueError:
-            found.add(Code.SIG_KEYINFO_INVALID, "ds:X509Certificate is not a DER certificate in base64", element)
+            chain.append(_well_formed(x509.load_der_x509_certificate(_b64decode(element.text))))
+        except _CERTIFICATE_ERRORS:
+            found.add(Code.SIG_KEYINFO_INVALID, "ds:X509Certificate is not a well-formed DER certificate in base64",
+                      element)
             return
     parsed.chain = tuple(chain)
     try:
@@ -714,6 +722,38 @@ def _read_key_info(parsed: _Parsed, key_info: etree._Element, policy: SignatureP
         )
         return
     parsed.public_key = public_key
+
+
+def _refuse_comments_in_text(root: etree._Element, found: _Findings) -> None:
+    """Report the first comment that borders non-blank text: it is not signed, yet it changes what a reader of
+    the received tree sees (``<ID>AB<!---->C</ID>`` reads as ``AB``). Comments between elements are fine."""
+    for comment in root.iter(etree.Comment):
+        parent = comment.getparent()
+        if parent is None:
+            continue
+        previous = comment.getprevious()
+        before = previous.tail if previous is not None else parent.text
+        if (before and before.strip()) or (comment.tail and comment.tail.strip()):
+            found.add(
+                Code.SIG_COMMENT_IN_TEXT,
+                "a comment inside signed text is not covered by the signature (comment injection)",
+                parent,
+            )
+            return
+
+
+# what cryptography raises for a certificate whose outer DER parses but whose fields do not (it parses lazily)
+_CERTIFICATE_ERRORS = (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+
+def _well_formed(certificate: x509.Certificate) -> x509.Certificate:
+    """``certificate`` with every field parsed once, so that a damaged one (a flipped bit in its subject leaves the
+    key, and so the XML signature, intact) is refused here, not met later as an exception in trust evaluation."""
+    _ = (certificate.subject.rfc4514_string(), certificate.issuer.rfc4514_string(), certificate.serial_number,
+         certificate.not_valid_before_utc, certificate.not_valid_after_utc, certificate.signature_algorithm_oid)
+    for extension in certificate.extensions:
+        _ = extension.value
+    return certificate
 
 
 def _check_key_fits(parsed: _Parsed, policy: SignaturePolicy, found: _Findings) -> None:

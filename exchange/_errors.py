@@ -170,6 +170,10 @@ class Code(Enum):
         "SIG-C14N-FAILED", Severity.ERROR, Category.SIGNATURE,
         "document cannot be canonicalised (e.g. a relative namespace URI)",
     )
+    SIG_COMMENT_IN_TEXT = (
+        "SIG-COMMENT-IN-TEXT", Severity.ERROR, Category.SIGNATURE,
+        "a comment splits signed text: comments are not signed, so a reader could see other text than was signed",
+    )
 
     # --- trust: chains, revocation, authorisation -----------------------------------------------------------
     TRUST_CHAIN_UNTRUSTED = (
@@ -214,6 +218,10 @@ class Code(Enum):
     STORE_FULL = ("STORE-FULL", Severity.ERROR, Category.STORE, "the store's disk or quota is full")
     STORE_CORRUPT = (
         "STORE-CORRUPT", Severity.ERROR, Category.STORE, "the store's file is damaged or is not a database"
+    )
+    STORE_SCHEMA = (
+        "STORE-SCHEMA", Severity.ERROR, Category.STORE,
+        "the store's schema is not at this version's revision (migrate it) or was migrated by a newer version",
     )
 
     # --- gateway: duplicates, statuses, delivery, receipts ------------------------------------------------------
@@ -288,6 +296,10 @@ class Code(Enum):
         "GW-TRANSPORT-IDENTITY", Severity.ERROR, Category.ENVELOPE,
         "the TLS client certificate does not belong to the sender named in the envelope",
     )
+    GW_TRANSPORT_CERT_MISSING = (
+        "GW-TRANSPORT-CERT-MISSING", Severity.ERROR, Category.ENVELOPE,
+        "mutual TLS is on: a submission must come with a TLS client certificate",
+    )
     GW_RECEIVER_UNKNOWN = ("GW-RECEIVER-UNKNOWN", Severity.ERROR, Category.ROUTING, "the receiver is not a known party")
     GW_SELF_ADDRESSED = ("GW-SELF-ADDRESSED", Severity.ERROR, Category.ROUTING, "sender and receiver are the same party")
     GW_NO_AGREEMENT = (
@@ -340,6 +352,10 @@ class Code(Enum):
     NODE_RECEIPT_INVALID = (
         "NODE-RECEIPT-INVALID", Severity.ERROR, Category.DELIVERY,
         "receipt refused: signature, signer, message id or digest does not match what this node sent",
+    )
+    NODE_TRANSPORT_IDENTITY = (
+        "NODE-TRANSPORT-IDENTITY", Severity.ERROR, Category.DELIVERY,
+        "mutual TLS is on: a delivery must come with the gateway's registered TLS client certificate",
     )
 
 

@@ -40,6 +40,10 @@ CHECK_TYPE = "document-type"
 CHECK_SCHEMA = "schema"
 CHECK_RULES = "rules"
 
+#: Findings listed per check; past it one summary finding counts the rest. Hostile input can make libxml2 report
+#: one error per attribute (a 10 MB element with 900,000 of them), and locating each costs time and report size.
+MAX_FINDINGS_PER_CHECK = 200
+
 
 class Verdict(StrEnum):
     """A validation or verification verdict."""
@@ -228,7 +232,8 @@ def _schema_findings(schema: etree.XMLSchema, tree: etree._ElementTree) -> list[
     if schema.validate(tree):
         return []
     findings = []
-    for entry in schema.error_log:
+    errors = list(schema.error_log)
+    for entry in errors[:MAX_FINDINGS_PER_CHECK]:
         message = entry.message
         code = _schema_code(entry.type_name, message)
         line, path = _locate(tree, entry.path)
@@ -246,6 +251,12 @@ def _schema_findings(schema: etree.XMLSchema, tree: etree._ElementTree) -> list[
                 path=path,
             )
         )
+    if len(errors) > MAX_FINDINGS_PER_CHECK:
+        findings.append(Finding.of(
+            Code.SCHEMA_INVALID, CHECK_SCHEMA,
+            f"{len(errors) - MAX_FINDINGS_PER_CHECK:,} more schema errors are not listed "
+            f"(only the first {MAX_FINDINGS_PER_CHECK} are)",
+        ))
     return findings
 
 
@@ -260,16 +271,19 @@ _ROLE_SEVERITY = {
 }
 
 
+_SEVERITY_RANK = (Severity.INFO, Severity.WARNING, Severity.ERROR)
+
+
 def _rule_findings(rules: isoschematron.Schematron, tree: etree._ElementTree) -> list[Finding]:
     rules.validate(tree)
     report = rules.validation_report
     if report is None:
         return []
-    findings = []
-    for node in report.iter(f"{{{SVRL_NS}}}failed-assert", f"{{{SVRL_NS}}}successful-report"):
+    findings: list[Finding] = []
+    results = list(report.iter(f"{{{SVRL_NS}}}failed-assert", f"{{{SVRL_NS}}}successful-report"))
+    for node in results[:MAX_FINDINGS_PER_CHECK]:
         rule_id = node.get("id")
-        role = (node.get("role") or node.get("flag") or "").strip().lower()
-        severity = _ROLE_SEVERITY.get(role, Severity.ERROR)
+        severity = _rule_severity(node)
         text = node.find(f"{{{SVRL_NS}}}text")
         message = " ".join((text.text or "").split()) if text is not None else ""
         line, path = _locate(tree, node.get("location"))
@@ -284,7 +298,20 @@ def _rule_findings(rules: isoschematron.Schematron, tree: etree._ElementTree) ->
                 path=path,
             )
         )
+    rest = results[MAX_FINDINGS_PER_CHECK:]
+    if rest:
+        worst = max((_rule_severity(node) for node in rest), key=_SEVERITY_RANK.index)
+        findings.append(Finding.of(
+            Code.RULE_WARNING if worst is not Severity.ERROR else Code.RULE_FAILED, CHECK_RULES,
+            f"{len(rest):,} more rule results are not listed (only the first {MAX_FINDINGS_PER_CHECK} are)",
+            severity=worst,
+        ))
     return findings
+
+
+def _rule_severity(node: etree._Element) -> Severity:
+    role = (node.get("role") or node.get("flag") or "").strip().lower()
+    return _ROLE_SEVERITY.get(role, Severity.ERROR)
 
 
 # --- the validator -----------------------------------------------------------------------------------------

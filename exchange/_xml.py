@@ -36,16 +36,28 @@ _LIBXML2_DEPTH_CAP = 256
 
 @dataclass(frozen=True, slots=True)
 class XmlLimits:
-    """Bounds applied before and while parsing untrusted XML. Defaults are the safe choice."""
+    """Bounds applied before and while parsing untrusted XML. Defaults are the safe choice.
+
+    ``max_attributes`` (on one element) and ``max_namespaces`` (declarations in scope at one element) bound the
+    work that hostile input can cause later: libxml2 reports one schema error per unexpected attribute, and
+    exclusive C14N costs elements x namespaces in scope (50,000 unused declarations, which do not even break a
+    signature, made one envelope cost ten seconds).
+    """
 
     max_bytes: int = 16 * 1024 * 1024
     max_depth: int = 100
+    max_attributes: int = 256
+    max_namespaces: int = 128
 
     def __post_init__(self) -> None:
         if self.max_bytes < 1:
             raise ConfigurationError("max_bytes must be positive", code=Code.CONFIG_INVALID)
         if not 1 <= self.max_depth <= 10_000:
             raise ConfigurationError("max_depth must be between 1 and 10000", code=Code.CONFIG_INVALID)
+        if not 1 <= self.max_attributes <= 100_000 or not 1 <= self.max_namespaces <= 100_000:
+            raise ConfigurationError(
+                "max_attributes and max_namespaces must be between 1 and 100000", code=Code.CONFIG_INVALID
+            )
 
 
 DEFAULT_LIMITS = XmlLimits()
@@ -133,6 +145,79 @@ def _deeper_than(root: etree._Element, max_depth: int) -> bool:
     return bool(xpath(root))
 
 
+_crowded_xpaths: dict[int, etree.XPath] = {}
+# first bytes of input in an ASCII-compatible encoding, where b"xmlns" and b"=" appear as such, so counting bytes
+# bounds what the tree can hold (UTF-16/32 and EBCDIC input is walked whatever its size)
+_ASCII_STARTS = (b"<", b"\xef", b" ", b"\t", b"\r", b"\n")
+
+
+def _crowded_element(root: etree._Element, max_attributes: int) -> etree._Element | None:
+    """The first element with more than ``max_attributes`` attributes, or None. Runs in libxml2."""
+    xpath = _crowded_xpaths.get(max_attributes)
+    if xpath is None:
+        xpath = etree.XPath(f"(//*[count(@*) > {max_attributes}])[1]")
+        _crowded_xpaths[max_attributes] = xpath
+    found = xpath(root)
+    return found[0] if isinstance(found, list) and found else None
+
+
+def _namespace_crowded(root: etree._Element, max_namespaces: int) -> etree._Element | None:
+    """The first element with more than ``max_namespaces`` declarations in scope (redeclarations count)."""
+    in_scope, pending, stack = 0, 0, []
+    for event, item in etree.iterwalk(root, events=("start", "end", "start-ns")):
+        if event == "start-ns":
+            pending += 1
+        elif event == "start":
+            stack.append(pending)
+            in_scope += pending
+            pending = 0
+            if in_scope > max_namespaces:
+                return item
+        else:
+            in_scope -= stack.pop()
+    return None
+
+
+def _refuse_declaration_flood(data: bytes, limits: XmlLimits) -> None:
+    """Before libxml2 sees it: refuse a start tag with more namespace declarations than ``max_namespaces``.
+
+    libxml2 checks each declaration of an element against the others, so 200,000 on one element cost it ten
+    seconds (quadratic) before any check of ours could run. Counting bytes keeps ordinary input free; UTF-16/32
+    input is probed with its NUL bytes removed (ASCII characters then read as such).
+    """
+    probe = data if data[:1] in _ASCII_STARTS else data.replace(b"\x00", b"")
+    if probe.count(b"xmlns") <= limits.max_namespaces:
+        return
+    for chunk in probe.split(b"<"):  # a start tag and the text after it, up to the next tag
+        if chunk.count(b"xmlns") > limits.max_namespaces:
+            raise XmlError(
+                f"a start tag declares more than {limits.max_namespaces} namespaces", code=Code.XML_LIMIT
+            )
+
+
+def _refuse_crowding(data: bytes, tree: etree._ElementTree, limits: XmlLimits) -> None:
+    """Refuse too many attributes on one element, or namespace declarations in scope (``XML-LIMIT``).
+
+    Counting bytes first keeps this free for ordinary documents: only input that could break a bound is walked.
+    """
+    root = tree.getroot()
+    exact = data[:1] not in _ASCII_STARTS
+    if exact or data.count(b"=") > limits.max_attributes:
+        element = _crowded_element(root, limits.max_attributes)
+        if element is not None:
+            raise XmlError(
+                f"an element has {len(element.attrib):,} attributes; the limit is {limits.max_attributes}",
+                code=Code.XML_LIMIT, line=element.sourceline,
+            )
+    if exact or data.count(b"xmlns") > limits.max_namespaces:
+        element = _namespace_crowded(root, limits.max_namespaces)
+        if element is not None:
+            raise XmlError(
+                f"more than {limits.max_namespaces} namespace declarations are in scope at one element",
+                code=Code.XML_LIMIT, line=element.sourceline,
+            )
+
+
 _ERROR_PATTERNS: tuple[tuple[re.Pattern[str], Code], ...] = (
     (re.compile(r"failed to load|network entity|external entity", re.I), Code.XML_EXTERNAL_FORBIDDEN),
     (re.compile(r"Excessive depth|Maximum depth|depth .* exceeds", re.I), Code.XML_TOO_DEEP),
@@ -214,6 +299,7 @@ def parse_xml(data: bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
     if not data or data.isspace():
         raise XmlError("input is empty", code=Code.XML_EMPTY, line=1, column=1)
     _refuse_doctype(data)
+    _refuse_declaration_flood(data, limits)
     huge = limits.max_depth >= _LIBXML2_DEPTH_CAP
     try:
         tree = etree.ElementTree(etree.fromstring(data, _untrusted_parser(huge)))  # noqa: TID251
@@ -272,6 +358,7 @@ def parse_xml(data: bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
             raise XmlError(
                 f"elements are nested deeper than {limits.max_depth} levels", code=Code.XML_TOO_DEEP
             )
+    _refuse_crowding(data, tree, limits)
     return tree
 
 

@@ -6,7 +6,8 @@ with uvicorn. Routes (one router per resource):
 - ``POST /v1/messages`` (``application/xml``): the pipeline of named checks (:mod:`gateway._pipeline`); the
   answer is ``{message_id, verdict, status, checks, received_at, ...}`` with 202 accepted, 422 rejected, 200 for
   an identical resend (the earlier answer), 409 same id other bytes, 413, 415, 401/403. An accepted message is
-  committed to the store before the 202 leaves; then a delivery worker forwards it.
+  committed to the store before the 202 leaves; then a delivery worker forwards it. With mutual TLS the TLS
+  client certificate must name the sender (:mod:`gateway._mtls`).
 - ``GET /v1/messages`` (filters ``status, sender, receiver, type, since``; keyset paging ``limit, cursor``),
   ``GET /v1/messages/{id}`` (status, history, attempts, report, receipts), ``GET /v1/messages/{id}/receipt``
   (the receiver's signed receipt), ``GET /v1/messages/{id}/envelope``, ``POST /v1/messages/{id}/retry``.
@@ -27,6 +28,7 @@ from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -34,12 +36,14 @@ from exchange._catalogue import Catalogue, default_catalogue
 from exchange._dsig import verify_signature
 from exchange._envelope import ReceiptStatus, envelope_digest, read_receipt
 from exchange._errors import Code, ExchangeError, InputError, Severity
+from exchange._tls import TransportIdentity, TransportPolicy, gateway_tls, gateway_transport_policy, peer_certificate
 from exchange._transport import HEADER as DELIVERY_HEADER
 from exchange._transport import sign_delivery
 from exchange._validation import Validator
 from exchange._xml import parse_xml
 from gateway._delivery import Deliverer, classify_answer, send_envelope
 from gateway._metrics import GatewayMetrics
+from gateway._mtls import transport_refusal
 from gateway._pipeline import Members, Outcome, Pipeline, Previous, WorkspaceMembers
 from gateway._settings import GatewaySettings, get_settings
 from gateway._status import MessageStatus, Verdict
@@ -51,6 +55,7 @@ from gateway._store import (
     ReceiptVerdict,
     Store,
 )
+from gateway._ui import router as ui_router
 
 log = logging.getLogger("ptx.gateway")
 
@@ -97,6 +102,8 @@ class Gateway:
         self.pipeline = Pipeline(catalogue=catalogue, members=members, max_bytes=settings.max_message_bytes)
         self.receipt_validator = Validator(catalogue)
         self.deliverer: Deliverer | None = None
+        #: With mutual TLS, the registered TLS client certificates by party; None when submissions carry none.
+        self.transport: TransportPolicy | None = None
 
     def inbox_url(self, receiver: str) -> str | None:
         base = self.settings.node_urls.get(receiver)
@@ -150,8 +157,11 @@ class Gateway:
 
     # --- submission ------------------------------------------------------------------------------------------
 
-    def submit(self, body: bytes, moment: datetime) -> tuple[int, dict[str, Any]]:
-        """Run the checks and record the decision; returns (HTTP status, JSON body). Runs in a worker thread."""
+    def submit(
+        self, body: bytes, moment: datetime, transport_party: str | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Run the checks and record the decision; returns (HTTP status, JSON body). Runs in a worker thread.
+        ``transport_party``: the party the TLS client certificate names (mutual TLS), checked against the sender."""
         def lookup(message_id: str) -> Previous | None:
             found = self.store.find(message_id)
             if found is None:
@@ -159,13 +169,22 @@ class Gateway:
             detail = self.store.get(message_id)
             return Previous(digest=found.digest, answer=_plain(detail.report))
 
-        outcome = self.pipeline.run(body, moment=moment, duplicates=lookup, timings=self.metrics.observe_check)
+        outcome = self.pipeline.run(body, moment=moment, duplicates=lookup, transport_party=transport_party,
+                                    timings=self.metrics.observe_check)
         return self._record(body, outcome)
+
+    def refuse_transport(self, identity: TransportIdentity, moment: datetime) -> tuple[int, dict[str, Any]]:
+        """Record and answer a submission refused on its TLS client certificate (:mod:`gateway._mtls`)."""
+        return self._record(b"", transport_refusal(identity, moment=moment))
 
     def _record(self, body: bytes, outcome: Outcome) -> tuple[int, dict[str, Any]]:
         answer = outcome.to_dict()
         codes = tuple(dict.fromkeys(f.code for f in outcome.findings if f.is_error))
-        if outcome.previous is not None:  # identical resend
+        if outcome.previous is not None:  # identical resend: audited as when the store's constraint catches it
+            self.store.append_audit(
+                "message.duplicate", actor="gateway", message_id=outcome.message_id,
+                detail={"digest": outcome.digest, "earlier_digest": outcome.previous.digest},
+            )
             log.info("message_id=%s resend: earlier answer returned", outcome.message_id)
             return 200, outcome.previous.answer
         header = outcome.header
@@ -233,6 +252,13 @@ operations = APIRouter(tags=["operations"])
 
 @messages.post("", summary="Submit a signed envelope", status_code=202)
 async def submit_message(request: Request, gateway: GatewayDep) -> Response:
+    transport_party = None
+    if gateway.transport is not None:  # mutual TLS: who is on the other end, before any byte is read
+        identity = gateway.transport.identify(peer_certificate(request.scope))
+        if not identity.identified:
+            status, answer = await run_in_threadpool(gateway.refuse_transport, identity, gateway.now())
+            return JSONResponse(answer, status_code=status)
+        transport_party = identity.party
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type not in XML_MEDIA_TYPES:
         raise InputError(f"the body must be application/xml, not {media_type or 'unspecified'!r}",
@@ -247,7 +273,7 @@ async def submit_message(request: Request, gateway: GatewayDep) -> Response:
             await run_in_threadpool(gateway.store.append_audit, "message.refused", actor="gateway",
                                     detail={"http_status": 413, "codes": [Code.XML_TOO_LARGE.value]})
             return JSONResponse(outcome.to_dict(), status_code=413)
-    status, answer = await run_in_threadpool(gateway.submit, bytes(body), moment)
+    status, answer = await run_in_threadpool(gateway.submit, bytes(body), moment, transport_party)
     if status == 202 and gateway.deliverer is not None:
         gateway.deliverer.wake()
     return JSONResponse(answer, status_code=status)
@@ -264,6 +290,8 @@ async def list_messages(
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: str | None = None,
 ) -> dict[str, Any]:
+    if since is not None and since.tzinfo is None:
+        raise InputError(f"since {since.isoformat()!r} needs a time zone (e.g. ...Z)", code=Code.INPUT_FIELD_INVALID)
     page = await run_in_threadpool(
         gateway.store.list_messages, status=status, sender=sender, receiver=receiver, document_type=type,
         since=since, limit=limit, cursor=cursor,
@@ -314,7 +342,7 @@ async def retry_message(message_id: str, gateway: GatewayDep) -> dict[str, Any]:
 @audit.get("", summary="Audit log entries")
 async def audit_entries(
     gateway: GatewayDep,
-    after: Annotated[int, Query(ge=0)] = 0,
+    after: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     message_id: str | None = None,
 ) -> dict[str, Any]:
@@ -349,6 +377,16 @@ async def metrics(gateway: GatewayDep) -> Response:
     gateway.metrics.set_queue_depth(depth)
     body, content_type = gateway.metrics.render()
     return Response(body, media_type=content_type)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    """Query or path values that do not fit the API: ``INPUT-INVALID`` in the same shape as every other error."""
+    assert isinstance(exc, RequestValidationError)  # noqa: S101 - registered for RequestValidationError only
+    errors = [{"location": ".".join(str(part) for part in error.get("loc", ())), "message": str(error.get("msg", ""))}
+              for error in exc.errors()]
+    summary = "; ".join(f"{error['location']}: {error['message']}" for error in errors[:5])
+    return JSONResponse({"code": Code.INPUT_INVALID.value, "message": f"the request does not fit the API: {summary}",
+                         "errors": errors}, status_code=422)
 
 
 async def _exchange_error(request: Request, exc: Exception) -> JSONResponse:
@@ -390,9 +428,12 @@ def create_app(
             gateway_key=workspace.gateway_signer().key,
             now=now,
         )
+        tls = gateway_tls(settings.tls, workspace)
+        if tls.verifies_clients:
+            gateway.transport = gateway_transport_policy(workspace)
         if store.dialect == "sqlite":
             await run_in_threadpool(store.expire_leases, actor="gateway-start")
-        client = http_client or httpx.AsyncClient()
+        client = http_client or httpx.AsyncClient(**tls.httpx_options(settings.node_urls))
         deliverer = Deliverer(
             store, settings.delivery, client,
             deliver=lambda claim: gateway.deliver(client, claim), metrics=gateway.metrics, now=now,
@@ -416,11 +457,15 @@ def create_app(
         version="0.1.0",
         summary="Checks, stores and forwards signed trade documents between single windows.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN: offline they would not work; /openapi.json is local
+        redoc_url=None,
     )
     app.add_exception_handler(ExchangeError, _exchange_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     app.include_router(messages)
     app.include_router(audit)
     app.include_router(operations)
+    app.include_router(ui_router)
     return app
 
 

@@ -307,7 +307,11 @@ class Pipeline:
             return self._outcome(run, digest, moment, http_status=422)
 
         # sender authentication: the node registered for the sender id signed the whole envelope
-        unverified = read_envelope(tree)
+        try:
+            unverified = read_envelope(tree)
+        except ExchangeError as exc:  # e.g. a payload libxml2's base64Binary lets through ("@PD94...")
+            run.record(CHECK_ENVELOPE_SCHEMA, [Finding.from_error(exc, CHECK_ENVELOPE_SCHEMA)])
+            return self._outcome(run, digest, moment, http_status=422)
         header, status = timed(CHECK_SENDER, lambda: self._authenticate(run, body, unverified, moment, transport_party))
         if header is None:
             return self._outcome(run, digest, moment, http_status=status, message_id=unverified.message_id)

@@ -16,7 +16,19 @@ variable                           meaning                                     d
 ``PTX_DELIVERY__REQUEST_TIMEOUT``  whole budget of one delivery attempt        15 s
 ``PTX_DELIVERY__LEASE``            how long a claimed message stays claimed    60 s
 ``PTX_DELIVERY__POLL_INTERVAL``    idle wait between looks at the queue        1 s
+``PTX_TLS__FROM_WORKSPACE``        TLS material from the workspace             false (plain HTTP)
+``PTX_TLS__CERT``                  HTTPS: the server certificate chain (PEM)   unset (plain HTTP)
+``PTX_TLS__KEY``                   its private key                             unset
+``PTX_TLS__CLIENT_CA``             mutual TLS: CA bundle of the nodes' certs   unset (no client certificates)
+``PTX_TLS__REQUIRE_CLIENT_CERT``   handshake fails without a client cert       true
+``PTX_TLS__CLIENT_CERT``           deliveries: the gateway's client cert       unset
+``PTX_TLS__CLIENT_KEY``            its private key                             unset
+``PTX_TLS__SERVER_CA``             deliveries: CA bundle of nodes' servers     unset (``https://`` refused)
 =================================  ==========================================  ================================
+
+TLS is described in :mod:`exchange._tls`; with mutual TLS, each submission's client certificate names a party
+(the country whose registered TLS client certificate it is), and the sender check refuses an envelope that
+claims another sender.
 
 Durations take seconds (``90``, ``1.5``) or ISO 8601 (``PT90S``, ``PT24H``). A misspelt ``PTX_DELIVERY__*``
 variable or an unknown keyword argument is an error, not ignored.
@@ -45,6 +57,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange._errors import Code, ConfigurationError
+from exchange._tls import TlsSettings, require_verifiable
 
 MIB = 1024 * 1024
 
@@ -106,6 +119,7 @@ class GatewaySettings(BaseSettings):
     node_urls: dict[str, str] = Field(
         default_factory=dict, description="base URL of each receiving node by party id; its inbox is URL/v1/inbox"
     )
+    tls: TlsSettings = TlsSettings()
 
     @model_validator(mode="after")
     def _check_store(self) -> Self:
@@ -117,6 +131,7 @@ class GatewaySettings(BaseSettings):
                 )
         else:
             normalise_database_url(self.database_url)
+        require_verifiable(self.node_urls.values(), self.tls, "node URL")
         return self
 
     @property

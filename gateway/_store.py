@@ -13,18 +13,26 @@ code                   when
 ``STORE-LOCKED``       SQLite stayed busy past the busy timeout; PostgreSQL lock timeout or deadlock
 ``STORE-FULL``         disk or quota full (SQLite ``SQLITE_FULL``, PostgreSQL class 53)
 ``STORE-CORRUPT``      the file is damaged or not a database
+``STORE-SCHEMA``       the schema is not at this version's revision, or a newer version migrated it
 ``STORE-UNAVAILABLE``  anything else: cannot open, read-only, connection lost, I/O error
 =====================  ==============================================================================
 
 Concurrency, so that several workers (threads or processes) can share one store:
 
-- *SQLite*: write transactions start with ``BEGIN IMMEDIATE`` and so run one at a time (the busy timeout queues
-  them); read transactions use a plain ``BEGIN`` and see a snapshot (WAL) without blocking writers.
-- *PostgreSQL*: rows a transaction changes are locked first with ``SELECT ... FOR UPDATE``; claiming due
-  deliveries uses ``FOR UPDATE SKIP LOCKED`` so workers never wait for, nor take, each other's messages. Reads
-  run at REPEATABLE READ. Lock order is message rows, then the audit head (see ``gateway._audit``).
+- *SQLite*: write transactions start with ``BEGIN IMMEDIATE`` and so run one at a time; a process's own
+  writers take turns on a lock in arrival order first (SQLite's busy handler polls with back-off, which under
+  load let one writer starve past the timeout), other processes queue on the file lock within the busy
+  timeout. Read transactions use a plain ``BEGIN`` and see a snapshot (WAL) without blocking writers.
+- *PostgreSQL* (several gateway processes on one database): write transactions run at READ COMMITTED and lock
+  the rows they change first with ``SELECT ... FOR UPDATE``; claiming due deliveries uses ``FOR UPDATE SKIP
+  LOCKED``, so workers never wait for, nor take, each other's messages, and a row claimed and committed by
+  another process meanwhile is re-checked and passed over. Reads run at REPEATABLE READ (one snapshot). Lock
+  order is message rows, then the audit head (see ``gateway._audit``), so writers cannot deadlock.
 - *Duplicates* are decided by the unique constraint on ``message_id``: a concurrent insert of the same id
-  loses the race, rolls back and is answered as a duplicate (same digest) or a conflict (other digest).
+  (from any process) waits for the first, loses, rolls back and is answered as a duplicate (same digest) or a
+  conflict (other digest).
+- *Schema*: :meth:`Store.open` migrates to the newest revision (Alembic; :mod:`gateway._migrate`), under an
+  advisory lock on PostgreSQL so that processes starting together migrate once.
 
 Delivery leases (crash safety): claiming a message sets ``status = DELIVERING``, a lease owner and a lease
 expiry, and stores the expiry as ``next_attempt_at``. A worker that dies mid-attempt never finishes, so once the
@@ -41,6 +49,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -86,6 +97,7 @@ from gateway._audit import (
     read_entries,
     verify_chain,
 )
+from gateway._migrate import SchemaRevision, check_schema, migrate
 from gateway._status import (
     CLAIMABLE,
     PENDING,
@@ -587,6 +599,38 @@ def _translated(action: str) -> Iterator[None]:
         raise StoreError(f"store could not {action}: {detail}", code=code) from exc
 
 
+def create_store_engine(url: str, *, busy_timeout: float = 5.0, echo: bool = False) -> Engine:
+    """The engine the store runs on, configured for its backend (see the module docstring).
+
+    SQLite: WAL, foreign keys, busy timeout, full sync, ``BEGIN IMMEDIATE`` for writers; an in-memory database
+    is refused. PostgreSQL (psycopg 3): ``lock_timeout`` plays the busy timeout's part, connections are checked
+    before use. Raises ``ConfigurationError`` for another backend, ``StoreError`` if the URL is unusable.
+    """
+    with _translated("open the database"):
+        if url.startswith("sqlite"):
+            if ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:"):
+                raise ConfigurationError("an in-memory SQLite store would lose accepted messages: name a file")
+            engine = create_engine(url, echo=echo, connect_args={"timeout": busy_timeout, "check_same_thread": False})
+            _configure_sqlite(engine, busy_timeout)
+            return engine
+        if url.startswith("postgresql"):
+            # lock_timeout plays the busy timeout's part: a writer stuck behind a lock fails STORE-LOCKED.
+            options = f"-c lock_timeout={int(busy_timeout * 1000)}"
+            return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": options})
+    raise ConfigurationError(f"unsupported store URL {url!r} (sqlite or postgresql)")
+
+
+def _message_id_taken(exc: sa_exc.IntegrityError) -> bool:
+    """The insert lost the race for a message id: PostgreSQL's unique violation (23505) on that constraint, or
+    SQLite's "UNIQUE constraint failed: messages.message_id"."""
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None)
+    if state is not None:
+        constraint = getattr(getattr(orig, "diag", None), "constraint_name", None)
+        return bool(state == "23505" and constraint == "uq_messages_message_id")
+    return "messages.message_id" in str(orig)
+
+
 class _InsertRace(Exception):
     """Another transaction inserted the same message id first (internal; never leaves the store)."""
 
@@ -597,10 +641,14 @@ class _InsertRace(Exception):
 class Store:
     """The gateway's durable store. Thread-safe: share one per process. Open with :meth:`open`."""
 
-    def __init__(self, engine: Engine, *, now: Clock = utc_now) -> None:
+    def __init__(self, engine: Engine, *, now: Clock = utc_now, busy_timeout: float = 5.0) -> None:
         self._engine = engine
         self._now = now
         self._postgres = engine.dialect.name == "postgresql"
+        self._busy_timeout = busy_timeout
+        # SQLite admits one writer per file: this process's writers take turns here, in arrival order, instead of
+        # polling the file lock with SQLite's back-off (unfair under load: one could starve past the timeout).
+        self._writer_turn = threading.Lock() if engine.dialect.name == "sqlite" else None
 
     @classmethod
     def open(
@@ -615,26 +663,19 @@ class Store:
         """Open the store at a SQLAlchemy ``url`` (``sqlite:///FILE`` or ``postgresql+psycopg://...``).
 
         ``busy_timeout`` is how long a writer waits for another before ``STORE-LOCKED`` (SQLite busy timeout,
-        PostgreSQL ``lock_timeout``). With ``create`` the tables are created if missing (one process at a time:
-        migrations for several processes on PostgreSQL belong to issue 9, with :data:`metadata` as their target).
+        PostgreSQL ``lock_timeout``). With ``create`` the schema is migrated to the newest revision (created on
+        an empty database), safely when several processes open one PostgreSQL database at once (see
+        :mod:`gateway._migrate`); without it the schema must already be at that revision (``STORE-SCHEMA``).
         """
-        with _translated("open the database"):
-            if url.startswith("sqlite"):
-                if ":memory:" in url or url.rstrip("/") in ("sqlite:", "sqlite+pysqlite:"):
-                    raise ConfigurationError("an in-memory SQLite store would lose accepted messages: name a file")
-                engine = create_engine(
-                    url, echo=echo, connect_args={"timeout": busy_timeout, "check_same_thread": False}
-                )
-                _configure_sqlite(engine, busy_timeout)
-            elif url.startswith("postgresql"):
-                # lock_timeout plays the busy timeout's part: a writer stuck behind a lock fails STORE-LOCKED.
-                options = f"-c lock_timeout={int(busy_timeout * 1000)}"
-                engine = create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": options})
+        store = cls(create_store_engine(url, busy_timeout=busy_timeout, echo=echo), now=now, busy_timeout=busy_timeout)
+        try:
+            if create:
+                store.create_schema()
             else:
-                raise ConfigurationError(f"unsupported store URL {url!r} (sqlite or postgresql)")
-        store = cls(engine, now=now)
-        if create:
-            store.create_schema()
+                store.check_schema()
+        except BaseException:
+            store.close()
+            raise
         return store
 
     @property
@@ -661,11 +702,22 @@ class Store:
     ) -> None:
         self.close()
 
-    def create_schema(self) -> None:
-        """Create missing tables and the audit head row. Idempotent."""
-        with self._transaction("create the schema", write=True) as conn:
-            metadata.create_all(conn)
+    def create_schema(self) -> SchemaRevision:
+        """Migrate the schema to head (creating it in an empty database) and add the audit head row. Idempotent.
+
+        One transaction; on PostgreSQL under the migration lock, so concurrent openers wait for one another.
+        """
+        with self._transaction("migrate the schema", write=True) as conn:
+            revision = migrate(conn)
             ensure_head(conn)
+        if revision.changed:
+            log.info("store schema migrated from %s to %s", revision.before or "nothing", revision.after)
+        return revision
+
+    def check_schema(self) -> str:
+        """Raise ``STORE-SCHEMA`` unless the schema is at the newest revision this code knows; returns it."""
+        with self._transaction("read the schema revision", write=False) as conn:
+            return check_schema(conn)
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the database answers (for a readiness probe)."""
@@ -676,12 +728,29 @@ class Store:
 
     @contextmanager
     def _transaction(self, action: str, *, write: bool, snapshot: bool = False) -> Iterator[Connection]:
-        with _translated(action), self._engine.connect() as conn:
+        with self._turn(action, write), _translated(action), self._engine.connect() as conn:
             conn.execution_options(ptx_read_only=not write)
             if self._postgres and (snapshot or not write):
                 conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _turn(self, action: str, write: bool) -> Iterator[None]:
+        """A SQLite writer's turn among this process's writers (other processes queue on the file lock)."""
+        turn = self._writer_turn if write else None
+        if turn is None:
+            yield
+            return
+        if not turn.acquire(timeout=self._busy_timeout):
+            raise StoreError(
+                f"store could not {action}: other writers of this process held it past the busy timeout "
+                f"({self._busy_timeout:g} s)", code=Code.STORE_LOCKED,
+            )
+        try:
+            yield
+        finally:
+            turn.release()
 
     def _lock(self, conn: Connection, message_id: str) -> Row[Any]:
         row = conn.execute(select(messages).where(messages.c.message_id == message_id).with_for_update()).first()
@@ -781,7 +850,7 @@ class Store:
                     )
                 )
             except sa_exc.IntegrityError as exc:
-                if "message_id" in str(exc.orig):
+                if _message_id_taken(exc):
                     raise _InsertRace from exc
                 raise
             inserted = result.inserted_primary_key
@@ -1256,6 +1325,23 @@ def _decode_cursor(cursor: str) -> int:
     return int(cursor[1:])
 
 
+def _use_wal(cursor: Any, busy_timeout: float) -> None:
+    """Switch the file to WAL (it stays so). Only the first open of a new file switches; that takes an exclusive
+    lock and SQLite answers "locked" at once, without its busy handler, while another process opens the same new
+    file: wait and retry within the busy timeout like any other writer."""
+    if str(cursor.execute("PRAGMA journal_mode").fetchone()[0]).lower() == "wal":
+        return
+    deadline = time.monotonic() + busy_timeout
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
+
+
 def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
     """WAL, foreign keys, busy timeout, full sync; our own BEGIN (IMMEDIATE for writers)."""
 
@@ -1265,7 +1351,7 @@ def _configure_sqlite(engine: Engine, busy_timeout: float) -> None:
         cursor = dbapi_connection.cursor()
         try:
             cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
-            cursor.execute("PRAGMA journal_mode = WAL")
+            _use_wal(cursor, busy_timeout)
             cursor.execute("PRAGMA foreign_keys = ON")
             cursor.execute("PRAGMA synchronous = FULL")
         finally:
@@ -1297,6 +1383,7 @@ __all__ = [
     "Store",
     "StoredReceipt",
     "classify_database_error",
+    "create_store_engine",
     "envelope_digest",
     "metadata",
     "utc_now",

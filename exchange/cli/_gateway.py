@@ -1,4 +1,5 @@
-"""``ptx serve gateway``, ``ptx retry ID`` and ``ptx audit verify``: the gateway from the command line."""
+"""``ptx serve gateway``, ``ptx retry ID``, ``ptx audit verify`` and ``ptx gateway migrate``: the gateway from the
+command line."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import typer
 
 from exchange._errors import Code, ConfigurationError
 from exchange.cli._app import EXIT_INVALID, EXIT_OK, EXIT_USAGE, app
-from exchange.cli._serve import bind_socket, serve_app
+from exchange.cli._serve import bind_socket, serve_app, tls_overrides
 
 DEFAULT_GATEWAY_PORT = 8000
 DEFAULT_GATEWAY_URL = f"http://127.0.0.1:{DEFAULT_GATEWAY_PORT}"
@@ -51,10 +52,21 @@ def serve_gateway(
         str | None, typer.Option("--database-url", help="Store URL (default: SQLite file in the workspace).")
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    tls: Annotated[bool, typer.Option(
+        "--tls", help="HTTPS and mutual TLS with the workspace's certificates (or configure PTX_TLS__*).",
+    )] = False,
+    require_client_cert: Annotated[bool | None, typer.Option(
+        "--require-client-cert/--optional-client-cert",
+        help="With mutual TLS: fail the handshake without a client certificate (default), or let clients without "
+             "one reach the dashboard and read-only API (submissions still need one).",
+    )] = None,
 ) -> None:
     """Run the gateway: ordered checks, durable store-and-forward, receipts, audit, metrics."""
     import uvicorn
 
+    from exchange._asgi_tls import uvicorn_options
+    from exchange._tls import gateway_tls
+    from exchange._workspace import Workspace
     from gateway._app import create_app
     from gateway._settings import load_settings
 
@@ -65,12 +77,17 @@ def serve_gateway(
         overrides["node_urls"] = _node_urls(node)
     if database_url is not None:
         overrides["database_url"] = database_url
+    overrides.update(tls_overrides(tls, require_client_cert))
     settings = load_settings(**overrides)
+    material = gateway_tls(settings.tls, Workspace.open(settings.workspace))
+    options = uvicorn_options(material)  # before binding: a bad certificate is a clear error, not a traceback
     sock = bind_socket(host, port)
-    typer.echo(f"gateway on http://{host}:{port} (store {settings.store_url}; nodes "
-               f"{', '.join(f'{k}={v}' for k, v in sorted(settings.node_urls.items())) or 'none'})", err=True)
+    mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
+              if material.verifies_clients else "")
+    typer.echo(f"gateway on {material.scheme}://{host}:{port} (store {settings.store_url}; nodes "
+               f"{', '.join(f'{k}={v}' for k, v in sorted(settings.node_urls.items())) or 'none'}{mutual})", err=True)
     config = uvicorn.Config(create_app(settings), log_level=log_level.lower(), proxy_headers=False,
-                            server_header=False)
+                            server_header=False, timeout_graceful_shutdown=3, **options)
     uvicorn.Server(config).run(sockets=[sock])
 
 
@@ -82,9 +99,11 @@ def retry(
     """Ask the gateway to deliver a dead-lettered message again."""
     import httpx
 
+    from exchange.cli._up import verify_for
+
     url = f"{gateway_url(gateway)}/v1/messages/{message_id}/retry"
     try:
-        response = httpx.post(url, timeout=10)
+        response = httpx.post(url, timeout=10, verify=verify_for(url, None))
     except httpx.HTTPError as exc:
         raise ConfigurationError(f"cannot reach the gateway at {url}: {exc}", code=Code.CONFIG_INVALID) from exc
     body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}
@@ -131,3 +150,43 @@ def audit_verify(
     else:
         typer.echo(f"AUDIT-CHAIN-BROKEN at entry {result.broken_seq}: {result.reason}", err=True)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_INVALID)
+
+
+gateway_app = typer.Typer(help="The gateway's store.", no_args_is_help=True)
+app.add_typer(gateway_app, name="gateway")
+
+
+@gateway_app.command("migrate")
+def gateway_migrate(
+    workspace: WorkspaceOption = None,
+    database_url: Annotated[
+        str | None, typer.Option("--database-url", help="Store URL (default: $PTX_DATABASE_URL or the workspace's).")
+    ] = None,
+    sql: Annotated[bool, typer.Option("--sql", help="Print the DDL for an empty database instead of running it.")] = False,
+) -> None:
+    """Bring the store's schema to this version (creating it in an empty database).
+
+    Gateways do this themselves when they start; run it as a separate step to migrate before rolling out.
+    Safe while gateways start on the same PostgreSQL database: one migration runs, the others wait for it."""
+    from gateway._migrate import migration_sql
+    from gateway._settings import load_settings
+    from gateway._store import Store, create_store_engine
+
+    overrides: dict[str, Any] = {}
+    if workspace is not None:
+        overrides["workspace"] = workspace
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    settings = load_settings(**overrides)
+    if sql:
+        typer.echo(migration_sql(settings.store_url))
+        return
+    store = Store(create_store_engine(settings.store_url))
+    try:
+        revision = store.create_schema()
+    finally:
+        store.close()
+    if revision.changed:
+        typer.echo(f"store schema migrated from {revision.before or 'nothing (empty database)'} to {revision.after}")
+    else:
+        typer.echo(f"store schema already at {revision.after}: nothing to do")

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from exchange.cli._serve import bind_socket, serve_app
+from exchange.cli._serve import bind_socket, serve_app, tls_overrides
 
 DEFAULT_NODE_PORT = 8001
 
@@ -35,10 +35,20 @@ def serve_node(
         str | None, typer.Option("--database-url", help="SQLite URL of the node's store (default: in the workspace).")
     ] = None,
     log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+    tls: Annotated[bool, typer.Option(
+        "--tls", help="HTTPS and mutual TLS with the workspace's certificates (or configure PTX_NODE_TLS__*).",
+    )] = False,
+    require_client_cert: Annotated[bool | None, typer.Option(
+        "--require-client-cert/--optional-client-cert",
+        help="With mutual TLS: fail the handshake without a client certificate (default), or let clients without "
+             "one reach the outbox, the pages and the read-only API (deliveries still need the gateway's).",
+    )] = None,
 ) -> None:
     """Run a single-window node: outbox, inbox (deliveries from the gateway only) and received documents."""
     import uvicorn
 
+    from exchange._asgi_tls import uvicorn_options
+    from exchange._tls import node_tls
     from exchange.node import create_app, load_settings
 
     overrides: dict[str, Any] = {"country": country}
@@ -48,9 +58,16 @@ def serve_node(
         overrides["gateway_url"] = gateway
     if database_url is not None:
         overrides["database_url"] = database_url
+    overrides.update(tls_overrides(tls, require_client_cert))
     settings = load_settings(**overrides)
     app = create_app(settings)
+    material = node_tls(settings.tls, app.state.node.workspace, settings.country)
+    options = uvicorn_options(material)  # before binding: a bad certificate is a clear error, not a traceback
     sock = bind_socket(host, port)
-    typer.echo(f"{settings.country} single window on http://{host}:{port} (gateway {settings.gateway_url})", err=True)
-    config = uvicorn.Config(app, log_level=log_level.lower(), proxy_headers=False, server_header=False)
+    mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
+              if material.verifies_clients else "")
+    typer.echo(f"{settings.country} single window on {material.scheme}://{host}:{port} "
+               f"(gateway {settings.gateway_url}{mutual})", err=True)
+    config = uvicorn.Config(app, log_level=log_level.lower(), proxy_headers=False, server_header=False,
+                            timeout_graceful_shutdown=3, **options)
     uvicorn.Server(config).run(sockets=[sock])

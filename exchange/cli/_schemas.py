@@ -24,9 +24,22 @@ def rule_summaries(rules_path: Path) -> list[tuple[str, str, str]]:
     tree = load_trusted_xml(rules_path)
     summaries = []
     for node in tree.getroot().iter(f"{{{SCH_NS}}}assert", f"{{{SCH_NS}}}report"):
-        message = " ".join("".join(node.itertext()).split())
+        message = " ".join(_message_text(node).split())
         summaries.append((node.get("id") or "-", node.get("role") or "error", message))
     return summaries
+
+
+def _message_text(node: object) -> str:
+    """A rule's message with its dynamic parts shown as ``{expression}`` (value-of, name)."""
+    from lxml import etree
+
+    assert isinstance(node, etree._Element)  # noqa: S101
+    parts = [node.text or ""]
+    for child in node:
+        if isinstance(child.tag, str) and etree.QName(child).localname in ("value-of", "name"):
+            parts.append("{" + (child.get("select") or child.get("path") or "name()") + "}")
+        parts.append(child.tail or "")
+    return "".join(parts)
 
 
 @schemas_app.command("list")
@@ -39,7 +52,7 @@ def list_types() -> None:
 
     table = Table(title="Document catalogue")
     for column in ("id", "title", "version", "root", "namespace"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in ("id", "root", "namespace"))
     for doc_type in default_catalogue():
         table.add_row(*map(escape, (doc_type.id, doc_type.title, doc_type.version, doc_type.root, doc_type.namespace)))
     console().print(table)
@@ -65,7 +78,7 @@ def show_type(type_id: Annotated[str, typer.Argument(help="Document type id.")])
     if doc_type.rules_path:
         table = Table(title="Business rules")
         for column in ("code", "severity", "rule"):
-            table.add_column(column)
+            table.add_column(column, no_wrap=column == "code")
         for rule_id, role, message in rule_summaries(doc_type.rules_path):
             table.add_row(escape(rule_id), escape(role), escape(message))
         out.print(table)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import socket
+from typing import Any
 
 import typer
 
@@ -46,4 +47,15 @@ def bind_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
-__all__ = ["bind_socket", "serve_app"]
+def tls_overrides(tls: bool, require_client_cert: bool | None) -> dict[str, Any]:
+    """Settings overrides for ``--tls`` (TLS material from the workspace) and ``--require-client-cert`` /
+    ``--optional-client-cert``; merged with the ``*_TLS__*`` environment, the options winning."""
+    nested: dict[str, Any] = {}
+    if tls:
+        nested["from_workspace"] = True
+    if require_client_cert is not None:
+        nested["require_client_cert"] = require_client_cert
+    return {"tls": nested} if nested else {}
+
+
+__all__ = ["bind_socket", "serve_app", "tls_overrides"]

@@ -163,7 +163,7 @@ def _print_result(result: VerificationResult, source: Path) -> None:
     if result.findings:
         table = Table(show_header=True)
         for column in ("code", "severity", "check", "message"):
-            table.add_column(column, overflow="fold")
+            table.add_column(column, overflow="fold", no_wrap=column in ("code", "check"))
         for finding in result.findings:
             table.add_row(finding.code, finding.severity.value, finding.check, finding.message)
         console.print(table)

@@ -5,7 +5,11 @@
 country, waits until all answer ``/readyz``, prints their URLs, then streams their logs with a prefix and stops
 them all on Ctrl-C or SIGTERM. ``ptx up --detach`` leaves them running (logs in ``workspace/logs/``, process ids
 and URLs in ``workspace/run/services.json``) for scripts; ``ptx down`` stops them. A port that is already taken
-is a clear error before anything starts.
+is a clear error before anything starts. ``ptx up --tls`` runs them all on HTTPS with mutual TLS from the
+workspace's certificates: each node submits with its country's TLS client certificate, the gateway delivers with
+its own, and each side checks the other's; the handshake lets clients without a certificate in (a browser on the
+dashboard, these commands), but submissions and deliveries need the registered one. The client commands verify
+the services against the workspace's CAs.
 """
 
 from __future__ import annotations
@@ -19,13 +23,17 @@ import sys
 import threading
 import time
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from exchange._errors import Code, ConfigurationError, InputError
 from exchange.cli._app import EXIT_INVALID, EXIT_OK, app
+
+if TYPE_CHECKING:
+    import ssl
 
 DEFAULT_GATEWAY_PORT = 8000
 DEFAULT_FIRST_NODE_PORT = 8001
@@ -62,32 +70,53 @@ def _port_free(host: str, port: int) -> bool:
     return True
 
 
-def plan(workspace: Path, countries: list[str], host: str, gateway_port: int, first_node_port: int) -> list[Service]:
+def plan(
+    workspace: Path, countries: list[str], host: str, gateway_port: int, first_node_port: int, *, tls: bool = False
+) -> list[Service]:
     """The services ``ptx up`` starts: the gateway, then one node per country."""
-    gateway_url = f"http://{host}:{gateway_port}"
-    node_urls = {code: f"http://{host}:{first_node_port + index}" for index, code in enumerate(countries)}
+    scheme = "https" if tls else "http"
+    tls_args = ["--tls", "--optional-client-cert"] if tls else []
+    gateway_url = f"{scheme}://{host}:{gateway_port}"
+    node_urls = {code: f"{scheme}://{host}:{first_node_port + index}" for index, code in enumerate(countries)}
     services = [Service("gateway", gateway_url, [
         *_ptx(), "serve", "gateway", "--workspace", str(workspace), "--host", host, "--port", str(gateway_port),
         *[arg for code, url in node_urls.items() for arg in ("--node", f"{code}={url}")], "--log-level", "warning",
+        *tls_args,
     ])]
     for code, url in node_urls.items():
         services.append(Service(code, url, [
             *_ptx(), "serve", "node", "--country", code, "--workspace", str(workspace), "--host", host,
-            "--port", url.rsplit(":", 1)[1], "--gateway", gateway_url, "--log-level", "warning",
+            "--port", url.rsplit(":", 1)[1], "--gateway", gateway_url, "--log-level", "warning", *tls_args,
         ]))
     return services
 
 
-def _wait_ready(service: Service, process: subprocess.Popen[bytes], timeout: float) -> None:
+@cache
+def _workspace_context(root: Path) -> ssl.SSLContext:
+    from exchange._tls import TlsMaterial, workspace_ca_bundle
+    from exchange._workspace import Workspace
+
+    context = TlsMaterial(server_ca=workspace_ca_bundle(Workspace.open(root))).client_context()
+    assert context is not None  # noqa: S101 - server_ca is set
+    return context
+
+
+def verify_for(url: str, workspace: Path | None) -> ssl.SSLContext | bool:
+    """How ``ptx`` checks a service it calls: an ``https://`` one against the workspace's CAs (no system store)."""
+    return _workspace_context(_workspace_dir(workspace)) if url.startswith("https://") else True
+
+
+def _wait_ready(service: Service, process: subprocess.Popen[bytes], timeout: float, workspace: Path) -> None:
     import httpx
 
     deadline = time.monotonic() + timeout
+    verify = verify_for(service.url, workspace)
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise ConfigurationError(f"{service.name} stopped while starting (exit {process.returncode}); "
                                      "see its log", code=Code.CONFIG_INVALID)
         try:
-            if httpx.get(f"{service.url}/readyz", timeout=1).status_code == 200:
+            if httpx.get(f"{service.url}/readyz", timeout=1, verify=verify).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -135,6 +164,9 @@ def up(
     ] = DEFAULT_FIRST_NODE_PORT,
     detach: Annotated[bool, typer.Option("--detach", "-d", help="Leave the services running in the background.")] = False,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait for the services to be ready.")] = 60,
+    tls: Annotated[bool, typer.Option(
+        "--tls", help="HTTPS and mutual TLS between the nodes and the gateway, with the workspace's certificates.",
+    )] = False,
 ) -> None:
     """Start the gateway and every country's single-window node as local processes."""
     from exchange._workspace import Workspace, init_workspace
@@ -146,7 +178,7 @@ def up(
         typer.echo(f"creating the workspace in {root}", err=True)
         init_workspace(root, moment=datetime.now(UTC))
     countries = list(Workspace.open(root).countries)
-    services = plan(root, countries, host, gateway_port, node_port)
+    services = plan(root, countries, host, gateway_port, node_port, tls=tls)
     taken = [f"{s.name} ({s.url})" for s in services if not _port_free(host, int(s.url.rsplit(":", 1)[1]))]
     if taken:
         raise ConfigurationError(
@@ -168,12 +200,12 @@ def up(
                                            env=env, start_new_session=True)
             processes.append(process)
         for service, process in zip(services, processes, strict=True):
-            _wait_ready(service, process, timeout)
+            _wait_ready(service, process, timeout, root)
     except BaseException:
         _stop_all(processes)
         raise
     for service in services:
-        typer.echo(f"{service.name:<8} {service.url}" + ("   (dashboard: /ui, API docs: /docs)" if service.name == "gateway"
+        typer.echo(f"{service.name:<8} {service.url}" + ("   (dashboard: /ui, OpenAPI: /openapi.json)" if service.name == "gateway"
                                                         else ""))
     state = {"workspace": str(root), "services": [
         {"name": s.name, "url": s.url, "pid": p.pid} for s, p in zip(services, processes, strict=True)
@@ -258,11 +290,11 @@ def _urls(workspace: Path | None) -> dict[str, str]:
     return urls
 
 
-def _call(method: str, url: str, **kwargs: Any) -> Any:
+def _call(method: str, url: str, *, workspace: Path | None = None, **kwargs: Any) -> Any:
     import httpx
 
     try:
-        response = httpx.request(method, url, timeout=30, **kwargs)
+        response = httpx.request(method, url, timeout=30, verify=verify_for(url, workspace), **kwargs)
     except httpx.HTTPError as exc:
         raise ConfigurationError(f"cannot reach {url}: {exc} (is `ptx up` running?)", code=Code.CONFIG_INVALID) from exc
     try:
@@ -319,21 +351,21 @@ def send(
         raise InputError("say what to send: a signed FILE, or --type T --data F [--as ISSUER]", code=Code.INPUT_INVALID)
     if tamper:
         request["tamper"] = True
-    body = _call("POST", f"{node}/v1/outbox", json=request)
+    body = _call("POST", f"{node}/v1/outbox", workspace=workspace, json=request)
     gateway_answer = (body.get("gateway") or {}).get("answer") if isinstance(body, dict) else None
     _print_answer(gateway_answer or body)
     message_id = body.get("message_id") if isinstance(body, dict) else None
     status = body.get("status") if isinstance(body, dict) else None
     if wait and message_id:
-        status = _wait_outbox(node, message_id, timeout)
+        status = _wait_outbox(node, message_id, timeout, workspace)
     raise typer.Exit(EXIT_OK if status not in ("REJECTED", "FAILED", "RECEIVER_REJECTED") else EXIT_INVALID)
 
 
-def _wait_outbox(node: str, message_id: str, timeout: float) -> str | None:
+def _wait_outbox(node: str, message_id: str, timeout: float, workspace: Path | None) -> str | None:
     deadline = time.monotonic() + timeout
     status = None
     while time.monotonic() < deadline:
-        body = _call("GET", f"{node}/v1/outbox/{message_id}")
+        body = _call("GET", f"{node}/v1/outbox/{message_id}", workspace=workspace)
         if body.get("status") != status:
             status = body.get("status")
             receipt = body.get("receipt") or {}
@@ -356,7 +388,7 @@ def status(
     gateway = _urls(workspace)["gateway"]
     deadline = time.monotonic() + timeout
     while True:
-        body = _call("GET", f"{gateway}/v1/messages/{message_id}")
+        body = _call("GET", f"{gateway}/v1/messages/{message_id}", workspace=workspace)
         if not wait or body.get("status") in FINAL_STATUSES or time.monotonic() > deadline:
             break
         time.sleep(0.3)
@@ -376,7 +408,7 @@ def inbox(
     node = urls.get(country.upper())
     if node is None:
         raise InputError(f"no node for {country!r}", code=Code.INPUT_INVALID)
-    body = _call("GET", f"{node}/v1/inbox")
+    body = _call("GET", f"{node}/v1/inbox", workspace=workspace)
     items = body.get("items", body) if isinstance(body, dict) else body
     if not items:
         typer.echo(f"{country.upper()}'s inbox is empty")

@@ -3,8 +3,9 @@
 ``POST /v1/inbox`` is the gateway's delivery endpoint (see :mod:`exchange.node._inbox`). It answers 200 with
 the node's signed receipt (``application/xml``): RECEIVED, or REJECTED with coded reasons; the header
 ``PTX-Receipt-Status`` repeats the verdict for logs. A redelivery of the same bytes gets the same receipt.
-Refusals without a receipt are JSON ``{code, message}``: 401 not delivered by the gateway, 409 same id with
-other bytes, 413 too large, 415 not XML, 503 store unavailable (the gateway tries again).
+Refusals without a receipt are JSON ``{code, message}``: 401 not delivered by the gateway (with mutual TLS also
+when the connection did not present the gateway's TLS client certificate: ``NODE-TRANSPORT-IDENTITY``), 409 same
+id with other bytes, 413 too large, 415 not XML, 503 store unavailable (the gateway tries again).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from exchange._envelope import ReceiptStatus
 from exchange._errors import Code, InputError
+from exchange._tls import peer_certificate
 from exchange._transport import HEADER
 from exchange.node._app import Services
 
@@ -49,6 +51,10 @@ async def deliver(
     delivery: Annotated[str | None, Header(alias=HEADER)] = None,
 ) -> Response:
     """Receive one envelope from the gateway; answer with this node's signed receipt."""
+    if services.transport is not None:  # mutual TLS: the connection must be the gateway's, before any byte is read
+        identity = services.transport.identify(peer_certificate(request.scope))
+        if not identity.identified:
+            raise InputError(identity.message, code=identity.code or Code.NODE_TRANSPORT_IDENTITY)
     body = await read_bounded(request, services.settings.max_message_bytes)
     answer = await asyncio.to_thread(
         services.inbox.receive, body, delivery=delivery, content_type=request.headers.get("content-type")
@@ -64,7 +70,7 @@ async def deliver(
 async def list_inbox(
     services: Services,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> dict[str, Any]:
     """Received messages, newest first (accepted and rejected)."""
     entries = await asyncio.to_thread(services.store.inbox_list, limit=limit, offset=offset)

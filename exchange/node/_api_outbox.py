@@ -33,7 +33,7 @@ async def send(request: OutboxRequest, services: Services, response: Response) -
 async def list_outbox(
     services: Services,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
 ) -> dict[str, Any]:
     """Sent messages, newest first, as last seen (no refresh from the gateway)."""
     entries = await asyncio.to_thread(services.outbox.list, limit=limit, offset=offset)

@@ -29,6 +29,7 @@ from exchange import __version__
 from exchange._catalogue import Catalogue, default_catalogue
 from exchange._errors import Category, Code, ConfigurationError, ExchangeError
 from exchange._pki import load_certificate_file
+from exchange._tls import TransportPolicy, node_tls, node_transport_policy
 from exchange._workspace import Workspace
 from exchange._xml import XmlLimits
 from exchange.node._checks import InboxChecks
@@ -42,6 +43,7 @@ log = logging.getLogger("exchange.node")
 
 _STATUS_BY_CODE: dict[Code, int] = {
     Code.GW_DELIVERY_NOT_AUTHENTICATED: 401,
+    Code.NODE_TRANSPORT_IDENTITY: 401,
     Code.NODE_ISSUER_FOREIGN: 403,
     Code.NODE_MESSAGE_UNKNOWN: 404,
     Code.NODE_DOCUMENT_REJECTED: 404,
@@ -79,6 +81,8 @@ class NodeServices:
     inbox: Inbox
     outbox: Outbox
     clock: Clock
+    #: With mutual TLS, whom the inbox takes deliveries from (the gateway's TLS client certificate); else None.
+    transport: TransportPolicy | None = None
 
 
 def get_services(request: Request) -> NodeServices:
@@ -128,7 +132,7 @@ def create_app(
     ``clock`` gives the current time (aware UTC); ``catalogue`` defaults to the default catalogue.
     Configuration problems raise :class:`ConfigurationError` here, before anything listens.
     """
-    from exchange.node import _api_documents, _api_health, _api_inbox, _api_outbox
+    from exchange.node import _api_documents, _api_health, _api_inbox, _api_outbox, _ui
 
     settings = settings or get_settings()
     clock = clock or utc_now
@@ -148,7 +152,8 @@ def create_app(
     nodes = {code: workspace.node(code).certificate for code in workspace.countries}
     store = NodeStore.open(settings.store_url, now=clock)
     owns_client = client is None
-    http = client if client is not None else httpx.AsyncClient(trust_env=False)
+    tls = node_tls(settings.tls, workspace, country)
+    http = client if client is not None else httpx.AsyncClient(trust_env=False, **tls.httpx_options())
     gateway = GatewayClient(http, settings.gateway_url, timeout=settings.gateway_timeout)
     services = NodeServices(
         settings=settings,
@@ -163,6 +168,7 @@ def create_app(
             nodes=nodes, store=store, gateway=gateway, clock=clock, limits=limits,
         ),
         clock=clock,
+        transport=node_transport_policy(workspace) if tls.verifies_clients else None,
     )
 
     @asynccontextmanager
@@ -179,11 +185,13 @@ def create_app(
         version=__version__,
         description=f"The simulated national single window of {country_name}: outbox, inbox and received documents.",
         lifespan=lifespan,
+        docs_url=None,  # Swagger UI and ReDoc load from a CDN; offline only /openapi.json (local) is served
+        redoc_url=None,
     )
     app.state.node = services
     app.add_exception_handler(ExchangeError, _exchange_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
-    for module in (_api_health, _api_inbox, _api_outbox, _api_documents):
+    for module in (_api_health, _api_inbox, _api_outbox, _api_documents, _ui):
         app.include_router(module.router)
     return app
 

@@ -12,6 +12,17 @@ variable                                meaning                                 
 ``PTX_NODE_GATEWAY_TIMEOUT``            budget of one call to the gateway (seconds)    15
 ``PTX_NODE_DELIVERY_SKEW``              how far the gateway's delivery time may be     300
                                         from this node's clock (seconds)
+``PTX_NODE_TLS__FROM_WORKSPACE``        TLS material from the workspace (this          false (plain HTTP)
+                                        country's certificates, the gateway's CA)
+``PTX_NODE_TLS__CERT``                  HTTPS: the server certificate chain (PEM)      unset (plain HTTP)
+``PTX_NODE_TLS__KEY``                   its private key                                unset
+``PTX_NODE_TLS__CLIENT_CA``             mutual TLS: CA bundle of the gateway's         unset (no client certificates)
+                                        TLS client certificate
+``PTX_NODE_TLS__REQUIRE_CLIENT_CERT``   handshake fails without a client cert          true
+``PTX_NODE_TLS__CLIENT_CERT``           calls to the gateway: this node's client       unset
+                                        certificate chain (PEM)
+``PTX_NODE_TLS__CLIENT_KEY``            its private key                                unset
+``PTX_NODE_TLS__SERVER_CA``             CA bundle of the gateway's server              unset (``https://`` refused)
 ======================================  =============================================  ==================================
 
 Failing closed:
@@ -21,7 +32,11 @@ Failing closed:
   creates a database in whatever folder it happened to start in), one SQLite file per country;
 - the store is a SQLite *file*: an in-memory database would forget received documents on restart;
 - the gateway URL must be ``http://`` or ``https://`` with a host;
-- a misspelt ``PTX_NODE_*`` variable or an unknown keyword argument is an error, not ignored.
+- a misspelt ``PTX_NODE_*`` variable or an unknown keyword argument is an error, not ignored;
+- an ``https://`` gateway URL needs a CA to verify it (``PTX_NODE_TLS__SERVER_CA`` or ``__FROM_WORKSPACE``).
+
+TLS is described in :mod:`exchange._tls`. With mutual TLS, the inbox takes deliveries only over a connection
+that presented the gateway's registered TLS client certificate (``NODE-TRANSPORT-IDENTITY``, HTTP 401).
 
 Use :func:`load_settings` (errors become :class:`~exchange.ConfigurationError`) or the cached :func:`get_settings`.
 """
@@ -39,6 +54,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange._errors import Code, ConfigurationError
+from exchange._tls import TlsSettings, require_verifiable
 
 MIB = 1024 * 1024
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"
@@ -48,7 +64,8 @@ class NodeSettings(BaseSettings):
     """Everything one single-window node needs. See the module docstring for the variables."""
 
     model_config = SettingsConfigDict(
-        env_prefix="PTX_NODE_", extra="forbid", frozen=True, validate_default=True, populate_by_name=True
+        env_prefix="PTX_NODE_", env_nested_delimiter="__", extra="forbid", frozen=True, validate_default=True,
+        populate_by_name=True,
     )
 
     country: str = Field(pattern=r"^[A-Z]{2}$", description="ISO 3166-1 alpha-2 code of the country served")
@@ -60,6 +77,7 @@ class NodeSettings(BaseSettings):
     max_message_bytes: int = Field(default=10 * MIB, ge=1024, le=1024 * MIB)
     gateway_timeout: float = Field(default=15.0, gt=0, le=600)
     delivery_skew: float = Field(default=300.0, gt=0, le=3600)
+    tls: TlsSettings = TlsSettings()
 
     @field_validator("country", mode="before")
     @classmethod
@@ -86,6 +104,7 @@ class NodeSettings(BaseSettings):
                 )
         else:
             check_database_url(self.database_url)
+        require_verifiable([self.gateway_url], self.tls, "gateway URL")
         return self
 
     @property
@@ -117,7 +136,12 @@ OTHER_SERVICES_VARIABLES = frozenset({"PTX_NODE_URLS"})
 
 def _unknown_variables(environ: Mapping[str, str]) -> list[str]:
     known = {f"{ENV_PREFIX}{name}".upper() for name in NodeSettings.model_fields} | OTHER_SERVICES_VARIABLES
-    return sorted(key for key in environ if key.upper().startswith(ENV_PREFIX) and key.upper() not in known)
+    # Nested settings (``PTX_NODE_TLS__CERT``): the prefix is checked here, the field by the nested model.
+    nested = tuple(f"{ENV_PREFIX}{name}__".upper() for name in NodeSettings.model_fields)
+    return sorted(
+        key for key in environ
+        if key.upper().startswith(ENV_PREFIX) and key.upper() not in known and not key.upper().startswith(nested)
+    )
 
 
 def load_settings(**overrides: Any) -> NodeSettings:

@@ -366,11 +366,13 @@ def test_whitespace_injected_into_signed_text(signed: dict[str, bytes]) -> None:
 def test_comment_injected_into_signed_text(signed: dict[str, bytes]) -> None:
     """Standard XML-DSig: C14N without comments drops the comment, so the digest still matches.
 
-    It is harmless only because callers use signed_content: a naive reader of the received tree would see
-    the text cut at the comment, the signed content has it whole.
+    A naive reader of the received tree would see the text cut at the comment, so the profile refuses it;
+    with the named weakening the signature verifies and the signed content has the text whole.
     """
     data = signed["leaf-p256"].replace(b"COO-2026-000123", b"COO-2026<!---->-000123")
-    check = verify_signature(data)
+    assert verify_signature(data).codes == ("SIG-COMMENT-IN-TEXT",)
+    assert verify_signature(data.replace(b"<!---->-000123", b"-000123<!---->")).codes == ("SIG-COMMENT-IN-TEXT",)
+    check = verify_signature(data, policy=SignaturePolicy(allow_comments_in_text=True))
     assert check.valid and check.signed_content == CANONICAL
 
     received = parse_xml(data).getroot()

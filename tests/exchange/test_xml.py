@@ -92,6 +92,34 @@ def test_depth_at_the_limit_is_accepted_and_limit_is_configurable() -> None:
     assert refused(b"<a>" * 120 + b"</a>" * 120).code is Code.XML_TOO_DEEP  # default 100
 
 
+def _declarations(count: int, prefix: str = "n") -> bytes:
+    return b" ".join(b'xmlns:%s%d="urn:n:%d"' % (prefix.encode(), index, index) for index in range(count))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-16"])
+def test_attribute_and_namespace_floods_are_refused_quickly(encoding: str) -> None:
+    """Hostile width, not depth: libxml2 is quadratic in declarations per tag, C14N in declarations in scope,
+    and schema validation reports one error per unexpected attribute."""
+    attributes = b"<a " + b" ".join(b'a%d="x"' % index for index in range(300)) + b"/>"
+    assert refused(attributes.decode().encode(encoding)).code is Code.XML_LIMIT
+    declarations = b"<a " + _declarations(200_000) + b"/>"  # 5 MB: ten seconds inside libxml2 without the check
+    error = refused(declarations.decode().encode(encoding), XmlLimits(max_bytes=32 * 1024 * 1024))
+    assert error.code is Code.XML_LIMIT and "declares" in error.message
+    nested = b"".join(b"<e%d %s>" % (level, _declarations(10, f"p{level}_")) for level in range(20))
+    nested += b"".join(b"</e%d>" % level for level in reversed(range(20)))  # 200 in scope, 10 per tag
+    error = refused(nested.decode().encode(encoding))
+    assert error.code is Code.XML_LIMIT and "in scope" in error.message
+
+
+def test_width_at_the_limits_is_accepted() -> None:
+    parse_xml(b"<a " + b" ".join(b'a%d="x"' % index for index in range(256)) + b"/>")
+    parse_xml(b"<a " + _declarations(128) + b"/>")
+    repeated = b'<a xmlns="urn:a">' + b'<b xmlns="urn:a">x</b>' * 5_000 + b"</a>"  # redeclared, never crowded
+    parse_xml(repeated)
+    parse_xml(b"<a " + b" ".join(b'a%d="x"' % index for index in range(500)) + b"/>",
+              limits=XmlLimits(max_attributes=500))
+
+
 def test_bad_limits_are_configuration_errors() -> None:
     with pytest.raises(Exception) as info:
         XmlLimits(max_depth=0)

@@ -1,18 +1,33 @@
-"""Gateway fixtures: a real demo workspace created at a pinned moment, and helpers to make signed messages."""
+"""Gateway fixtures: a real demo workspace created at a pinned moment, helpers to make signed messages, and the
+store's two backends.
+
+Backends: a test that takes ``database_url`` (directly or through a ``store`` fixture built on it) runs twice,
+``[sqlite]`` on a new file in its tmp folder and ``[postgresql]`` on a database of its own on the session's
+PostgreSQL server: a throwaway one (initdb as an unprivileged user, a free loopback port, stopped and deleted at
+the end) unless ``PTX_TEST_POSTGRES_URL`` names a server where we may create databases. PostgreSQL databases are
+reused: emptied of the previous test's rows, schema kept (a database whose schema a test changed is dropped).
+``empty_database_url`` is a brand-new empty database on either backend, for the migration tests. If neither works the PostgreSQL
+tests fail with the reason (CI has PostgreSQL; see ``.ci/postgres.sh``); ``-m "not postgresql"`` leaves them out
+on a machine without it.
+"""
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from exchange._catalogue import default_catalogue
 from exchange._dsig import sign_document
 from exchange._envelope import Party, build_envelope
 from exchange._workspace import Workspace, init_workspace
+from gateway._migrate import head_revision
+from gateway._settings import normalise_database_url
+from tests.support.postgres import PostgresServer, PostgresUnavailable, server_from_environment
 
 CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 MOMENT = CREATED + timedelta(days=3)
@@ -88,3 +103,69 @@ def make_message(workspace: Workspace) -> MessageFactory:
         return sign_document(envelope, node.key, node.signing_chain)
 
     return make
+
+
+# --- the store's backends -------------------------------------------------------------------------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "postgresql: runs against a real PostgreSQL server (see tests/gateway/conftest.py)")
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """The session's PostgreSQL server (one per xdist worker); a failure to start fails the tests that need it."""
+    try:
+        server = server_from_environment()
+    except PostgresUnavailable as exc:
+        pytest.fail(f"PostgreSQL is required for the [postgresql] tests and none could be used: {exc}", pytrace=False)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+BACKENDS = [pytest.param("sqlite", id="sqlite"),
+            pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgresql)]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    """``sqlite`` or ``postgresql``; pin a test to one with ``@pytest.mark.parametrize("backend", ["sqlite"])``."""
+    return str(request.param)
+
+
+STORE_TABLES = frozenset({"messages", "status_history", "delivery_attempts", "receipts", "audit_log", "audit_head"})
+
+
+def empty_store(conn: psycopg.Connection[tuple[object, ...]]) -> bool:
+    """Empty a used store database for the next test, if its schema is exactly the current one."""
+    tables = {str(row[0]) for row in conn.execute("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
+    if tables != STORE_TABLES | {"alembic_version"}:
+        return False
+    if conn.execute("SELECT version_num FROM alembic_version").fetchall() != [(head_revision(),)]:
+        return False
+    conn.execute(f"TRUNCATE {', '.join(sorted(STORE_TABLES))} RESTART IDENTITY")
+    return True
+
+
+@pytest.fixture
+def database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A store database of the test's own, without rows, as the SQLAlchemy URL ``Store.open`` takes."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'gateway.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    with server.database(reset=empty_store) as url:
+        yield normalise_database_url(url)
+
+
+@pytest.fixture
+def empty_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """A brand-new database without tables (a new SQLite file, a new PostgreSQL database)."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    with server.database() as url:
+        yield normalise_database_url(url)

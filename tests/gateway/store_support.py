@@ -1,10 +1,12 @@
-"""Helpers shared by the store, audit and delivery tests: a pinned clock, messages, a store on a real file."""
+"""Helpers shared by the store, audit and delivery tests: a pinned clock, messages, stores on either backend."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import text
 
 from gateway._status import Verdict
 from gateway._store import IncomingMessage, Store
@@ -34,8 +36,20 @@ def db_url(folder: Path, name: str = "gateway.db") -> str:
     return f"sqlite:///{folder / name}"
 
 
-def open_store(folder: Path, clock: FakeClock, **kwargs: Any) -> Store:
-    return Store.open(db_url(folder), now=clock, **kwargs)
+def open_store(where: Path | str, clock: FakeClock, **kwargs: Any) -> Store:
+    """A store on a SQLite file in folder ``where``, or at the database URL ``where``."""
+    return Store.open(where if isinstance(where, str) else db_url(where), now=clock, **kwargs)
+
+
+def execute(store: Store, statement: str, **parameters: Any) -> None:
+    """Change the database behind the store's back (``:name`` parameters), on either backend, and commit."""
+    with store.engine.begin() as conn:
+        conn.execute(text(statement), parameters)
+
+
+def count_rows(store: Store, table: str) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())
 
 
 def incoming(

@@ -117,6 +117,8 @@ async def test_identical_resend_and_conflict(gw: Any, make_message: MessageFacto
     again = await client.post("/v1/messages", content=body, headers=XML)
     assert (first.status_code, again.status_code) == (202, 200)
     assert again.json() == first.json()
+    actions = [entry["action"] for entry in (await client.get("/v1/audit")).json()["entries"]]
+    assert actions == ["message.accepted", "message.duplicate"]  # the resend is a decision too
     other = await client.post("/v1/messages", content=make_message("phytosanitary-certificate"), headers=XML)
     assert other.status_code == 409
     assert "GW-DUPLICATE-CONFLICT" in other.text

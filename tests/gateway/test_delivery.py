@@ -1,4 +1,6 @@
-"""Delivery workers against MockTransport receivers: retries, bounds, dead letters, leases, concurrency, stop."""
+"""Delivery workers against MockTransport receivers: retries, bounds, dead letters, leases, concurrency, stop.
+
+The store under the workers is each backend in turn (a SQLite file, a PostgreSQL database)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,6 @@ import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -55,8 +56,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    opened = open_store(tmp_path, clock)
+def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
+    opened = open_store(database_url, clock)
     yield opened
     opened.close()
 
@@ -352,9 +353,9 @@ def test_an_expired_lease_is_reclaimed_by_another_worker(store: Store, clock: Fa
     ]
 
 
-def test_two_deliverers_on_one_database_deliver_each_message_once(tmp_path: Path, clock: FakeClock) -> None:
+def test_two_deliverers_on_one_database_deliver_each_message_once(database_url: str, clock: FakeClock) -> None:
     count = 40
-    with open_store(tmp_path, clock) as setup:
+    with open_store(database_url, clock) as setup:
         for index in range(count):
             setup.record_message(incoming(f"msg-{index:02d}"))
     delivered: Counter[bytes] = Counter()
@@ -367,7 +368,7 @@ def test_two_deliverers_on_one_database_deliver_each_message_once(tmp_path: Path
         return httpx.Response(202)
 
     def work(name: str) -> None:
-        store = open_store(tmp_path, clock)  # its own engine, as another process would have
+        store = open_store(database_url, clock)  # its own engine, as another process would have
 
         async def drain() -> None:
             worker = deliverer(store, inbox, owner=name, settings=SETTINGS.model_copy(update={"workers": 2}))
@@ -385,15 +386,15 @@ def test_two_deliverers_on_one_database_deliver_each_message_once(tmp_path: Path
     for thread in threads:
         thread.join()
     assert len(delivered) == count and set(delivered.values()) == {1}
-    with open_store(tmp_path, clock) as check:
+    with open_store(database_url, clock) as check:
         records = check.list_messages(limit=100).items
         assert {r.status for r in records} == {S.DELIVERED} and {r.attempts for r in records} == {1}
         assert check.verify_audit().ok
 
 
-def test_run_loops_in_threads_and_stops_from_outside(tmp_path: Path, clock: FakeClock) -> None:
+def test_run_loops_in_threads_and_stops_from_outside(database_url: str, clock: FakeClock) -> None:
     count = 20
-    with open_store(tmp_path, clock) as setup:
+    with open_store(database_url, clock) as setup:
         for index in range(count):
             setup.record_message(incoming(f"msg-{index:02d}"))
     delivered: Counter[bytes] = Counter()
@@ -408,7 +409,7 @@ def test_run_loops_in_threads_and_stops_from_outside(tmp_path: Path, clock: Fake
         return httpx.Response(202)
 
     workers: list[Deliverer] = []
-    stores = [open_store(tmp_path, clock) for _ in range(2)]
+    stores = [open_store(database_url, clock) for _ in range(2)]
     for index, own_store in enumerate(stores):
         workers.append(deliverer(own_store, inbox, owner=f"loop-{index}"))
     threads = [threading.Thread(target=asyncio.run, args=(worker.run(),)) for worker in workers]

@@ -1,7 +1,9 @@
-"""The durable store on real SQLite files: recording, duplicates, leases, outcomes, receipts, paging, faults."""
+"""The durable store on both backends (a SQLite file, a PostgreSQL database): recording, duplicates, leases,
+outcomes, receipts, paging, concurrent writers with their own engines (as processes have), and faults."""
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -26,10 +28,12 @@ from gateway._store import (
     classify_database_error,
     envelope_digest,
 )
-from tests.gateway.store_support import INBOX, START, FakeClock, db_url, incoming, open_store
+from tests.gateway.store_support import INBOX, START, FakeClock, count_rows, db_url, incoming, open_store
 
 S = MessageStatus
 LEASE = timedelta(seconds=60)
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])
+POSTGRESQL_ONLY = pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
 
 
 @pytest.fixture
@@ -38,8 +42,8 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
-    opened = open_store(tmp_path, clock)
+def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
+    opened = open_store(database_url, clock)
     yield opened
     opened.close()
 
@@ -56,6 +60,7 @@ def actions(store: Store) -> list[str]:
 # --- the database itself --------------------------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: Store, tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "gateway.db") as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
@@ -68,10 +73,18 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(store: Store, tmp_path: Path)
     assert tables >= {"messages", "status_history", "delivery_attempts", "receipts", "audit_log", "audit_head"}
 
 
-def test_schema_creation_is_idempotent_and_data_survives_a_reopen(tmp_path: Path, clock: FakeClock) -> None:
-    with open_store(tmp_path, clock) as first:
+@POSTGRESQL_ONLY
+def test_postgresql_sessions_have_the_lock_timeout_and_read_committed_writers(store: Store) -> None:
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "5s"
+        assert conn.exec_driver_sql("SHOW transaction_isolation").scalar() == "read committed"
+    assert store.engine.dialect.driver == "psycopg"
+
+
+def test_schema_creation_is_idempotent_and_data_survives_a_reopen(database_url: str, clock: FakeClock) -> None:
+    with open_store(database_url, clock) as first:
         first.record_message(incoming("msg-kept"))
-    with open_store(tmp_path, clock) as again:
+    with open_store(database_url, clock) as again:
         again.create_schema()
         detail = again.get("msg-kept")
         assert detail.record.status is S.ACCEPTED
@@ -136,18 +149,18 @@ def test_incoming_message_invariants() -> None:
         incoming("")
 
 
-def test_accepted_message_needs_an_inbox(store: Store, tmp_path: Path) -> None:
+def test_accepted_message_needs_an_inbox(store: Store) -> None:
     with pytest.raises(ConfigurationError):
         store.record_message(incoming("msg-nowhere", inbox_url=None))
-    assert count(tmp_path / "gateway.db", "messages") == 0
+    assert count_rows(store, "messages") == 0
 
 
-def test_identical_resend_returns_the_earlier_record(store: Store, tmp_path: Path, clock: FakeClock) -> None:
+def test_identical_resend_returns_the_earlier_record(store: Store, clock: FakeClock) -> None:
     first = store.record_message(incoming("msg-1")).record
     clock.advance(minutes=5)
     again = store.record_message(incoming("msg-1", received_at=clock()))
     assert not again.created and again.record == first
-    assert count(tmp_path / "gateway.db", "messages") == 1
+    assert count_rows(store, "messages") == 1
     assert actions(store) == ["message.accepted", "message.duplicate"]
 
 
@@ -171,10 +184,10 @@ def test_lookup_duplicate(store: Store) -> None:
 
 
 @pytest.mark.parametrize("same_bytes", [True, False])
-def test_concurrent_submissions_of_one_id_store_it_once(tmp_path: Path, clock: FakeClock, same_bytes: bool) -> None:
+def test_concurrent_submissions_of_one_id_store_it_once(database_url: str, clock: FakeClock, same_bytes: bool) -> None:
     """Eight writers, each with its own engine (like processes), race on one message id: the constraint decides."""
-    open_store(tmp_path, clock).close()
-    stores = [open_store(tmp_path, clock) for _ in range(8)]
+    open_store(database_url, clock).close()
+    stores = [open_store(database_url, clock) for _ in range(8)]
     barrier = threading.Barrier(len(stores))
     results: list[str] = []
     lock = threading.Lock()
@@ -198,8 +211,8 @@ def test_concurrent_submissions_of_one_id_store_it_once(tmp_path: Path, clock: F
         opened.close()
     other = "dup" if same_bytes else "GW-DUPLICATE-CONFLICT"
     assert sorted(results) == sorted(["created"] + [other] * 7)
-    assert count(tmp_path / "gateway.db", "messages") == 1
-    with open_store(tmp_path, clock) as check:
+    with open_store(database_url, clock) as check:
+        assert count_rows(check, "messages") == 1
         assert check.verify_audit().ok and check.verify_audit().checked == 8
 
 
@@ -260,6 +273,41 @@ def test_a_message_that_keeps_killing_its_worker_is_dead_lettered(store: Store, 
     assert store.claim_due("w", limit=1, lease=LEASE, max_attempts=3) == ()
     record = store.get("msg-poison").record
     assert record.status is S.FAILED and record.last_error_code == "GW-DELIVERY-ATTEMPTS-EXHAUSTED"
+
+
+def test_claimers_with_their_own_engines_never_share_a_message(database_url: str, clock: FakeClock) -> None:
+    """Four claimers, each with its own engine (as gateway processes have), drain 120 due messages at once:
+    every message is claimed by exactly one of them, once (SKIP LOCKED on PostgreSQL, one writer on SQLite)."""
+    total = 120
+    with open_store(database_url, clock) as setup:
+        for index in range(total):
+            setup.record_message(incoming(f"msg-{index:03d}"))
+    stores = [open_store(database_url, clock) for _ in range(4)]
+    claimed: list[tuple[str, int]] = []
+    lock, barrier = threading.Lock(), threading.Barrier(len(stores))
+
+    def drain(worker: int) -> None:
+        own = stores[worker]
+        barrier.wait()
+        while batch := own.claim_due(f"worker-{worker}", limit=7, lease=LEASE):
+            with lock:
+                claimed.extend((claim.message_id, claim.attempt) for claim in batch)
+            for claim in batch:
+                own.finish_attempt(claim, DeliveryOutcome.transport_ok(202), started_at=clock())
+
+    threads = [threading.Thread(target=drain, args=(worker,)) for worker in range(len(stores))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for opened in stores:
+        opened.close()
+    assert sorted(claimed) == [(f"msg-{index:03d}", 1) for index in range(total)]
+    with open_store(database_url, clock) as check:
+        records = check.list_messages(limit=500).items
+        assert len(records) == total and {r.status for r in records} == {S.DELIVERED}
+        assert count_rows(check, "delivery_attempts") == total
+        assert check.verify_audit().ok
 
 
 def test_delivered(store: Store, clock: FakeClock) -> None:
@@ -477,20 +525,53 @@ def test_queue_depth(store: Store, clock: FakeClock) -> None:
 # --- faults: stable codes, no partial state -------------------------------------------------------------------------
 
 
-def test_locked_database_is_store_locked_and_writes_nothing(tmp_path: Path, clock: FakeClock) -> None:
-    with open_store(tmp_path, clock, busy_timeout=0.05) as store:
-        blocker = sqlite3.connect(tmp_path / "gateway.db", isolation_level=None)
-        blocker.execute("BEGIN EXCLUSIVE")
+def test_locked_database_is_store_locked_and_writes_nothing(database_url: str, clock: FakeClock) -> None:
+    """Another writer holds the lock past the busy timeout: SQLite's whole file, or (PostgreSQL) the audit head
+    row, as another gateway process mid-append does."""
+    with open_store(database_url, clock, busy_timeout=0.05) as store:
+        blocker = store.engine.connect() if database_url.startswith("postgresql") else None
+        sqlite_blocker = None
+        if blocker is not None:
+            blocker.exec_driver_sql("SELECT seq FROM audit_head FOR UPDATE")
+        else:
+            sqlite_blocker = sqlite3.connect(database_url.removeprefix("sqlite:///"), isolation_level=None)
+            sqlite_blocker.execute("BEGIN EXCLUSIVE")
         try:
             with pytest.raises(StoreError) as caught:
                 store.record_message(incoming("msg-1"))
             assert caught.value.code is Code.STORE_LOCKED
         finally:
-            blocker.execute("ROLLBACK")
-            blocker.close()
+            if blocker is not None:
+                blocker.rollback()
+                blocker.close()
+            if sqlite_blocker is not None:
+                sqlite_blocker.execute("ROLLBACK")
+                sqlite_blocker.close()
         assert store.find("msg-1") is None
         store.record_message(incoming("msg-1"))  # the store works again once the lock is gone
         assert store.verify_audit().checked == 1
+
+
+@SQLITE_ONLY
+def test_a_sqlite_writer_kept_waiting_by_this_process_is_store_locked(database_url: str, clock: FakeClock) -> None:
+    """One process's SQLite writers take turns; one kept waiting past the busy timeout fails STORE-LOCKED."""
+    with open_store(database_url, clock, busy_timeout=0.05) as store:
+        errors: list[StoreError] = []
+
+        def write() -> None:
+            try:
+                store.record_message(incoming("msg-1"))
+            except StoreError as exc:
+                errors.append(exc)
+
+        with store._turn("hold the turn", write=True):  # another writer of this process, mid-transaction
+            writer = threading.Thread(target=write)
+            writer.start()
+            writer.join()
+        [error] = errors
+        assert error.code is Code.STORE_LOCKED and "busy timeout" in error.message
+        assert store.find("msg-1") is None
+        store.record_message(incoming("msg-1"))
 
 
 def test_full_disk_is_store_full_and_rolls_back(tmp_path: Path, clock: FakeClock) -> None:
@@ -529,6 +610,20 @@ def test_missing_folder_is_store_unavailable(tmp_path: Path, clock: FakeClock) -
     with pytest.raises(StoreError) as caught:
         Store.open(db_url(tmp_path / "no" / "such" / "folder"), now=clock)
     assert caught.value.code is Code.STORE_UNAVAILABLE
+
+
+def test_unreachable_postgresql_is_store_unavailable(clock: FakeClock) -> None:
+    with socket.socket() as sock:  # a loopback port that nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+        with pytest.raises(StoreError) as caught:
+            Store.open(f"postgresql+psycopg://ptx@127.0.0.1:{port}/gateway?connect_timeout=2", now=clock)
+    assert caught.value.code is Code.STORE_UNAVAILABLE
+
+
+def test_other_backends_are_refused() -> None:
+    with pytest.raises(ConfigurationError):
+        Store.open("mysql://gateway@127.0.0.1/gateway")
 
 
 class _PgError(Exception):

@@ -56,6 +56,31 @@ def running(
             out.close()
 
 
+@contextmanager
+def running_together(
+    commands: Sequence[Sequence[str]], *, health_urls: Sequence[str], env: dict[str, str] | None = None,
+    logs: Sequence[Path] | None = None,
+) -> Iterator[list[subprocess.Popen[bytes]]]:
+    """Start several processes at once (e.g. gateways racing to migrate one database), wait until all are
+    healthy, and stop them all whatever happens."""
+    full_env = {**os.environ, **(env or {})}
+    outs = [open(log, "ab") for log in logs] if logs is not None else []  # noqa: SIM115 - closed below
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for index, command in enumerate(commands):
+            out = outs[index] if outs else subprocess.DEVNULL
+            processes.append(subprocess.Popen(list(command), env=full_env, stdout=out, stderr=subprocess.STDOUT,
+                                              start_new_session=True))
+        for url, process in zip(health_urls, processes, strict=True):
+            wait_healthy(url, process)
+        yield processes
+    finally:
+        for process in processes:
+            stop(process)
+        for out in outs:
+            out.close()
+
+
 def stop(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
     if process.poll() is not None:
         return

@@ -1,0 +1,584 @@
+"""The gateway's dashboard at ``/ui``: what trainers project while a document crosses the border.
+
+Read-only pages over the store (nothing here changes a message)::
+
+    GET /ui                      live message list: filters by status, type and party; running counters
+    GET /ui/messages/{id}        header, sequence diagram (sender node -> gateway -> receiver node -> receipt),
+                                 timeline (received, every check with its codes, status changes, delivery
+                                 attempts, receipts), envelope and document XML with the signatures marked,
+                                 signer chains with validity, the receipt
+    GET /ui/audit                whether the audit hash chain verifies, and the latest entries
+    GET /ui/events               server-sent events: a snapshot of the list (rows and counters as escaped HTML)
+                                 whenever the store changes; ``?message=ID`` follows one message instead
+    GET /ui/static/{name}        the stylesheet, the script and the icon, served from the package
+
+The live list polls a cheap change token (the newest status change, delivery attempt and receipt: three
+primary-key maxima) every :data:`POLL_INTERVAL` seconds on the server and sends a snapshot only when it changed; any number of gateway
+processes sharing one store see each other's messages, and nothing needs wiring into the submit route. Each
+stream ends after ``seconds`` (at most :data:`~exchange._webui.STREAM_SECONDS`); the browser's ``EventSource``
+reconnects by itself and gets a fresh snapshot.
+
+The app factory mounts this router with ``app.include_router(ui_router)``; the pages read
+``request.app.state.gateway`` (:class:`gateway._app.Gateway`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import exc as sa_exc
+from sqlalchemy import func, select
+from starlette.concurrency import run_in_threadpool
+
+from exchange._envelope import Receipt, read_envelope, read_receipt
+from exchange._errors import Code, ExchangeError, StoreError
+from exchange._webui import (
+    STREAM_SECONDS,
+    SignatureView,
+    XmlView,
+    event_response,
+    event_stream,
+    make_templates,
+    pick,
+    render_page,
+    signature_view,
+    static_response,
+    xml_view,
+)
+from exchange._xml import parse_xml
+from gateway._pipeline import CHECK_ORDER, ENVELOPE_POLICY, ENVELOPE_TYPE
+from gateway._status import MessageStatus
+from gateway._store import (
+    MessageDetail,
+    MessageRecord,
+    Store,
+    StoredReceipt,
+    classify_database_error,
+    delivery_attempts,
+    messages,
+    receipts,
+    status_history,
+)
+
+if TYPE_CHECKING:
+    from gateway._app import Gateway
+
+#: How often the server looks for changes while a live page is open (seconds).
+POLL_INTERVAL = 0.5
+#: How many of the newest messages the live list shows.
+LIST_LIMIT = 100
+#: Document types that are part of the exchange itself, never sent as a payload.
+_INTERNAL_TYPES = frozenset({ENVELOPE_TYPE, "receipt", "trust-list"})
+
+TEMPLATES = make_templates(Path(__file__).parent / "ui" / "templates")
+UI = "/ui"
+NAV = ((f"{UI}", "Messages"), (f"{UI}/audit", "Audit"))
+
+router = APIRouter(prefix=UI, include_in_schema=False)
+
+_GOOD = frozenset({MessageStatus.ACCEPTED, MessageStatus.DELIVERED, MessageStatus.ACKNOWLEDGED})
+_BAD = frozenset({MessageStatus.REJECTED, MessageStatus.RECEIVER_REJECTED, MessageStatus.FAILED})
+
+
+def _gateway(request: Request) -> Gateway:
+    gateway: Gateway = request.app.state.gateway
+    return gateway
+
+
+def _page(name: str, context: Mapping[str, Any], *, status_code: int = 200, active: str = "") -> Response:
+    base = {"ui": UI, "app_name": "ptx gateway", "app_kind": "gateway", "nav": NAV, "active": active}
+    return render_page(TEMPLATES, name, {**base, **context}, status_code=status_code)
+
+
+def _error_page(exc: ExchangeError, *, status_code: int) -> Response:
+    return _page("error.html", {"code": exc.code.value, "message": exc.message}, status_code=status_code)
+
+
+def status_state(status: MessageStatus | str) -> str:
+    """``ok``, ``fail`` or ``pending``: the colour a status is drawn in."""
+    status = MessageStatus(status)
+    return "ok" if status in _GOOD else "fail" if status in _BAD else "pending"
+
+
+# --- the list: filters, counters, change token --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """The list's filters, from the query string; values that are not options are dropped."""
+
+    status: str | None = None
+    type: str | None = None
+    party: str | None = None
+
+    def query(self) -> str:
+        from urllib.parse import urlencode
+
+        return urlencode({key: value for key, value in
+                          (("status", self.status), ("type", self.type), ("party", self.party)) if value})
+
+    @property
+    def active(self) -> bool:
+        return bool(self.status or self.type or self.party)
+
+
+@dataclass(frozen=True, slots=True)
+class Overview:
+    """Counts per status over the whole store, and the parties and types seen."""
+
+    counts: Mapping[str, int]
+    total: int
+    parties: tuple[str, ...]
+    types: tuple[str, ...]
+
+
+def _read(store: Store, statement: Any) -> list[Any]:
+    """One read-only statement in its own transaction; database failures become ``StoreError``."""
+    try:
+        with store.engine.connect() as conn:
+            conn.execution_options(ptx_read_only=True)
+            with conn.begin():
+                return list(conn.execute(statement).all())
+    except sa_exc.SQLAlchemyError as exc:
+        raise StoreError(f"cannot read the dashboard overview: {exc.__class__.__name__}",
+                         code=classify_database_error(exc)) from exc
+
+
+def read_token(store: Store) -> str:
+    """A token that changes whenever a message arrives or moves: the newest status change, delivery attempt and
+    receipt. Three primary-key maxima: cheap enough to ask twice a second whatever the size of the store."""
+    (row,) = _read(store, select(
+        select(func.max(status_history.c.id)).scalar_subquery(),
+        select(func.max(delivery_attempts.c.id)).scalar_subquery(),
+        select(func.max(receipts.c.id)).scalar_subquery(),
+    ))
+    return "-".join(str(int(value or 0)) for value in row)
+
+
+def read_overview(store: Store) -> Overview:
+    """The counters per status, and the parties and document types seen (for the filters)."""
+    rows = _read(store, select(messages.c.status, func.count()).group_by(messages.c.status))
+    counts = {status.value: 0 for status in MessageStatus}
+    counts.update({str(status): int(count) for status, count in rows})
+    senders = _read(store, select(messages.c.sender).distinct())
+    receivers = _read(store, select(messages.c.receiver).distinct())
+    types = _read(store, select(messages.c.document_type).distinct())
+    return Overview(
+        counts=counts,
+        total=sum(counts.values()),
+        parties=tuple(sorted({str(row[0]) for row in senders} | {str(row[0]) for row in receivers})),
+        types=tuple(sorted(str(row[0]) for row in types)),
+    )
+
+
+def list_newest(store: Store, filters: Filters, *, limit: int = LIST_LIMIT) -> tuple[MessageRecord, ...]:
+    """The newest messages that pass the filters; ``party`` matches the sender or the receiver."""
+    status = MessageStatus(filters.status) if filters.status else None
+    if filters.party is None:
+        return store.list_messages(status=status, document_type=filters.type, limit=limit).items
+    both: dict[str, MessageRecord] = {}
+    for side in ("sender", "receiver"):
+        page = store.list_messages(status=status, document_type=filters.type, limit=limit,
+                                   **{side: filters.party})  # type: ignore[arg-type]
+        both.update((record.message_id, record) for record in page.items)
+    ordered = sorted(both.values(), key=lambda record: (record.received_at, record.message_id), reverse=True)
+    return tuple(ordered[:limit])
+
+
+def _filters(gateway: Gateway, overview: Overview, status: str | None, type_: str | None,
+             party: str | None) -> Filters:
+    return Filters(
+        status=pick([s.value for s in MessageStatus], status),
+        type=pick(_type_options(gateway, overview), type_),
+        party=pick(_party_options(gateway, overview), party),
+    )
+
+
+def _type_options(gateway: Gateway, overview: Overview) -> list[str]:
+    known = {doc_type.id for doc_type in gateway.catalogue if doc_type.id not in _INTERNAL_TYPES}
+    return sorted(known | set(overview.types))
+
+
+def _party_options(gateway: Gateway, overview: Overview) -> list[str]:
+    return sorted(set(gateway.settings.node_urls) | set(overview.parties))
+
+
+def rejection_codes(store: Store, items: tuple[MessageRecord, ...]) -> dict[str, list[str]]:
+    """The error codes that rejected each REJECTED message among ``items`` (from the stored reports)."""
+    ids = [record.message_id for record in items if record.status is MessageStatus.REJECTED]
+    if not ids:
+        return {}
+    rows = _read(store, select(messages.c.message_id, messages.c.report).where(messages.c.message_id.in_(ids)))
+    codes: dict[str, list[str]] = {}
+    for message_id, report in rows:
+        try:
+            parsed = json.loads(report)
+        except ValueError:
+            continue
+        codes[str(message_id)] = list(dict.fromkeys(code for check in _checks(parsed) for code in _error_codes(check)))
+    return codes
+
+
+def _list_context(gateway: Gateway, overview: Overview, filters: Filters) -> dict[str, Any]:
+    items = list_newest(gateway.store, filters)
+    return {
+        "items": items,
+        "codes": rejection_codes(gateway.store, items),
+        "overview": overview,
+        "filters": filters,
+        "limit": LIST_LIMIT,
+        "state": status_state,
+    }
+
+
+@router.get("")
+async def message_list(
+    request: Request,
+    status: str | None = None,
+    type: str | None = None,  # noqa: A002 - the API's name for the document type
+    party: str | None = None,
+) -> Response:
+    gateway = _gateway(request)
+
+    def build() -> dict[str, Any]:
+        overview = read_overview(gateway.store)
+        filters = _filters(gateway, overview, status, type, party)
+        return {
+            **_list_context(gateway, overview, filters),
+            "statuses": [s.value for s in MessageStatus],
+            "types": _type_options(gateway, overview),
+            "parties": _party_options(gateway, overview),
+            "events_url": f"{UI}/events" + (f"?{filters.query()}" if filters.active else ""),
+        }
+
+    return _page("messages.html", await run_in_threadpool(build), active="Messages")
+
+
+@router.get("/")
+async def slash() -> Response:
+    return RedirectResponse(UI, status_code=308)
+
+
+# --- events ---------------------------------------------------------------------------------------------------
+
+
+def _message_token(detail: MessageDetail) -> str:
+    record = detail.record
+    return f"{record.status.value}|{record.updated_at.isoformat()}|{len(detail.attempts)}|{len(detail.receipts)}"
+
+
+@router.get("/events")
+async def events(
+    request: Request,
+    status: str | None = None,
+    type: str | None = None,  # noqa: A002
+    party: str | None = None,
+    message: str | None = None,
+    seconds: Annotated[float, Query(ge=0, le=STREAM_SECONDS)] = STREAM_SECONDS,
+) -> Response:
+    """Server-sent events: ``snapshot`` with ``rows`` and ``counters`` (escaped HTML) and a ``token``; with
+    ``message`` the token of that one message (the page reloads itself when it changes)."""
+    gateway = _gateway(request)
+
+    if message is not None:
+        async def message_token() -> str:
+            try:
+                return _message_token(await run_in_threadpool(gateway.store.get, message))
+            except ExchangeError as exc:
+                return exc.code.value
+
+        async def message_snapshot() -> dict[str, Any]:
+            return {}
+
+        return event_response(event_stream(request, token=message_token, snapshot=message_snapshot,
+                                           interval=POLL_INTERVAL, seconds=seconds))
+
+    async def token() -> str:
+        return await run_in_threadpool(read_token, gateway.store)
+
+    async def snapshot() -> dict[str, Any]:
+        def build() -> dict[str, Any]:
+            overview = read_overview(gateway.store)
+            filters = _filters(gateway, overview, status, type, party)
+            context = {"ui": UI, **_list_context(gateway, overview, filters)}
+            return {
+                "html": {
+                    "rows": TEMPLATES.get_template("_rows.html").render(**context),
+                    "counters": TEMPLATES.get_template("_counters.html").render(**context),
+                },
+                "shown": len(context["items"]),
+                "total": overview.total,
+            }
+
+        return await run_in_threadpool(build)
+
+    return event_response(event_stream(request, token=token, snapshot=snapshot, interval=POLL_INTERVAL,
+                                       seconds=seconds))
+
+
+# --- one message ------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineItem:
+    """One step of a message's life: ``kind`` is check, status, attempt or receipt; ``state`` ok/fail/pending/skip."""
+
+    at: datetime | None
+    kind: str
+    title: str
+    state: str
+    detail: str = ""
+    findings: tuple[Mapping[str, Any], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One arrow of the sequence diagram: from one lifeline to another (or to itself), drawn at ``y``."""
+
+    source: int
+    target: int
+    label: str
+    note: str
+    state: str
+    dashed: bool
+    y: int
+
+
+@dataclass(frozen=True, slots=True)
+class Diagram:
+    lanes: tuple[tuple[int, str, str], ...]  # (x, title, subtitle)
+    steps: tuple[Step, ...]
+    width: int
+    height: int
+
+
+def _checks(report: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    checks = [check for check in report.get("checks") or () if isinstance(check, Mapping)]
+    order = {name: index for index, name in enumerate(CHECK_ORDER)}
+    return sorted(checks, key=lambda check: order.get(str(check.get("name")), len(order)))
+
+
+def _error_codes(check: Mapping[str, Any]) -> list[str]:
+    return [str(f.get("code")) for f in check.get("findings") or () if f.get("severity") == "error"]
+
+
+def timeline(detail: MessageDetail) -> list[TimelineItem]:
+    """Received, every check in pipeline order, then status changes, attempts and receipts in time order."""
+    record = detail.record
+    items = [TimelineItem(record.received_at, "received", "Received by the gateway", "ok",
+                          f"{record.size:,} bytes, SHA-256 {record.digest}")]
+    for check in _checks(detail.report):
+        status = str(check.get("status"))
+        state = {"passed": "ok", "failed": "fail"}.get(status, "skip")
+        findings = tuple(f for f in check.get("findings") or () if isinstance(f, Mapping))
+        codes = _error_codes(check)
+        items.append(TimelineItem(record.received_at, "check", str(check.get("name")), state,
+                                  status + (": " + ", ".join(codes) if codes else ""), findings))
+    later: list[tuple[datetime, int, TimelineItem]] = []
+    for attempt in detail.attempts:
+        state = "ok" if attempt.outcome.value in ("delivered", "acknowledged") else (
+            "fail" if attempt.outcome.value in ("permanent", "receiver_rejected") else "pending")
+        parts = [f"HTTP {attempt.http_status}" if attempt.http_status else "no answer"]
+        if attempt.code:
+            parts.append(attempt.code)
+        if attempt.message:
+            parts.append(attempt.message)
+        if attempt.duration_ms is not None:
+            parts.append(f"{attempt.duration_ms:.0f} ms")
+        later.append((attempt.finished_at, 0, TimelineItem(
+            attempt.finished_at, "attempt", f"Delivery attempt {attempt.number}: {attempt.outcome.value}", state,
+            " · ".join(parts))))
+    for receipt in detail.receipts:
+        if receipt.verified:
+            verdict = receipt.verdict.value if receipt.verdict else "?"
+            title = f"Signed receipt from {record.receiver}: {verdict.upper()} (verified)"
+            state = "ok" if verdict == "received" else "fail"
+        else:
+            title, state = f"Receipt refused: {receipt.code}", "fail"
+        later.append((receipt.received_at, 1, TimelineItem(receipt.received_at, "receipt", title, state,
+                                                            receipt.reason)))
+    for change in detail.history:
+        later.append((change.at, 2, TimelineItem(change.at, "status", f"Status {change.status.value}",
+                                                 status_state(change.status), change.detail)))
+    items.extend(item for _, _, item in sorted(later, key=lambda entry: (entry[0], entry[1])))
+    return items
+
+
+def _latest_receipt(detail: MessageDetail) -> StoredReceipt | None:
+    return detail.receipt or (detail.receipts[-1] if detail.receipts else None)
+
+
+def sequence_diagram(detail: MessageDetail) -> Diagram:
+    """The journey as arrows between three lifelines: sender node, gateway, receiver node."""
+    record = detail.record
+    sender, gateway, receiver = 110, 380, 650
+    steps: list[tuple[int, int, str, str, str, bool]] = []
+    rejected = record.status is MessageStatus.REJECTED
+    failed_codes = [code for check in _checks(detail.report) for code in _error_codes(check)]
+    steps.append((sender, gateway, "POST /v1/messages", f"envelope signed by {record.sender}'s node", "ok", False))
+    if rejected:
+        steps.append((gateway, gateway, "checks: REJECTED", ", ".join(dict.fromkeys(failed_codes)) or "", "fail",
+                      False))
+        steps.append((gateway, sender, "answer: REJECTED", "with every finding", "fail", True))
+        steps.append((gateway, receiver, "never delivered", "a rejected message is not forwarded", "skip", True))
+    else:
+        passed = sum(1 for check in _checks(detail.report) if check.get("status") == "passed")
+        steps.append((gateway, gateway, "checks: ACCEPTED", f"{passed} checks passed, stored durably", "ok", False))
+        steps.append((gateway, sender, "answer: 202 ACCEPTED", "message id and report", "ok", True))
+        if not detail.attempts:
+            steps.append((gateway, receiver, "delivery queued", "POST /v1/inbox (signed by the gateway)", "pending",
+                          False))
+        for attempt in detail.attempts[-4:]:
+            outcome = attempt.outcome.value
+            state = "ok" if outcome in ("delivered", "acknowledged") else (
+                "fail" if outcome in ("permanent", "receiver_rejected") else "pending")
+            note = f"HTTP {attempt.http_status}" if attempt.http_status else (attempt.code or "no answer")
+            steps.append((gateway, receiver, f"delivery #{attempt.number}: {outcome}", note, state, False))
+        receipt = _latest_receipt(detail)
+        if receipt is None:
+            steps.append((receiver, gateway, "signed receipt", "not yet", "pending", True))
+            steps.append((gateway, sender, "receipt to the sender", "not yet", "pending", True))
+        elif receipt.verified:
+            verdict = (receipt.verdict.value if receipt.verdict else "?").upper()
+            state = "ok" if verdict == "RECEIVED" else "fail"
+            steps.append((receiver, gateway, f"signed receipt: {verdict}", "verified: signer, id, digest", state,
+                          True))
+            steps.append((gateway, sender, "receipt available", "GET /v1/messages/{id}/receipt", state, True))
+        else:
+            steps.append((receiver, gateway, "receipt refused", receipt.code or "", "fail", True))
+            steps.append((gateway, sender, "receipt to the sender", "none verified", "pending", True))
+    top = 86
+    placed = tuple(Step(source, target, label, note, state, dashed, top + index * 58)
+                   for index, (source, target, label, note, state, dashed) in enumerate(steps))
+    lanes = (
+        (sender, f"{record.sender} single window", "sending node"),
+        (gateway, "Gateway", "checks, stores, forwards"),
+        (receiver, f"{record.receiver} single window", "receiving node"),
+    )
+    return Diagram(lanes=lanes, steps=placed, width=760, height=top + len(placed) * 58 + 10)
+
+
+@dataclass(frozen=True, slots=True)
+class Part:
+    """An XML part of the message page: the view, its signature, and a note."""
+
+    title: str
+    view: XmlView
+    signature: SignatureView | None
+    note: str = ""
+    raw_url: str | None = None
+
+
+def _payload(envelope: bytes, outer: SignatureView) -> tuple[bytes | None, str]:
+    """The issuer-signed document inside the envelope: from the signed content when the node's signature holds."""
+    if outer.valid and outer.signed_content is not None:
+        source, note = outer.signed_content, "read from what the node's signature covers"
+    else:
+        source, note = envelope, "read from the received bytes: the node's signature does not hold"
+    try:
+        return read_envelope(parse_xml(source)).payload, note
+    except ExchangeError as exc:
+        return None, f"the payload cannot be read: {exc.code.value}: {exc.message}"
+
+
+def _receipt_fields(signature: SignatureView) -> Receipt | None:
+    if not signature.valid or signature.signed_content is None:
+        return None
+    try:
+        return read_receipt(parse_xml(signature.signed_content))
+    except ExchangeError:
+        return None
+
+
+def message_context(gateway: Gateway, message_id: str) -> dict[str, Any]:
+    """Everything the message page shows (blocking: signatures are verified again to show their chains)."""
+    detail = gateway.store.get(message_id)
+    record = detail.record
+    base = f"/v1/messages/{message_id}"
+    outer = signature_view(detail.envelope, label=f"Envelope signature ({record.sender}'s node)",
+                           moment=record.received_at, policy=ENVELOPE_POLICY)
+    parts = [Part("Envelope", xml_view(detail.envelope), outer,
+                  "The sending node's signature covers the whole envelope, the base64 payload included.",
+                  f"{base}/envelope")]
+    payload, payload_note = _payload(detail.envelope, outer)
+    if payload is not None:
+        inner = signature_view(payload, label="Document signature (issuing authority)", moment=record.received_at,
+                               policy=gateway.pipeline.document_policy)
+        parts.append(Part(f"Document ({record.document_type})", xml_view(payload), inner,
+                          f"The payload, decoded from base64 ({payload_note}). The issuing authority's signature "
+                          "covers the whole document."))
+    else:
+        parts.append(Part("Document", XmlView(lines=(), error=payload_note), None))
+    receipt = _latest_receipt(detail)
+    receipt_fields = None
+    if receipt is not None:
+        receipt_signature = signature_view(receipt.body, label=f"Receipt signature ({record.receiver}'s node)",
+                                           moment=receipt.received_at)
+        receipt_fields = _receipt_fields(receipt_signature)
+        parts.append(Part("Receipt", xml_view(receipt.body), receipt_signature,
+                          "The receiving node's signed answer: the message id and the SHA-256 of the envelope "
+                          "it received.", f"{base}/receipt" if receipt.verified else None))
+    trust = next((check for check in _checks(detail.report) if check.get("name") == "issuer-trust"), None)
+    return {
+        "detail": detail,
+        "record": record,
+        "timeline": timeline(detail),
+        "diagram": sequence_diagram(detail),
+        "parts": parts,
+        "receipt": receipt,
+        "receipt_fields": receipt_fields,
+        "trust": trust,
+        "token": _message_token(detail),
+        "state": status_state,
+        "api_url": base,
+    }
+
+
+@router.get("/messages/{message_id}")
+async def message_page(request: Request, message_id: str) -> Response:
+    gateway = _gateway(request)
+    try:
+        context = await run_in_threadpool(message_context, gateway, message_id)
+    except ExchangeError as exc:
+        if exc.code is Code.GW_MESSAGE_UNKNOWN:
+            return _error_page(exc, status_code=404)
+        raise
+    context["events_url"] = f"{UI}/events?message={message_id}"
+    return _page("message.html", context, active="Messages")
+
+
+# --- audit ------------------------------------------------------------------------------------------------------
+
+
+@router.get("/audit")
+async def audit_page(request: Request, before: Annotated[int | None, Query(ge=1)] = None) -> Response:
+    gateway = _gateway(request)
+    page = 50
+
+    def build() -> dict[str, Any]:
+        verification = gateway.store.verify_audit()
+        head = verification.head.seq if verification.head is not None else 0
+        last = min(before - 1, head) if before is not None else head
+        after = max(0, last - page)
+        entries = [entry for entry in gateway.store.audit_entries(after_seq=after, limit=page + 20)
+                   if before is None or entry.seq < before]
+        return {"verification": verification, "entries": [entry.to_dict() for entry in reversed(entries)],
+                "older": after if after else None}
+
+    return _page("audit.html", await run_in_threadpool(build), active="Audit")
+
+
+@router.get("/static/{name}")
+async def static(name: str) -> Response:
+    return static_response(name)
+
+
+__all__ = ["Filters", "Overview", "list_newest", "message_context", "read_overview", "read_token", "router", "sequence_diagram",
+           "timeline"]

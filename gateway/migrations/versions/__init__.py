@@ -1,0 +1,1 @@
+"""Revisions of the gateway store's schema, oldest first; each file is frozen once released."""

@@ -8,7 +8,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench venv clean
+.PHONY: demo test lint typecheck bench fuzz venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -25,7 +25,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -n auto --dist loadgroup -q
 
 lint: $(STAMP)
-	$(BIN)/ruff check exchange gateway tests bench
+	$(BIN)/ruff check exchange gateway tests bench fuzz
 	$(BIN)/mypy
 
 bench: $(STAMP)
@@ -33,6 +33,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/sign_verify.py --quick
 	$(BIN)/python bench/gateway.py --quick
 	$(BIN)/python bench/scale.py --quick
+
+fuzz: $(STAMP)
+	$(BIN)/python fuzz/run.py --seconds 300
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

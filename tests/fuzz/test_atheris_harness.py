@@ -1,0 +1,26 @@
+"""The coverage-guided harness (``fuzz/run.py``, atheris/libFuzzer) at a CI-sized budget: every target runs and
+nothing crashes. Longer runs: ``python fuzz/run.py --seconds 600 --keep fuzz-out``."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("atheris", reason="atheris is a dev dependency (Linux, CPython 3.11)")
+
+RUN = Path(__file__).resolve().parents[2] / "fuzz" / "run.py"
+
+
+def test_ci_sized_fuzz_run_finds_nothing(tmp_path: Path) -> None:
+    result = subprocess.run([sys.executable, str(RUN), "--seconds", "10", "--keep", str(tmp_path)],
+                            capture_output=True, text=True, timeout=300)
+    summary = re.search(r"parse\+verify\+validate\+envelope\+inbox: (\d+) runs in \d+ s .*, (\d+) crashes",
+                        result.stdout)
+    log = (tmp_path / "fuzz.log").read_text(encoding="utf-8", errors="replace") if (tmp_path / "fuzz.log").exists() else ""
+    assert result.returncode == 0 and summary is not None, result.stdout + result.stderr + log[-3000:]
+    assert int(summary.group(1)) > 100 and summary.group(2) == "0"
+    assert not list((tmp_path / "crashes").iterdir())

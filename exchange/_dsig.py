@@ -45,6 +45,7 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import functools
 import hashlib
 import hmac
 import re
@@ -703,7 +704,7 @@ def _read_key_info(parsed: _Parsed, key_info: etree._Element, policy: SignatureP
     chain: list[x509.Certificate] = []
     for element in encoded:
         try:
-            chain.append(_well_formed(x509.load_der_x509_certificate(_b64decode(element.text))))
+            chain.append(_load_certificate(_b64decode(element.text)))
         except _CERTIFICATE_ERRORS:
             found.add(Code.SIG_KEYINFO_INVALID, "ds:X509Certificate is not a well-formed DER certificate in base64",
                       element)
@@ -744,6 +745,14 @@ def _refuse_comments_in_text(root: etree._Element, found: _Findings) -> None:
 
 # what cryptography raises for a certificate whose outer DER parses but whose fields do not (it parses lazily)
 _CERTIFICATE_ERRORS = (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+
+
+@functools.lru_cache(maxsize=512)
+def _load_certificate(der: bytes) -> x509.Certificate:
+    """A KeyInfo certificate, loaded and checked field by field once per distinct DER (the same few signers'
+    certificates arrive with every document; checking every field costs ~0.2 ms). Certificates are immutable,
+    so sharing them between calls and threads is safe; a damaged one raises every time and is never cached."""
+    return _well_formed(x509.load_der_x509_certificate(der))
 
 
 def _well_formed(certificate: x509.Certificate) -> x509.Certificate:

@@ -42,8 +42,6 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Connection,
-    DateTime,
-    Dialect,
     Integer,
     MetaData,
     String,
@@ -55,9 +53,9 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
-from sqlalchemy.types import TypeDecorator
 
 from exchange._errors import Code, StoreError
+from exchange._sqltypes import UTCDateTime
 
 #: ``prev_hash`` of the first entry.
 GENESIS_HASH = "0" * 64
@@ -78,24 +76,6 @@ metadata = MetaData(naming_convention=NAMING_CONVENTION)
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Timezone-aware UTC datetimes on every backend (SQLite stores them naive; PostgreSQL as timestamptz)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store: pass an aware UTC time")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 audit_log = Table(

@@ -37,8 +37,6 @@ from sqlalchemy import (
     CheckConstraint,
     Column,
     Connection,
-    DateTime,
-    Dialect,
     Engine,
     ForeignKey,
     Index,
@@ -49,7 +47,6 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    TypeDecorator,
     create_engine,
     event,
     func,
@@ -61,6 +58,7 @@ from sqlalchemy import exc as sa_exc
 
 from exchange._envelope import ReceiptStatus
 from exchange._errors import Code, ConfigurationError, InputError, StoreError
+from exchange._sqltypes import UTCDateTime
 
 Clock = Callable[[], datetime]
 
@@ -99,24 +97,6 @@ def _values(enum: type[StrEnum]) -> str:
     return ", ".join(f"'{member.value}'" for member in enum)
 
 
-class UTCDateTime(TypeDecorator[datetime]):
-    """Aware UTC datetimes in and out (SQLite stores them naive)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to the store: pass an aware UTC time")
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 metadata = MetaData()

@@ -205,6 +205,9 @@ class _Run:
 
     def __init__(self) -> None:
         self.results: dict[str, CheckResult] = {}
+        #: checks that do not apply to this message (a document type without business rules): shown skipped,
+        #: and not required for acceptance
+        self.not_applicable: set[str] = set()
 
     def record(self, name: str, findings: Iterable[Finding]) -> bool:
         result = CheckResult.from_findings(name, list(findings))
@@ -213,6 +216,9 @@ class _Run:
 
     def passed(self, name: str) -> bool:
         return name in self.results and self.results[name].status is CheckStatus.PASSED
+
+    def satisfied(self, name: str) -> bool:
+        return self.passed(name) or (name in self.not_applicable and name not in self.results)
 
     def finish(self) -> tuple[CheckResult, ...]:
         return tuple(self.results.get(name) or CheckResult.skipped(name) for name in CHECK_ORDER)
@@ -344,7 +350,7 @@ class Pipeline:
         if not run.passed(CHECK_ROUTING):
             status = 403
         else:
-            status = 202 if all(run.passed(name) for name in CHECK_ORDER) else 422
+            status = 202 if all(run.satisfied(name) for name in CHECK_ORDER) else 422
         return self._outcome(run, digest, moment, http_status=status, header=header, agreement_id=agreement_id,
                              authenticated=True)
 
@@ -495,6 +501,8 @@ class Pipeline:
         run.record(CHECK_DOCUMENT_SCHEMA, [_rename(f, CHECK_DOCUMENT_SCHEMA) for f in (schema.findings if schema else ())])
         if rules is not None and rules.status is not CheckStatus.SKIPPED:
             run.record(CHECK_DOCUMENT_RULES, [_rename(f, CHECK_DOCUMENT_RULES) for f in rules.findings])
+        elif doc_type.rules_path is None:
+            run.not_applicable.add(CHECK_DOCUMENT_RULES)  # the type has no business rules
 
         # issuer's signature, then trust in the issuer for this type, as the receiver recognises it
         check = timed(CHECK_DOCUMENT_SIGNATURE, lambda: verify_signature(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 
@@ -194,3 +195,27 @@ def test_identical_resend_and_conflict(pipeline: Pipeline, make_message: Message
     other = make_message("phytosanitary-certificate")  # same message id, other bytes
     conflict = run(pipeline, other, duplicates=lambda message_id: previous)
     assert (conflict.http_status, failed(conflict)) == (409, {"duplicate": ["GW-DUPLICATE-CONFLICT"]})
+
+
+def test_a_type_without_business_rules_is_accepted(workspace: Workspace, make_message: MessageFactory,
+                                                   tmp_path: Path) -> None:
+    """Rules are optional in a manifest: a type without them passes with document-rules skipped."""
+    import shutil
+
+    from exchange._catalogue import Catalogue, load_document_type
+
+    folder = tmp_path / "certificate-of-origin"
+    shutil.copytree(default_catalogue().get("certificate-of-origin").folder, folder)
+    manifest = folder / "manifest.yaml"
+    manifest.write_text(manifest.read_text().replace("rules: rules.sch\n", ""))
+    rules_less = load_document_type(folder)
+    assert rules_less.rules_path is None
+    catalogue = Catalogue([*(t for t in default_catalogue() if t.id != rules_less.id), rules_less])
+    pipeline = Pipeline(catalogue=catalogue, members=WorkspaceMembers(workspace), max_bytes=512 * 1024)
+    outcome = run(pipeline, make_message())
+    assert outcome.http_status == 202 and outcome.accepted, failed(outcome)
+    assert outcome.check("document-rules").status is CheckStatus.SKIPPED
+    assert outcome.check("document-schema").status is CheckStatus.PASSED
+    rule_broken = run(pipeline, make_message(document=sample("certificate-of-origin", "gross-below-net.xml"),
+                                            message_id="msg-0000000000000002"))
+    assert rule_broken.accepted, "without rules, a rule-only fault is not checked"

@@ -95,15 +95,17 @@ def serve_gateway(
 def retry(
     message_id: Annotated[str, typer.Argument(help="Message id of a FAILED (dead-lettered) message.")],
     gateway: GatewayUrlOption = None,
+    workspace: WorkspaceOption = None,
 ) -> None:
-    """Ask the gateway to deliver a dead-lettered message again."""
+    """Ask the gateway to deliver a dead-lettered message again (the gateway `ptx up` started, unless --gateway)."""
     import httpx
 
-    from exchange.cli._up import verify_for
+    from exchange.cli._up import _urls, verify_for
 
-    url = f"{gateway_url(gateway)}/v1/messages/{message_id}/retry"
+    base = gateway_url(gateway) if gateway or os.environ.get("PTX_GATEWAY_URL") else _urls(workspace)["gateway"]
+    url = f"{base.rstrip('/')}/v1/messages/{message_id}/retry"
     try:
-        response = httpx.post(url, timeout=10, verify=verify_for(url, None))
+        response = httpx.post(url, timeout=10, verify=verify_for(url, workspace))
     except httpx.HTTPError as exc:
         raise ConfigurationError(f"cannot reach the gateway at {url}: {exc}", code=Code.CONFIG_INVALID) from exc
     body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}

@@ -75,10 +75,11 @@ def issue_command(
             signer = Workspace.open(workspace).signer(as_issuer)
             xml = sign_document(xml, signer.key, list(signer.signing_chain))
         _write(xml, out)
+        written, signed_as = len(xml), (as_issuer if as_issuer is not None else None)
     except ExchangeError as exc:
         typer.echo(f"ptx: {exc}", err=True)
         raise typer.Exit(EXIT_USAGE) from exc
-    _print_report(doc_type, result, out, output_format)
+    _print_report(doc_type, result, out, output_format, written=written, signed_as=signed_as)
 
 
 def _build(type_id: str, data: str) -> tuple[DocumentType, BuildResult]:
@@ -110,7 +111,8 @@ def _finding_line(finding: Finding) -> str:
 
 
 def _print_report(
-    doc_type: DocumentType, result: BuildResult, out: Path | None, output_format: OutputFormat
+    doc_type: DocumentType, result: BuildResult, out: Path | None, output_format: OutputFormat,
+    *, written: int | None = None, signed_as: str | None = None,
 ) -> None:
     report = result.report
     findings = report.findings if report is not None else ()
@@ -119,7 +121,8 @@ def _print_report(
         summary = {
             "document_type": doc_type.id,
             "verdict": "valid" if valid else "invalid",
-            "bytes": len(result.xml) if valid else None,
+            "bytes": (written if written is not None else len(result.xml)) if valid else None,
+            "signed_as": signed_as,
             "out": (str(out) if out is not None else "-") if valid else None,
             "findings": [finding.to_dict() for finding in findings],
             "checks": [check.to_dict() for check in report.checks] if report is not None else [],
@@ -128,7 +131,9 @@ def _print_report(
         return
     if valid:
         target = f" -> {out}" if out is not None else ""
-        typer.echo(f"issued {doc_type.id}: {len(result.xml):,} bytes, valid{target}", err=True)
+        size = written if written is not None else len(result.xml)
+        signed = f", signed as {signed_as}" if signed_as else ""
+        typer.echo(f"issued {doc_type.id}: {size:,} bytes, valid{signed}{target}", err=True)
     else:
         errors = sum(1 for finding in findings if finding.is_error)
         typer.echo(f"{doc_type.id}: input is invalid ({errors} error(s)); nothing written", err=True)

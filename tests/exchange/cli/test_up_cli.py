@@ -44,6 +44,9 @@ def test_up_send_status_inbox_down(tmp_path: Path) -> None:
         assert status.returncode == 0 and f"{message_id}: ACKNOWLEDGED  AA -> BB" in status.stdout
         assert "verified receipt" in status.stdout
 
+        retry = ptx("retry", message_id, "--workspace", workspace)
+        assert retry.returncode == 1 and "GW-RETRY-NOT-ALLOWED" in retry.stderr, "only a dead letter is retried"
+
         inbox = ptx("inbox", "BB", "--workspace", workspace)
         assert inbox.returncode == 0 and f"{message_id}  AA -> BB  certificate-of-origin  RECEIVED" in inbox.stdout
 

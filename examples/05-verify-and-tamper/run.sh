@@ -10,7 +10,7 @@ step "Create the workspace and issue a signed certificate of origin in one go."
 shell 0 "ptx init | grep created"
 bring ../01-build-a-document/shipment.json
 ok ptx issue certificate-of-origin --data shipment.json --as AA/chamber-of-commerce --out coo.signed.xml
-seen "valid -> coo.signed.xml"
+seen "valid, signed as AA/chamber-of-commerce -> coo.signed.xml"
 saw "--as signs what was built: AA's chamber of commerce is the issuing authority."
 
 step "Verify it as country BB, the receiver."

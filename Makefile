@@ -1,14 +1,16 @@
 # Two commands for a fresh machine with Python 3.11 and make:
-#   make demo   - run the main job
-#   make test   - run the test suite
+#   make demo   - run the narrated demo
+#   make test   - install what the tests use (make deps), lint, run the test suite
 # Both create .venv and install the project into it on first use.
+#   make deps   - the Debian packages the tests and benchmarks use (.ci/setup): installed as root or with
+#                 password-less sudo; otherwise it prints the command and the tests that need them skip
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench fuzz venv clean
+.PHONY: demo test deps lint typecheck bench fuzz venv clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,14 +23,17 @@ venv: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/ptx demo
 
-test: $(STAMP)
+deps:
+	bash .ci/setup
+
+test: $(STAMP) deps lint
 	$(BIN)/python -m pytest -n auto --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check exchange gateway tests bench fuzz
 	$(BIN)/mypy
 
-bench: $(STAMP)
+bench: $(STAMP) deps
 	$(BIN)/python bench/validate.py --quick
 	$(BIN)/python bench/sign_verify.py --quick
 	$(BIN)/python bench/gateway.py --quick

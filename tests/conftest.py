@@ -1,13 +1,21 @@
-"""Shared fixtures: where the repository and the public test corpus are."""
+"""Shared fixtures and the suite's account of what the machine lacks.
+
+Tests that need something beyond the venv (a Debian tool, PostgreSQL, chromium, the public corpus) ask
+``tests/support/needs.py`` for it; a missing one skips the test with one line naming it and how to get it. The end
+of the run lists those skips by what is missing. Under ``CI=true`` such a skip fails the run instead.
+"""
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parent.parent
-CORPUS = REPO.parent / "shared" / "corpus"
+from tests.support import needs
+
+REPO = needs.REPO
+_missing: Counter[str] = Counter()
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +25,28 @@ def repo() -> Path:
 
 @pytest.fixture(scope="session")
 def corpus() -> Path:
-    """The read-only public corpus beside the clone. CI always has it, so a missing corpus fails."""
-    if not CORPUS.is_dir():
-        pytest.fail(f"the shared corpus is missing at {CORPUS}")
-    return CORPUS
+    """The read-only public corpus (``$PTX_CORPUS``, by default ``../shared/corpus`` beside the clone)."""
+    return needs.require("corpus")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and isinstance(report.longrepr, tuple):
+        name = needs.missing_name(str(report.longrepr[2]))
+        if name is not None:
+            _missing[name] += 1
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _missing:
+        return
+    terminalreporter.section("skipped because the machine lacks something")
+    for name, count in sorted(_missing.items()):
+        need = needs.NEEDS[name]
+        terminalreporter.line(f"{count:5d} test(s) need {name}: {need.what}; get it with {need.get}")
+    if needs.in_ci():
+        terminalreporter.line("CI=true: a skip for a missing tool or corpus fails the run", red=True)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _missing and needs.in_ci():
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -10,7 +10,6 @@ names (to 127.0.0.1) and ports (to free loopback ports, since the test may share
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import time
 from pathlib import Path
@@ -20,6 +19,7 @@ import httpx
 import pytest
 import yaml
 
+from tests.support.needs import require
 from tests.support.processes import PTX, free_port, stop
 
 pytestmark = pytest.mark.slow
@@ -29,9 +29,7 @@ INPUT = REPO / "schemas" / "certificate-of-origin" / "input.yaml"
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    tool = shutil.which("docker-compose")
-    if tool is None:
-        pytest.fail("docker-compose is not installed (.ci/run installs Debian's docker-compose)")
+    tool = str(require("docker-compose"))
     result = subprocess.run([tool, "-f", str(REPO / "docker-compose.yml"), "config"], capture_output=True, text=True,
                             timeout=60, cwd=REPO)
     assert result.returncode == 0, result.stderr

@@ -3,12 +3,12 @@
 #
 # Usage: run.sh [UBL_DIR]
 #   UBL_DIR is a folder holding the UBL 2.1 schemas (anywhere below it: maindoc/UBL-CertificateOfOrigin-2.1.xsd
-#   and the common/ folder it imports). Default: ../shared/corpus/schemas/ubl21 beside the project, when it
-#   exists. Otherwise download UBL 2.1 once (see README.md) and pass the folder you unpacked.
+#   and the common/ folder it imports). Default: schemas/ubl21 in $PTX_CORPUS, or in ../shared/corpus beside
+#   the project, when it exists. Otherwise download UBL 2.1 once (see README.md) and pass the folder you unpacked.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/../_common.sh"
 
-ubl_dir="${1:-${PTX_EXAMPLE_UBL_DIR:-$REPO_DIR/../shared/corpus/schemas/ubl21}}"
+ubl_dir="${1:-${PTX_EXAMPLE_UBL_DIR:-${PTX_CORPUS:-$REPO_DIR/../shared/corpus}/schemas/ubl21}}"
 
 begin 13 "Validate a document against the official UBL 2.1 schemas" \
   "Art. 9 international standards: use the schema sets that standards bodies publish, as they are published."

@@ -16,7 +16,6 @@ import base64
 import datetime as dt
 import hashlib
 import os
-import shutil
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -38,10 +37,10 @@ from exchange._algorithms import (
 )
 from exchange._dsig import _c14n, _detach, sign_document, verify_signature
 from exchange._xml import parse_xml
+from tests.support.needs import corpus_dir, require
 
 DS = Namespace.DS
-CORPUS = Path(__file__).resolve().parents[2] / ".." / "shared" / "corpus"
-XMLSEC_DATA = CORPUS / "xmldsig" / "python-xmlsec" / "data"
+XMLSEC_DATA = corpus_dir() / "xmldsig" / "python-xmlsec" / "data"
 
 DOCUMENT = b"""<?xml version="1.0" encoding="UTF-8"?>
 <?xml-stylesheet type="text/xsl" href="render.xsl"?>
@@ -135,9 +134,7 @@ def _pem(certificate: x509.Certificate) -> bytes:
 
 @pytest.fixture(scope="module")
 def xmlsec1(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., subprocess.CompletedProcess[str]]:
-    executable = shutil.which("xmlsec1")
-    if executable is None:
-        pytest.skip("xmlsec1 is not on PATH (Debian/Ubuntu: apt-get install xmlsec1; CI installs it)")
+    executable = str(require("xmlsec1"))
     isolated = tmp_path_factory.mktemp("no-system-trust")
     (isolated / "empty.pem").write_bytes(b"")
     (isolated / "certs").mkdir()
@@ -280,11 +277,13 @@ CORPUS_EXPECTED: dict[str, tuple[str, ...]] = {
 WITH_CERTIFICATE = {"sign3-out.xml", "sign4-out.xml", "sign5-out.xml", "sign5-out-xmlsec_1_2_36_to_37.xml"}
 
 
+@pytest.mark.usefixtures("corpus")
 def test_corpus_is_present() -> None:
-    assert XMLSEC_DATA.is_dir(), f"the shared corpus is missing at {XMLSEC_DATA} (CI has it next to the repo)"
+    assert XMLSEC_DATA.is_dir(), f"the python-xmlsec samples are missing at {XMLSEC_DATA}"
     assert sorted(p.name for p in XMLSEC_DATA.glob("sign*-out*.xml")) == sorted(CORPUS_EXPECTED)
 
 
+@pytest.mark.usefixtures("corpus")
 @pytest.mark.parametrize("name", sorted(CORPUS_EXPECTED))
 def test_corpus_signatures_are_refused_with_their_codes(name: str) -> None:
     check = verify_signature((XMLSEC_DATA / name).read_bytes())
@@ -298,6 +297,7 @@ def test_corpus_signatures_are_refused_with_their_codes(name: str) -> None:
         assert check.signer is None
 
 
+@pytest.mark.usefixtures("corpus")
 @pytest.mark.parametrize("name", sorted(CORPUS_EXPECTED))
 def test_corpus_digests_match_our_canonicalisation(name: str) -> None:
     """Our enveloped-signature removal and exclusive C14N give libxmlsec's digest input and SignedInfo bytes.
@@ -324,7 +324,7 @@ def test_corpus_digests_match_our_canonicalisation(name: str) -> None:
 
 
 def test_xmlsec1_accepts_the_corpus_signature_we_refuse(
-    xmlsec1: Callable[..., subprocess.CompletedProcess[str]],
+    corpus: Path, xmlsec1: Callable[..., subprocess.CompletedProcess[str]],
 ) -> None:
     """Control: the corpus signatures are genuine for libxmlsec1; we refuse them by policy only."""
     result = xmlsec1("--verify", "--pubkey-pem", str(XMLSEC_DATA / "rsapub.pem"), str(XMLSEC_DATA / "sign2-out.xml"))

@@ -6,9 +6,10 @@ Backends: a test that takes ``database_url`` (directly or through a ``store`` fi
 PostgreSQL server: a throwaway one (initdb as an unprivileged user, a free loopback port, stopped and deleted at
 the end) unless ``PTX_TEST_POSTGRES_URL`` names a server where we may create databases. PostgreSQL databases are
 reused: emptied of the previous test's rows, schema kept (a database whose schema a test changed is dropped).
-``empty_database_url`` is a brand-new empty database on either backend, for the migration tests. If neither works the PostgreSQL
-tests fail with the reason (CI has PostgreSQL; see ``.ci/postgres.sh``); ``-m "not postgresql"`` leaves them out
-on a machine without it.
+``empty_database_url`` is a brand-new empty database on either backend, for the migration tests. On a machine
+without PostgreSQL's server binaries the ``[postgresql]`` half skips saying so (``make deps`` installs them; under
+``CI=true`` it fails instead); binaries that are there but cannot start a server fail the tests with the reason.
+``-m "not postgresql"`` leaves them out.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from exchange._envelope import Party, build_envelope
 from exchange._workspace import Workspace, init_workspace
 from gateway._migrate import head_revision
 from gateway._settings import normalise_database_url
+from tests.support.needs import require
 from tests.support.postgres import PostgresServer, PostgresUnavailable, server_from_environment
 
 CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -115,6 +117,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """The session's PostgreSQL server (one per xdist worker); a failure to start fails the tests that need it."""
+    require("postgresql")
     try:
         server = server_from_environment()
     except PostgresUnavailable as exc:

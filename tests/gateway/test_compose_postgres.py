@@ -9,7 +9,6 @@ session's server).
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import yaml
 
 from exchange._workspace import Workspace
 from tests.support.messages import signed_envelopes
+from tests.support.needs import require
 from tests.support.postgres import PostgresServer
 from tests.support.processes import PTX, free_port, running_together
 
@@ -32,9 +32,7 @@ XML = {"Content-Type": "application/xml"}
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    tool = shutil.which("docker-compose")
-    if tool is None:
-        pytest.fail("docker-compose is not installed (.ci/run installs Debian's docker-compose)")
+    tool = str(require("docker-compose"))
     files = ["-f", str(REPO / "docker-compose.yml"), "-f", str(REPO / "docker-compose.postgres.yml")]
     result = subprocess.run([tool, *files, "--profile", "postgres", "config"], capture_output=True, text=True,
                             timeout=60, cwd=REPO)

@@ -5,7 +5,7 @@ loopback port only, with its unix socket in the same folder and trust authentica
 can reach it). As root it runs the server as an unprivileged user (``postgres`` if the system has one, else
 ``nobody``), because PostgreSQL refuses to run as root. :meth:`PostgresServer.stop` stops it and deletes the
 folder. The binaries are found in ``$PTX_POSTGRES_BINDIR``, ``/usr/lib/postgresql/<newest>/bin`` (Debian) or
-on ``PATH``; ``.ci/postgres.sh`` installs Debian's ``postgresql`` package when none are there.
+on ``PATH`` (:func:`tests.support.needs.postgres_bindir`); ``make deps`` installs Debian's ``postgresql`` package.
 
 ``durable=False`` (tests) turns fsync off: a crash of the machine would lose the throwaway data, nothing else
 changes. Benchmarks keep the defaults (``durable=True``) so figures compare with SQLite's full sync.
@@ -34,13 +34,13 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from tests.support import needs
 from tests.support.processes import free_port
 
 ENV_URL = "PTX_TEST_POSTGRES_URL"
 
 #: Empties a database for its next user (connection in autocommit); False: it cannot be reused, drop it.
 Reset = Callable[[psycopg.Connection[tuple[object, ...]]], bool]
-ENV_BINDIR = "PTX_POSTGRES_BINDIR"
 SUPERUSER = "ptx"
 
 
@@ -49,26 +49,11 @@ class PostgresUnavailable(Exception):
 
 
 def find_bindir() -> Path:
-    """The folder holding ``initdb``, ``pg_ctl`` and ``postgres``."""
-    named = os.environ.get(ENV_BINDIR)
-    candidates = [Path(named)] if named else []
-    debian = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
-    candidates += debian
-    on_path = shutil.which("initdb")
-    if on_path:
-        candidates.append(Path(on_path).parent)
-    for folder in candidates:
-        if all((folder / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres")):
-            return folder
-    raise PostgresUnavailable(
-        "PostgreSQL server binaries (initdb, pg_ctl, postgres) not found in $PTX_POSTGRES_BINDIR, "
-        "/usr/lib/postgresql/*/bin or PATH: run .ci/postgres.sh (Debian package postgresql), "
-        f"or set {ENV_URL} to a server where this user may create databases"
-    )
-
-
-def _version_key(path: Path) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", path.parent.name)) or (0,)
+    """The folder holding ``initdb``, ``pg_ctl`` and ``postgres`` (looked up by :mod:`tests.support.needs`)."""
+    folder = needs.postgres_bindir()
+    if folder is None:
+        raise PostgresUnavailable(needs.reason("postgresql"))
+    return folder
 
 
 def _run_as() -> pwd.struct_passwd | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from exchange.cli import app
+from tests.support.needs import require
 
 runner = CliRunner()
 AT = "2030-01-15T12:00:00Z"
@@ -248,9 +248,7 @@ def test_the_real_ptx_command(ws: Path, tmp_path: Path) -> None:
 @pytest.mark.parametrize("key_type", ["ec-p256", "rsa-2048"])
 def test_xmlsec1_verifies_with_the_anchor_ptx_prints(tmp_path: Path, key_type: str) -> None:
     """The integrator story: `ptx trust anchor AA` is all xmlsec1 needs to verify AA's documents."""
-    executable = shutil.which("xmlsec1")
-    if executable is None:
-        pytest.skip("xmlsec1 is not on PATH (Debian/Ubuntu: apt-get install xmlsec1; CI installs it)")
+    executable = str(require("xmlsec1"))
     ws = tmp_path / "ws"
     assert runner.invoke(app, ["init", "--workspace", str(ws), "--key-type", key_type]).exit_code == 0
     signed = _sign(ws, tmp_path, "AA Customs", source=tmp_path / "none", name="declaration.xml")

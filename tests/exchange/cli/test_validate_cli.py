@@ -14,8 +14,9 @@ from typer.testing import CliRunner
 
 from exchange._xml import parse_xml
 from exchange.cli import app
+from tests.support.needs import corpus_dir
 
-CORPUS = Path(__file__).resolve().parents[3].parent / "shared" / "corpus" / "schemas"
+CORPUS = corpus_dir() / "schemas"
 UBL_INVOICE_XSD = CORPUS / "ubl21" / "xsd" / "maindoc" / "UBL-Invoice-2.1.xsd"
 EN16931_UBL = CORPUS / "ubl21" / "samples" / "en16931"
 
@@ -126,6 +127,7 @@ def test_broken_schema_exits_2_through_the_real_command(files: Path) -> None:
     assert result.stderr.startswith("ptx: SCHEMA-LOAD-FAILED:")
 
 
+@pytest.mark.usefixtures("corpus")
 def test_parallel_workers_give_the_same_results(tmp_path: Path) -> None:
     docs = tmp_path / "batch"
     docs.mkdir()

@@ -27,6 +27,11 @@ no fallback to any system certificate store.
             and grant it this document type at the moment (TRUST-ISSUER-NOT-AUTHORISED). A bare anchor has no
             authorisation data: TRUST-AUTHORISATION-UNCHECKED (information) says so.
 
+The decision's bottom line is three-valued (:class:`TrustStatus`, as pyHanko's certvalidator): PASSED,
+FAILED for a definite fault, INDETERMINATE when the only errors are missing information
+(TRUST-REVOCATION-UNKNOWN, TRUST-LIST-EXPIRED: see :data:`INDETERMINATE_CODES`). ``trusted`` is True only
+for PASSED, so a caller refuses INDETERMINATE unless its policy maps it otherwise.
+
 Performance: the anchor store, the CRL signature checks and the anchor-to-list index are computed once per
 context (and shared by :meth:`TrustContext.at`); a validated path is remembered per (signer, intermediates)
 and reused while every certificate in it is inside its validity window, which is sound because the rest of
@@ -39,6 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from cryptography import x509
@@ -122,10 +128,43 @@ class Recognition:
             object.__setattr__(self, "valid_until", utc(self.valid_until))
 
 
+class TrustStatus(StrEnum):
+    """The bottom line of a trust decision, three-valued as in pyHanko's certvalidator (and ETSI EN 319 102-1).
+
+    ``PASSED``: every check held. ``FAILED``: a check found a definite fault (untrusted path, expired,
+    revoked, wrong usage, not authorised). ``INDETERMINATE``: nothing definite is wrong, but a fact needed for
+    the decision is missing (no CRL that covers a certificate at the moment, a trust list past its
+    NextUpdate); fresher material may decide it later. Callers refuse anything but ``PASSED`` unless their
+    policy says otherwise, and say so with their own code.
+    """
+
+    PASSED = "passed"
+    INDETERMINATE = "indeterminate"
+    FAILED = "failed"
+
+
+#: Error codes that mean "cannot be decided with the material held", not "wrong": the decision is
+#: INDETERMINATE when every error finding has one of these codes.
+INDETERMINATE_CODES: frozenset[str] = frozenset({Code.TRUST_REVOCATION_UNKNOWN.value, Code.TRUST_LIST_EXPIRED.value})
+
+
+def trust_status(findings: Iterable[Finding]) -> TrustStatus:
+    """FAILED when an error finding is a definite fault, INDETERMINATE when every error is missing
+    information, PASSED when there is no error."""
+    errors = [finding.code for finding in findings if finding.is_error]
+    if not errors:
+        return TrustStatus.PASSED
+    if all(code in INDETERMINATE_CODES for code in errors):
+        return TrustStatus.INDETERMINATE
+    return TrustStatus.FAILED
+
+
 @dataclass(frozen=True, slots=True)
 class TrustDecision:
     """The outcome of evaluating one signer.
 
+    ``status`` is the three-valued bottom line (:class:`TrustStatus`); ``trusted`` is True exactly when it
+    is PASSED, so callers that test ``trusted`` refuse INDETERMINATE as well.
     ``chain`` is the path built from the signer to a recognised anchor (leaf first); when the path held only
     at another instant (an expired or not-yet-valid certificate), it is that path, and ``trusted`` is False.
     ``issuer`` is the trust list entry that authorised the signer, ``recognition`` the list it came from.
@@ -136,6 +175,14 @@ class TrustDecision:
     chain: tuple[x509.Certificate, ...] = ()
     issuer: IssuerEntry | None = None
     recognition: Recognition | None = None
+
+    @property
+    def status(self) -> TrustStatus:
+        """PASSED, INDETERMINATE or FAILED; never PASSED unless ``trusted``."""
+        if self.trusted:
+            return TrustStatus.PASSED
+        status = trust_status(self.findings)
+        return TrustStatus.FAILED if status is TrustStatus.PASSED else status
 
     @property
     def scheme(self) -> str | None:
@@ -722,9 +769,12 @@ def _iso_opt(crl: x509.CertificateRevocationList) -> str:
 
 __all__ = [
     "CHECK_ISSUER_TRUST",
+    "INDETERMINATE_CODES",
     "Recognition",
     "TrustContext",
     "TrustDecision",
+    "TrustStatus",
     "ca_extension_policy",
     "ee_extension_policy",
+    "trust_status",
 ]

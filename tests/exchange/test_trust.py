@@ -29,7 +29,7 @@ from exchange._pki import (
     make_name,
     revoke,
 )
-from exchange._trust import Recognition, TrustContext, TrustDecision
+from exchange._trust import Recognition, TrustContext, TrustDecision, TrustStatus
 from exchange._trustlist import AuthorisationStatus, IssuerEntry, TrustList
 
 MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
@@ -427,3 +427,43 @@ def test_rsa_scheme_is_evaluated_the_same_way() -> None:
     context = TrustContext(moment=MOMENT, recognitions=(Recognition(_published(pki)),))
     assert _evaluate(context, pki.authority("customs"), "customs-declaration").trusted
     assert _codes(_evaluate(context, pki.authority("customs"), COO)) == ["TRUST-ISSUER-NOT-AUTHORISED"]
+
+
+# --- three-valued outcome (issue 13, item 3) --------------------------------------------------------------
+
+
+def test_outcome_is_passed_failed_or_indeterminate(world: World, receiver_bb: TrustContext) -> None:
+    """As pyHanko's certvalidator: a definite fault FAILS, missing information is INDETERMINATE, and
+    `trusted` is true only for PASSED, so a caller that looks only at `trusted` refuses both."""
+    chamber = world.aa.authority("chamber-of-commerce")
+    passed = _evaluate(receiver_bb, chamber)
+    assert passed.status is TrustStatus.PASSED and passed.trusted
+
+    unknown = _evaluate(_with_crls(receiver_bb, world.aa_list, (world.aa.root_crl,)), chamber)
+    assert _codes(unknown) == ["TRUST-REVOCATION-UNKNOWN"]
+    assert unknown.status is TrustStatus.INDETERMINATE and not unknown.trusted
+
+    stale = make_crl(world.aa.issuing_ca, this_update=MOMENT - 10 * DAY, next_update=MOMENT - DAY, number=7)
+    past_next_update = _evaluate(_with_crls(receiver_bb, world.aa_list, (world.aa.root_crl, stale)), chamber)
+    assert past_next_update.status is TrustStatus.INDETERMINATE
+
+    expired_list = replace(world.aa_list, next_update=MOMENT - dt.timedelta(minutes=1))
+    stale_list = _evaluate(TrustContext(moment=MOMENT, recognitions=(Recognition(expired_list),)), chamber)
+    assert _codes(stale_list) == ["TRUST-LIST-EXPIRED"] and stale_list.status is TrustStatus.INDETERMINATE
+
+    assert _evaluate(receiver_bb, world.aa.authority("expired")).status is TrustStatus.FAILED
+    assert _evaluate(receiver_bb, world.aa.authority("nppo"), COO).status is TrustStatus.FAILED
+    assert _evaluate(receiver_bb, world.cc.authority("customs")).status is TrustStatus.FAILED
+
+
+def test_a_definite_fault_outweighs_missing_information(world: World, receiver_bb: TrustContext) -> None:
+    """Revocation unknown and not authorised for the type: FAILED, not INDETERMINATE."""
+    context = _with_crls(receiver_bb, world.aa_list, (world.aa.root_crl,))
+    decision = _evaluate(context, world.aa.authority("nppo"), COO)
+    assert set(_codes(decision)) == {"TRUST-REVOCATION-UNKNOWN", "TRUST-ISSUER-NOT-AUTHORISED"}
+    assert decision.status is TrustStatus.FAILED
+
+
+def test_unchecked_revocation_by_named_weakening_passes(world: World, receiver_bb: TrustContext) -> None:
+    relaxed = _with_crls(receiver_bb, world.aa_list, (world.aa.root_crl,), require_revocation=False)
+    assert _evaluate(relaxed, world.aa.authority("chamber-of-commerce")).status is TrustStatus.PASSED

@@ -200,6 +200,14 @@ class Code(Enum):
         "TRUST-LIST-SIGNATURE", Severity.ERROR, Category.TRUST, "trust list signature is missing or invalid"
     )
     TRUST_LIST_INVALID = ("TRUST-LIST-INVALID", Severity.ERROR, Category.TRUST, "trust list cannot be read")
+    TRUST_LIST_ROLLBACK = (
+        "TRUST-LIST-ROLLBACK", Severity.ERROR, Category.TRUST,
+        "trust list is older (lower SequenceNumber) than the one already held: a replay is refused",
+    )
+    TRUST_LIST_SEQUENCE_REUSED = (
+        "TRUST-LIST-SEQUENCE-REUSED", Severity.ERROR, Category.TRUST,
+        "trust list has the SequenceNumber of the one held but other content (a fork of the list)",
+    )
     TRUST_NOT_RECOGNISED = (
         "TRUST-NOT-RECOGNISED", Severity.ERROR, Category.TRUST, "no agreement recognises this issuer's trust list"
     )

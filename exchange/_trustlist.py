@@ -17,8 +17,10 @@ Loading (:func:`load_trust_list`) is where a list earns trust: its XML-DSig sign
 the schema, the list must declare an anchor that the caller configured beforehand (a list is recognised
 only by explicit configuration, never because it names its own root), the signer must chain to that
 anchor at the evaluation moment with the ETSI ``id-tsl-kp-tslSigning`` usage and must not be revoked by
-the list's own root CRL, and ``NextUpdate`` must not have passed. Each refusal is a :class:`TrustError`
-with its own code (TRUST-LIST-SIGNATURE, TRUST-LIST-INVALID, TRUST-NOT-RECOGNISED, TRUST-LIST-EXPIRED).
+the list's own root CRL, and ``NextUpdate`` must not have passed. Given the list held so far, a new one
+must carry a higher SequenceNumber (:func:`check_succession`: no rollback to an older signed list). Each
+refusal is a :class:`TrustError` with its own code (TRUST-LIST-SIGNATURE, TRUST-LIST-INVALID,
+TRUST-NOT-RECOGNISED, TRUST-LIST-EXPIRED, TRUST-LIST-ROLLBACK, TRUST-LIST-SEQUENCE-REUSED).
 """
 
 from __future__ import annotations
@@ -377,6 +379,35 @@ def _render(trust_list: TrustList) -> etree._Element:
 # --- loading -----------------------------------------------------------------------------------------------
 
 
+def check_succession(held: TrustList | None, new: TrustList) -> None:
+    """Refuse ``new`` as the successor of ``held`` (the list of the same scheme held so far) when it would
+    roll trust back: a lower SequenceNumber is TRUST-LIST-ROLLBACK (an old list replayed, e.g. one that
+    still grants a since-withdrawn issuer or carries a CRL without a later revocation), the same number
+    with other content is TRUST-LIST-SEQUENCE-REUSED. The same list again (a reload) is accepted, and
+    anything succeeds ``None``. Each operator numbers its list (ETSI TS 119 612 5.3.7); the comparison
+    is with whatever the caller held, so it holds across restarts only when the caller keeps that list.
+    """
+    if held is None:
+        return
+    if held.country != new.country:
+        raise TrustError(
+            f"the trust list of {new.country} cannot succeed the one of {held.country}", code=Code.TRUST_LIST_INVALID
+        )
+    label = f"the trust list of {new.country}"
+    if new.sequence_number < held.sequence_number:
+        raise TrustError(
+            f"{label} (sequence {new.sequence_number}, issued {_instant(new.issued_at)}) is older than the one held "
+            f"(sequence {held.sequence_number}, issued {_instant(held.issued_at)}): a rollback is refused",
+            code=Code.TRUST_LIST_ROLLBACK,
+        )
+    if new.sequence_number == held.sequence_number and new != held:
+        raise TrustError(
+            f"{label} (sequence {new.sequence_number}) differs from the list held under the same sequence number; "
+            "a new version must carry a higher one",
+            code=Code.TRUST_LIST_SEQUENCE_REUSED,
+        )
+
+
 def load_trust_list(
     data: bytes,
     *,
@@ -386,6 +417,7 @@ def load_trust_list(
     country: str | None = None,
     allow_expired: bool = False,
     policy: SignaturePolicy | None = None,
+    previous: TrustList | None = None,
 ) -> TrustList:
     """Verify and read a signed trust list.
 
@@ -394,7 +426,8 @@ def load_trust_list(
     one of them and be signed under it.
     ``country``, when given, must be the list's scheme operator country. ``allow_expired`` keeps a list
     past its NextUpdate loadable so that the trust evaluation reports TRUST-LIST-EXPIRED as a finding on
-    each document (services do this); direct loads refuse it.
+    each document (services do this); direct loads refuse it. ``previous`` is the list of this scheme held
+    so far: the new one must succeed it (:func:`check_succession`), or loading refuses a rollback.
     """
     from exchange._dsig import DEFAULT_POLICY, verify_signature
 
@@ -425,6 +458,7 @@ def load_trust_list(
             code=Code.TRUST_NOT_RECOGNISED,
         )
     _check_list_signer(trust_list, check.signer, tuple(check.chain), declared, moment)
+    check_succession(previous, trust_list)
     if not allow_expired and not trust_list.is_current(moment):
         raise TrustError(
             f"the trust list of {trust_list.country} (sequence {trust_list.sequence_number}) expired: "
@@ -442,7 +476,9 @@ def load_trust_list_file(
     moment: datetime,
     country: str | None = None,
     allow_expired: bool = False,
+    previous: TrustList | None = None,
 ) -> TrustList:
+    """:func:`load_trust_list` on a file's bytes; an unreadable file is TRUST-LIST-INVALID."""
     file_path = Path(path)
     try:
         data = file_path.read_bytes()
@@ -455,6 +491,7 @@ def load_trust_list_file(
         moment=moment,
         country=country,
         allow_expired=allow_expired,
+        previous=previous,
     )
 
 
@@ -670,6 +707,7 @@ __all__ = [
     "StatusChange",
     "TrustList",
     "TrustNamespace",
+    "check_succession",
     "load_trust_list",
     "load_trust_list_file",
 ]

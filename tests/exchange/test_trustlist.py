@@ -18,6 +18,7 @@ from exchange._trustlist import (
     StatusChange,
     TrustList,
     TrustNamespace,
+    check_succession,
     load_trust_list,
 )
 from exchange._validation import Validator
@@ -196,3 +197,44 @@ def test_another_document_signed_by_the_list_signer_is_not_a_list(aa: CountryPki
     signer = aa.trust_list_signer
     signed = sign_document(b"<Other xmlns='urn:example'/>", signer.key, list(signer.signing_chain))
     assert _refusal(signed, roots=[aa.root.certificate]) is Code.TRUST_LIST_INVALID
+
+
+# --- rollback (issue 13, item 4) --------------------------------------------------------------------------
+
+
+def test_an_older_signed_list_does_not_replace_the_held_one(aa: CountryPki, aa_list: TrustList) -> None:
+    """Replaying last month's list (validly signed, still inside its NextUpdate) must not undo a revocation."""
+    held = load_trust_list(aa_list.sign(aa.trust_list_signer), roots=[aa.root.certificate], moment=MOMENT)
+    older = replace(aa_list, sequence_number=aa_list.sequence_number - 1, issued_at=MOMENT - DAY)
+    with pytest.raises(TrustError) as raised:
+        check_succession(held, older)
+    assert raised.value.code is Code.TRUST_LIST_ROLLBACK
+    assert "sequence 3" in raised.value.message and "sequence 4" in raised.value.message
+    older_signed = older.sign(aa.trust_list_signer)
+    assert _refusal(older_signed, roots=[aa.root.certificate], previous=held) is Code.TRUST_LIST_ROLLBACK
+
+
+def test_the_same_sequence_number_with_other_content_is_refused(aa: CountryPki, aa_list: TrustList) -> None:
+    held = load_trust_list(aa_list.sign(aa.trust_list_signer), roots=[aa.root.certificate], moment=MOMENT)
+    fork = replace(aa_list, issuers=aa_list.issuers[1:])
+    with pytest.raises(TrustError) as raised:
+        check_succession(held, fork)
+    assert raised.value.code is Code.TRUST_LIST_SEQUENCE_REUSED
+    check_succession(held, aa_list)  # the same list again (a reload) is fine
+
+
+def test_a_newer_list_replaces_the_held_one(aa: CountryPki, aa_list: TrustList) -> None:
+    held = load_trust_list(aa_list.sign(aa.trust_list_signer), roots=[aa.root.certificate], moment=MOMENT)
+    newer = aa_list.reissued(issued_at=MOMENT)
+    check_succession(held, newer)
+    check_succession(None, newer)
+    loaded = load_trust_list(newer.sign(aa.trust_list_signer), roots=[aa.root.certificate], moment=MOMENT,
+                             previous=held)
+    assert loaded.sequence_number == aa_list.sequence_number + 1
+
+
+def test_another_countrys_list_is_no_successor(aa: CountryPki, bb: CountryPki, aa_list: TrustList) -> None:
+    bb_list = TrustList.from_pki(bb, sequence_number=9, issued_at=MOMENT)
+    with pytest.raises(TrustError) as raised:
+        check_succession(aa_list, bb_list)
+    assert raised.value.code is Code.TRUST_LIST_INVALID

@@ -255,11 +255,11 @@ class Code(Enum):
     )
     GW_DELIVERY_RECEIVER_ERROR = (
         "GW-DELIVERY-RECEIVER-ERROR", Severity.ERROR, Category.DELIVERY,
-        "receiver answered with a status worth retrying (5xx, 408, 409, 425, 429)",
+        "receiver answered with a status worth retrying (5xx, 408, 425, 429)",
     )
     GW_DELIVERY_REFUSED = (
         "GW-DELIVERY-REFUSED", Severity.ERROR, Category.DELIVERY,
-        "receiver answered with a status not worth retrying (other 4xx, 3xx)",
+        "receiver answered with a status not worth retrying (other 4xx, 409 included; 3xx)",
     )
     GW_DELIVERY_INTERNAL = (
         "GW-DELIVERY-INTERNAL", Severity.ERROR, Category.DELIVERY, "the delivery hook failed unexpectedly"

@@ -8,17 +8,30 @@ answer; the gateway app supplies a hook that also verifies the receiver's signed
 
 Classification of the receiver's answer:
 
-==========================================  ===========================  ============================
-answer                                      outcome                      code
-==========================================  ===========================  ============================
-2xx                                         delivered                    —
-5xx, 408, 409, 425, 429                     retryable                    ``GW-DELIVERY-RECEIVER-ERROR``
-other 4xx, 3xx (redirects are not followed)  permanent (dead letter now)  ``GW-DELIVERY-REFUSED``
-timeout (also of the whole hook)            retryable                    ``GW-DELIVERY-TIMEOUT``
-connection failed, protocol error           retryable                    ``GW-DELIVERY-UNREACHABLE``
-inbox URL not http(s) or malformed          permanent                    ``GW-DELIVERY-REFUSED``
-the hook raised                             retryable                    its code / ``GW-DELIVERY-INTERNAL``
-==========================================  ===========================  ============================
+===========================================  ===========================  ============================
+answer                                       outcome                      code
+===========================================  ===========================  ============================
+2xx                                          delivered                    —
+5xx, 408, 425, 429                           retryable                    ``GW-DELIVERY-RECEIVER-ERROR``
+other 4xx (409 too), 3xx (not followed)      permanent (dead letter now)  ``GW-DELIVERY-REFUSED``
+timeout (also of the whole hook)             retryable                    ``GW-DELIVERY-TIMEOUT``
+connection failed, protocol error            retryable                    ``GW-DELIVERY-UNREACHABLE``
+inbox URL not http(s) or malformed           permanent                    ``GW-DELIVERY-REFUSED``
+the hook raised                              retryable                    its code / ``GW-DELIVERY-INTERNAL``
+===========================================  ===========================  ============================
+
+Transient versus permanent: an answer is retried only when waiting can change it. 5xx says the receiver failed
+(its store is unavailable, its own material is unusable: the node answers 500/503 for those), and 408, 425 and
+429 say "not now" by definition. Every other 4xx is a verdict on *this* delivery that the same bytes will get
+again: 409 ``NODE-DUPLICATE-CONFLICT`` (the message id is taken by other bytes), 401 (the delivery signature or
+TLS identity is refused), 413, 415, 422. Retrying those only delays the dead letter by ``max_attempts`` backoffs
+and hammers the receiver, so they are dead-lettered at once; an operator who fixed the cause retries by hand.
+RFC 9110 agrees for 409: the conflict is for the user to resolve, then resubmit.
+
+The receiver's own code (the ``code`` of a JSON ``{code, message}`` answer, as the nodes send) is kept as the
+attempt's ``receiver_code``, next to the gateway's code: ``GW-DELIVERY-REFUSED`` says the gateway gave up,
+``NODE-DUPLICATE-CONFLICT`` says why the receiver refused. Only a well-formed code is kept (upper-case letters,
+digits and dashes, 64 characters at most); a receiver's free text never becomes a code.
 
 Backoff (:class:`RetryPolicy`) is exponential with *full jitter*: after failed attempt ``n`` the wait is uniform
 in ``[0, min(max_delay, base_delay * 2**(n-1))]``, which spreads retries of many messages to a receiver that
@@ -38,6 +51,7 @@ the same message at once, so they never deliver it concurrently.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import random
@@ -56,14 +70,14 @@ from exchange._errors import Code, ExchangeError, StoreError
 from gateway._metrics import GatewayMetrics
 from gateway._settings import DeliverySettings
 from gateway._status import MessageStatus
-from gateway._store import AttemptOutcome, ClaimedMessage, DeliveryOutcome, Store
+from gateway._store import RECEIVER_CODE, RECEIVER_CODE_MAX, AttemptOutcome, ClaimedMessage, DeliveryOutcome, Store
 
 log = logging.getLogger("gateway.delivery")
 
 DeliverHook = Callable[[ClaimedMessage], Awaitable[DeliveryOutcome]]
 
-#: 4xx answers that say "not now" rather than "never".
-RETRYABLE_4XX = frozenset({408, 409, 425, 429})
+#: 4xx answers that say "not now" rather than "never" (see the module docstring; 409 is not one of them).
+RETRYABLE_4XX = frozenset({408, 425, 429})
 
 #: The most of a receiver's answer read into memory (receipts are a few kilobytes).
 MAX_ANSWER_BYTES = 1024 * 1024
@@ -133,15 +147,30 @@ def _snippet(body: bytes, limit: int = 200) -> str:
     return " ".join(text.split())
 
 
+def receiver_code(answer: ReceiverAnswer) -> str | None:
+    """The ``code`` of a JSON ``{code, message}`` answer when it is a well-formed code, else None."""
+    if answer.truncated or not (answer.content_type or "").split(";")[0].strip().lower().endswith("json"):
+        return None
+    try:
+        body = json.loads(answer.body)
+    except ValueError:
+        return None
+    code = body.get("code") if isinstance(body, dict) else None
+    if isinstance(code, str) and len(code) <= RECEIVER_CODE_MAX and RECEIVER_CODE.fullmatch(code):
+        return code
+    return None
+
+
 def classify_answer(answer: ReceiverAnswer) -> DeliveryOutcome:
-    """2xx delivered; 5xx and 408/409/425/429 retryable; other 4xx and 3xx permanent."""
+    """2xx delivered; 5xx and 408/425/429 retryable; other 4xx (409 too) and 3xx permanent."""
     status = answer.http_status
     if 200 <= status < 300:
         return DeliveryOutcome.transport_ok(http_status=status)
     said = f"receiver answered HTTP {status}" + (f": {_snippet(answer.body)}" if answer.body else "")
+    code = receiver_code(answer)
     if status >= 500 or status in RETRYABLE_4XX:
-        return DeliveryOutcome.retryable(Code.GW_DELIVERY_RECEIVER_ERROR, said, http_status=status)
-    return DeliveryOutcome.permanent(Code.GW_DELIVERY_REFUSED, said, http_status=status)
+        return DeliveryOutcome.retryable(Code.GW_DELIVERY_RECEIVER_ERROR, said, http_status=status, receiver_code=code)
+    return DeliveryOutcome.permanent(Code.GW_DELIVERY_REFUSED, said, http_status=status, receiver_code=code)
 
 
 def _usable_url(url: str) -> bool:
@@ -432,5 +461,6 @@ __all__ = [
     "classify_answer",
     "default_owner",
     "post_envelope",
+    "receiver_code",
     "send_envelope",
 ]

@@ -49,6 +49,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -110,6 +111,10 @@ from gateway._status import (
 log = logging.getLogger("gateway.store")
 
 Clock = Callable[[], datetime]
+
+#: What a receiver's own code must look like to be recorded (``NODE-DUPLICATE-CONFLICT``): the column's width.
+RECEIVER_CODE = re.compile(r"[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+")
+RECEIVER_CODE_MAX = 64
 
 
 def utc_now() -> datetime:
@@ -186,6 +191,8 @@ delivery_attempts = Table(
     Column("code", String(64), nullable=True),
     Column("message", Text, nullable=False),
     Column("duration_ms", Float, nullable=True),
+    # The code the receiver's own answer carried (``{"code": ...}``), whatever the gateway made of it.
+    Column("receiver_code", String(64), nullable=True),
 )
 
 receipts = Table(
@@ -264,9 +271,15 @@ class DeliveryOutcome:
     code: Code | None = None
     message: str = ""
     receipt: ReceiptEvidence | None = None
+    #: The receiver's own code from its answer (e.g. ``NODE-DUPLICATE-CONFLICT``); ``code`` is the gateway's.
+    receiver_code: str | None = None
 
     def __post_init__(self) -> None:
         result, receipt = self.result, self.receipt
+        if self.receiver_code is not None and not (
+            len(self.receiver_code) <= RECEIVER_CODE_MAX and RECEIVER_CODE.fullmatch(self.receiver_code)
+        ):
+            raise ValueError(f"receiver code {self.receiver_code!r} is not a code (A-Z, 0-9, dashes; 64 at most)")
         if result is AttemptOutcome.ABANDONED:
             raise ValueError("only the store records abandoned attempts")
         if result in (AttemptOutcome.RETRYABLE, AttemptOutcome.PERMANENT) and self.code is None:
@@ -300,12 +313,18 @@ class DeliveryOutcome:
         return cls(AttemptOutcome.DELIVERED, http_status=http_status, receipt=receipt)
 
     @classmethod
-    def retryable(cls, code: Code, message: str, http_status: int | None = None) -> DeliveryOutcome:
-        return cls(AttemptOutcome.RETRYABLE, http_status=http_status, code=code, message=message)
+    def retryable(
+        cls, code: Code, message: str, http_status: int | None = None, receiver_code: str | None = None
+    ) -> DeliveryOutcome:
+        return cls(AttemptOutcome.RETRYABLE, http_status=http_status, code=code, message=message,
+                   receiver_code=receiver_code)
 
     @classmethod
-    def permanent(cls, code: Code, message: str, http_status: int | None = None) -> DeliveryOutcome:
-        return cls(AttemptOutcome.PERMANENT, http_status=http_status, code=code, message=message)
+    def permanent(
+        cls, code: Code, message: str, http_status: int | None = None, receiver_code: str | None = None
+    ) -> DeliveryOutcome:
+        return cls(AttemptOutcome.PERMANENT, http_status=http_status, code=code, message=message,
+                   receiver_code=receiver_code)
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,6 +426,7 @@ class DeliveryAttempt:
     code: str | None
     message: str
     duration_ms: float | None
+    receiver_code: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -417,6 +437,7 @@ class DeliveryAttempt:
             "outcome": self.outcome.value,
             "http_status": self.http_status,
             "code": self.code,
+            "receiver_code": self.receiver_code,
             "message": self.message,
             "duration_ms": self.duration_ms,
         }
@@ -933,6 +954,7 @@ class Store:
                     code=a.code,
                     message=a.message,
                     duration_ms=a.duration_ms,
+                    receiver_code=a.receiver_code,
                 )
                 for a in attempts
             ),
@@ -1107,17 +1129,17 @@ class Store:
 
     def _dead_letter(
         self, conn: Connection, row: Row[Any], now: datetime, code: Code, why: str, *, actor: str,
-        current: MessageStatus | None = None,
+        current: MessageStatus | None = None, receiver_code: str | None = None,
     ) -> None:
         self._set_status(
             conn, row, MessageStatus.FAILED, now, f"{code.value}: {why}", current=current,
             next_attempt_at=None, lease_owner=None, lease_expires_at=None,
             last_error_code=code.value, last_error=why,
         )
-        append_entry(
-            conn, at=now, actor=actor, action="delivery.failed", message_id=row.message_id,
-            detail={"code": code.value, "reason": why, "attempts": int(row.attempts)},
-        )
+        detail: dict[str, Any] = {"code": code.value, "reason": why, "attempts": int(row.attempts)}
+        if receiver_code is not None:
+            detail["receiver_code"] = receiver_code
+        append_entry(conn, at=now, actor=actor, action="delivery.failed", message_id=row.message_id, detail=detail)
 
     def finish_attempt(
         self,
@@ -1168,6 +1190,7 @@ class Store:
                     code=code,
                     message=outcome.message,
                     duration_ms=None if duration is None else duration.total_seconds() * 1000.0,
+                    receiver_code=outcome.receiver_code,
                 )
             )
             if outcome.receipt is not None:
@@ -1200,12 +1223,13 @@ class Store:
                 append_entry(
                     conn, at=now, actor=actor, action="delivery.retry_scheduled", message_id=row.message_id,
                     detail={"attempt": claim.attempt, "code": code, "http_status": outcome.http_status,
-                            "retry_at": _iso(retry_at)},
+                            "retry_at": _iso(retry_at),
+                            **({"receiver_code": outcome.receiver_code} if outcome.receiver_code else {})},
                 )
             else:
                 give_up = dead_letter or outcome.code or Code.GW_DELIVERY_REFUSED
                 why = f"attempt {claim.attempt}: {code}: {outcome.message}"
-                self._dead_letter(conn, row, now, give_up, why, actor=actor)
+                self._dead_letter(conn, row, now, give_up, why, actor=actor, receiver_code=outcome.receiver_code)
             return self._read_record(conn, int(row.id))
 
     def _insert_receipt(self, conn: Connection, row: Row[Any], receipt: ReceiptEvidence, now: datetime) -> None:
@@ -1374,6 +1398,8 @@ __all__ = [
     "MessageDetail",
     "MessagePage",
     "MessageRecord",
+    "RECEIVER_CODE",
+    "RECEIVER_CODE_MAX",
     "QueueDepth",
     "ReceiptEvidence",
     "ReceiptRecorded",

@@ -5,6 +5,7 @@ The store under the workers is each backend in turn (a SQLite file, a PostgreSQL
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -145,9 +146,9 @@ def test_bounds_end_the_retries() -> None:
         (500, AttemptOutcome.RETRYABLE, Code.GW_DELIVERY_RECEIVER_ERROR),
         (503, AttemptOutcome.RETRYABLE, Code.GW_DELIVERY_RECEIVER_ERROR),
         (408, AttemptOutcome.RETRYABLE, Code.GW_DELIVERY_RECEIVER_ERROR),
-        (409, AttemptOutcome.RETRYABLE, Code.GW_DELIVERY_RECEIVER_ERROR),
         (425, AttemptOutcome.RETRYABLE, Code.GW_DELIVERY_RECEIVER_ERROR),
         (429, AttemptOutcome.RETRYABLE, Code.GW_DELIVERY_RECEIVER_ERROR),
+        (409, AttemptOutcome.PERMANENT, Code.GW_DELIVERY_REFUSED),
         (400, AttemptOutcome.PERMANENT, Code.GW_DELIVERY_REFUSED),
         (404, AttemptOutcome.PERMANENT, Code.GW_DELIVERY_REFUSED),
         (413, AttemptOutcome.PERMANENT, Code.GW_DELIVERY_REFUSED),
@@ -160,6 +161,60 @@ def test_answers_are_classified(status: int, result: AttemptOutcome, code: Code 
     assert (outcome.result, outcome.code, outcome.http_status) == (result, code, status)
     if code is not None:
         assert "<Error>why</Error>" in outcome.message
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "receiver_code"),
+    [
+        (409, {"code": "NODE-DUPLICATE-CONFLICT", "message": "other bytes"}, "NODE-DUPLICATE-CONFLICT"),
+        (401, {"code": "GW-DELIVERY-NOT-AUTHENTICATED", "message": "no"}, "GW-DELIVERY-NOT-AUTHENTICATED"),
+        (503, {"code": "STORE-UNAVAILABLE", "message": "later"}, "STORE-UNAVAILABLE"),
+        (409, {"code": "not a code", "message": "?"}, None),
+        (409, {"code": "X-" + "A" * 80}, None),
+        (409, {"code": 409}, None),
+        (409, ["NODE-DUPLICATE-CONFLICT"], None),
+    ],
+)
+def test_the_receivers_code_is_kept(status: int, body: Any, receiver_code: str | None) -> None:
+    answer = ReceiverAnswer(status, json.dumps(body).encode(), "application/json")
+    assert classify_answer(answer).receiver_code == receiver_code
+    assert classify_answer(ReceiverAnswer(status, b"<Error>NODE-X</Error>", "application/xml")).receiver_code is None
+
+
+def _refusing(status: int, code: str) -> Receiver:
+    class Refusing(Receiver):
+        def __call__(self, request: httpx.Request) -> httpx.Response:
+            super().__call__(request)
+            return httpx.Response(status, json={"code": code, "message": "message id already used for other bytes"})
+
+    return Refusing()
+
+
+def test_a_conflicting_duplicate_at_the_receiver_is_dead_lettered_at_once(store: Store, clock: FakeClock) -> None:
+    """409 NODE-DUPLICATE-CONFLICT never heals by waiting: one attempt, FAILED, the receiver's code recorded."""
+    store.record_message(incoming("msg-1"))
+    receiver = _refusing(409, "NODE-DUPLICATE-CONFLICT")
+    asyncio.run(settle(deliverer(store, receiver), store, clock))
+    detail = store.get("msg-1")
+    assert (detail.record.status, receiver.hits) == (S.FAILED, 1)
+    assert detail.record.last_error_code == "GW-DELIVERY-REFUSED"
+    [attempt] = detail.attempts
+    assert attempt.outcome is AttemptOutcome.PERMANENT and attempt.http_status == 409
+    assert attempt.receiver_code == "NODE-DUPLICATE-CONFLICT"
+    assert attempt.to_dict()["receiver_code"] == "NODE-DUPLICATE-CONFLICT"
+    [failed] = [e for e in store.audit_entries(message_id="msg-1") if e.action == "delivery.failed"]
+    assert failed.detail["code"] == "GW-DELIVERY-REFUSED"
+    assert failed.detail["receiver_code"] == "NODE-DUPLICATE-CONFLICT"
+
+
+def test_a_transient_answer_keeps_the_receivers_code_on_each_attempt(store: Store, clock: FakeClock) -> None:
+    store.record_message(incoming("msg-1"))
+    receiver = _refusing(503, "STORE-UNAVAILABLE")
+    asyncio.run(settle(deliverer(store, receiver), store, clock))
+    detail = store.get("msg-1")
+    assert (detail.record.status, receiver.hits) == (S.FAILED, SETTINGS.max_attempts)
+    assert detail.record.last_error_code == "GW-DELIVERY-ATTEMPTS-EXHAUSTED"
+    assert {a.receiver_code for a in detail.attempts} == {"STORE-UNAVAILABLE"}
 
 
 # --- one worker ---------------------------------------------------------------------------------------------------

@@ -148,6 +148,17 @@ def subject_key_identifier(certificate: x509.Certificate) -> bytes:
         return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
 
 
+def key_identifier(certificate: x509.Certificate) -> bytes:
+    """The RFC 5280 (4.2.1.2, method 1) key identifier computed from the certificate's own public key: the
+    SHA-1 of the subjectPublicKey BIT STRING. Unlike the SKI extension, whose value the issuing CA chooses
+    and may copy from another certificate, it identifies the key itself. Empty for a key cryptography
+    cannot load (it then matches nothing)."""
+    try:
+        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest  # type: ignore[arg-type]
+    except (ValueError, TypeError, UnsupportedAlgorithm):
+        return b""
+
+
 def make_name(common: str, *, country: str | None = None, organisation: str | None = None) -> x509.Name:
     attributes = []
     if country:
@@ -841,6 +852,7 @@ __all__ = [
     "fingerprint",
     "generate_key",
     "issue_certificate",
+    "key_identifier",
     "key_usage",
     "load_certificate_file",
     "load_certificates",

@@ -7,7 +7,7 @@ A country's trust scheme operator publishes one trust list (``urn:ptx:trust:Trus
       SchemeInformation        SchemeOperator (Country, Name), SequenceNumber, IssueDateTime, NextUpdate
       TrustAnchors             Certificate+            (base64 DER; the roots every path must end at)
       IntermediateCertificates Certificate*            (issuing CAs, for signatures that carry only the leaf)
-      Issuers                  Issuer*: Name, Role, Certificate and/or SubjectKeyIdentifier,
+      Issuers                  Issuer*: Name, Role, Certificate and/or SubjectKeyIdentifier (of the key),
                                Authorisation+: DocumentType, Status, StatusStartingTime, History
       CurrentCRLs              CRL*                    (base64 DER, one per CA of the scheme)
       ds:Signature             enveloped, by the scheme's trust list signer
@@ -48,7 +48,7 @@ from exchange._pki import (
     common_name,
     crl_signed_by,
     fingerprint,
-    subject_key_identifier,
+    key_identifier,
     utc,
 )
 from exchange._xml import parse_xml
@@ -133,7 +133,12 @@ class Authorisation:
 
 @dataclass(frozen=True, slots=True)
 class IssuerEntry:
-    """An issuing authority in a trust list: its identity and what it may issue."""
+    """An issuing authority in a trust list: its identity and what it may issue.
+
+    ``subject_key_identifier`` is the RFC 5280 method-1 key identifier of the issuer's public key
+    (:func:`exchange._pki.key_identifier`), computed from the key, never copied from the certificate's SKI
+    extension: an entry without a certificate matches any certificate for that key, and only for it.
+    """
 
     name: str
     role: Role
@@ -165,15 +170,17 @@ class IssuerEntry:
             name=name or common_name(certificate.subject),
             role=role,
             certificate=certificate,
-            subject_key_identifier=subject_key_identifier(certificate),
+            subject_key_identifier=key_identifier(certificate),
             authorisations=tuple(Authorisation.granted(doc_type, since) for doc_type in document_types),
         )
 
     def matches(self, certificate: x509.Certificate) -> bool:
-        """True when ``certificate`` is this issuer's: the same certificate, or (SKI only) the same key."""
+        """True when ``certificate`` is this issuer's: the same certificate, or (key identifier only) a
+        certificate for the same public key, whatever its SKI extension says."""
         if self.certificate is not None:
             return self.certificate == certificate
-        return subject_key_identifier(certificate) == self.subject_key_identifier
+        actual = key_identifier(certificate)
+        return bool(actual) and actual == self.subject_key_identifier
 
     def authorisation(self, document_type: str) -> Authorisation | None:
         return next((a for a in self.authorisations if a.document_type == document_type), None)
@@ -644,10 +651,11 @@ def _from_tree(root: etree._Element) -> TrustList:
         ski_element = element.find(_TL.tag("SubjectKeyIdentifier"))
         ski = bytes.fromhex((ski_element.text or "").strip()) if ski_element is not None else None
         if certificate is not None:
-            actual = subject_key_identifier(certificate)
+            actual = key_identifier(certificate)
             if ski is not None and ski != actual:
                 raise ValueError(
-                    f"issuer {_child_text(element, 'Name')!r}: SubjectKeyIdentifier does not match its certificate"
+                    f"issuer {_child_text(element, 'Name')!r}: SubjectKeyIdentifier is not the key identifier of "
+                    "its certificate's public key"
                 )
             ski = actual
         if ski is None:

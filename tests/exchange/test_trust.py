@@ -467,3 +467,48 @@ def test_a_definite_fault_outweighs_missing_information(world: World, receiver_b
 def test_unchecked_revocation_by_named_weakening_passes(world: World, receiver_bb: TrustContext) -> None:
     relaxed = _with_crls(receiver_bb, world.aa_list, (world.aa.root_crl,), require_revocation=False)
     assert _evaluate(relaxed, world.aa.authority("chamber-of-commerce")).status is TrustStatus.PASSED
+
+
+# --- issuer entries given by key identifier (issue 13, item 4) --------------------------------------------
+
+
+def _with_ski(credential: Credential, issuer: Credential, ski: bytes) -> x509.Certificate:
+    """A certificate for ``credential``'s key and name, issued by ``issuer``, whose SKI extension says ``ski``."""
+    from cryptography.hazmat.primitives import hashes
+
+    certificate = credential.certificate
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(certificate.subject)
+        .issuer_name(issuer.certificate.subject)
+        .public_key(credential.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(certificate.not_valid_before_utc)
+        .not_valid_after(certificate.not_valid_after_utc)
+    )
+    for extension in certificate.extensions:
+        if not isinstance(extension.value, x509.SubjectKeyIdentifier):
+            builder = builder.add_extension(extension.value, critical=extension.critical)
+    builder = builder.add_extension(x509.SubjectKeyIdentifier(ski), critical=False)
+    return builder.sign(issuer.key, hashes.SHA256())
+
+
+def test_issuer_by_key_identifier_is_matched_on_the_key_not_the_ski_extension(world: World) -> None:
+    """A list names the chamber by key identifier only. A certificate for another key under the same CA that
+    copies the chamber's SKI extension value is not the chamber; the chamber's own certificate with an SKI
+    value its CA chose differently still is."""
+    chamber = world.aa.authority("chamber-of-commerce")
+    entry = replace(IssuerEntry.for_credential(chamber, [COO], since=MOMENT - DAY), certificate=None)
+    by_key = replace(world.aa_list, issuers=(entry,))
+    context = TrustContext(moment=MOMENT, recognitions=(Recognition(by_key),))
+    assert context.evaluate(chamber.certificate, chamber.signing_chain, document_type=COO).trusted
+
+    unlisted = world.aa.authority("unlisted")
+    copied = chamber.certificate.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value.digest
+    impostor = _with_ski(unlisted, world.aa.issuing_ca, copied)
+    decision = context.evaluate(impostor, (impostor, world.aa.issuing_ca.certificate), document_type=COO)
+    assert _codes(decision) == ["TRUST-ISSUER-NOT-AUTHORISED"]
+    assert "not listed" in decision.findings[0].message
+
+    other_ski = _with_ski(chamber, world.aa.issuing_ca, b"\x01" * 20)  # the same key, an SKI chosen by method 2
+    assert context.evaluate(other_ski, (other_ski, world.aa.issuing_ca.certificate), document_type=COO).trusted

@@ -154,7 +154,7 @@ def key_identifier(certificate: x509.Certificate) -> bytes:
     and may copy from another certificate, it identifies the key itself. Empty for a key cryptography
     cannot load (it then matches nothing)."""
     try:
-        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest  # type: ignore[arg-type]
+        return x509.SubjectKeyIdentifier.from_public_key(certificate.public_key()).digest
     except (ValueError, TypeError, UnsupportedAlgorithm):
         return b""
 

@@ -89,6 +89,14 @@ class Code(Enum):
     XML_MALFORMED = ("XML-MALFORMED", Severity.ERROR, Category.XML, "input is not well-formed XML")
     XML_EMPTY = ("XML-EMPTY", Severity.ERROR, Category.XML, "input is empty")
     XML_LIMIT = ("XML-LIMIT", Severity.ERROR, Category.XML, "input exceeds a parser limit")
+    XML_ENCODING_FORBIDDEN = (
+        "XML-ENCODING-FORBIDDEN", Severity.ERROR, Category.XML,
+        "input is in an encoding other than UTF-8 or UTF-16 (UTF-7, ISO-8859-x, EBCDIC, UCS-4, ...)",
+    )
+    XML_BOM_MISMATCH = (
+        "XML-BOM-MISMATCH", Severity.ERROR, Category.XML,
+        "the byte-order mark contradicts the encoding declaration, or UTF-16 lacks its byte-order mark",
+    )
 
     # --- schema (XSD) validation ----------------------------------------------------------------------------
     SCHEMA_INVALID = ("SCHEMA-INVALID", Severity.ERROR, Category.SCHEMA, "document does not conform to its schema")

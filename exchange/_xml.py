@@ -146,9 +146,6 @@ def _deeper_than(root: etree._Element, max_depth: int) -> bool:
 
 
 _crowded_xpaths: dict[int, etree.XPath] = {}
-# first bytes of input in an ASCII-compatible encoding, where b"xmlns" and b"=" appear as such, so counting bytes
-# bounds what the tree can hold (UTF-16/32 and EBCDIC input is walked whatever its size)
-_ASCII_STARTS = (b"<", b"\xef", b" ", b"\t", b"\r", b"\n")
 
 
 def _crowded_element(root: etree._Element, max_attributes: int) -> etree._Element | None:
@@ -178,38 +175,117 @@ def _namespace_crowded(root: etree._Element, max_namespaces: int) -> etree._Elem
     return None
 
 
-def _refuse_declaration_flood(data: bytes, limits: XmlLimits) -> None:
+# --- encodings: UTF-8 and UTF-16 only, decided before libxml2 reads a byte ---------------------------------------
+
+#: The encodings the profile accepts, as an encoding declaration names them (case-insensitive). XML requires
+#: every processor to read these two; nothing the exchange needs is written in any other.
+ACCEPTED_ENCODINGS = ("UTF-8", "UTF-16")
+
+_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),  # before UTF-16 LE, whose mark it starts with
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xef\xbb\xbf", "UTF-8"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+_PARSED_ENCODINGS = frozenset({"UTF-8", "UTF-16", "UTF-16LE", "UTF-16BE"})  # as libxml2 names what it read
+_EBCDIC_DECLARATION = b"\x4c\x6f\xa7\x94"  # "<?xm" in EBCDIC, which libxml2 would switch to
+_DECLARATION_START = re.compile(rb"<\?xml[ \t\r\n]")
+_ENCODING_DECLARATION = re.compile(rb"""\bencoding[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _characters(data: bytes) -> bytes:
+    """The document's characters as UTF-8, which is what every byte-level check reads; or a refusal.
+
+    The first bytes and the encoding declaration decide the encoding exactly as libxml2 would (XML 1.0 appendix
+    F), and only UTF-8 and UTF-16 pass: any other declared encoding (UTF-7, ISO-8859-x, EBCDIC, UCS-4, ...) is
+    ``XML-ENCODING-FORBIDDEN``, so no encoding can write ``=`` or ``xmlns`` in a way the limits do not count. A
+    byte-order mark that contradicts the declaration, and UTF-16 without its byte-order mark, are fatal errors
+    in XML 1.0 (``XML-BOM-MISMATCH``). UTF-8 input is returned as it is (without its mark); UTF-16 input is
+    transcoded, so counts and line numbers are those of the characters the parser reads.
+    """
+    bom = next(((mark, name) for mark, name in _BOMS if data.startswith(mark)), None)
+    if bom is not None and bom[1] not in ACCEPTED_ENCODINGS:
+        raise XmlError(f"the input starts with a {bom[1]} byte-order mark; only UTF-8 and UTF-16 are accepted",
+                       code=Code.XML_ENCODING_FORBIDDEN, line=1, column=1)
+    family = bom[1] if bom is not None else "UTF-8"
+    head = data[:4]
+    if bom is None and head.startswith(_EBCDIC_DECLARATION):
+        raise XmlError("the input is EBCDIC; only UTF-8 and UTF-16 are accepted",
+                       code=Code.XML_ENCODING_FORBIDDEN, line=1, column=1)
+    if bom is None and b"\x00" in head:
+        if head.count(b"\x00") == 2 and (head[0::2] == b"\x00\x00") != (head[1::2] == b"\x00\x00"):
+            raise XmlError("the input is UTF-16 without a byte-order mark, which XML 1.0 requires",
+                           code=Code.XML_BOM_MISMATCH, line=1, column=1)
+        raise XmlError("the input starts with NUL bytes (UCS-4 or another encoding); only UTF-8 and UTF-16 are "
+                       "accepted", code=Code.XML_ENCODING_FORBIDDEN, line=1, column=1)
+    if family == "UTF-16":
+        try:
+            text = data.decode("utf-16").encode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise XmlError(f"the input is not valid UTF-16: {exc.reason}", code=Code.XML_ENCODING) from exc
+    else:
+        text = data[len(bom[0]):] if bom is not None else data
+    declared = _declared_encoding(text)
+    if declared is None:
+        return text
+    if declared.upper() not in ACCEPTED_ENCODINGS:
+        raise XmlError(f"the document declares encoding {declared!r}; only UTF-8 and UTF-16 are accepted",
+                       code=Code.XML_ENCODING_FORBIDDEN, line=1)
+    if declared.upper() != family:
+        found = f"a {family} byte-order mark" if bom is not None else "no byte-order mark"
+        raise XmlError(f"the document declares encoding {declared!r} but starts with {found} (a fatal error in "
+                       "XML 1.0: the byte-order mark and the declaration must agree)",
+                       code=Code.XML_BOM_MISMATCH, line=1)
+    return text
+
+
+def _declared_encoding(text: bytes) -> str | None:
+    """The encoding named by the XML declaration at the very start of ``text`` (UTF-8), if any."""
+    if not _DECLARATION_START.match(text):
+        return None
+    end = text.find(b">")  # no value in a well-formed declaration holds ">": this covers all libxml2 reads of it
+    declaration = text[: end if end >= 0 else len(text)]
+    match = _ENCODING_DECLARATION.search(declaration)
+    if match is None:
+        if b"encoding" in declaration:
+            raise XmlError("the XML declaration names an encoding it does not quote", code=Code.XML_MALFORMED,
+                           line=1)
+        return None
+    return (match.group(1) if match.group(1) is not None else match.group(2)).decode("ascii", "replace")
+
+
+def _refuse_declaration_flood(text: bytes, limits: XmlLimits) -> None:
     """Before libxml2 sees it: refuse a start tag with more namespace declarations than ``max_namespaces``.
 
     libxml2 checks each declaration of an element against the others, so 200,000 on one element cost it ten
-    seconds (quadratic) before any check of ours could run. Counting bytes keeps ordinary input free; UTF-16/32
-    input is probed with its NUL bytes removed (ASCII characters then read as such).
+    seconds (quadratic) before any check of ours could run. ``text`` holds the characters the parser will read
+    (:func:`_characters`), so counting ``xmlns`` is an upper bound and ordinary input costs one ``count``.
     """
-    probe = data if data[:1] in _ASCII_STARTS else data.replace(b"\x00", b"")
-    if probe.count(b"xmlns") <= limits.max_namespaces:
+    if text.count(b"xmlns") <= limits.max_namespaces:
         return
-    for chunk in probe.split(b"<"):  # a start tag and the text after it, up to the next tag
+    for chunk in text.split(b"<"):  # a start tag and the text after it, up to the next tag
         if chunk.count(b"xmlns") > limits.max_namespaces:
             raise XmlError(
                 f"a start tag declares more than {limits.max_namespaces} namespaces", code=Code.XML_LIMIT
             )
 
 
-def _refuse_crowding(data: bytes, tree: etree._ElementTree, limits: XmlLimits) -> None:
+def _refuse_crowding(text: bytes, tree: etree._ElementTree, limits: XmlLimits) -> None:
     """Refuse too many attributes on one element, or namespace declarations in scope (``XML-LIMIT``).
 
-    Counting bytes first keeps this free for ordinary documents: only input that could break a bound is walked.
+    Decided on the tree the parser built. Counting ``=`` and ``xmlns`` in the characters it read first is an
+    upper bound (no encoding can spell them otherwise), so only input that could break a bound is walked.
     """
     root = tree.getroot()
-    exact = data[:1] not in _ASCII_STARTS
-    if exact or data.count(b"=") > limits.max_attributes:
+    if text.count(b"=") > limits.max_attributes:
         element = _crowded_element(root, limits.max_attributes)
         if element is not None:
             raise XmlError(
                 f"an element has {len(element.attrib):,} attributes; the limit is {limits.max_attributes}",
                 code=Code.XML_LIMIT, line=element.sourceline,
             )
-    if exact or data.count(b"xmlns") > limits.max_namespaces:
+    if text.count(b"xmlns") > limits.max_namespaces:
         element = _namespace_crowded(root, limits.max_namespaces)
         if element is not None:
             raise XmlError(
@@ -241,7 +317,7 @@ _ENTITY_DECL = re.compile(rb"<!ENTITY\s+(?:%\s+)?[^\s>]+\s+(SYSTEM|PUBLIC)?", re
 
 
 def _refuse_doctype(data: bytes) -> None:
-    """Refuse a DOCTYPE before libxml2 sees it, with the most specific code (ASCII-compatible encodings)."""
+    """Refuse a DOCTYPE before libxml2 sees it, with the most specific code (``data``: the characters as UTF-8)."""
     if data.find(b"<!DOCTYPE") < 0:  # the common case, at memchr speed
         return
     match = _PROLOG_DOCTYPE.match(data)
@@ -276,6 +352,25 @@ def _refuse_doctype(data: bytes) -> None:
     raise XmlError("DOCTYPE declarations are not allowed", code=Code.XML_DTD_FORBIDDEN, line=line)
 
 
+_CDATA_OR_SKIPPED = re.compile(rb"<!--.*?-->|<\?.*?\?>|<!\[CDATA\[", re.DOTALL)
+
+
+def cdata_line(data: bytes) -> int | None:
+    """The line of the first CDATA section of a well-formed document (bytes as received), or None.
+
+    The hardened parser merges CDATA sections into the text around them, so only the bytes show them. In a
+    well-formed document ``<![CDATA[`` outside a comment or processing instruction always opens a section (no
+    attribute value holds ``<``), so skipping those two is exact. Costs one ``find`` when there is none.
+    """
+    text = _characters(data)
+    if text.find(b"<![CDATA[") < 0:
+        return None
+    for match in _CDATA_OR_SKIPPED.finditer(text):
+        if match.group() == b"<![CDATA[":
+            return text.count(b"\n", 0, match.start()) + 1
+    return None
+
+
 def _doctype_line(data: bytes) -> int | None:
     index = data.find(b"<!DOCTYPE")
     if index < 0:
@@ -298,8 +393,9 @@ def parse_xml(data: bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
         )
     if not data or data.isspace():
         raise XmlError("input is empty", code=Code.XML_EMPTY, line=1, column=1)
-    _refuse_doctype(data)
-    _refuse_declaration_flood(data, limits)
+    text = _characters(data)
+    _refuse_doctype(text)
+    _refuse_declaration_flood(text, limits)
     huge = limits.max_depth >= _LIBXML2_DEPTH_CAP
     try:
         tree = etree.ElementTree(etree.fromstring(data, _untrusted_parser(huge)))  # noqa: TID251
@@ -316,8 +412,11 @@ def parse_xml(data: bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
         raise XmlError(str(exc), code=Code.XML_ENCODING) from exc
 
     docinfo = tree.docinfo
+    if str(docinfo.encoding or "UTF-8").upper() not in _PARSED_ENCODINGS:  # what libxml2 used: never otherwise
+        raise XmlError(f"the parser read the input as {docinfo.encoding}; only UTF-8 and UTF-16 are accepted",
+                       code=Code.XML_ENCODING_FORBIDDEN)
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:
-        line = _doctype_line(data)
+        line = _doctype_line(text)
         if docinfo.system_url or docinfo.public_id:
             raise XmlError(
                 "DOCTYPE refers to an external DTD; external resources are never loaded",
@@ -358,7 +457,7 @@ def parse_xml(data: bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
             raise XmlError(
                 f"elements are nested deeper than {limits.max_depth} levels", code=Code.XML_TOO_DEEP
             )
-    _refuse_crowding(data, tree, limits)
+    _refuse_crowding(text, tree, limits)
     return tree
 
 
@@ -407,8 +506,10 @@ def load_trusted_xml(path: str | os.PathLike[str]) -> etree._ElementTree:
 
 
 __all__ = [
+    "ACCEPTED_ENCODINGS",
     "DEFAULT_LIMITS",
     "XmlLimits",
+    "cdata_line",
     "load_trusted_xml",
     "parse_xml",
     "parse_xml_file",

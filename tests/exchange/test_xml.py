@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from exchange import Code, XmlError, XmlLimits, parse_xml, parse_xml_file
+from exchange._xml import cdata_line
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -118,6 +119,110 @@ def test_width_at_the_limits_is_accepted() -> None:
     parse_xml(repeated)
     parse_xml(b"<a " + b" ".join(b'a%d="x"' % index for index in range(500)) + b"/>",
               limits=XmlLimits(max_attributes=500))
+
+
+def _utf7(text: str, hide: str) -> bytes:
+    """``text`` in UTF-7 with the characters of ``hide`` in its base64 form (``=`` becomes ``+AD0-``)."""
+    import base64
+
+    def shifted(char: str) -> bytes:
+        return b"+" + base64.b64encode(char.encode("utf-16-be")).rstrip(b"=") + b"-"
+
+    return b"".join(shifted(char) if char in hide else char.encode("ascii") for char in text)
+
+
+def _declared(encoding: str, body: str = "<a>x</a>") -> str:
+    return f'<?xml version="1.0" encoding="{encoding}"?>{body}'
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _declared("UTF-7").encode("ascii") + _utf7("<a " + _declarations(20_000).decode() + "/>", hide="=x"),
+        _declared("UTF-7").encode("ascii") + _utf7("<a " + " ".join(f'a{i}="x"' for i in range(20_000)) + "/>", "="),
+        _declared("utf-7").encode("ascii") + b"<a>x</a>",
+        _declared("ISO-8859-1").encode("latin-1"),
+        _declared("US-ASCII").encode("ascii"),
+        _declared("UTF-16LE").encode("utf-16"),
+        _declared("Shift_JIS").encode("ascii"),
+        "<?xml version='1.1'\tencoding = 'UTF-7' ?><a/>".encode("ascii"),
+        _declared("UTF-32").encode("utf-32"),
+        "<a>x</a>".encode("utf-32-be"),
+        _declared("cp037").encode("cp037"),
+    ],
+    ids=["utf7-namespace-flood", "utf7-attribute-flood", "utf7-lowercase", "latin-1", "us-ascii", "utf16le-named",
+         "shift-jis", "single-quotes-xml-1.1", "utf32-bom", "ucs4-no-bom", "ebcdic-declared"],
+)
+def test_only_utf8_and_utf16_are_accepted(data: bytes) -> None:
+    """UTF-7 spells ``=`` and ``xmlns`` so that no byte count sees them: it never reaches libxml2."""
+    assert refused(data, XmlLimits(max_bytes=32 * 1024 * 1024)).code is Code.XML_ENCODING_FORBIDDEN
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        _declared("UTF-8").encode("utf-16"),
+        b"\xfe\xff" + _declared("UTF-8").encode("utf-16-be"),
+        b"\xef\xbb\xbf" + _declared("UTF-16").encode("ascii"),
+        _declared("UTF-16").encode("ascii"),
+        _declared("UTF-16").encode("utf-16-le"),
+        "<a>x</a>".encode("utf-16-be"),
+    ],
+    ids=["utf16-bom-declares-utf8", "utf16be-bom-declares-utf8", "utf8-bom-declares-utf16", "ascii-declares-utf16",
+         "utf16le-without-bom", "utf16be-without-bom-or-declaration"],
+)
+def test_a_byte_order_mark_must_agree_with_the_declaration(data: bytes) -> None:
+    """XML 1.0 4.3.3: a fatal error, which libxml2 lets through (it follows the mark and ignores the name)."""
+    assert refused(data).code is Code.XML_BOM_MISMATCH
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"<a>x</a>",
+        b"\xef\xbb\xbf<a>x</a>",
+        _declared("UTF-8").encode("utf-8"),
+        _declared("utf-8").encode("utf-8"),
+        b"\xef\xbb\xbf" + _declared("UTF-8").encode("utf-8"),
+        _declared("UTF-16").encode("utf-16"),
+        b"\xfe\xff" + _declared("utf-16").encode("utf-16-be"),
+        "<a>\u4e2d</a>".encode("utf-16"),
+        b"<?xml version='1.0'?><a>x</a>",
+        b"<?xml-stylesheet href='encoding=\"x\"'?><a>x</a>",
+    ],
+    ids=["plain", "utf8-bom", "utf8-declared", "utf8-lowercase", "utf8-bom-declared", "utf16", "utf16be", "utf16-plain",
+         "no-encoding", "stylesheet-pi-not-a-declaration"],
+)
+def test_utf8_and_utf16_in_their_forms_are_accepted(data: bytes) -> None:
+    assert parse_xml(data).getroot().tag == "a"
+
+
+def test_utf16_limits_count_characters_and_report_lines() -> None:
+    at_limit = ("<a " + _declarations(128).decode() + "/>").encode("utf-16")
+    parse_xml(at_limit)
+    over = ("<a>\n<b " + " ".join(f'a{i}="x"' for i in range(257)) + "/></a>").encode("utf-16")
+    error = refused(over)
+    assert error.code is Code.XML_LIMIT and error.line == 2
+    assert refused("<a>\ud800</a>".encode("utf-16", "surrogatepass")).code is Code.XML_ENCODING
+
+
+@pytest.mark.parametrize(
+    ("data", "line"),
+    [
+        (b"<a>\n<ID>12<![CDATA[34]]></ID></a>", 2),
+        (b"<a><ID><![CDATA[1234]]></ID></a>", 1),
+        (b"<a><!-- <![CDATA[ --><?pi <![CDATA[ ?>\n\n<b><![CDATA[x]]></b></a>", 3),
+        ("<a>\n\n<b><![CDATA[x]]></b></a>".encode("utf-16"), 3),
+        (b"<a><!-- <![CDATA[ in a comment --><?pi <![CDATA[ in an instruction ?><b>x</b></a>", None),
+        (b"<a b='&lt;![CDATA['>&lt;![CDATA[</a>", None),
+        (b"<a>x</a>", None),
+    ],
+    ids=["splits-text", "whole-text", "after-lookalikes", "utf16", "only-in-comment-and-pi", "escaped", "none"],
+)
+def test_cdata_sections_are_found_in_the_bytes(data: bytes, line: int | None) -> None:
+    """The parser merges CDATA into text, so the verifier asks the bytes (``SIG-CDATA-IN-TEXT``)."""
+    assert parse_xml(data).getroot().tag == "a"
+    assert cdata_line(data) == line
 
 
 def test_bad_limits_are_configuration_errors() -> None:

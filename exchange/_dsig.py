@@ -27,8 +27,12 @@ digested. Anything else in the received bytes is not covered: notably, exclusive
 comments, so ``<ID>AB<!---->C</ID>`` digests like ``<ID>ABC</ID>`` (standard XML-DSig), and a program reading
 ``.text`` of the *received* tree would see ``AB``. The profile therefore refuses a comment that splits or
 borders signed text (``SIG-COMMENT-IN-TEXT``; comments between elements stay harmless and allowed), and
-``SignaturePolicy(allow_comments_in_text=True)`` is the named way back to plain XML-DSig. Either way, re-parse
-``signed_content`` (:meth:`SignatureCheck.signed_document`) and the question cannot arise.
+``SignaturePolicy(allow_comments_in_text=True)`` is the named way back to plain XML-DSig. CDATA sections are
+refused alike (``SIG-CDATA-IN-TEXT``, ``allow_cdata``): C14N dissolves them into text, so ``<ID>12<![CDATA[34]]>``
+digests like ``<ID>1234</ID>`` while a DOM reader of the received bytes finds ``12`` as the first text node. The
+hardened parser merges CDATA into text, so the rule reads the bytes given to :func:`verify_signature` (a tree
+passed in already holds the merged, signed text). Either way, re-parse ``signed_content``
+(:meth:`SignatureCheck.signed_document`) and the question cannot arise.
 Whitespace inside signed text is kept by C14N, so adding or removing any fails the digest.
 
 Every document fault is a :class:`~exchange.Finding` with its own code (see the SIGNATURE section of
@@ -70,7 +74,7 @@ from exchange._algorithms import (
 )
 from exchange._errors import Code, ConfigurationError, SignatureError, XmlError
 from exchange._findings import Finding
-from exchange._xml import DEFAULT_LIMITS, XmlLimits, parse_xml
+from exchange._xml import DEFAULT_LIMITS, XmlLimits, cdata_line, parse_xml
 
 PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
 PublicKey: TypeAlias = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
@@ -137,6 +141,8 @@ class SignaturePolicy:
     signed document verifies with ``max_signatures=2``.
     ``allow_comments_in_text`` (off) accepts a comment inside signed text, which C14N without comments leaves
     out of the digest (comment injection: a reader of the received bytes would see other text than was signed).
+    ``allow_cdata`` (off) accepts CDATA sections, which C14N turns into plain text: the digest holds, but a DOM
+    reader of the received bytes sees other text nodes than were signed.
     """
 
     signature_methods: frozenset[SignatureMethod] = STRONG_SIGNATURE_METHODS
@@ -146,6 +152,7 @@ class SignaturePolicy:
     ec_curves: frozenset[str] = frozenset({"secp256r1", "secp384r1", "secp521r1"})
     max_certificates: int = 8
     allow_comments_in_text: bool = False
+    allow_cdata: bool = False
 
     def __post_init__(self) -> None:
         for name in ("signature_methods", "digest_methods", "ec_curves"):
@@ -370,15 +377,17 @@ def verify_signature(
             tree = parse_xml(bytes(data), limits=limits)
         except XmlError as exc:
             return SignatureCheck(valid=False, findings=(Finding.from_error(exc, check),))
+        cdata = None if not isinstance(policy, SignaturePolicy) or policy.allow_cdata else cdata_line(bytes(data))
     elif isinstance(data, etree._ElementTree):
         if data.getroot() is None:
             raise TypeError("verify_signature needs a tree with a root element")
         tree = copy.deepcopy(data)
+        cdata = None  # the hardened parser merged any CDATA into the text: this tree reads as signed
     else:
         raise TypeError(f"verify_signature takes bytes or an lxml ElementTree, not {type(data).__name__}")
     if not isinstance(policy, SignaturePolicy):
         raise TypeError("policy must be a SignaturePolicy")
-    return _verify_tree(tree, policy, check)
+    return _verify_tree(tree, policy, check, cdata)
 
 
 @dataclass
@@ -411,7 +420,9 @@ class _Findings:
         self.items.append(Finding.of(code, self.check, message, line=line, path=path))
 
 
-def _verify_tree(tree: etree._ElementTree, policy: SignaturePolicy, check: str) -> SignatureCheck:
+def _verify_tree(
+    tree: etree._ElementTree, policy: SignaturePolicy, check: str, cdata: int | None = None
+) -> SignatureCheck:
     found = _Findings(check)
     root = tree.getroot()
 
@@ -440,6 +451,12 @@ def _verify_tree(tree: etree._ElementTree, policy: SignaturePolicy, check: str) 
     _read_signature(parsed, policy, found)
     if not policy.allow_comments_in_text:
         _refuse_comments_in_text(root, found)
+    if cdata is not None:
+        found.items.append(Finding.of(
+            Code.SIG_CDATA_IN_TEXT, check,
+            "a CDATA section in signed content: C14N dissolves it, so the signature holds while a reader of the "
+            "received bytes sees other text nodes than were signed", line=cdata,
+        ))
     if found.items:
         return _refused(parsed, found)
     signed_info, method, digest_method = parsed.signed_info, parsed.signature_method, parsed.digest_method

@@ -182,6 +182,10 @@ class Code(Enum):
         "SIG-COMMENT-IN-TEXT", Severity.ERROR, Category.SIGNATURE,
         "a comment splits signed text: comments are not signed, so a reader could see other text than was signed",
     )
+    SIG_CDATA_IN_TEXT = (
+        "SIG-CDATA-IN-TEXT", Severity.ERROR, Category.SIGNATURE,
+        "a CDATA section in signed content: C14N dissolves it, so a reader could see other text nodes than were signed",
+    )
 
     # --- trust: chains, revocation, authorisation -----------------------------------------------------------
     TRUST_CHAIN_UNTRUSTED = (

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from exchange._errors import Code, ConfigurationError
+from exchange._findings import Finding
 
 MANIFEST_NAME = "manifest.yaml"
 BUILTIN_CATALOGUE = Path(__file__).resolve().parent.parent / "schemas"
@@ -45,11 +46,19 @@ class DocumentType:
     input_example: Path | None
     origin: str
     samples: tuple[Sample, ...]
+    #: ``trade``: a document an authority issues and an envelope carries. ``protocol``: a document of the exchange
+    #: itself (envelope, receipt, trust list), which is never the payload of an envelope.
+    kind: Literal["trade", "protocol"] = "trade"
 
     @property
     def qname(self) -> str:
         """The root element in Clark notation, ``{namespace}root``."""
         return f"{{{self.namespace}}}{self.root}"
+
+    @property
+    def is_trade(self) -> bool:
+        """True for a trade document type, the only kind an envelope may carry."""
+        return self.kind == "trade"
 
 
 def _resolve_inside(folder: Path, relative: str, what: str, manifest: Path) -> Path:
@@ -123,6 +132,7 @@ def load_document_type(folder: str | os.PathLike[str]) -> DocumentType:
         ),
         origin=model.origin,
         samples=samples,
+        kind=model.kind,
     )
 
 
@@ -172,6 +182,26 @@ class Catalogue:
             raise ConfigurationError(
                 f"unknown document type {type_id!r} (known: {known})", code=Code.DOCTYPE_UNKNOWN
             ) from None
+
+    def payload_type(self, type_id: str, *, check: str) -> DocumentType | Finding:
+        """The type an envelope names for its payload, or the finding that refuses it (for ``check``).
+
+        The one decision the gateway and the nodes share: the type must be in the catalogue
+        (``DOCTYPE-UNKNOWN``) and a trade document type; a protocol type (envelope, receipt, trust list) is never
+        a payload (``DOCTYPE-NOT-TRADE``), even where an agreement lets it flow.
+        """
+        path = "/Envelope/Header/DocumentIdentification/Type"
+        doc_type = self._by_id.get(type_id)
+        if doc_type is None:
+            return Finding.of(Code.DOCTYPE_UNKNOWN, check, f"document type {type_id!r} is not in the catalogue",
+                              path=path)
+        if not doc_type.is_trade:
+            return Finding.of(
+                Code.DOCTYPE_NOT_TRADE, check,
+                f"document type {type_id!r} is a {doc_type.kind} type of the exchange, not a trade document: only "
+                "trade documents travel as an envelope's payload", path=path,
+            )
+        return doc_type
 
     def detect(self, qname: str) -> DocumentType | None:
         """The type whose root element is ``qname`` (Clark notation), if any."""

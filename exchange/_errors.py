@@ -125,6 +125,10 @@ class Code(Enum):
     DOCTYPE_MISMATCH = (
         "DOCTYPE-MISMATCH", Severity.ERROR, Category.CATALOGUE, "document root does not match the requested type"
     )
+    DOCTYPE_NOT_TRADE = (
+        "DOCTYPE-NOT-TRADE", Severity.ERROR, Category.CATALOGUE,
+        "only trade document types may be an envelope's payload; protocol types (envelope, receipt, trust list) never",
+    )
     CATALOGUE_MANIFEST_INVALID = (
         "CATALOGUE-MANIFEST-INVALID", Severity.ERROR, Category.CATALOGUE, "a document type manifest is invalid"
     )

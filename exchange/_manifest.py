@@ -30,6 +30,7 @@ class ManifestModel(BaseModel):
     rules: str | None = None
     input_example: str | None = None
     origin: str
+    kind: Literal["trade", "protocol"] = "trade"
     samples: list[SampleModel] = Field(default_factory=list)
 
     @field_validator("id")

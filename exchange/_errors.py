@@ -253,6 +253,10 @@ class Code(Enum):
         "GW-DUPLICATE-CONFLICT", Severity.ERROR, Category.ENVELOPE,
         "message id already used for an envelope with other bytes",
     )
+    GW_DUPLICATE_RESEND = (
+        "GW-DUPLICATE-RESEND", Severity.INFO, Category.ENVELOPE,
+        "identical resend of an earlier message (same id, same bytes): the earlier answer is returned",
+    )
     GW_MESSAGE_UNKNOWN = ("GW-MESSAGE-UNKNOWN", Severity.ERROR, Category.INPUT, "no message with this id")
     GW_RETRY_NOT_ALLOWED = (
         "GW-RETRY-NOT-ALLOWED", Severity.ERROR, Category.DELIVERY, "only a FAILED message can be retried"
@@ -325,7 +329,10 @@ class Code(Enum):
         "mutual TLS is on: a submission must come with a TLS client certificate",
     )
     GW_RECEIVER_UNKNOWN = ("GW-RECEIVER-UNKNOWN", Severity.ERROR, Category.ROUTING, "the receiver is not a known party")
-    GW_SELF_ADDRESSED = ("GW-SELF-ADDRESSED", Severity.ERROR, Category.ROUTING, "sender and receiver are the same party")
+    GW_SELF_ADDRESSED = (
+        "GW-SELF-ADDRESSED", Severity.ERROR, Category.ROUTING,
+        "sender and receiver are the same party (no longer emitted: the envelope rule ENV-PARTY-01 reports it)",
+    )
     GW_NO_AGREEMENT = (
         "GW-NO-AGREEMENT", Severity.ERROR, Category.ROUTING,
         "no agreement in force lets this sender send this document type to this receiver",
@@ -340,6 +347,43 @@ class Code(Enum):
     GW_PAYLOAD_MISMATCH = (
         "GW-PAYLOAD-MISMATCH", Severity.ERROR, Category.ENVELOPE,
         "the payload's root or version does not match the document type named in the envelope",
+    )
+
+    GW_TRUST_INDETERMINATE = (
+        "GW-TRUST-INDETERMINATE", Severity.ERROR, Category.TRUST,
+        "the gateway could not determine whether a certificate can be relied on (e.g. revocation status unknown); "
+        "its policy refuses what it cannot determine",
+    )
+
+    # --- node: the same checks decided by the receiving single window (twins of the GW-* codes above) --------
+    NODE_SENDER_UNKNOWN = (
+        "NODE-SENDER-UNKNOWN", Severity.ERROR, Category.ENVELOPE, "this node knows no single-window node for the sender id"
+    )
+    NODE_SENDER_NOT_AUTHENTICATED = (
+        "NODE-SENDER-NOT-AUTHENTICATED", Severity.ERROR, Category.ENVELOPE,
+        "the envelope signature is missing or does not verify",
+    )
+    NODE_SENDER_MISMATCH = (
+        "NODE-SENDER-MISMATCH", Severity.ERROR, Category.ENVELOPE,
+        "the envelope is signed by a node other than the one this node knows for the sender id (spoofing)",
+    )
+    NODE_SENDER_CERT_INVALID = (
+        "NODE-SENDER-CERT-INVALID", Severity.ERROR, Category.ENVELOPE,
+        "this node's trust does not let it rely on the sending node's certificate for envelopes",
+    )
+    NODE_NO_AGREEMENT = (
+        "NODE-NO-AGREEMENT", Severity.ERROR, Category.ROUTING,
+        "no agreement of this node's country in force lets this sender send this document type to it",
+    )
+    NODE_PARTY_SCHEME = ("NODE-PARTY-SCHEME", Severity.ERROR, Category.ROUTING, "party identifier scheme not supported")
+    NODE_PAYLOAD_MISMATCH = (
+        "NODE-PAYLOAD-MISMATCH", Severity.ERROR, Category.ENVELOPE,
+        "the payload's root or version does not match the document type named in the envelope",
+    )
+    NODE_TRUST_INDETERMINATE = (
+        "NODE-TRUST-INDETERMINATE", Severity.ERROR, Category.TRUST,
+        "this node could not determine whether a certificate can be relied on (e.g. revocation status unknown); "
+        "its policy refuses what it cannot determine",
     )
 
     # --- node: the single window's inbox, outbox and its calls to the gateway -----------------------------------

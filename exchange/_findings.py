@@ -68,6 +68,13 @@ class Finding:
         }
 
 
+class Verdict(StrEnum):
+    """A check engine's decision on a message (the KoSIT/phive habit): the API's ``verdict``."""
+
+    ACCEPTED = "ACCEPTED"
+    REJECTED = "REJECTED"
+
+
 class CheckStatus(StrEnum):
     """Outcome of one named check."""
 
@@ -98,4 +105,4 @@ class CheckResult:
         return {"name": self.name, "status": self.status.value, "findings": [f.to_dict() for f in self.findings]}
 
 
-__all__ = ["CheckResult", "CheckStatus", "Finding"]
+__all__ = ["CheckResult", "CheckStatus", "Finding", "Verdict"]

@@ -600,6 +600,12 @@ class Workspace:
         slug = next(slug for slug, authority in record.authorities.items() if authority.role == Role.NODE.value)
         return self.authority(code, slug)
 
+    def node_certificate(self, code: str) -> x509.Certificate:
+        """The certificate of ``code``'s single-window node: public material only (its key is not opened)."""
+        record = self.country(code)
+        node = next(authority for authority in record.authorities.values() if authority.role == Role.NODE.value)
+        return load_certificate_file(self.file(node.certificate))[0]
+
     def root_ca(self, code: str) -> Credential:
         record = self.country(code)
         return self._credential(record.root, record.root_key)

@@ -131,7 +131,7 @@ class Gateway:
         check = verify_signature(body, check="receipt")
         if not check.valid or check.signer is None or check.signed_content is None:
             return ReceiptEvidence.refused(body, "receipt signature: " + ", ".join(check.codes))
-        registered = self.members.node_certificate(claim.receiver)
+        registered = self.members.view(moment=self.now()).node_certificate(claim.receiver)
         if registered is None or check.signer != registered:
             return ReceiptEvidence.refused(body, f"the receipt is not signed by {claim.receiver}'s registered node")
         signed = parse_xml(check.signed_content)

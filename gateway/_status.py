@@ -45,13 +45,7 @@ from enum import StrEnum
 from types import MappingProxyType
 
 from exchange._errors import Code, StoreError
-
-
-class Verdict(StrEnum):
-    """The gateway's decision on a submitted message (the KoSIT/phive habit): the API's ``verdict``."""
-
-    ACCEPTED = "ACCEPTED"
-    REJECTED = "REJECTED"
+from exchange._findings import Verdict
 
 
 class MessageStatus(StrEnum):

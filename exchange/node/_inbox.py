@@ -121,7 +121,7 @@ class Inbox:
             envelope=body,
             digest=digest,
             verdict=ReceiptStatus.RECEIVED if outcome.accepted else ReceiptStatus.REJECTED,
-            checks=outcome.to_list(),
+            checks=outcome.checks_list(),
             receipt=receipt,
             received_at=moment,
             sender=header.sender.identifier if header is not None else None,

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 
 import pytest
 
 from exchange._catalogue import default_catalogue
 from exchange._findings import CheckStatus
+from exchange._parties import WorkspaceView
 from exchange._workspace import Workspace
 from gateway._pipeline import CHECK_ORDER, Outcome, Pipeline, Previous, Verdict, WorkspaceMembers
 from tests.gateway.conftest import MOMENT, MessageFactory, sample
@@ -104,32 +104,39 @@ def test_transport_identity_must_match(pipeline: Pipeline, make_message: Message
     assert run(pipeline, make_message(), transport_party="AA").accepted
 
 
-@pytest.mark.parametrize(("receiver", "code"), [("CC", "GW-RECEIVER-UNKNOWN"), ("AA", "GW-SELF-ADDRESSED")])
-def test_routing(pipeline: Pipeline, make_message: MessageFactory, receiver: str, code: str) -> None:
-    outcome = run(pipeline, make_message(receiver=receiver))
-    assert outcome.http_status == 403 and failed(outcome) == {"routing": [code]}
+def test_routing(pipeline: Pipeline, make_message: MessageFactory) -> None:
+    outcome = run(pipeline, make_message(receiver="CC"))
+    assert outcome.http_status == 403 and failed(outcome) == {"routing": ["GW-RECEIVER-UNKNOWN"]}
     assert outcome.check("issuer-trust").status is CheckStatus.SKIPPED
     assert outcome.check("document-signature").status is CheckStatus.PASSED  # still checked, for the report
 
 
-def test_no_agreement_for_this_flow(workspace: Workspace, make_message: MessageFactory) -> None:
-    class NoInvoices(WorkspaceMembers):
-        def agreement_for(self, sender: str, receiver: str, document_type: str, *, moment: datetime) -> str | None:
-            return None if document_type == "commercial-invoice" else super().agreement_for(
-                sender, receiver, document_type, moment=moment)
+def test_self_addressed_is_the_envelope_rule_at_gateway_and_node(pipeline: Pipeline, make_message: MessageFactory) -> None:
+    """One fault, one code: the envelope's own rule ENV-PARTY-01 (the node runs the same step)."""
+    outcome = run(pipeline, make_message(receiver="AA"))
+    assert outcome.http_status == 422 and failed(outcome) == {"envelope-schema": ["ENV-PARTY-01"]}
 
-    pipeline = Pipeline(catalogue=default_catalogue(), members=NoInvoices(workspace), max_bytes=512 * 1024)
+
+def test_no_agreement_for_this_flow(workspace: Workspace, make_message: MessageFactory) -> None:
+    class NoInvoices(WorkspaceView):
+        def agreements_for(self, sender: str, receiver: str, document_type: str) -> tuple[str, ...]:
+            return () if document_type == "commercial-invoice" else super().agreements_for(
+                sender, receiver, document_type)
+
+    pipeline = Pipeline(catalogue=default_catalogue(), members=WorkspaceMembers(workspace, view=NoInvoices),
+                        max_bytes=512 * 1024)
     outcome = run(pipeline, make_message("commercial-invoice"))
     assert outcome.http_status == 403 and failed(outcome) == {"routing": ["GW-NO-AGREEMENT"]}
     assert run(pipeline, make_message("certificate-of-origin")).accepted
 
 
 def test_every_finding_is_reported_not_only_the_first(workspace: Workspace, make_message: MessageFactory) -> None:
-    class NoAgreements(WorkspaceMembers):
-        def agreement_for(self, *args: object, **kwargs: object) -> str | None:
-            return None
+    class NoAgreements(WorkspaceView):
+        def agreements_for(self, sender: str, receiver: str, document_type: str) -> tuple[str, ...]:
+            return ()
 
-    pipeline = Pipeline(catalogue=default_catalogue(), members=NoAgreements(workspace), max_bytes=512 * 1024)
+    pipeline = Pipeline(catalogue=default_catalogue(), members=WorkspaceMembers(workspace, view=NoAgreements),
+                        max_bytes=512 * 1024)
     invalid = sample("certificate-of-origin", "gross-below-net.xml")
     outcome = run(pipeline, make_message(document=invalid))
     assert failed(outcome) == {"routing": ["GW-NO-AGREEMENT"], "document-rules": ["COO-MASS-01"]}

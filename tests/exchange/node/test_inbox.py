@@ -177,8 +177,8 @@ def test_envelope_addressed_to_another_country_is_rejected(
 @pytest.mark.parametrize(
     ("kwargs", "codes"),
     [
-        ({"sign_envelope": False}, {"SIG-MISSING", "GW-SENDER-NOT-AUTHENTICATED"}),
-        ({"signed_by_node": "BB"}, {"GW-SENDER-MISMATCH"}),
+        ({"sign_envelope": False}, {"SIG-MISSING", "NODE-SENDER-NOT-AUTHENTICATED"}),
+        ({"signed_by_node": "BB"}, {"NODE-SENDER-MISMATCH"}),
         ({"sender": "AA", "type_id": "packing-list-unknown", "document": sample("certificate-of-origin")},
          {"DOCTYPE-UNKNOWN"}),
     ],

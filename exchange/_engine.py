@@ -1,0 +1,670 @@
+"""One check engine for every service that decides whether to accept a message: the gateway and the node.
+
+A message is checked by named steps, in order; each is a small function of the run's state and an explicit
+context (the parties' public material, trust, time, limits) that records findings with stable codes::
+
+    size -> parse -> envelope-schema -> sender-authentication -> routing -> duplicate -> document-type
+         -> document-schema -> document-rules -> document-signature -> issuer-trust -> ACCEPTED | REJECTED
+
+A :class:`Profile` composes the steps for one service: which of them run, who decides (the prefix of the codes a
+step gives for the service's own decisions: ``GW-*`` at the gateway, ``NODE-*`` at a node), and how an
+INDETERMINATE trust decision is treated (refused by default, with the decider's own code). Findings about the
+document itself (``SIG-*``, ``TRUST-*``, ``SCHEMA-*``, ``ENV-*``, ``DOCTYPE-*``, ...) carry the same code
+wherever they are found. The gateway's profile has every step; the node's leaves out ``size`` (its HTTP layer
+bounds the body) and ``duplicate`` (its inbox answers a redelivery from its store) and adds the check that the
+envelope is the one the gateway signed the delivery for.
+
+Rules of the run, the same for both profiles:
+
+- every step reports ``passed``, ``failed`` or ``skipped``; a step is skipped only when what it needs is
+  missing, and ``document-rules`` is *not applicable* (skipped, not required) for a type without rules;
+- nothing is read from an envelope that failed its schema, and nothing after ``sender-authentication`` uses
+  content the sending node did not sign: the header is re-read from the verifier's signed content, so signature
+  wrapping cannot smuggle in another header or payload;
+- when routing fails, the document checks still run so that the sender sees every problem at once; issuer
+  trust needs a receiver whose trust applies, so it waits for routing;
+- a document fault is a finding; only a programmer or configuration fault raises.
+
+The verdict maps to an HTTP status in the KoSIT/AS4 habit: 202 accepted, 422 rejected, 413 too large, 401 not
+authenticated, 403 not authorised (spoofed sender, untrusted node, no agreement), 409 conflicting duplicate,
+200 for an identical resend (the earlier answer, which the caller holds).
+
+An :class:`Engine` holds only immutable configuration and is safe to share between concurrent requests; the
+parties' material comes from :class:`Parties`, read once per run through :meth:`Parties.view` (one reload point:
+routing, sender authentication and trust see the same version of the agreements and trust lists).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any
+
+from cryptography import x509
+from lxml import etree
+
+from exchange._catalogue import Catalogue, DocumentType
+from exchange._dsig import SignatureCheck, SignaturePolicy, verify_signature
+from exchange._envelope import COUNTRY_SCHEME, EnvelopeHeader, read_envelope
+from exchange._errors import Code, ExchangeError, Severity, XmlError
+from exchange._findings import CheckResult, CheckStatus, Finding, Verdict
+from exchange._pki import fingerprint
+from exchange._validation import CHECK_RULES, CHECK_SCHEMA, Validator
+from exchange._xml import XmlLimits, parse_xml
+
+if TYPE_CHECKING:
+    from exchange._trust import TrustContext, TrustDecision
+
+ENVELOPE_TYPE = "envelope"
+RECEIPT_TYPE = "receipt"
+#: The envelope carries the issuer-signed document base64-encoded, so the node's signature is the only one.
+ENVELOPE_POLICY = SignaturePolicy(max_signatures=1)
+
+
+class Step(StrEnum):
+    """The named steps, in the order they run."""
+
+    SIZE = "size"
+    PARSE = "parse"
+    ENVELOPE_SCHEMA = "envelope-schema"
+    SENDER = "sender-authentication"
+    ROUTING = "routing"
+    DUPLICATE = "duplicate"
+    DOCUMENT_TYPE = "document-type"
+    DOCUMENT_SCHEMA = "document-schema"
+    DOCUMENT_RULES = "document-rules"
+    DOCUMENT_SIGNATURE = "document-signature"
+    ISSUER_TRUST = "issuer-trust"
+
+
+STEP_ORDER: tuple[Step, ...] = tuple(Step)
+
+
+# --- what a service knows about the parties --------------------------------------------------------------
+
+
+class PartyView:
+    """The parties' public material as one service sees it at one moment (one version of every file).
+
+    Subclasses answer from their own folder; every method takes what it needs explicitly.
+    """
+
+    def node_certificate(self, party: str) -> x509.Certificate | None:  # pragma: no cover - interface
+        """The certificate of the single-window node registered for ``party``, or None."""
+        raise NotImplementedError
+
+    def receiver_known(self, party: str) -> bool:  # pragma: no cover - interface
+        """Whether this service takes messages for ``party`` (the gateway: a member; a node: itself)."""
+        raise NotImplementedError
+
+    def agreements_for(
+        self, sender: str, receiver: str, document_type: str
+    ) -> tuple[str, ...]:  # pragma: no cover - interface
+        """The ids of the agreements in force that let this flow happen (none: it may not)."""
+        raise NotImplementedError
+
+    def sender_trust(self) -> TrustContext:  # pragma: no cover - interface
+        """The trust in which a sending node's certificate is evaluated for ``envelope``."""
+        raise NotImplementedError
+
+    def trust_for(self, receiver: str) -> TrustContext:  # pragma: no cover - interface
+        """What ``receiver`` recognises: the trust in which the issuer of a document for it is evaluated."""
+        raise NotImplementedError
+
+
+class Parties:
+    """Where a service's :class:`PartyView` comes from: :meth:`view` is its one reload point."""
+
+    def view(self, *, moment: datetime) -> PartyView:  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+# --- profiles --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Which steps a service runs and how it names its own decisions."""
+
+    name: str
+    #: prefix of the codes for this service's own decisions (``GW``, ``NODE``)
+    decider: str
+    steps: tuple[Step, ...]
+    #: the code for a receiver this service does not take messages for
+    receiver_code: Code
+    #: refuse a trust decision that is INDETERMINATE (revocation status unknown, ...): the secure default
+    refuse_indeterminate: bool = True
+
+    def __post_init__(self) -> None:
+        unknown = [step for step in self.steps if step not in STEP_ORDER]
+        if unknown or list(self.steps) != sorted(self.steps, key=STEP_ORDER.index):
+            raise ValueError(f"profile {self.name}: steps must be a subsequence of {[s.value for s in STEP_ORDER]}")
+
+    def code(self, suffix: str) -> Code:
+        """The decider's code for ``suffix`` (``SENDER-UNKNOWN`` -> ``GW-SENDER-UNKNOWN`` or ``NODE-...``)."""
+        code: Code = Code._value2member_map_[f"{self.decider}-{suffix}"]  # type: ignore[assignment]
+        return code
+
+
+GATEWAY_PROFILE = Profile("gateway", "GW", STEP_ORDER, Code.GW_RECEIVER_UNKNOWN)
+NODE_PROFILE = Profile(
+    "node", "NODE", tuple(step for step in STEP_ORDER if step not in (Step.SIZE, Step.DUPLICATE)),
+    Code.NODE_NOT_ADDRESSEE,
+)
+
+
+# --- the outcome ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Previous:
+    """What the caller's store knows about an earlier message with the same id."""
+
+    digest: str
+    answer: dict[str, Any]
+
+
+DuplicateLookup = Callable[[str], Previous | None]
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The engine's answer for one message. ``header`` comes from signed content only; ``claimed`` is the header
+    as read from a schema-valid envelope before its signature was checked: for display, never for a decision."""
+
+    verdict: Verdict
+    http_status: int
+    checks: tuple[CheckResult, ...]
+    digest: str
+    received_at: datetime
+    message_id: str | None = None
+    header: EnvelopeHeader | None = None
+    claimed: EnvelopeHeader | None = None
+    agreement_id: str | None = None
+    previous: Previous | None = None
+    authenticated: bool = False
+    document_type: str | None = None
+    issuer: str | None = None
+    findings: tuple[Finding, ...] = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "findings", tuple(f for check in self.checks for f in check.findings))
+
+    @property
+    def accepted(self) -> bool:
+        return self.verdict is Verdict.ACCEPTED
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(finding.code for finding in self.findings)
+
+    @property
+    def error_codes(self) -> tuple[str, ...]:
+        return tuple(finding.code for finding in self.findings if finding.is_error)
+
+    @property
+    def document(self) -> bytes | None:
+        """The issuer-signed document, byte for byte as signed, when the message is accepted."""
+        return self.header.payload if self.accepted and self.header is not None else None
+
+    def check(self, name: str) -> CheckResult:
+        return next(check for check in self.checks if check.name == name)
+
+    def checks_list(self) -> list[dict[str, Any]]:
+        return [check.to_dict() for check in self.checks]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The response body: ``{message_id, verdict, status, checks, received_at}`` plus routing fields."""
+        return {
+            "message_id": self.message_id,
+            "verdict": self.verdict.value,
+            "status": "ACCEPTED" if self.accepted else "REJECTED",
+            "checks": self.checks_list(),
+            "received_at": self.received_at.isoformat(),
+            "sender": self.header.sender.identifier if self.header else None,
+            "receiver": self.header.receiver.identifier if self.header else None,
+            "document_type": self.header.document_type if self.header else None,
+            "digest": self.digest,
+        }
+
+
+# --- one run ---------------------------------------------------------------------------------------------
+
+
+Timings = Callable[[str, float], None]
+
+
+@dataclass
+class _Run:
+    """The state of one run: what the steps found and what later steps need."""
+
+    body: bytes
+    moment: datetime
+    view: PartyView
+    profile: Profile
+    duplicates: DuplicateLookup | None
+    transport_party: str | None
+    delivery_id: str | None
+    timings: Timings | None
+    digest: str = ""
+    results: dict[str, CheckResult] = field(default_factory=dict)
+    #: steps that do not apply to this message (a document type without business rules): shown skipped, not required
+    not_applicable: set[str] = field(default_factory=set)
+    #: set when a step ends the run early, with the HTTP status it ends it with
+    stop: int | None = None
+    tree: etree._ElementTree | None = None
+    claimed: EnvelopeHeader | None = None
+    header: EnvelopeHeader | None = None
+    agreement_id: str | None = None
+    previous: Previous | None = None
+    doc_type: DocumentType | None = None
+    document: etree._ElementTree | None = None
+    signature: SignatureCheck | None = None
+    issuer: str | None = None
+
+    def record(self, step: Step, findings: list[Finding] | tuple[Finding, ...]) -> bool:
+        result = CheckResult.from_findings(step.value, [_rename(finding, step.value) for finding in findings])
+        self.results[step.value] = result
+        return result.status is CheckStatus.PASSED
+
+    def fail(self, step: Step, findings: list[Finding], status: int) -> None:
+        self.record(step, findings)
+        self.stop = status
+
+    def passed(self, step: Step) -> bool:
+        result = self.results.get(step.value)
+        return result is not None and result.status is CheckStatus.PASSED
+
+    def satisfied(self, step: Step) -> bool:
+        return self.passed(step) or (step.value in self.not_applicable and step.value not in self.results)
+
+    def timed(self, name: str, fn: Callable[[], Any]) -> Any:
+        started = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            if self.timings is not None:
+                self.timings(name, time.perf_counter() - started)
+
+
+class Engine:
+    """Runs one profile's steps. Holds only immutable configuration: safe to share between concurrent requests."""
+
+    def __init__(
+        self,
+        profile: Profile,
+        *,
+        catalogue: Catalogue,
+        parties: Parties,
+        limits: XmlLimits,
+        document_policy: SignaturePolicy | None = None,
+    ) -> None:
+        self.profile = profile
+        self.catalogue = catalogue
+        self.parties = parties
+        self.limits = limits
+        self.max_bytes = limits.max_bytes
+        self.validator = Validator(catalogue, limits=limits)
+        self.document_policy = document_policy or SignaturePolicy()
+        self.envelope_type: DocumentType = catalogue.get(ENVELOPE_TYPE)
+        self._steps: dict[Step, Callable[[_Run], None]] = {
+            Step.SIZE: self._size,
+            Step.PARSE: self._parse,
+            Step.ENVELOPE_SCHEMA: self._envelope_schema,
+            Step.SENDER: self._sender,
+            Step.ROUTING: self._routing,
+            Step.DUPLICATE: self._duplicate,
+            Step.DOCUMENT_TYPE: self._document_type,
+            Step.DOCUMENT_SCHEMA: self._document_schema,
+            Step.DOCUMENT_RULES: lambda run: None,  # recorded by document-schema: one validation gives both
+            Step.DOCUMENT_SIGNATURE: self._document_signature,
+            Step.ISSUER_TRUST: self._issuer_trust,
+        }
+
+    def too_large(self, size: int, *, moment: datetime) -> Outcome:
+        """The answer for a body the caller stopped reading at ``max_bytes`` (``size`` is what it had read)."""
+        run = self._new_run(b"", moment)
+        run.fail(Step.SIZE, [Finding.of(
+            Code.XML_TOO_LARGE, Step.SIZE, f"the message is over {size - 1:,} bytes; the limit is {self.max_bytes:,}"
+        )], 413)
+        return self._outcome(run)
+
+    def run(
+        self,
+        body: bytes,
+        *,
+        moment: datetime,
+        duplicates: DuplicateLookup | None = None,
+        transport_party: str | None = None,
+        delivery_id: str | None = None,
+        timings: Timings | None = None,
+    ) -> Outcome:
+        """Check one message at ``moment`` (the explicit evaluation time).
+
+        ``duplicates`` looks up an earlier message by id (the gateway's store); ``transport_party`` is the party
+        the TLS client certificate belongs to, when mutual TLS is on; ``delivery_id`` is the message id the
+        gateway signed the delivery for (a node).
+        """
+        run = self._new_run(body, moment, duplicates=duplicates, transport_party=transport_party,
+                            delivery_id=delivery_id, timings=timings)
+        run.digest = hashlib.sha256(body).hexdigest()
+        for step in self.profile.steps:
+            self._steps[step](run)
+            if run.stop is not None:
+                break
+        return self._outcome(run)
+
+    def _new_run(self, body: bytes, moment: datetime, **kwargs: Any) -> _Run:
+        return _Run(body=body, moment=moment, view=self.parties.view(moment=moment), profile=self.profile,
+                    duplicates=kwargs.get("duplicates"), transport_party=kwargs.get("transport_party"),
+                    delivery_id=kwargs.get("delivery_id"), timings=kwargs.get("timings"))
+
+    # --- the steps -----------------------------------------------------------------------------------------
+
+    def _size(self, run: _Run) -> None:
+        if len(run.body) > self.max_bytes:
+            run.fail(Step.SIZE, [Finding.of(
+                Code.XML_TOO_LARGE, Step.SIZE, f"the message is {len(run.body):,} bytes; the limit is {self.max_bytes:,}"
+            )], 413)
+            return
+        run.record(Step.SIZE, [])
+
+    def _parse(self, run: _Run) -> None:
+        try:
+            run.tree = run.timed(Step.PARSE, lambda: parse_xml(run.body, limits=self.limits))
+        except XmlError as exc:
+            run.fail(Step.PARSE, [Finding.from_error(exc, Step.PARSE)], 422)
+            return
+        run.record(Step.PARSE, [])
+
+    def _envelope_schema(self, run: _Run) -> None:
+        """The envelope's XSD and its business rules (``ENV-*``), then its header read for the next steps."""
+        assert run.tree is not None
+        root = run.tree.getroot()
+        if root.tag != self.envelope_type.qname:
+            run.fail(Step.ENVELOPE_SCHEMA, [Finding.of(
+                Code.DOCTYPE_MISMATCH, Step.ENVELOPE_SCHEMA,
+                f"expected an envelope ({self.envelope_type.qname}), got {root.tag}", line=1,
+            )], 422)
+            return
+        tree = run.tree
+        report = run.timed(Step.ENVELOPE_SCHEMA, lambda: self.validator.validate(
+            tree, document_type=self.envelope_type))
+        if not run.record(Step.ENVELOPE_SCHEMA, report.findings):
+            run.stop = 422
+            return
+        try:
+            run.claimed = read_envelope(run.tree)
+        except ExchangeError as exc:  # e.g. a payload libxml2's base64Binary lets through ("@PD94...")
+            run.fail(Step.ENVELOPE_SCHEMA, [Finding.from_error(exc, Step.ENVELOPE_SCHEMA)], 422)
+
+    def _sender(self, run: _Run) -> None:
+        """The node registered for the sender id signed the whole envelope, and its certificate can be relied on."""
+        run.timed(Step.SENDER, lambda: self._authenticate(run))
+
+    def _authenticate(self, run: _Run) -> None:
+        assert run.claimed is not None
+        profile, view, sender = self.profile, run.view, run.claimed.sender
+        if sender.scheme != COUNTRY_SCHEME:
+            run.fail(Step.SENDER, [Finding.of(
+                profile.code("PARTY-SCHEME"), Step.SENDER,
+                f"sender id scheme {sender.scheme!r} is not {COUNTRY_SCHEME!r}",
+                path="/Envelope/Header/Sender/Identifier/@Authority",
+            )], 401)
+            return
+        registered = view.node_certificate(sender.identifier)
+        if registered is None:
+            run.fail(Step.SENDER, [Finding.of(
+                profile.code("SENDER-UNKNOWN"), Step.SENDER,
+                f"no single-window node is registered for {sender.identifier!r} here",
+                path="/Envelope/Header/Sender/Identifier",
+            )], 401)
+            return
+        check = verify_signature(run.body, policy=ENVELOPE_POLICY, check=Step.SENDER, limits=self.limits)
+        if not check.valid or check.signer is None or check.signed_content is None:
+            run.fail(Step.SENDER, [*check.findings, Finding.of(
+                profile.code("SENDER-NOT-AUTHENTICATED"), Step.SENDER,
+                f"the envelope is not signed by {sender.identifier}'s node in a way that verifies",
+            )], 401)
+            return
+        if fingerprint(check.signer) != fingerprint(registered):
+            run.fail(Step.SENDER, [Finding.of(
+                profile.code("SENDER-MISMATCH"), Step.SENDER,
+                f"the envelope claims sender {sender.identifier} but is signed by "
+                f"{check.signer.subject.rfc4514_string()}, not by {sender.identifier}'s registered node",
+            )], 403)
+            return
+        decision = view.sender_trust().evaluate(check.signer, check.chain, document_type=ENVELOPE_TYPE)
+        problems = self._trust_problems(decision, Step.SENDER)
+        if problems:
+            problems.append(Finding.of(
+                profile.code("SENDER-CERT-INVALID"), Step.SENDER,
+                f"{sender.identifier}'s node certificate cannot be relied on for envelopes: "
+                + "; ".join(f"{finding.code}: {finding.message}" for finding in problems),
+            ))
+        if run.transport_party is not None and run.transport_party != sender.identifier:
+            problems.append(Finding.of(
+                profile.code("TRANSPORT-IDENTITY"), Step.SENDER,
+                f"the TLS client is {run.transport_party}, but the envelope claims sender {sender.identifier}",
+            ))
+        if problems:
+            run.fail(Step.SENDER, problems, 403)
+            return
+        try:  # from here on only what the sending node signed is used
+            run.header = read_envelope(parse_xml(check.signed_content, limits=self.limits))
+        except ExchangeError as exc:  # pragma: no cover - the signed content of a schema-valid envelope
+            run.fail(Step.SENDER, [Finding.from_error(exc, Step.SENDER)], 422)
+            return
+        run.record(Step.SENDER, [])
+
+    def _routing(self, run: _Run) -> None:
+        """The receiver is one this service takes messages for, and an agreement in force lets the flow happen."""
+        assert run.header is not None
+        profile, header, receiver = self.profile, run.header, run.header.receiver
+        findings: list[Finding] = []
+        if run.delivery_id is not None and header.message_id != run.delivery_id:
+            findings.append(Finding.of(
+                Code.NODE_DELIVERY_MISMATCH, Step.ROUTING,
+                f"the gateway delivered message {run.delivery_id!r}, but the envelope is message {header.message_id!r}",
+                path="/Envelope/Header/DocumentIdentification/InstanceIdentifier",
+            ))
+        if receiver.scheme != COUNTRY_SCHEME:
+            findings.append(Finding.of(
+                profile.code("PARTY-SCHEME"), Step.ROUTING,
+                f"receiver id scheme {receiver.scheme!r} is not {COUNTRY_SCHEME!r}",
+                path="/Envelope/Header/Receiver/Identifier/@Authority",
+            ))
+        elif not run.view.receiver_known(receiver.identifier):
+            findings.append(Finding.of(
+                profile.receiver_code, Step.ROUTING,
+                f"this {profile.name} takes no messages for receiver {receiver.identifier!r}",
+                path="/Envelope/Header/Receiver/Identifier",
+            ))
+        else:
+            allowing = run.view.agreements_for(header.sender.identifier, receiver.identifier, header.document_type)
+            if not allowing:
+                findings.append(Finding.of(
+                    profile.code("NO-AGREEMENT"), Step.ROUTING,
+                    f"no agreement in force lets {header.sender.identifier} send {header.document_type!r} "
+                    f"to {receiver.identifier}",
+                    path="/Envelope/Header/DocumentIdentification/Type",
+                ))
+            elif header.agreement_ref and header.agreement_ref not in allowing:
+                findings.append(Finding.of(
+                    profile.code("NO-AGREEMENT"), Step.ROUTING,
+                    f"the envelope names agreement {header.agreement_ref!r}, but the flow is governed by "
+                    + ", ".join(repr(agreement) for agreement in allowing),
+                    path="/Envelope/Header/BusinessScope/AgreementRef",
+                ))
+            else:
+                run.agreement_id = header.agreement_ref or allowing[0]
+        run.record(Step.ROUTING, findings)
+
+    def _duplicate(self, run: _Run) -> None:
+        """Same id and bytes: the earlier answer (200); same id, other bytes: a conflict (409)."""
+        assert run.header is not None
+        previous = run.duplicates(run.header.message_id) if run.duplicates is not None else None
+        if previous is None:
+            run.record(Step.DUPLICATE, [])
+        elif previous.digest == run.digest:
+            run.previous = previous
+            run.fail(Step.DUPLICATE, [Finding.of(
+                self.profile.code("DUPLICATE-RESEND"), Step.DUPLICATE,
+                "identical resend: the earlier answer is returned",
+            )], 200)
+        else:
+            run.fail(Step.DUPLICATE, [Finding.of(
+                self.profile.code("DUPLICATE-CONFLICT"), Step.DUPLICATE,
+                f"message id {run.header.message_id!r} was already used for an envelope with other bytes",
+                path="/Envelope/Header/DocumentIdentification/InstanceIdentifier",
+            )], 409)
+
+    def _document_type(self, run: _Run) -> None:
+        """The type is a trade document type of the catalogue, and the payload really is one of it."""
+        assert run.header is not None
+        header = run.header
+        doc_type = self.catalogue.get(header.document_type) if header.document_type in self.catalogue else None
+        if doc_type is None or doc_type.id == ENVELOPE_TYPE:
+            run.record(Step.DOCUMENT_TYPE, [Finding.of(
+                Code.DOCTYPE_UNKNOWN, Step.DOCUMENT_TYPE,
+                f"document type {header.document_type!r} is not in the catalogue",
+                path="/Envelope/Header/DocumentIdentification/Type",
+            )])
+            return
+        try:
+            document = parse_xml(header.payload, limits=self.limits)
+        except XmlError as exc:
+            run.record(Step.DOCUMENT_TYPE, [Finding.from_error(exc, Step.DOCUMENT_TYPE)])
+            return
+        findings = []
+        root_tag = document.getroot().tag
+        if root_tag != doc_type.qname:
+            findings.append(Finding.of(
+                self.profile.code("PAYLOAD-MISMATCH"), Step.DOCUMENT_TYPE,
+                f"the envelope says {doc_type.id!r} ({doc_type.qname}) but the payload's root is {root_tag}",
+                line=1, path="/" + etree.QName(root_tag).localname if isinstance(root_tag, str) else None,
+            ))
+        if header.standard != doc_type.namespace or header.type_version != doc_type.version:
+            findings.append(Finding.of(
+                self.profile.code("PAYLOAD-MISMATCH"), Step.DOCUMENT_TYPE,
+                f"the envelope names {header.standard} version {header.type_version}; the catalogue has "
+                f"{doc_type.namespace} version {doc_type.version}",
+                path="/Envelope/Header/DocumentIdentification",
+            ))
+        run.doc_type = doc_type
+        if run.record(Step.DOCUMENT_TYPE, findings):
+            run.document = document
+
+    def _document_schema(self, run: _Run) -> None:
+        """The payload's XSD (``document-schema``) and Schematron rules (``document-rules``), in one validation."""
+        if run.document is None or run.doc_type is None:
+            return
+        document, doc_type = run.document, run.doc_type
+        report = run.timed(Step.DOCUMENT_SCHEMA, lambda: self.validator.validate(document, document_type=doc_type))
+        schema, rules = report.check(CHECK_SCHEMA), report.check(CHECK_RULES)
+        run.record(Step.DOCUMENT_SCHEMA, schema.findings if schema is not None else ())
+        if rules is not None and rules.status is not CheckStatus.SKIPPED:
+            run.record(Step.DOCUMENT_RULES, rules.findings)
+        elif doc_type.rules_path is None:
+            run.not_applicable.add(Step.DOCUMENT_RULES.value)  # the type has no business rules
+
+    def _document_signature(self, run: _Run) -> None:
+        if run.document is None or run.header is None:
+            return
+        payload = run.header.payload
+        check = run.timed(Step.DOCUMENT_SIGNATURE, lambda: verify_signature(
+            payload, policy=self.document_policy, check=Step.DOCUMENT_SIGNATURE, limits=self.limits))
+        if run.record(Step.DOCUMENT_SIGNATURE, check.findings) and check.signer is not None:
+            run.signature = check
+
+    def _issuer_trust(self, run: _Run) -> None:
+        """The issuer chains to an anchor the receiver recognises and is authorised for this type there."""
+        check, header, doc_type = run.signature, run.header, run.doc_type
+        if check is None or check.signer is None or header is None or doc_type is None:
+            return
+        if not run.passed(Step.ROUTING):
+            return  # whose trust applies depends on a receiver this service could route to
+        signer = check.signer
+        trust = run.view.trust_for(header.receiver.identifier)
+        decision = run.timed(Step.ISSUER_TRUST, lambda: trust.evaluate(signer, check.chain, document_type=doc_type.id))
+        findings = list(decision.findings)
+        problems = self._trust_problems(decision, Step.ISSUER_TRUST)
+        findings += [problem for problem in problems if problem not in findings]
+        run.record(Step.ISSUER_TRUST, findings)
+        if run.passed(Step.ISSUER_TRUST) and decision.issuer is not None:
+            run.issuer = decision.issuer.name
+
+    def _trust_problems(self, decision: TrustDecision, step: Step) -> list[Finding]:
+        """The errors of a trust decision, and the profile's refusal of an undetermined one."""
+        problems = [finding for finding in decision.findings if finding.is_error]
+        status = getattr(decision, "status", None)
+        indeterminate = status is not None and str(getattr(status, "value", status)).upper() == "INDETERMINATE"
+        if indeterminate and self.profile.refuse_indeterminate:
+            problems.append(Finding.of(
+                self.profile.code("TRUST-INDETERMINATE"), step,
+                "the trust decision is INDETERMINATE (" + (", ".join(f.code for f in decision.findings) or "no reason")
+                + f"); this {self.profile.name} refuses what it cannot determine",
+            ))
+        elif not decision.trusted and not problems:
+            problems.append(Finding.of(
+                Code.TRUST_CHAIN_UNTRUSTED, step, "the signer is not trusted", severity=Severity.ERROR))
+        return problems
+
+    # --- the outcome ----------------------------------------------------------------------------------------
+
+    def _outcome(self, run: _Run) -> Outcome:
+        if run.stop is not None:
+            status = run.stop
+        elif not run.passed(Step.ROUTING):
+            status = 403
+        else:
+            status = 202 if all(run.satisfied(step) for step in self.profile.steps) else 422
+        checks = tuple(run.results.get(step.value) or CheckResult.skipped(step.value) for step in self.profile.steps)
+        claimed = run.claimed
+        named = run.header or claimed
+        return Outcome(
+            verdict=Verdict.ACCEPTED if status == 202 else Verdict.REJECTED,
+            http_status=status,
+            checks=checks,
+            digest=run.digest,
+            received_at=run.moment,
+            message_id=named.message_id if named is not None else None,
+            header=run.header,
+            claimed=claimed,
+            agreement_id=run.agreement_id,
+            previous=run.previous,
+            authenticated=run.header is not None,
+            document_type=run.doc_type.id if run.doc_type is not None else None,
+            issuer=run.issuer,
+        )
+
+
+def _rename(finding: Finding, check: str) -> Finding:
+    if finding.check == check:
+        return finding
+    return Finding(
+        code=finding.code, severity=finding.severity, check=check, message=finding.message,
+        line=finding.line, column=finding.column, path=finding.path,
+    )
+
+
+__all__ = [
+    "ENVELOPE_POLICY",
+    "ENVELOPE_TYPE",
+    "GATEWAY_PROFILE",
+    "NODE_PROFILE",
+    "RECEIPT_TYPE",
+    "STEP_ORDER",
+    "DuplicateLookup",
+    "Engine",
+    "Outcome",
+    "Parties",
+    "PartyView",
+    "Previous",
+    "Profile",
+    "Step",
+]

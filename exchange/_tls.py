@@ -55,6 +55,7 @@ from pydantic import BaseModel, ConfigDict, FilePath, model_validator
 
 from exchange._errors import Code, ConfigurationError, TrustError
 from exchange._pki import fingerprint, load_certificate_file, load_certificates
+from exchange._redact import redact_url
 
 if TYPE_CHECKING:
     from exchange._workspace import Workspace
@@ -111,7 +112,7 @@ def require_verifiable(urls: Iterable[str], settings: TlsSettings, what: str) ->
     for url in urls:
         if urlsplit(url).scheme == "https" and not settings.verifies_servers:
             raise ValueError(
-                f"{what} {url!r} is https but no CA is configured to verify it: set tls.server_ca or "
+                f"{what} {redact_url(url)!r} is https but no CA is configured to verify it: set tls.server_ca or "
                 "tls.from_workspace (there is no fallback to the system CA store)"
             )
 

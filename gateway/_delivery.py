@@ -67,6 +67,7 @@ from functools import partial
 import httpx
 
 from exchange._errors import Code, ExchangeError, StoreError
+from exchange._redact import redact_url
 from gateway._metrics import GatewayMetrics
 from gateway._settings import DeliverySettings
 from gateway._status import MessageStatus
@@ -193,8 +194,9 @@ async def send_envelope(
     ``headers`` are added to the request (e.g. the gateway's ``PTX-Delivery`` signature, made per attempt).
     """
     url = message.inbox_url
+    shown = redact_url(url)  # what the attempt records and logs say: never the URL's password
     if not _usable_url(url):
-        return DeliveryOutcome.permanent(Code.GW_DELIVERY_REFUSED, f"inbox URL {url!r} is not an http(s) URL")
+        return DeliveryOutcome.permanent(Code.GW_DELIVERY_REFUSED, f"inbox URL {shown!r} is not an http(s) URL")
     try:
         async with client.stream(
             "POST",
@@ -215,13 +217,13 @@ async def send_envelope(
             return ReceiverAnswer(response.status_code, bytes(body), response.headers.get("content-type"), truncated)
     except httpx.TimeoutException as exc:
         return DeliveryOutcome.retryable(
-            Code.GW_DELIVERY_TIMEOUT, f"no answer from {url} within {timeout:g} s ({type(exc).__name__})"
+            Code.GW_DELIVERY_TIMEOUT, f"no answer from {shown} within {timeout:g} s ({type(exc).__name__})"
         )
     except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-        return DeliveryOutcome.permanent(Code.GW_DELIVERY_REFUSED, f"inbox URL {url!r} is unusable: {exc}")
+        return DeliveryOutcome.permanent(Code.GW_DELIVERY_REFUSED, f"inbox URL {shown!r} is unusable: {exc}")
     except httpx.TransportError as exc:
         return DeliveryOutcome.retryable(
-            Code.GW_DELIVERY_UNREACHABLE, f"could not reach {url}: {type(exc).__name__}: {exc}"
+            Code.GW_DELIVERY_UNREACHABLE, f"could not reach {shown}: {type(exc).__name__}: {exc}"
         )
 
 

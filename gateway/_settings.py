@@ -57,6 +57,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationEr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange._errors import Code, ConfigurationError
+from exchange._redact import redact_url
 from exchange._tls import TlsSettings, require_verifiable
 
 MIB = 1024 * 1024
@@ -146,7 +147,7 @@ def normalise_database_url(url: str) -> str:
     """Check a store URL and name the driver: ``postgresql://`` means psycopg 3. Raises ``ValueError``."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise ValueError(f"database URL {url!r} has no scheme (sqlite:///FILE or postgresql://...)")
+        raise ValueError(f"database URL {redact_url(url)!r} has no scheme (sqlite:///FILE or postgresql://...)")
     if scheme in ("sqlite", "sqlite+pysqlite"):
         path = rest[1:] if rest.startswith("/") else rest
         if path in ("", ":memory:") or "mode=memory" in path:

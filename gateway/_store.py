@@ -86,6 +86,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 
 from exchange._errors import Code, ConfigurationError, InputError, StoreError
+from exchange._redact import redact_url
 from gateway._audit import (
     AuditEntry,
     BigId,
@@ -638,7 +639,7 @@ def create_store_engine(url: str, *, busy_timeout: float = 5.0, echo: bool = Fal
             # lock_timeout plays the busy timeout's part: a writer stuck behind a lock fails STORE-LOCKED.
             options = f"-c lock_timeout={int(busy_timeout * 1000)}"
             return create_engine(url, echo=echo, pool_pre_ping=True, connect_args={"options": options})
-    raise ConfigurationError(f"unsupported store URL {url!r} (sqlite or postgresql)")
+    raise ConfigurationError(f"unsupported store URL {redact_url(url)!r} (sqlite or postgresql)")
 
 
 def _message_id_taken(exc: sa_exc.IntegrityError) -> bool:

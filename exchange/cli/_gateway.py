@@ -65,6 +65,7 @@ def serve_gateway(
     import uvicorn
 
     from exchange._asgi_tls import uvicorn_options
+    from exchange._redact import redact_url
     from exchange._tls import gateway_tls
     from exchange._workspace import Workspace
     from gateway._app import create_app
@@ -84,8 +85,9 @@ def serve_gateway(
     sock = bind_socket(host, port)
     mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
               if material.verifies_clients else "")
-    typer.echo(f"gateway on {material.scheme}://{host}:{port} (store {settings.store_url}; nodes "
-               f"{', '.join(f'{k}={v}' for k, v in sorted(settings.node_urls.items())) or 'none'}{mutual})", err=True)
+    nodes = ", ".join(f"{code}={redact_url(url)}" for code, url in sorted(settings.node_urls.items())) or "none"
+    typer.echo(f"gateway on {material.scheme}://{host}:{port} (store {redact_url(settings.store_url)}; "
+               f"nodes {nodes}{mutual})", err=True)
     config = uvicorn.Config(create_app(settings), log_level=log_level.lower(), proxy_headers=False,
                             server_header=False, timeout_graceful_shutdown=3, **options)
     uvicorn.Server(config).run(sockets=[sock])

@@ -48,6 +48,7 @@ def serve_node(
     import uvicorn
 
     from exchange._asgi_tls import uvicorn_options
+    from exchange._redact import redact_url
     from exchange._tls import node_tls
     from exchange.node import create_app, load_settings
 
@@ -67,7 +68,7 @@ def serve_node(
     mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
               if material.verifies_clients else "")
     typer.echo(f"{settings.country} single window on {material.scheme}://{host}:{port} "
-               f"(gateway {settings.gateway_url}{mutual})", err=True)
+               f"(gateway {redact_url(settings.gateway_url)}{mutual})", err=True)
     config = uvicorn.Config(app, log_level=log_level.lower(), proxy_headers=False, server_header=False,
                             timeout_graceful_shutdown=3, **options)
     uvicorn.Server(config).run(sockets=[sock])

@@ -23,6 +23,7 @@ from urllib.parse import quote
 import httpx
 
 from exchange._errors import Code, ExchangeError
+from exchange._redact import redact_url
 
 #: The most of a gateway answer read into memory (reports and receipts are kilobytes).
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
@@ -83,14 +84,14 @@ class GatewayClient:
                 return GatewayAnswer(response.status_code, bytes(body), response.headers.get("content-type"))
         except httpx.TimeoutException as exc:
             raise _failure(
-                f"the gateway at {self.base_url} did not answer {method} {path} within {self._timeout:g} s",
+                f"the gateway at {redact_url(self.base_url)} did not answer {method} {path} within {self._timeout:g} s",
                 code=Code.NODE_GATEWAY_UNREACHABLE,
             ) from exc
         except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            raise _failure(f"gateway URL {url!r} is unusable: {exc}", code=Code.NODE_GATEWAY_ERROR) from exc
+            raise _failure(f"gateway URL {redact_url(url)!r} is unusable: {exc}", code=Code.NODE_GATEWAY_ERROR) from exc
         except httpx.HTTPError as exc:
             raise _failure(
-                f"could not reach the gateway at {self.base_url}: {type(exc).__name__}: {exc}",
+                f"could not reach the gateway at {redact_url(self.base_url)}: {type(exc).__name__}: {exc}",
                 code=Code.NODE_GATEWAY_UNREACHABLE,
             ) from exc
 

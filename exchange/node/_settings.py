@@ -54,6 +54,7 @@ from pydantic import AliasChoices, Field, ValidationError, field_validator, mode
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from exchange._errors import Code, ConfigurationError
+from exchange._redact import redact_url
 from exchange._tls import TlsSettings, require_verifiable
 
 MIB = 1024 * 1024
@@ -89,9 +90,9 @@ class NodeSettings(BaseSettings):
     def _check_gateway_url(cls, value: str) -> str:
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"gateway URL {value!r} must be http:// or https:// with a host")
+            raise ValueError(f"gateway URL {redact_url(value)!r} must be http:// or https:// with a host")
         if parts.query or parts.fragment:
-            raise ValueError(f"gateway URL {value!r} must not carry a query or fragment")
+            raise ValueError(f"gateway URL {redact_url(value)!r} must not carry a query or fragment")
         return value.rstrip("/")
 
     @model_validator(mode="after")
@@ -119,7 +120,7 @@ def check_database_url(url: str) -> str:
     """A node's store is one SQLite file: refuse anything else. Raises ``ValueError``."""
     scheme, sep, rest = url.partition("://")
     if not sep:
-        raise ValueError(f"database URL {url!r} has no scheme (sqlite:///FILE)")
+        raise ValueError(f"database URL {redact_url(url)!r} has no scheme (sqlite:///FILE)")
     if scheme not in ("sqlite", "sqlite+pysqlite"):
         raise ValueError(f"database URL scheme {scheme!r} is not supported by a node (one SQLite file per node)")
     path = rest[1:] if rest.startswith("/") else rest

@@ -58,6 +58,7 @@ from sqlalchemy import exc as sa_exc
 
 from exchange._envelope import ReceiptStatus
 from exchange._errors import Code, ConfigurationError, InputError, StoreError
+from exchange._redact import redact_url
 from exchange._sqltypes import UTCDateTime
 
 Clock = Callable[[], datetime]
@@ -460,7 +461,8 @@ class NodeStore:
         """Open (and with ``create`` set up) the SQLite file named by ``url`` (``sqlite:///FILE``)."""
         scheme, _, rest = url.partition("://")
         if scheme not in ("sqlite", "sqlite+pysqlite"):
-            raise ConfigurationError(f"a node store is one SQLite file, not {url!r}", code=Code.CONFIG_INVALID)
+            raise ConfigurationError(f"a node store is one SQLite file, not {redact_url(url)!r}",
+                                     code=Code.CONFIG_INVALID)
         path = rest[1:] if rest.startswith("/") else rest
         if path in ("", ":memory:") or "mode=memory" in path:
             raise ConfigurationError("an in-memory node store would lose received documents: name a file")

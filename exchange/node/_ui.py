@@ -38,6 +38,7 @@ from exchange._builder import load_input
 from exchange._catalogue import DocumentType
 from exchange._envelope import Receipt, ReceiptStatus, read_receipt
 from exchange._errors import Code, ExchangeError, InputError
+from exchange._redact import strip_userinfo
 from exchange._webui import (
     STREAM_SECONDS,
     SignatureView,
@@ -113,7 +114,7 @@ def _error_page(services: NodeServices, exc: ExchangeError) -> Response:
 
 
 def _gateway_page(services: NodeServices, message_id: str) -> str:
-    return f"{services.settings.gateway_url.rstrip('/')}/ui/messages/{quote(message_id, safe='')}"
+    return f"{strip_userinfo(services.settings.gateway_url).rstrip('/')}/ui/messages/{quote(message_id, safe='')}"
 
 
 # --- the lists ------------------------------------------------------------------------------------------------

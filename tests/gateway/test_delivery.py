@@ -566,3 +566,15 @@ def test_wake_is_safe_from_any_thread_and_before_run(store: Store) -> None:
 
     asyncio.run(scenario())
     assert store.get("msg-2").record.status is S.DELIVERED
+
+
+def test_an_inbox_url_password_is_never_recorded(store: Store, clock: FakeClock) -> None:
+    store.record_message(incoming("msg-1", inbox_url="http://bb:s3cret@bb.test/v1/inbox"))
+    receiver = Receiver([httpx.ConnectError], then=202)
+    asyncio.run(settle(deliverer(store, receiver), store, clock))
+    detail = store.get("msg-1")
+    assert detail.record.status is S.DELIVERED
+    assert "could not reach http://bb:***@bb.test/v1/inbox" in detail.attempts[0].message
+    recorded = [detail.attempts[0].message, *(h.detail for h in detail.history),
+                *(str(e.detail) for e in store.audit_entries(message_id="msg-1"))]
+    assert not [text for text in recorded if "s3cret" in text]

@@ -33,18 +33,17 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from exchange._catalogue import Catalogue, default_catalogue
-from exchange._dsig import verify_signature
-from exchange._envelope import ReceiptStatus, envelope_digest, read_receipt
+from exchange._envelope import ReceiptStatus
 from exchange._errors import Code, ExchangeError, InputError, Severity
+from exchange._receipts import verify_receipt
 from exchange._tls import TransportIdentity, TransportPolicy, gateway_tls, gateway_transport_policy, peer_certificate
 from exchange._transport import HEADER as DELIVERY_HEADER
 from exchange._transport import sign_delivery
 from exchange._validation import Validator
-from exchange._xml import parse_xml
 from gateway._delivery import Deliverer, classify_answer, send_envelope
 from gateway._metrics import GatewayMetrics
 from gateway._mtls import transport_refusal
-from gateway._pipeline import Members, Outcome, Pipeline, Previous, WorkspaceMembers
+from gateway._pipeline import RECEIPT_TYPE, Members, Outcome, Pipeline, Previous, WorkspaceMembers
 from gateway._settings import GatewaySettings, get_settings
 from gateway._status import MessageStatus, Verdict
 from gateway._store import (
@@ -125,31 +124,24 @@ class Gateway:
         return DeliveryOutcome.transport_ok(answer.http_status, evidence)
 
     def check_receipt(self, claim: ClaimedMessage, body: bytes) -> ReceiptEvidence:
-        """Signature by the receiver's registered node, schema, message id and digest of what was delivered."""
+        """The one receipt verifier (:func:`exchange._receipts.verify_receipt`), with the gateway's parties: signed by
+        the receiver's registered node, that node trusted for receipts, a valid receipt of exactly what was
+        delivered (message id, digest) issued by the receiver."""
         if not body.strip():
             return ReceiptEvidence.refused(body, "the receiver answered 2xx without a receipt")
-        check = verify_signature(body, check="receipt")
-        if not check.valid or check.signer is None or check.signed_content is None:
-            return ReceiptEvidence.refused(body, "receipt signature: " + ", ".join(check.codes))
-        registered = self.members.view(moment=self.now()).node_certificate(claim.receiver)
-        if registered is None or check.signer != registered:
-            return ReceiptEvidence.refused(body, f"the receipt is not signed by {claim.receiver}'s registered node")
-        signed = parse_xml(check.signed_content)
-        report = self.receipt_validator.validate(signed, document_type="receipt")
-        if not report.valid:
-            return ReceiptEvidence.refused(body, "receipt schema: " + ", ".join(report.codes))
-        try:
-            receipt = read_receipt(signed)
-        except ExchangeError as exc:
-            return ReceiptEvidence.refused(body, f"receipt: {exc}")
-        if receipt.ref_to_message_id != claim.message_id:
-            return ReceiptEvidence.refused(
-                body, f"the receipt answers {receipt.ref_to_message_id!r}, not {claim.message_id!r}"
-            )
-        if receipt.envelope_digest != envelope_digest(claim.envelope):
-            return ReceiptEvidence.refused(body, "the receipt's digest is not that of the envelope delivered")
-        if receipt.issuer.identifier != claim.receiver:
-            return ReceiptEvidence.refused(body, f"the receipt names issuer {receipt.issuer.identifier!r}")
+        view = self.members.view(moment=self.now())
+        registered = view.node_certificate(claim.receiver)
+        if registered is None:
+            return ReceiptEvidence.refused(body, f"no node is registered for the receiver {claim.receiver!r}")
+        check = verify_receipt(
+            body, envelope=claim.envelope, message_id=claim.message_id, receiver=claim.receiver,
+            receiver_node=registered, trust=view.sender_trust(), validator=self.receipt_validator,
+            receipt_type=self.catalogue.get(RECEIPT_TYPE), limits=self.pipeline.limits,
+            invalid=Code.GW_RECEIPT_INVALID,
+        )
+        if not check.verified or check.receipt is None:
+            return ReceiptEvidence.refused(body, "; ".join(f"{f.code}: {f.message}" for f in check.findings))
+        receipt = check.receipt
         if receipt.status is ReceiptStatus.RECEIVED:
             return ReceiptEvidence.accepted(body, ReceiptVerdict.RECEIVED)
         reasons = "; ".join(f"{r.code}: {r.message}" for r in receipt.reasons if r.severity is Severity.ERROR)

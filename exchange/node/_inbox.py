@@ -28,9 +28,9 @@ from exchange._envelope import Party, ReceiptStatus
 from exchange._errors import Code, InputError, Severity
 from exchange._findings import Finding
 from exchange._pki import Credential
+from exchange._receipts import sign_receipt
 from exchange._transport import HEADER, verify_delivery
 from exchange.node._checks import InboxChecks, InboxOutcome
-from exchange.node._receipts import sign_receipt
 from exchange.node._store import Clock, InboxEntry, NewInboxMessage, NodeStore
 
 #: The message id a receipt can name (the receipt schema's IdType).

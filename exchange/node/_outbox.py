@@ -12,7 +12,7 @@ Retries are idempotent: a message id is stored with the digest of the request th
 same request with the same ``message_id`` again resends exactly the stored envelope bytes (the gateway answers
 an identical resend with its earlier answer) instead of signing a new envelope; another request under a used
 id is ``NODE-DUPLICATE-CONFLICT``. Reading a message refreshes its status from the gateway and, once the
-gateway holds a receipt, fetches it and verifies it with this node's own material (:mod:`exchange.node._receipts`).
+gateway holds a receipt, fetches it and verifies it with this node's own material (:mod:`exchange._receipts`).
 """
 
 from __future__ import annotations
@@ -34,12 +34,12 @@ from exchange._envelope import Party, build_envelope
 from exchange._errors import Code, ExchangeError, InputError
 from exchange._findings import Finding
 from exchange._pki import Credential
+from exchange._receipts import CHECK_RECEIPT, ReceiptCheck, verify_receipt
 from exchange._validation import Validator
 from exchange._workspace import Workspace
 from exchange._xml import XmlLimits, parse_xml
 from exchange.node._checks import ENVELOPE_TYPE, RECEIPT_TYPE
 from exchange.node._gateway import GATEWAY_CODES, GatewayClient
-from exchange.node._receipts import CHECK_RECEIPT, ReceiptCheck, verify_receipt
 from exchange.node._store import (
     RECEIPTED,
     UNSUBMITTED,

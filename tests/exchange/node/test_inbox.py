@@ -13,13 +13,13 @@ from exchange._catalogue import default_catalogue
 from exchange._dsig import sign_document, verify_signature
 from exchange._envelope import ReceiptStatus
 from exchange._errors import Code, StoreError
+from exchange._receipts import ReceiptCheck, verify_receipt
 from exchange._transport import HEADER, sign_delivery
 from exchange._validation import Validator
 from exchange._verify import verify_document
 from exchange._workspace import Workspace
 from exchange._xml import DEFAULT_LIMITS
 from exchange.node._inbox import InboxAnswer
-from exchange.node._receipts import ReceiptCheck, verify_receipt
 from tests.exchange.node.conftest import (
     MOMENT,
     AppClient,

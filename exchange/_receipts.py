@@ -1,7 +1,8 @@
-"""Receipts from the node's side: signing the ones it answers, verifying the ones its partners send back.
+"""Receipts: signing the ones a receiving node answers, and the one verifier of a receipt, used by the gateway
+(before a message becomes ACKNOWLEDGED) and by the sending node (before it believes it was received).
 
 A receipt is evidence only if the sender can check it against what it sent (a common complaint about AS4
-receipts). :func:`verify_receipt` therefore checks, with the sending node's own material and trust:
+receipts). :func:`verify_receipt` therefore checks, with the verifier's own material and trust:
 
 1. the receipt's enveloped signature verifies under the strict profile;
 2. the signer is the receiver's registered node certificate (not merely some certificate in KeyInfo);
@@ -11,7 +12,9 @@ receipts). :func:`verify_receipt` therefore checks, with the sending node's own 
 5. its ``RefToMessageID`` is the message id sent, its ``EnvelopeDigest`` is the SHA-256 of the exact envelope
    bytes sent, and its issuer is the receiver.
 
-Every problem is a finding with the ``receipt`` check name; a receipt is verified only when there are none.
+Every problem is a finding with the ``receipt`` check name and the verifier's own code (``GW-RECEIPT-INVALID`` at
+the gateway, ``NODE-RECEIPT-INVALID`` at a node, beside the ``SIG-*``/``TRUST-*`` codes of the receipt itself);
+a receipt is verified only when there are none.
 """
 
 from __future__ import annotations
@@ -79,8 +82,8 @@ def sign_receipt(
     return sign_document(unsigned, node.key, node.signing_chain)
 
 
-def _refused(findings: list[Finding], message: str) -> ReceiptCheck:
-    findings.append(Finding.of(Code.NODE_RECEIPT_INVALID, CHECK_RECEIPT, message))
+def _refused(invalid: Code, findings: list[Finding], message: str) -> ReceiptCheck:
+    findings.append(Finding.of(invalid, CHECK_RECEIPT, message))
     return ReceiptCheck(verified=False, findings=tuple(findings))
 
 
@@ -95,28 +98,32 @@ def verify_receipt(
     validator: Validator,
     receipt_type: DocumentType,
     limits: XmlLimits,
+    invalid: Code = Code.NODE_RECEIPT_INVALID,
 ) -> ReceiptCheck:
-    """Verify a receipt for the ``envelope`` this node sent as ``message_id`` to ``receiver`` (see the module)."""
+    """Verify a receipt for the ``envelope`` sent as ``message_id`` to ``receiver`` (see the module); ``invalid`` is
+    the verifier's code for a receipt it refuses."""
     check = verify_signature(body, policy=RECEIPT_POLICY, check=CHECK_RECEIPT, limits=limits)
     if not check.valid or check.signer is None or check.signed_content is None:
-        return _refused(list(check.findings), "the receipt's signature does not verify")
+        return _refused(invalid, list(check.findings), "the receipt's signature does not verify")
     if fingerprint(check.signer) != fingerprint(receiver_node):
-        return _refused([], f"the receipt is signed by {check.signer.subject.rfc4514_string()}, "
+        return _refused(invalid, [], f"the receipt is signed by {check.signer.subject.rfc4514_string()}, "
                             f"not by {receiver}'s registered node")
     decision = trust.evaluate(check.signer, check.chain, document_type=receipt_type.id)
     problems = [finding for finding in decision.findings if finding.is_error]
     if not decision.trusted or problems:
         return _refused(
+            invalid,
             [Finding(code=f.code, severity=f.severity, check=CHECK_RECEIPT, message=f.message) for f in problems],
             f"{receiver}'s node certificate cannot be relied on for receipts",
         )
     try:
         tree = parse_xml(check.signed_content, limits=limits)
     except XmlError as exc:  # pragma: no cover - the verifier produced these bytes from a parsed tree
-        return _refused([Finding.from_error(exc, CHECK_RECEIPT)], "the receipt's signed content cannot be read")
+        return _refused(invalid, [Finding.from_error(exc, CHECK_RECEIPT)], "the receipt's signed content cannot be read")
     report = validator.validate(tree, document_type=receipt_type)
     if not report.valid:
         return _refused(
+            invalid,
             [Finding(code=f.code, severity=f.severity, check=CHECK_RECEIPT, message=f.message, line=f.line,
                      column=f.column, path=f.path) for f in report.findings],
             "the receipt is not a valid receipt document",
@@ -124,29 +131,29 @@ def verify_receipt(
     try:
         receipt = read_receipt(tree)
     except ExchangeError as exc:  # pragma: no cover - a schema-valid receipt has every field
-        return _refused([Finding.from_error(exc, CHECK_RECEIPT)], "the receipt cannot be read")
+        return _refused(invalid, [Finding.from_error(exc, CHECK_RECEIPT)], "the receipt cannot be read")
     findings: list[Finding] = []
     if receipt.ref_to_message_id != message_id:
         findings.append(Finding.of(
-            Code.NODE_RECEIPT_INVALID, CHECK_RECEIPT,
+            invalid, CHECK_RECEIPT,
             f"the receipt answers message {receipt.ref_to_message_id!r}, not {message_id!r}",
             path="/Receipt/RefToMessageID",
         ))
     if receipt.digest_algorithm != DigestMethod.SHA256.value:
         findings.append(Finding.of(
-            Code.NODE_RECEIPT_INVALID, CHECK_RECEIPT,
+            invalid, CHECK_RECEIPT,
             f"the receipt digests with {receipt.digest_algorithm}; this node expects SHA-256",
             path="/Receipt/EnvelopeDigest/@Algorithm",
         ))
     elif not hmac.compare_digest(receipt.envelope_digest, envelope_digest(envelope)):
         findings.append(Finding.of(
-            Code.NODE_RECEIPT_INVALID, CHECK_RECEIPT,
+            invalid, CHECK_RECEIPT,
             "the receipt's envelope digest is not the SHA-256 of the envelope this node sent",
             path="/Receipt/EnvelopeDigest",
         ))
     if receipt.issuer.identifier != receiver:
         findings.append(Finding.of(
-            Code.NODE_RECEIPT_INVALID, CHECK_RECEIPT,
+            invalid, CHECK_RECEIPT,
             f"the receipt names issuer {receipt.issuer.identifier!r}, not {receiver!r}",
             path="/Receipt/Issuer/Identifier",
         ))

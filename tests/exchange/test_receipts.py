@@ -10,11 +10,17 @@ from exchange._catalogue import default_catalogue
 from exchange._envelope import Party, ReceiptStatus
 from exchange._errors import Code
 from exchange._findings import Finding
+from exchange._parties import WorkspaceParties
+from exchange._receipts import ReceiptCheck, sign_receipt, verify_receipt
 from exchange._validation import Validator
 from exchange._workspace import Workspace
 from exchange._xml import DEFAULT_LIMITS
-from exchange.node._receipts import ReceiptCheck, sign_receipt, verify_receipt
+from tests.exchange.node import conftest as node_fixtures
 from tests.exchange.node.conftest import MOMENT
+
+# the node tests' demo workspace, shared (fixtures, used by name)
+workspace_template = node_fixtures.workspace_template
+workspace = node_fixtures.workspace
 
 ENVELOPE = b"<Envelope>the exact bytes AA sent</Envelope>\n"
 MESSAGE_ID = "msg-0000000000000001"
@@ -80,3 +86,23 @@ def test_receipt_from_a_revoked_node_is_refused(workspace: Workspace) -> None:
     workspace.revoke("BB/single-window", moment=MOMENT)
     result = check(workspace, body)
     assert not result.verified and {"TRUST-CERT-REVOKED", "NODE-RECEIPT-INVALID"} <= set(result.codes)
+
+
+def test_the_gateway_verifies_receipts_with_the_same_code_and_its_own_trust(workspace: Workspace) -> None:
+    """One verifier: the gateway evaluates the receipt's signer in its own view too (was: signature and signer only,
+    so a receipt from a revoked node made a message ACKNOWLEDGED at the gateway)."""
+    catalogue = default_catalogue()
+    body = receipt(workspace)
+
+    def at_gateway() -> ReceiptCheck:
+        view = WorkspaceParties(workspace).view(moment=MOMENT)
+        return verify_receipt(
+            body, envelope=ENVELOPE, message_id=MESSAGE_ID, receiver="BB", receiver_node=view.node_certificate("BB"),
+            trust=view.sender_trust(), validator=Validator(catalogue), receipt_type=catalogue.get("receipt"),
+            limits=DEFAULT_LIMITS, invalid=Code.GW_RECEIPT_INVALID,
+        )
+
+    assert at_gateway().verified
+    workspace.revoke("BB/single-window", moment=MOMENT)
+    refused = at_gateway()
+    assert not refused.verified and {"TRUST-CERT-REVOKED", "GW-RECEIPT-INVALID"} <= set(refused.codes)

@@ -761,7 +761,10 @@ def _refuse_comments_in_text(root: etree._Element, found: _Findings) -> None:
 
 
 # what cryptography raises for a certificate whose outer DER parses but whose fields do not (it parses lazily)
-_CERTIFICATE_ERRORS = (ValueError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType)
+# TypeError: cryptography raises it for some damaged names (a BitString attribute under another OID), found by fuzzing
+_CERTIFICATE_ERRORS = (
+    ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType
+)
 
 
 @functools.lru_cache(maxsize=512)

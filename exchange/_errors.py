@@ -51,6 +51,7 @@ class Category(StrEnum):
     DELIVERY = "delivery"
     STORE = "store"
     AUDIT = "audit"
+    HTTP = "http"
 
 
 class Code(Enum):
@@ -96,6 +97,25 @@ class Code(Enum):
     XML_BOM_MISMATCH = (
         "XML-BOM-MISMATCH", Severity.ERROR, Category.XML,
         "the byte-order mark contradicts the encoding declaration, or UTF-16 lacks its byte-order mark",
+    )
+
+    # --- HTTP: what the services' server refuses before any application code runs (exchange/_server.py) -----
+    HTTP_MALFORMED = (
+        "HTTP-MALFORMED", Severity.ERROR, Category.HTTP,
+        "the request is not valid HTTP/1.1 (request line, header syntax, Content-Length, Transfer-Encoding, chunks)",
+    )
+    HTTP_HEADERS_TOO_LARGE = (
+        "HTTP-HEADERS-TOO-LARGE", Severity.ERROR, Category.HTTP, "the request line and headers exceed the size limit"
+    )
+    HTTP_HEADERS_TOO_MANY = (
+        "HTTP-HEADERS-TOO-MANY", Severity.ERROR, Category.HTTP, "the request has more header fields than allowed"
+    )
+    HTTP_HEADERS_TIMEOUT = (
+        "HTTP-HEADERS-TIMEOUT", Severity.ERROR, Category.HTTP, "the request's headers did not arrive in time"
+    )
+    HTTP_BODY_INCOMPLETE = (
+        "HTTP-BODY-INCOMPLETE", Severity.ERROR, Category.HTTP,
+        "the body ended or stalled before the length its Content-Length or chunked framing announced",
     )
 
     # --- schema (XSD) validation ----------------------------------------------------------------------------

@@ -64,8 +64,8 @@ def serve_gateway(
     """Run the gateway: ordered checks, durable store-and-forward, receipts, audit, metrics."""
     import uvicorn
 
-    from exchange._asgi_tls import uvicorn_options
     from exchange._redact import redact_url
+    from exchange._server import server_config
     from exchange._tls import gateway_tls
     from exchange._workspace import Workspace
     from gateway._app import create_app
@@ -81,15 +81,14 @@ def serve_gateway(
     overrides.update(tls_overrides(tls, require_client_cert))
     settings = load_settings(**overrides)
     material = gateway_tls(settings.tls, Workspace.open(settings.workspace))
-    options = uvicorn_options(material)  # before binding: a bad certificate is a clear error, not a traceback
+    # before binding: a bad certificate or HTTP limit is a clear error, not a traceback
+    config = server_config(create_app(settings), material, log_level=log_level)
     sock = bind_socket(host, port)
     mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
               if material.verifies_clients else "")
     nodes = ", ".join(f"{code}={redact_url(url)}" for code, url in sorted(settings.node_urls.items())) or "none"
     typer.echo(f"gateway on {material.scheme}://{host}:{port} (store {redact_url(settings.store_url)}; "
                f"nodes {nodes}{mutual})", err=True)
-    config = uvicorn.Config(create_app(settings), log_level=log_level.lower(), proxy_headers=False,
-                            server_header=False, timeout_graceful_shutdown=3, **options)
     uvicorn.Server(config).run(sockets=[sock])
 
 

@@ -47,8 +47,8 @@ def serve_node(
     """Run a single-window node: outbox, inbox (deliveries from the gateway only) and received documents."""
     import uvicorn
 
-    from exchange._asgi_tls import uvicorn_options
     from exchange._redact import redact_url
+    from exchange._server import server_config
     from exchange._tls import node_tls
     from exchange.node import create_app, load_settings
 
@@ -63,12 +63,11 @@ def serve_node(
     settings = load_settings(**overrides)
     app = create_app(settings)
     material = node_tls(settings.tls, app.state.node.workspace, settings.country)
-    options = uvicorn_options(material)  # before binding: a bad certificate is a clear error, not a traceback
+    # before binding: a bad certificate or HTTP limit is a clear error, not a traceback
+    config = server_config(app, material, log_level=log_level)
     sock = bind_socket(host, port)
     mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
               if material.verifies_clients else "")
     typer.echo(f"{settings.country} single window on {material.scheme}://{host}:{port} "
                f"(gateway {redact_url(settings.gateway_url)}{mutual})", err=True)
-    config = uvicorn.Config(app, log_level=log_level.lower(), proxy_headers=False, server_header=False,
-                            timeout_graceful_shutdown=3, **options)
     uvicorn.Server(config).run(sockets=[sock])

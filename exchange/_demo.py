@@ -78,7 +78,7 @@ class Demo:
             return [*ptx, "serve", "gateway", "--workspace", workspace, "--port", str(self.ports["gateway"]),
                     "--node", f"AA={self.urls['AA']}", "--node", f"BB={self.urls['BB']}", "--log-level", "warning"]
         return [*ptx, "serve", "node", "--country", name, "--workspace", workspace, "--port", str(self.ports[name]),
-                "--gateway", self.urls["gateway"], "--log-level", "warning"]
+                "--gateway", self.urls["gateway"], "--log-level", "warning", "--demo"]
 
     def start_service(self, name: str) -> None:
         import httpx

@@ -429,6 +429,10 @@ class Code(Enum):
         "NODE-ISSUER-FOREIGN", Severity.ERROR, Category.INPUT,
         "a node signs only as an issuing authority of its own country",
     )
+    NODE_DEMO_ONLY = (
+        "NODE-DEMO-ONLY", Severity.ERROR, Category.INPUT,
+        "a demo switch (tamper) was used on a node not started in demo mode (PTX_NODE_DEMO)",
+    )
     NODE_GATEWAY_UNREACHABLE = (
         "NODE-GATEWAY-UNREACHABLE", Severity.ERROR, Category.DELIVERY,
         "the gateway could not be reached or did not answer in time",

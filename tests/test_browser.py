@@ -74,7 +74,7 @@ def room(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Room]:
 
     def node(country: str) -> list[str]:
         return [PTX, "serve", "node", "--country", country, "--workspace", ws, "--port", str(ports[country]),
-                "--gateway", urls["gateway"], "--log-level", "warning"]
+                "--gateway", urls["gateway"], "--log-level", "warning", "--demo"]  # a tampered send is shown
 
     shots = base / "screenshots"
     shots.mkdir()

@@ -43,6 +43,10 @@ def serve_node(
         help="With mutual TLS: fail the handshake without a client certificate (default), or let clients without "
              "one reach the outbox, the pages and the read-only API (deliveries still need the gateway's).",
     )] = None,
+    demo: Annotated[bool, typer.Option(
+        "--demo", help="Demo mode: the outbox accepts demo switches such as tamper (or PTX_NODE_DEMO=true). "
+                       "ptx up and ptx demo start their nodes so; never a production node.",
+    )] = False,
 ) -> None:
     """Run a single-window node: outbox, inbox (deliveries from the gateway only) and received documents."""
     import uvicorn
@@ -59,6 +63,8 @@ def serve_node(
         overrides["gateway_url"] = gateway
     if database_url is not None:
         overrides["database_url"] = database_url
+    if demo:
+        overrides["demo"] = True
     overrides.update(tls_overrides(tls, require_client_cert))
     settings = load_settings(**overrides)
     app = create_app(settings)
@@ -69,5 +75,6 @@ def serve_node(
     mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
               if material.verifies_clients else "")
     typer.echo(f"{settings.country} single window on {material.scheme}://{host}:{port} "
-               f"(gateway {redact_url(settings.gateway_url)}{mutual})", err=True)
+               f"(gateway {redact_url(settings.gateway_url)}{mutual}"
+               f"{'; demo mode: tamper accepted' if settings.demo else ''})", err=True)
     uvicorn.Server(config).run(sockets=[sock])

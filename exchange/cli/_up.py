@@ -1,9 +1,10 @@
 """``ptx up`` / ``ptx down``: the gateway and every country's node as local processes; and the client commands
 ``ptx send``, ``ptx status`` and ``ptx inbox`` that talk to them.
 
-``ptx up`` creates the workspace if it is missing, starts ``ptx serve gateway`` and one ``ptx serve node`` per
-country, waits until all answer ``/readyz``, prints their URLs, then streams their logs with a prefix and stops
-them all on Ctrl-C or SIGTERM. ``ptx up --detach`` leaves them running (logs in ``workspace/logs/``, process ids
+``ptx up`` creates the workspace if it is missing, starts ``ptx serve gateway`` and one ``ptx serve node --demo``
+per country (demo mode: the nodes accept ``ptx send --tamper``; a production node refuses it), waits until all
+answer ``/readyz``, prints their URLs, then streams their logs with a prefix and stops them all on Ctrl-C or
+SIGTERM. ``ptx up --detach`` leaves them running (logs in ``workspace/logs/``, process ids
 and URLs in ``workspace/run/services.json``) for scripts; ``ptx down`` stops them. A port that is already taken
 is a clear error before anything starts. ``ptx up --tls`` runs them all on HTTPS with mutual TLS from the
 workspace's certificates: each node submits with its country's TLS client certificate, the gateway delivers with
@@ -86,7 +87,7 @@ def plan(
     for code, url in node_urls.items():
         services.append(Service(code, url, [
             *_ptx(), "serve", "node", "--country", code, "--workspace", str(workspace), "--host", host,
-            "--port", url.rsplit(":", 1)[1], "--gateway", gateway_url, "--log-level", "warning", *tls_args,
+            "--port", url.rsplit(":", 1)[1], "--gateway", gateway_url, "--log-level", "warning", "--demo", *tls_args,
         ]))
     return services
 

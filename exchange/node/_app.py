@@ -45,6 +45,7 @@ _STATUS_BY_CODE: dict[Code, int] = {
     Code.GW_DELIVERY_NOT_AUTHENTICATED: 401,
     Code.NODE_TRANSPORT_IDENTITY: 401,
     Code.NODE_ISSUER_FOREIGN: 403,
+    Code.NODE_DEMO_ONLY: 403,
     Code.NODE_MESSAGE_UNKNOWN: 404,
     Code.NODE_DOCUMENT_REJECTED: 404,
     Code.NODE_DUPLICATE_CONFLICT: 409,
@@ -165,7 +166,7 @@ def create_app(
         ),
         outbox=Outbox(
             country=country, country_name=country_name, workspace=workspace, catalogue=catalogue, node=node,
-            nodes=nodes, store=store, gateway=gateway, clock=clock, limits=limits,
+            nodes=nodes, store=store, gateway=gateway, clock=clock, limits=limits, demo=settings.demo,
         ),
         clock=clock,
         transport=node_transport_policy(workspace) if tls.verifies_clients else None,

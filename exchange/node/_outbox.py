@@ -69,7 +69,11 @@ class OutboxRequest(BaseModel):
     document: str | None = Field(default=None, min_length=1, description="an already signed XML document")
     message_id: str | None = Field(default=None, pattern=_MESSAGE_ID, description="default: a new UUID")
     conversation_id: str | None = Field(default=None, pattern=_MESSAGE_ID)
-    tamper: bool = Field(default=False, description="demo: change one letter of the document after signing")
+    tamper: bool = Field(
+        default=False,
+        description="demo only: change one letter of the document after signing (NODE-DEMO-ONLY unless the node "
+                    "runs in demo mode)",
+    )
 
     @field_validator("to", mode="before")
     @classmethod
@@ -144,6 +148,7 @@ class Outbox:
         gateway: GatewayClient,
         clock: Clock,
         limits: XmlLimits,
+        demo: bool = False,
     ) -> None:
         self.country = country
         self.party = Party(country, name=country_name)
@@ -156,6 +161,8 @@ class Outbox:
         self._gateway = gateway
         self._clock = clock
         self._limits = limits
+        #: Demo mode (``PTX_NODE_DEMO``): only then is ``tamper`` accepted.
+        self._demo = demo
 
     # --- sending ----------------------------------------------------------------------------------------
 
@@ -165,6 +172,11 @@ class Outbox:
         A gateway that cannot be reached leaves the message stored as SUBMIT_FAILED and raises the
         ``NODE-GATEWAY-*`` error; POSTing the same request with the same message id tries again.
         """
+        if request.tamper and not self._demo:
+            raise InputError(
+                "tamper (change the document after signing) is a demo switch: this node was not started in demo "
+                "mode (PTX_NODE_DEMO=true, ptx serve node --demo)", code=Code.NODE_DEMO_ONLY,
+            )
         digest = request.digest()
         existing: OutboxEntry | None = None
         if request.message_id is not None:

@@ -12,6 +12,9 @@ variable                                meaning                                 
 ``PTX_NODE_GATEWAY_TIMEOUT``            budget of one call to the gateway (seconds)    15
 ``PTX_NODE_DELIVERY_SKEW``              how far the gateway's delivery time may be     300
                                         from this node's clock (seconds)
+``PTX_NODE_DEMO``                       demo mode: the outbox accepts ``tamper`` (a    false
+                                        document changed after signing, to show a
+                                        rejection); ``ptx up``/``ptx demo`` set it
 ``PTX_NODE_TLS__FROM_WORKSPACE``        TLS material from the workspace (this          false (plain HTTP)
                                         country's certificates, the gateway's CA)
 ``PTX_NODE_TLS__CERT``                  HTTPS: the server certificate chain (PEM)      unset (plain HTTP)
@@ -32,6 +35,8 @@ Failing closed:
   creates a database in whatever folder it happened to start in), one SQLite file per country;
 - the store is a SQLite *file*: an in-memory database would forget received documents on restart;
 - the gateway URL must be ``http://`` or ``https://`` with a host;
+- demo switches are off: a node breaks a signature on request (``tamper``) only when started in demo mode
+  (``PTX_NODE_DEMO=true``, ``ptx serve node --demo``), otherwise the request is refused (``NODE-DEMO-ONLY``);
 - a misspelt ``PTX_NODE_*`` variable or an unknown keyword argument is an error, not ignored;
 - an ``https://`` gateway URL needs a CA to verify it (``PTX_NODE_TLS__SERVER_CA`` or ``__FROM_WORKSPACE``).
 
@@ -78,6 +83,7 @@ class NodeSettings(BaseSettings):
     max_message_bytes: int = Field(default=10 * MIB, ge=1024, le=1024 * MIB)
     gateway_timeout: float = Field(default=15.0, gt=0, le=600)
     delivery_skew: float = Field(default=300.0, gt=0, le=3600)
+    demo: bool = Field(default=False, description="demo mode: accept demo switches such as tamper")
     tls: TlsSettings = TlsSettings()
 
     @field_validator("country", mode="before")

@@ -104,6 +104,7 @@ def _page(services: NodeServices, name: str, context: Mapping[str, Any], *, stat
         "country_name": services.workspace.country(country).name,
         "outbox_state": outbox_state,
         "inbox_state": inbox_state,
+        "demo": services.settings.demo,  # demo switches (tamper) are offered only in demo mode
     }
     return render_page(TEMPLATES, name, {**base, **context}, status_code=status_code)
 

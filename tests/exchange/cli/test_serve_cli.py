@@ -79,3 +79,21 @@ def test_a_refused_store_url_is_named_without_its_password(workspace: Path, not_
     ])
     assert unverifiable.exit_code != 0 and "https://bb:***@bb.example" in unverifiable.output
     assert SECRET not in unverifiable.output
+
+
+def test_only_a_node_started_in_demo_mode_accepts_tamper(workspace: Path, not_served: list[Any]) -> None:
+    for flags, demo in (([], False), (["--demo"], True)):
+        result = runner.invoke(app, ["serve", "node", "--country", "BB", "--workspace", str(workspace), *flags])
+        assert result.exit_code == 0, result.output
+        assert not_served[-1].app.state.node.settings.demo is demo
+        assert ("demo mode" in result.output) is demo
+
+
+def test_ptx_up_and_ptx_demo_start_their_nodes_in_demo_mode(tmp_path: Path) -> None:
+    from exchange._demo import Demo
+    from exchange.cli._up import plan
+
+    services = plan(tmp_path, ["AA", "BB"], "127.0.0.1", 8000, 8001)
+    assert [("--demo" in service.command) for service in services] == [False, True, True]
+    demo = Demo(tmp_path, log=lambda line: None)
+    assert "--demo" in demo._command("AA") and "--demo" not in demo._command("gateway")

@@ -106,8 +106,9 @@ def gateway(workspace: Workspace) -> FakeGateway:
 
 @pytest.fixture
 def aa(node_app: NodeFactory, gateway: FakeGateway) -> AppClient:
+    """AA's node in demo mode (``tamper`` is accepted), sending to BB's through the fake gateway."""
     gateway.receiver = node_app("BB")
-    return node_app("AA", gateway=gateway)
+    return node_app("AA", gateway=gateway, demo=True)
 
 
 def coo_request(**extra: Any) -> dict[str, Any]:
@@ -162,6 +163,17 @@ def test_tampered_document_is_rejected_by_the_gateway(aa: AppClient, gateway: Fa
     calls = len(gateway.calls)
     assert aa.get(f"/v1/outbox/{body['message_id']}").json()["status"] == "REJECTED"
     assert len(gateway.calls) == calls, "a message refused at submission is not tracked"
+
+
+def test_tamper_is_refused_by_a_node_not_started_in_demo_mode(node_app: NodeFactory, gateway: FakeGateway) -> None:
+    """``tamper`` breaks a signature on purpose: a production node refuses it before anything is built or sent."""
+    gateway.receiver = node_app("BB")
+    production = node_app("AA", gateway=gateway)
+    response = production.post("/v1/outbox", json=coo_request(tamper=True, message_id="msg-tamper-prod-01"))
+    assert response.status_code == 403, response.text
+    assert response.json()["code"] == "NODE-DEMO-ONLY" and "PTX_NODE_DEMO" in response.json()["message"]
+    assert gateway.submitted == [] and production.get("/v1/outbox").json()["items"] == []
+    assert production.post("/v1/outbox", json=coo_request(tamper=False)).status_code == 201  # the rest works
 
 
 def test_receiver_rejection_comes_back_as_a_verified_signed_rejection(aa: AppClient, gateway: FakeGateway) -> None:

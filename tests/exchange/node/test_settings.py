@@ -78,3 +78,9 @@ def test_database_url_frees_the_store_from_the_workspace(tmp_path: Path) -> None
     url = f"sqlite:///{tmp_path / 'elsewhere.sqlite'}"
     settings = load_settings(country="AA", workspace=Path("/nonexistent/ws"), database_url=url)
     assert settings.store_url == url
+
+
+def test_demo_mode_is_off_unless_asked_for(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings(country="AA", workspace=tmp_path).demo is False
+    monkeypatch.setenv("PTX_NODE_DEMO", "true")
+    assert load_settings(country="AA", workspace=tmp_path).demo is True

@@ -65,7 +65,7 @@ async def room(workspace: Workspace, tmp_path: Path) -> AsyncIterator[Room]:
     to_gateway = [httpx.AsyncClient(transport=httpx.ASGITransport(app=gateway_app)) for _ in range(2)]
     nodes = {
         country: create_app(load_settings(country=country, workspace=workspace.path, gateway_url="http://gateway.test",
-                                          database_url=f"sqlite:///{tmp_path / f'{country}.db'}"),
+                                          database_url=f"sqlite:///{tmp_path / f'{country}.db'}", demo=True),
                             client=client, clock=lambda: MOMENT)
         for country, client in zip(("AA", "BB"), to_gateway, strict=True)
     }
@@ -208,6 +208,20 @@ async def test_an_unreachable_gateway_keeps_the_message_and_says_so(workspace: W
         assert link
         page = await client.get(link.group(1))
         assert 'data-status="SUBMIT_FAILED"' in page.text
+    await gateway.aclose()
+    app.state.node.store.close()
+
+
+async def test_a_node_not_in_demo_mode_offers_no_tamper_switch(workspace: Workspace, tmp_path: Path) -> None:
+    gateway = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(500)))
+    app = create_app(load_settings(country="AA", workspace=workspace.path, gateway_url="http://gateway.test",
+                                   database_url=f"sqlite:///{tmp_path / 'aa.db'}"), client=gateway, clock=lambda: MOMENT)
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://aa.ui") as client:
+        form = await client.get("/ui/issue")
+        assert form.status_code == 200 and 'name="tamper"' not in form.text
+        forged = await send(client, tamper="on")  # the field posted anyway: refused, nothing signed or sent
+        assert forged.status_code == 403 and "NODE-DEMO-ONLY" in forged.text
+        assert (await client.get("/v1/outbox")).json()["items"] == []
     await gateway.aclose()
     app.state.node.store.close()
 

@@ -5,6 +5,14 @@ Trust comes from exactly one source: the workspace (as one receiving country wit
 workspace view in which each country's own list is recognised), or trust lists and anchors given on the
 command line. A trust list is recognised only under an anchor given with ``--trust-anchor``; an anchor that
 no given list declares is a bare anchor (any issuer under it, authorisation not checked).
+
+Without trust options the workspace view of ``$PTX_WORKSPACE`` or ``./workspace`` is used: every country of the
+workspace is trusted for what its own list grants. That stays the default (it is what a trainee types first,
+and the examples rely on it), but it is never silent: the text output has a ``trust`` line and the JSON a
+``trust`` object naming the source, the folder, the view (``workspace``, ``receiver`` or ``given``), each
+recognised list (country, basis, the document types it is recognised for, or null for all it grants), the
+lists known but not recognised, the bare anchors and whether revocation must be known. A valid verdict means
+"valid under this trust", so the trust belongs next to it.
 """
 
 from __future__ import annotations
@@ -83,6 +91,60 @@ def sign(
 # --- ptx verify --------------------------------------------------------------------------------------------
 
 
+def describe_trust(context: TrustContext, *, folder: Path | None, receiver: str | None) -> dict[str, Any]:
+    """What a verification trusted, JSON-ready: from the workspace at ``folder`` (as ``receiver``, or the
+    workspace view), or, with ``folder`` None, what the command line gave."""
+    from exchange._pki import fingerprint
+
+    def when(moment: datetime | None) -> str | None:
+        return iso(moment) if moment is not None else None
+
+    return {
+        "source": "workspace" if folder is not None else "command line",
+        "folder": str(folder) if folder is not None else None,
+        "view": "given" if folder is None else ("receiver" if receiver is not None else "workspace"),
+        "receiver": receiver,
+        "recognised": [
+            {
+                "country": recognition.trust_list.country,
+                "basis": recognition.basis,
+                "document_types": sorted(recognition.document_types) if recognition.document_types is not None
+                else None,
+                "sequence_number": recognition.trust_list.sequence_number,
+                "valid_from": when(recognition.valid_from),
+                "valid_until": when(recognition.valid_until),
+            }
+            for recognition in context.recognitions
+        ],
+        "known": sorted({trust_list.country for trust_list in context.known}),
+        "anchors": [
+            {"subject": anchor.subject.rfc4514_string(), "sha256": fingerprint(anchor)} for anchor in context.anchors
+        ],
+        "crls": len(context.crls),
+        "require_revocation": context.require_revocation,
+    }
+
+
+def _trust_line(trust: dict[str, Any]) -> str:
+    """One line for the text output: where the trust came from and whom it recognises."""
+    def recognised(item: dict[str, Any]) -> str:
+        types = item["document_types"]
+        return item["country"] + (f" for {', '.join(types)} ({item['basis']})" if types is not None else "")
+
+    countries = ", ".join(recognised(item) for item in trust["recognised"]) or "no trust list"
+    if trust["view"] == "workspace":
+        text = f"workspace {trust['folder']}: every country's own trust list: {countries}"
+    elif trust["view"] == "receiver":
+        text = f"workspace {trust['folder']} as {trust['receiver']}: {countries}"
+    else:
+        text = f"command line: {countries}"
+    if trust["anchors"]:
+        text += "; bare anchors (authorisation not checked): " + ", ".join(a["subject"] for a in trust["anchors"])
+    if not trust["require_revocation"]:
+        text += "; revocation may be unknown (--allow-unknown-revocation)"
+    return text
+
+
 def _trust_from_options(
     *,
     workspace: Path | None,
@@ -92,7 +154,8 @@ def _trust_from_options(
     crls: list[Path],
     allow_unknown_revocation: bool,
     moment: datetime,
-) -> TrustContext:
+) -> tuple[TrustContext, Path | None]:
+    """The trust context the options ask for, and the workspace folder it came from (None: the command line)."""
     from exchange._pki import load_certificate_file, load_crl
     from exchange._trust import Recognition, TrustContext
     from exchange._trustlist import load_trust_list_file
@@ -106,12 +169,13 @@ def _trust_from_options(
     if not explicit:
         if crls:
             raise InputError("--crl goes with --trust-anchor; the workspace brings its own CRLs", code=Code.INPUT_INVALID)
-        context = Workspace.open(workspace).trust_context(receiver, moment=moment)
+        opened = Workspace.open(workspace)
+        context = opened.trust_context(receiver, moment=moment)
         if allow_unknown_revocation:
             from dataclasses import replace
 
             context = replace(context, require_revocation=False)
-        return context
+        return context, opened.path.resolve()
     roots: list[x509.Certificate] = []
     for path in anchors:
         roots.extend(load_certificate_file(path))
@@ -132,10 +196,10 @@ def _trust_from_options(
         anchors=tuple(root for root in roots if root not in declared),
         crls=loaded_crls,
         require_revocation=not allow_unknown_revocation,
-    )
+    ), None
 
 
-def _print_result(result: VerificationResult, source: Path) -> None:
+def _print_result(result: VerificationResult, source: Path, trust: dict[str, Any]) -> None:
     from rich.table import Table
 
     from exchange._algorithms import DigestMethod, SignatureMethod
@@ -147,6 +211,10 @@ def _print_result(result: VerificationResult, source: Path) -> None:
     console.print(f"  document type  {result.document_type or '(unknown)'}")
     console.print(f"  signer         {result.signer_name or '(none)'}" + (f" of {result.scheme}" if result.scheme else ""))
     console.print(f"  moment         {iso(result.moment)}")
+    console.print(f"  trust          {_trust_line(trust)}", soft_wrap=True)
+    if trust["view"] == "workspace":
+        console.print("                 (--receiver CC verifies as one country; --trust-list/--trust-anchor trust "
+                      "only what you give)", soft_wrap=True)
     if result.signature_method:
         method = SignatureMethod.from_uri(result.signature_method)
         digest = DigestMethod.from_uri(result.digest_method)
@@ -200,16 +268,17 @@ def verify(
 
     with cli_errors():
         moment = parse_moment(as_of, option="--as-of")
-        context = _trust_from_options(
+        context, folder = _trust_from_options(
             workspace=workspace, receiver=receiver, trust_lists=list(trust_list or ()),
             anchors=list(trust_anchor or ()), crls=list(crl or ()),
             allow_unknown_revocation=allow_unknown_revocation, moment=moment,
         )
+        trust = describe_trust(context, folder=folder, receiver=receiver.upper() if receiver else None)
         result = verify_document(_read(file), trust=context, document_type=document_type)
     if output is OutputFormat.JSON:
-        print(json.dumps(result.to_dict(), indent=2, ensure_ascii=False))
+        print(json.dumps({**result.to_dict(), "trust": trust}, indent=2, ensure_ascii=False))
     else:
-        _print_result(result, file)
+        _print_result(result, file, trust)
     raise typer.Exit(EXIT_OK if result.valid else EXIT_INVALID)
 
 

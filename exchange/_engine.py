@@ -527,13 +527,9 @@ class Engine:
         """The type is a trade document type of the catalogue, and the payload really is one of it."""
         assert run.header is not None
         header = run.header
-        doc_type = self.catalogue.get(header.document_type) if header.document_type in self.catalogue else None
-        if doc_type is None or doc_type.id == ENVELOPE_TYPE:
-            run.record(Step.DOCUMENT_TYPE, [Finding.of(
-                Code.DOCTYPE_UNKNOWN, Step.DOCUMENT_TYPE,
-                f"document type {header.document_type!r} is not in the catalogue",
-                path="/Envelope/Header/DocumentIdentification/Type",
-            )])
+        doc_type = self.catalogue.payload_type(header.document_type, check=Step.DOCUMENT_TYPE)
+        if isinstance(doc_type, Finding):  # unknown, or a protocol type (envelope, receipt, trust list)
+            run.record(Step.DOCUMENT_TYPE, [doc_type])
             return
         try:
             document = parse_xml(header.payload, limits=self.limits)

@@ -29,7 +29,7 @@ from lxml import etree
 
 from exchange._algorithms import DigestMethod, Namespace, SignatureMethod, Transform
 from exchange._dsig import sign_document
-from exchange._envelope import ENVELOPE_NS
+from exchange._envelope import ENVELOPE_NS, Party, ReceiptStatus, build_receipt
 from exchange._pki import Credential
 from exchange._xml import parse_xml
 from tests.attacks.forge import (
@@ -187,6 +187,70 @@ def _undeclared_prefix(f: Forge, data: bytes) -> bytes:
 
 def _truncated(f: Forge, data: bytes) -> bytes:
     return data[: len(data) // 2]
+
+
+# --- encodings: only UTF-8 and UTF-16, with a byte-order mark that agrees -----------------------------------------
+
+_DECLARATION = re.compile(rb"\A(?:\xef\xbb\xbf)?<\?xml[^>]*\?>")
+
+
+def _declared(data: bytes, encoding: str | None) -> str:
+    """The document (UTF-8 in) as text, its XML declaration naming ``encoding`` (none when None)."""
+    body = _DECLARATION.sub(b"", data).decode("utf-8")
+    return body if encoding is None else f'<?xml version="1.0" encoding="{encoding}"?>{body}'
+
+
+def _utf7(data: bytes, hide: str, name: str = "UTF-7") -> bytes:
+    """The document in UTF-7, every character of ``hide`` (and all non-ASCII) in its base64 form after the
+    declaration: ``=`` is ``+AD0-``, so no byte count of ``=`` or ``xmlns`` sees what the parser will read."""
+    out = [f'<?xml version="1.0" encoding="{name}"?>'.encode("ascii")]
+    text = _declared(data, None)
+    for char in text:
+        if char == "+":
+            out.append(b"+-")
+        elif ord(char) < 128 and char not in hide:
+            out.append(char.encode("ascii"))
+        else:
+            out.append(b"+" + base64.b64encode(char.encode("utf-16-be")).rstrip(b"=") + b"-")
+    return b"".join(out)
+
+
+def _utf7_namespace_flood(f: Forge, data: bytes) -> bytes:
+    flooded = _in_root_start(data, b" ".join(b'xmlns:n%d="urn:n:%d"' % (index, index) for index in range(20_000)))
+    return _utf7(flooded, hide="=x")
+
+
+def _utf7_attribute_flood(f: Forge, data: bytes) -> bytes:
+    flooded = _in_root_start(data, b" ".join(b'a%d="x"' % index for index in range(20_000)))
+    return _utf7(flooded, hide="=")
+
+
+def _utf7_plain(f: Forge, data: bytes) -> bytes:
+    return _utf7(data, hide="=<", name="utf-7")
+
+
+def _latin1(f: Forge, data: bytes) -> bytes:
+    return _declared(data, "ISO-8859-1").encode("latin-1", "xmlcharrefreplace")
+
+
+def _ebcdic(f: Forge, data: bytes) -> bytes:
+    return _declared(data, "IBM037").encode("cp037", "xmlcharrefreplace")
+
+
+def _utf32(f: Forge, data: bytes) -> bytes:
+    return _declared(data, "UTF-32").encode("utf-32")
+
+
+def _utf16_bom_declares_utf8(f: Forge, data: bytes) -> bytes:
+    return _declared(data, "UTF-8").encode("utf-16")
+
+
+def _utf8_bom_declares_utf16(f: Forge, data: bytes) -> bytes:
+    return b"\xef\xbb\xbf" + _declared(data, "UTF-16").encode("utf-8")
+
+
+def _utf16_without_bom(f: Forge, data: bytes) -> bytes:
+    return _declared(data, "UTF-16").encode("utf-16-le")
 
 
 def _parse_attack(name: str, edit: ParseEdit, code: str, *, network: bool = False) -> list[Attack]:
@@ -420,6 +484,79 @@ def _signature_attack(
     ]
 
 
+# --- CDATA in signed content: C14N dissolves it, a DOM reader does not ------------------------------------------
+
+_CONVERSATION = re.compile(rb"(<ConversationID>)([^<]+)(</ConversationID>)")
+_FIRST_TEXT = re.compile(rb"(<(?![?!/])[^>]*>)([^<\s][^<]+)(</)")
+_SIGNATURE_VALUE = re.compile(rb"(<ds:SignatureValue>)([^<]+)(</ds:SignatureValue>)")
+BytesEdit = Callable[[bytes], bytes]
+
+
+def _in_signed_text(data: bytes, cut: Callable[[bytes], bytes]) -> bytes:
+    """``cut`` applied to the text an attacker would split: the envelope's ConversationID, else the first text."""
+    pattern = _CONVERSATION if _CONVERSATION.search(data) else _FIRST_TEXT
+    return pattern.sub(lambda m: m.group(1) + cut(m.group(2)) + m.group(3), data, count=1)
+
+
+def _cdata_splits_text(data: bytes) -> bytes:
+    return _in_signed_text(data, lambda text: text[: len(text) // 2] + b"<![CDATA[" + text[len(text) // 2 :] + b"]]>")
+
+
+def _cdata_wraps_text(data: bytes) -> bytes:
+    return _in_signed_text(data, lambda text: b"<![CDATA[" + text + b"]]>")
+
+
+def _cdata_empty_in_text(data: bytes) -> bytes:
+    return _in_signed_text(data, lambda text: text[:2] + b"<![CDATA[]]>" + text[2:])
+
+
+def _cdata_in_signature_value(data: bytes) -> bytes:
+    edited = _SIGNATURE_VALUE.sub(lambda m: m.group(1) + b"<![CDATA[" + m.group(2) + b"]]>" + m.group(3), data, count=1)
+    assert edited != data
+    return edited
+
+
+def _bytes_signature_attack(name: str, edit: BytesEdit, code: str) -> list[Attack]:
+    """An edit of the signed bytes (what a tree cannot express), at envelope and at document level."""
+    return [
+        Attack(f"{name}-in-envelope", lambda f, mid: edit(f.message(mid)),
+               gateway=Expect("sender-authentication", code, 401), node=Expect("sender-authentication", code, 200)),
+        Attack(f"{name}-in-document", lambda f, mid: f.envelope(edit(f.document()), mid),
+               gateway=Expect("document-signature", code, 422), node=Expect("document-signature", code, 200)),
+    ]
+
+
+# --- protocol documents as the payload: only trade documents travel in an envelope --------------------------------
+
+
+def _receipt_as_payload(issuer: str) -> Callable[[Forge, str], bytes]:
+    """AA's node signs a receipt (naming ``issuer``) and sends it as document type ``receipt``."""
+
+    def build(f: Forge, mid: str) -> bytes:
+        node = f.world.node("AA")
+        receipt = build_receipt(ref_to_message_id=f"other-{mid}", envelope=f.message(f"other-{mid}"),
+                                issuer=Party(issuer), status=ReceiptStatus.RECEIVED, issued=f.world.moment)
+        return f.envelope(sign_document(receipt, node.key, node.signing_chain), mid, type_id="receipt")
+
+    return build
+
+
+def _envelope_as_payload(f: Forge, mid: str) -> bytes:
+    return f.envelope(f.message(f"inner-{mid}"), mid, type_id="envelope")
+
+
+def _trust_list_as_payload(f: Forge, mid: str) -> bytes:
+    workspace = f.world.workspace
+    return f.envelope(workspace.file(workspace.country("AA").trust_list).read_bytes(), mid, type_id="trust-list")
+
+
+def _not_trade(name: str, build: Callable[[Forge, str], bytes], *, routed: bool = True) -> Attack:
+    """``routed``: an agreement lets the type flow (the demo agreements name envelope and receipt), so only the
+    document-type check refuses it (422); otherwise routing refuses too (403)."""
+    return Attack(name, build, gateway=Expect("document-type", "DOCTYPE-NOT-TRADE", 422 if routed else 403),
+                  node=Expect("document-type", "DOCTYPE-NOT-TRADE", 200))
+
+
 def _schema(code: str = "SCHEMA-ELEMENT-UNEXPECTED") -> Expect:
     return Expect("envelope-schema", code, 422)
 
@@ -473,6 +610,16 @@ ATTACKS: tuple[Attack, ...] = (
     *_parse_attack("xml-prefix-rebound", _xml_prefix_rebound, "XML-MALFORMED"),
     *_parse_attack("undeclared-prefix", _undeclared_prefix, "XML-MALFORMED"),
     *_parse_attack("truncated", _truncated, "XML-MALFORMED"),
+    # encodings: only UTF-8 and UTF-16 reach libxml2, and a byte-order mark must agree with the declaration
+    *_parse_attack("utf7-namespace-flood", _utf7_namespace_flood, "XML-ENCODING-FORBIDDEN"),
+    *_parse_attack("utf7-attribute-flood", _utf7_attribute_flood, "XML-ENCODING-FORBIDDEN"),
+    *_parse_attack("utf7-markup-hidden", _utf7_plain, "XML-ENCODING-FORBIDDEN"),
+    *_parse_attack("latin-1-declared", _latin1, "XML-ENCODING-FORBIDDEN"),
+    *_parse_attack("ebcdic", _ebcdic, "XML-ENCODING-FORBIDDEN"),
+    *_parse_attack("utf32-with-bom", _utf32, "XML-ENCODING-FORBIDDEN"),
+    *_parse_attack("utf16-bom-declares-utf8", _utf16_bom_declares_utf8, "XML-BOM-MISMATCH"),
+    *_parse_attack("utf8-bom-declares-utf16", _utf8_bom_declares_utf16, "XML-BOM-MISMATCH"),
+    *_parse_attack("utf16-without-bom", _utf16_without_bom, "XML-BOM-MISMATCH"),
     Attack("huge-attribute-value-in-envelope", lambda f, mid: _huge_attribute_value(f.message(mid), 9 * MIB),
            gateway=_schema("SCHEMA-ATTRIBUTE-INVALID"), node=Expect("envelope-schema", "SCHEMA-ATTRIBUTE-INVALID", 200)),
     Attack("huge-attribute-value-in-document",
@@ -494,6 +641,10 @@ ATTACKS: tuple[Attack, ...] = (
     *_signature_attack("second-signature", _second_signature, "SIG-STRUCTURE", in_envelope=_schema()),
     *_signature_attack("reference-inner-element", _reference_inner_element, "SIG-REFERENCE-FORBIDDEN"),
     *_signature_attack("comment-injected-in-signed-text", _comment_injection, "SIG-COMMENT-IN-TEXT"),
+    *_bytes_signature_attack("cdata-splits-signed-text", _cdata_splits_text, "SIG-CDATA-IN-TEXT"),
+    *_bytes_signature_attack("cdata-wraps-signed-text", _cdata_wraps_text, "SIG-CDATA-IN-TEXT"),
+    *_bytes_signature_attack("empty-cdata-in-signed-text", _cdata_empty_in_text, "SIG-CDATA-IN-TEXT"),
+    *_bytes_signature_attack("cdata-in-signature-value", _cdata_in_signature_value, "SIG-CDATA-IN-TEXT"),
     *_signature_attack("whitespace-injected-in-signed-text", _whitespace_injection, "SIG-DIGEST-MISMATCH"),
     *_signature_attack("keyinfo-swapped-for-self-signed", _keyinfo_swap, "SIG-VALUE-INVALID"),
     *_signature_attack("keyinfo-certificate-damaged", _keyinfo_damaged_subject, "SIG-KEYINFO-INVALID"),
@@ -541,6 +692,10 @@ ATTACKS: tuple[Attack, ...] = (
     Attack("payload-not-base64", _payload_not_base64,
            gateway=Expect("envelope-schema", "INPUT-FIELD-INVALID", 422),
            node=Expect("envelope-schema", "INPUT-FIELD-INVALID", 200)),
+    _not_trade("receipt-as-payload-naming-a-third-country", _receipt_as_payload("CC")),
+    _not_trade("receipt-as-payload", _receipt_as_payload("AA")),
+    _not_trade("envelope-as-payload", _envelope_as_payload),
+    _not_trade("trust-list-as-payload", _trust_list_as_payload, routed=False),
     Attack("unknown-document-type", lambda f, mid: f.envelope(f.document(), mid, type_id="bill-of-lading"),
            gateway=Expect("document-type", "DOCTYPE-UNKNOWN", 403), node=Expect("document-type", "DOCTYPE-UNKNOWN", 200)),
     Attack("replay-known-id-other-payload", _replay_other_payload, prelude=lambda f, mid: f.message(mid),

@@ -72,7 +72,7 @@ def signed_message(workspace: Workspace, document: bytes, index: int) -> bytes:
     signed = sign_document(document, chamber.key, chamber.signing_chain)
     envelope = build_envelope(signed, sender=Party("AA"), receiver=Party("BB"), document_type=doc_type.id,
                               type_version=doc_type.version, standard=doc_type.namespace,
-                              message_id=f"bench-{index:08d}")
+                              message_id=f"bench-{index:08d}", created=datetime.now(UTC))
     return sign_document(envelope, node.key, node.signing_chain)
 
 

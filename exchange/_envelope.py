@@ -18,7 +18,7 @@ import hashlib
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 
 from lxml import etree
@@ -123,9 +123,12 @@ def build_envelope(
     message_id: str | None = None,
     conversation_id: str | None = None,
     agreement_ref: str | None = None,
-    created: datetime | None = None,
+    created: datetime,
 ) -> bytes:
-    """An unsigned envelope around the exact bytes of a signed document (the node signs the result)."""
+    """An unsigned envelope around the exact bytes of a signed document (the node signs the result).
+
+    ``created`` (aware) is the envelope's CreationDateAndTime: the caller's clock, never a hidden one.
+    """
     ns = ENVELOPE_NS
     message_id = message_id or new_message_id()
     root = etree.Element(f"{{{ns}}}Envelope", nsmap={None: ns})
@@ -138,7 +141,7 @@ def build_envelope(
     _text(ident, ns, "TypeVersion", type_version)
     _text(ident, ns, "Type", document_type)
     _text(ident, ns, "InstanceIdentifier", message_id)
-    _text(ident, ns, "CreationDateAndTime", _iso(created or datetime.now(UTC)))
+    _text(ident, ns, "CreationDateAndTime", _iso(created))
     scope = etree.SubElement(header, f"{{{ns}}}BusinessScope")
     _text(scope, ns, "ConversationID", conversation_id or f"conv-{message_id}")
     if agreement_ref:
@@ -216,15 +219,18 @@ def build_receipt(
     issuer: Party,
     status: ReceiptStatus,
     reasons: Sequence[Finding] = (),
-    issued: datetime | None = None,
+    issued: datetime,
     receipt_id: str | None = None,
 ) -> bytes:
-    """An unsigned receipt for the envelope bytes as received (the receiving node signs the result)."""
+    """An unsigned receipt for the envelope bytes as received (the receiving node signs the result).
+
+    ``issued`` (aware) is the receipt's IssueDateTime: the caller's clock, never a hidden one.
+    """
     ns = RECEIPT_NS
     root = etree.Element(f"{{{ns}}}Receipt", nsmap={None: ns})
     _text(root, ns, "ReceiptID", receipt_id or f"rcpt-{uuid.uuid4()}")
     _text(root, ns, "RefToMessageID", ref_to_message_id)
-    _text(root, ns, "IssueDateTime", _iso(issued or datetime.now(UTC)))
+    _text(root, ns, "IssueDateTime", _iso(issued))
     _party(root, "Issuer", issuer, ns)
     digest = _text(root, ns, "EnvelopeDigest", base64.b64encode(envelope_digest(envelope)).decode("ascii"))
     digest.set("Algorithm", DigestMethod.SHA256.value)

@@ -84,3 +84,16 @@ def test_rejection_without_reason_breaks_a_rule() -> None:
     data = build_receipt(ref_to_message_id="msg-00000001", envelope=b"x", issuer=Party("BB"),
                          status=ReceiptStatus.REJECTED, issued=MOMENT)
     assert validate(data).codes == ("RCT-REASON-01",)
+
+
+def test_the_builders_take_time_as_an_explicit_input() -> None:
+    """No hidden clock: an envelope's creation time and a receipt's issue time are the caller's to give."""
+    with pytest.raises(TypeError, match="created"):
+        build_envelope(b"<a/>", sender=Party("AA"), receiver=Party("BB"), document_type="x",  # type: ignore[call-arg]
+                       type_version="1", standard="urn:x")
+    with pytest.raises(TypeError, match="issued"):
+        build_receipt(ref_to_message_id="msg-00000001", envelope=b"x", issuer=Party("BB"),  # type: ignore[call-arg]
+                      status=ReceiptStatus.RECEIVED)
+    pinned = build_envelope(b"<a/>", sender=Party("AA"), receiver=Party("BB"), document_type="x", type_version="1",
+                            standard="urn:x", message_id="msg-00000001", created=MOMENT)
+    assert read_envelope(parse_xml(pinned)).created == MOMENT

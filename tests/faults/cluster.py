@@ -51,6 +51,7 @@ class Messages:
         envelope = build_envelope(
             self._document, sender=Party("AA"), receiver=Party("BB"), document_type=self._type.id,
             type_version=self._type.version, standard=self._type.namespace, message_id=message_id,
+            created=datetime.now(UTC),  # real processes on the real clock
         )
         return sign_document(envelope, self._node.key, self._node.signing_chain)
 

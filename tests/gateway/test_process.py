@@ -40,7 +40,7 @@ def message(workspace: Workspace, index: int) -> bytes:
     signed = sign_document(document, chamber.key, chamber.signing_chain)
     envelope = build_envelope(signed, sender=Party("AA"), receiver=Party("BB"), document_type=doc_type.id,
                               type_version=doc_type.version, standard=doc_type.namespace,
-                              message_id=f"msg-process-{index:06d}")
+                              message_id=f"msg-process-{index:06d}", created=datetime.now(UTC))
     return sign_document(envelope, node.key, node.signing_chain)
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 from exchange._catalogue import default_catalogue
 from exchange._dsig import sign_document
 from exchange._envelope import Party, build_envelope
@@ -15,10 +17,12 @@ def signed_envelopes(workspace: Workspace, count: int, *, prefix: str = "msg") -
     document = next(s for s in doc_type.samples if s.path.name == "basic.xml").path.read_bytes()
     chamber, node = workspace.authority("AA", "chamber-of-commerce"), workspace.node("AA")
     signed = sign_document(document, chamber.key, chamber.signing_chain)
+    created = datetime.now(UTC)  # real processes on the real clock
     made = []
     for index in range(count):
         message_id = f"{prefix}-{index:06d}"
         envelope = build_envelope(signed, sender=Party("AA"), receiver=Party("BB"), document_type=doc_type.id,
-                                  type_version=doc_type.version, standard=doc_type.namespace, message_id=message_id)
+                                  type_version=doc_type.version, standard=doc_type.namespace, message_id=message_id,
+                                  created=created)
         made.append((message_id, sign_document(envelope, node.key, node.signing_chain)))
     return made

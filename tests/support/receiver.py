@@ -77,7 +77,7 @@ def make_app(
             conn.execute("INSERT OR IGNORE INTO application VALUES (?, ?)", (header.message_id, digest))
             conn.execute("INSERT INTO deliveries VALUES (1, ?, ?)", (header.message_id, digest))
         receipt = build_receipt(ref_to_message_id=header.message_id, envelope=body, issuer=Party(country),
-                                status=ReceiptStatus.RECEIVED)
+                                status=ReceiptStatus.RECEIVED, issued=datetime.now(UTC))
         return Response(sign_document(receipt, node.key, node.signing_chain), media_type="application/xml")
 
     return app

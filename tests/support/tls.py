@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -53,7 +54,8 @@ def envelope(workspace: Workspace, message_id: str, *, sender: str = "AA", recei
     chamber, node = workspace.authority(sender, "chamber-of-commerce"), workspace.node(sender)
     signed = sign_document(document, chamber.key, chamber.signing_chain)
     wrapped = build_envelope(signed, sender=Party(sender), receiver=Party(receiver), document_type=doc_type.id,
-                             type_version=doc_type.version, standard=doc_type.namespace, message_id=message_id)
+                             type_version=doc_type.version, standard=doc_type.namespace, message_id=message_id,
+                             created=datetime.now(UTC))  # real processes on the real clock
     return sign_document(wrapped, node.key, node.signing_chain)
 
 

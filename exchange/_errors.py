@@ -117,6 +117,10 @@ class Code(Enum):
         "HTTP-BODY-INCOMPLETE", Severity.ERROR, Category.HTTP,
         "the body ended or stalled before the length its Content-Length or chunked framing announced",
     )
+    HTTP_UPGRADE_REFUSED = (
+        "HTTP-UPGRADE-REFUSED", Severity.ERROR, Category.HTTP,
+        "the services speak HTTP/1.1 only: a protocol upgrade (h2c, WebSocket) or CONNECT is refused",
+    )
 
     # --- schema (XSD) validation ----------------------------------------------------------------------------
     SCHEMA_INVALID = ("SCHEMA-INVALID", Severity.ERROR, Category.SCHEMA, "document does not conform to its schema")

@@ -16,7 +16,13 @@ code                        status  when
                                     opened or the request began (slow headers, an idle connection)
 ``HTTP-BODY-INCOMPLETE``    400     the client ends its side, or sends nothing for ``body_timeout`` (10 s), before
                                     the body its Content-Length or chunked framing announced is complete
+``HTTP-UPGRADE-REFUSED``    400     ``Upgrade`` (h2c, WebSocket) or ``CONNECT``: the services speak HTTP/1.1 only
+                                    (uvicorn would stop parsing there and hand the app an empty body)
 ==========================  ======  =============================================================================
+
+Chunk sizes, extensions and trailers are framing, not body: trailers count as header fields, and a chunked
+body whose framing outweighs the body itself (more than ``max_header_bytes`` plus half the body) is
+``HTTP-MALFORMED``, so a stream of chunk extensions cannot keep a request alive without delivering a body.
 
 Why here: uvicorn's own answer to a parser error is plain text without a code; its httptools protocol has no
 bound on header size or count (llhttp hands each header to Python, which concatenates it: one 100 MB header
@@ -147,13 +153,17 @@ class _Guard:
     cycle: Any
     flow: Any
     loop: asyncio.AbstractEventLoop
+    parser: Any
     transport: asyncio.Transport
     url: bytes
 
     def connection_made(self, transport: asyncio.Transport) -> None:
         self._refused = False
         self._in_head = True
+        self._begun = False  # a byte of the current request has been parsed
         self._head_bytes = 0
+        self._wire_bytes = 0  # bytes received while a body is owed
+        self._body_bytes = 0
         self._header_fields = 0
         self._header_size = 0
         self._deadline: float | None = None
@@ -181,6 +191,8 @@ class _Guard:
             return
         if self._in_head:
             self._head_bytes += len(data)
+        elif self._body_owed():
+            self._wire_bytes += len(data)
         super().data_received(data)  # type: ignore[misc]
         if self._refused or self.transport.is_closing():
             return
@@ -188,6 +200,10 @@ class _Guard:
             self._refuse(431, Code.HTTP_HEADERS_TOO_LARGE,
                          f"the request line and headers exceed {self.limits.max_header_bytes:,} bytes")
         elif self._body_owed():
+            if self._wire_bytes - self._body_bytes > self.limits.max_header_bytes + self._body_bytes // 2:
+                self._refuse(400, Code.HTTP_MALFORMED,
+                             "the chunk framing (sizes, extensions, trailers) outweighs the body it carries")
+                return
             self._expect_by(self.limits.body_timeout, Code.HTTP_BODY_INCOMPLETE)
 
     def eof_received(self) -> bool | None:
@@ -195,15 +211,15 @@ class _Guard:
             if self._body_owed() and not self.cycle.response_started:
                 self._refuse(400, Code.HTTP_BODY_INCOMPLETE,
                              "the request ended before the body its Content-Length or chunked framing announced")
-            elif self._in_head and self._head_bytes:
+            elif self._in_head and self._begun:
                 self._refuse(400, Code.HTTP_MALFORMED, "the request ended before its headers were complete")
         return super().eof_received()  # type: ignore[misc]
 
     # --- parser callbacks -------------------------------------------------------------------------------------
 
     def on_message_begin(self) -> None:
-        self._in_head = True
-        self._head_bytes = self._header_fields = self._header_size = 0
+        self._in_head = self._begun = True
+        self._head_bytes = self._header_fields = self._header_size = self._wire_bytes = self._body_bytes = 0
         self._expect_by(self.limits.header_timeout, Code.HTTP_HEADERS_TIMEOUT)
         super().on_message_begin()  # type: ignore[misc]
 
@@ -222,9 +238,16 @@ class _Guard:
         if len(self.url) + self._header_size > self.limits.max_header_bytes:
             raise _Refused(431, Code.HTTP_HEADERS_TOO_LARGE,
                            f"the request line and headers exceed {self.limits.max_header_bytes:,} bytes")
-        self._in_head = False
+        if self.parser.should_upgrade():
+            raise _Refused(400, Code.HTTP_UPGRADE_REFUSED,
+                           "the services speak HTTP/1.1 only: protocol upgrades and CONNECT are refused")
+        self._in_head = self._begun = False
         self._deadline = None
         super().on_headers_complete()  # type: ignore[misc]
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        super().on_body(body)  # type: ignore[misc]
 
     def on_message_complete(self) -> None:
         self._deadline = None

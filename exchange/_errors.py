@@ -329,6 +329,11 @@ class Code(Enum):
 
     # --- gateway pipeline: media type, sender authentication, routing ----------------------------------------
     GW_MEDIA_TYPE = ("GW-MEDIA-TYPE", Severity.ERROR, Category.ENVELOPE, "the body must be application/xml")
+    GW_CONFIG_FAULT = (
+        "GW-CONFIG-FAULT", Severity.ERROR, Category.CONFIG,
+        "the gateway's own trust material or configuration (a trust list, CRL or agreement on its disk) is unusable: "
+        "the message was not judged and is not at fault; send it again once an operator has repaired it (HTTP 503)",
+    )
     GW_SENDER_UNKNOWN = (
         "GW-SENDER-UNKNOWN", Severity.ERROR, Category.ENVELOPE, "no single-window node is registered for the sender id"
     )

@@ -26,6 +26,7 @@ that partner to it, within the agreement's period. Other countries' lists are kn
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import shutil
@@ -84,6 +85,8 @@ def default_workspace_dir() -> Path:
     """``$PTX_WORKSPACE`` or ``./workspace``."""
     return Path(os.environ.get("PTX_WORKSPACE", "workspace"))
 
+
+log = logging.getLogger("exchange.workspace")
 
 # --- agreement and index models (YAML, unknown keys refused) ------------------------------------------------
 
@@ -768,8 +771,14 @@ class Workspace:
                 continue
             try:
                 known.append(self.trust_list(code, moment=moment, allow_expired=True))
-            except TrustError:
-                continue  # a list nobody recognises only sharpens messages; a bad one is simply left out
+            except (TrustError, ConfigurationError) as exc:
+                # A list this receiver does not recognise only sharpens messages (TRUST-NOT-RECOGNISED), so a bad
+                # one does not stop the receiver's trust; but it is a broken file an operator must hear about.
+                log.warning(
+                    "trust list of %s left out of %s's trust: %s", code, receiver or "the workspace", exc,
+                    extra={"code": exc.code.value, "country": code, "receiver": receiver,
+                           "path": str(self._trust_list_path(code))},
+                )
         return TrustContext(moment=moment, recognitions=tuple(recognitions), known=tuple(known))
 
     # --- revocation and republishing -------------------------------------------------------------------

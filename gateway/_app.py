@@ -15,6 +15,9 @@ with uvicorn. Routes (one router per resource):
 - ``GET /healthz``, ``GET /readyz``, ``GET /metrics`` (Prometheus).
 
 Every project error becomes ``{"code", "message"}`` with an HTTP status chosen by its code; nothing parses text.
+A trust or configuration error raised while judging a submission (a bad trust list on the gateway's disk) is the
+gateway's own fault, never the sender's: 503 ``GW-CONFIG-FAULT`` with ``cause`` (the raised code), logged with
+the detail; the message is neither judged nor recorded, and may be sent again.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from starlette.concurrency import run_in_threadpool
 
 from exchange._catalogue import Catalogue, default_catalogue
 from exchange._envelope import ReceiptStatus
-from exchange._errors import Code, ExchangeError, InputError, Severity
+from exchange._errors import Code, ConfigurationError, ExchangeError, InputError, Severity, TrustError
 from exchange._receipts import verify_receipt
 from exchange._tls import TransportIdentity, TransportPolicy, gateway_tls, gateway_transport_policy, peer_certificate
 from exchange._transport import HEADER as DELIVERY_HEADER
@@ -65,6 +68,7 @@ _STATUS_BY_CODE: dict[Code, int] = {
     Code.GW_RETRY_NOT_ALLOWED: 409,
     Code.GW_DUPLICATE_CONFLICT: 409,
     Code.GW_MEDIA_TYPE: 415,
+    Code.GW_CONFIG_FAULT: 503,
     Code.STORE_UNAVAILABLE: 503,
     Code.STORE_LOCKED: 503,
     Code.STORE_FULL: 507,
@@ -161,8 +165,11 @@ class Gateway:
             detail = self.store.get(message_id)
             return Previous(digest=found.digest, answer=_plain(detail.report))
 
-        outcome = self.pipeline.run(body, moment=moment, duplicates=lookup, transport_party=transport_party,
-                                    timings=self.metrics.observe_check)
+        try:
+            outcome = self.pipeline.run(body, moment=moment, duplicates=lookup, transport_party=transport_party,
+                                        timings=self.metrics.observe_check)
+        except (TrustError, ConfigurationError) as exc:  # the checks raise only for the gateway's own material
+            raise configuration_fault(exc) from exc
         return self._record(body, outcome)
 
     def refuse_transport(self, identity: TransportIdentity, moment: datetime) -> tuple[int, dict[str, Any]]:
@@ -381,14 +388,41 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
                          "errors": errors}, status_code=422)
 
 
+class ConfigurationFault(ConfigurationError):
+    """The gateway could not judge a message because its own material is unusable (``GW-CONFIG-FAULT``, 503).
+
+    ``cause`` is the code of what was raised (``TRUST-LIST-SIGNATURE``, ``TRUST-LIST-INVALID``, ...); the answer
+    names it, the log has the detail (file, reason), the sender is not blamed and may send the message again.
+    """
+
+    def __init__(self, message: str, *, cause: Code) -> None:
+        super().__init__(message, code=Code.GW_CONFIG_FAULT)
+        self.cause = cause
+
+
+def configuration_fault(exc: ExchangeError) -> ConfigurationFault:
+    """Log a trust or configuration error raised while judging a submission and turn it into the gateway's own."""
+    log.error("a submission could not be judged: the gateway's own trust material or configuration is unusable: "
+              "%s%s", exc, f" ({exc.path})" if exc.path else "",
+              extra={"code": Code.GW_CONFIG_FAULT.value, "cause": exc.code.value})
+    return ConfigurationFault(
+        f"the gateway cannot judge messages now: its own trust material or configuration is unusable "
+        f"({exc.code.value}); this is no fault of the message, send it again later",
+        cause=exc.code,
+    )
+
+
 async def _exchange_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ExchangeError)  # noqa: S101 - registered for ExchangeError only
     status = _STATUS_BY_CODE.get(exc.code)
     if status is None:
         status = 503 if exc.code.category.value == "store" else 400
-    if status >= 500:
+    body = {"code": exc.code.value, "message": exc.message}
+    if isinstance(exc, ConfigurationFault):
+        body["cause"] = exc.cause.value  # logged where it was raised
+    elif status >= 500:
         log.error("%s: %s", exc.code.value, exc.message)
-    return JSONResponse({"code": exc.code.value, "message": exc.message}, status_code=status)
+    return JSONResponse(body, status_code=status)
 
 
 def create_app(
@@ -461,4 +495,4 @@ def create_app(
     return app
 
 
-__all__ = ["Gateway", "create_app"]
+__all__ = ["ConfigurationFault", "Gateway", "configuration_fault", "create_app"]

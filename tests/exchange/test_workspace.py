@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import stat
 from pathlib import Path
 
@@ -211,6 +212,23 @@ def test_badly_signed_partner_list_is_a_configuration_fault(ws: Workspace) -> No
     with pytest.raises(TrustError) as raised:
         ws.trust_context("BB", moment=MOMENT)
     assert raised.value.code is Code.TRUST_LIST_SIGNATURE
+
+
+def test_a_bad_list_of_an_unrelated_country_is_logged_not_silently_dropped(
+    ws: Workspace, caplog: pytest.LogCaptureFixture
+) -> None:
+    """CC is no party to BB's agreements: its list only sharpens messages (TRUST-NOT-RECOGNISED), so BB's trust
+    is built without it, but an operator learns that the file is bad."""
+    path = ws.path / "CC" / "trust-list.xml"
+    path.write_bytes(path.read_bytes().replace(b"CC NPPO", b"CC NPP0"))
+    caplog.set_level(logging.WARNING, logger="exchange.workspace")
+    context = ws.trust_context("BB", moment=MOMENT)
+    assert "CC" not in {trust_list.country for trust_list in context.known}
+    [record] = [r for r in caplog.records if r.name == "exchange.workspace"]
+    assert record.levelno == logging.WARNING
+    assert getattr(record, "code", None) == "TRUST-LIST-SIGNATURE" and getattr(record, "country", None) == "CC"
+    assert "CC" in record.getMessage() and "TRUST-LIST-SIGNATURE" in record.getMessage()
+    assert _errors(_verify(ws, _signed(ws, "AA Chamber of Commerce"), "BB")) == []  # AA -> BB is unaffected
 
 
 # --- issuers and imports ---------------------------------------------------------------------------------

@@ -31,9 +31,10 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
@@ -734,19 +735,35 @@ class Workspace:
         self._contexts[key] = (stamps, context)
         return context
 
+    @staticmethod
+    def _recognised(country: str, path: Path, whose: str, load: Callable[[], TrustList]) -> TrustList:
+        """``load()``; a list that cannot be used is logged with its country and file before the error goes on
+        (the error itself says only what is wrong, and an operator needs to know which file)."""
+        try:
+            return load()
+        except (TrustError, ConfigurationError) as exc:
+            log.error("trust list of %s (%s) is unusable, so %s's trust cannot be built: %s", country, path, whose,
+                      exc, extra={"code": exc.code.value, "country": country, "path": str(path)})
+            raise
+
     def _build_context(self, receiver: str | None, moment: datetime) -> TrustContext:
         recognitions: list[Recognition] = []
         recognised_countries: set[str] = set()
+        whose = receiver or "the workspace"
         if receiver is None:
             for code in self.countries:
                 recognitions.append(Recognition(
-                    self.trust_list(code, moment=moment, allow_expired=True), basis=f"workspace ({code})"
+                    self._recognised(code, self._trust_list_path(code), whose,
+                                     partial(self.trust_list, code, moment=moment, allow_expired=True)),
+                    basis=f"workspace ({code})",
                 ))
                 recognised_countries.add(code)
         else:
             self.country(receiver)
             recognitions.append(Recognition(
-                self.trust_list(receiver, moment=moment, allow_expired=True), basis=f"{receiver}'s own trust list"
+                self._recognised(receiver, self._trust_list_path(receiver), whose,
+                                 partial(self.trust_list, receiver, moment=moment, allow_expired=True)),
+                basis=f"{receiver}'s own trust list",
             ))
             recognised_countries.add(receiver)
             for agreement in self.agreements_of(receiver):
@@ -756,9 +773,11 @@ class Workspace:
                     types = agreement.document_types(party.country, receiver)
                     if not types:
                         continue
-                    trust_list = load_trust_list_file(
-                        self.file(party.trust_list), root_fingerprints=[party.anchor_sha256], moment=moment,
-                        country=party.country, allow_expired=True,
+                    trust_list = self._recognised(
+                        party.country, self.file(party.trust_list), whose,
+                        partial(load_trust_list_file, self.file(party.trust_list),
+                                root_fingerprints=[party.anchor_sha256], moment=moment, country=party.country,
+                                allow_expired=True),
                     )
                     recognitions.append(Recognition(
                         trust_list, document_types=types, valid_from=agreement.valid_from,

@@ -49,6 +49,7 @@ async def test_a_bad_trust_list_is_a_503_with_its_own_code(
     assert (await client.post("/v1/messages", content=good, headers=XML)).status_code == 202
     broken = break_trust_list(workspace, country)
     caplog.set_level(logging.ERROR, logger="ptx.gateway")
+    caplog.set_level(logging.ERROR, logger="exchange.workspace")
     response = await client.post("/v1/messages", content=make_message(message_id="msg-config-bad-00001"), headers=XML)
     assert response.status_code == 503, response.text
     body: dict[str, Any] = response.json()
@@ -58,5 +59,7 @@ async def test_a_bad_trust_list_is_a_503_with_its_own_code(
     [record] = [r for r in caplog.records if getattr(r, "code", None) == "GW-CONFIG-FAULT"]
     assert record.levelno == logging.ERROR and "TRUST-LIST-SIGNATURE" in record.getMessage()
     assert getattr(record, "cause", None) == "TRUST-LIST-SIGNATURE"
+    [which] = [r for r in caplog.records if r.name == "exchange.workspace"]  # the log says which file to repair
+    assert (getattr(which, "country", None), getattr(which, "path", None)) == (country, str(broken))
     # nothing was decided: the message is not recorded, a resend after the repair is judged afresh
     assert (await client.get("/v1/messages/msg-config-bad-00001")).status_code == 404

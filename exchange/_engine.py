@@ -223,6 +223,7 @@ class Outcome:
             "message_id": self.message_id,
             "verdict": self.verdict.value,
             "status": "ACCEPTED" if self.accepted else "REJECTED",
+            "http_status": self.http_status,
             "checks": self.checks_list(),
             "received_at": self.received_at.isoformat(),
             "sender": self.header.sender.identifier if self.header else None,

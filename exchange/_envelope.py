@@ -29,6 +29,7 @@ from exchange._findings import Finding
 
 ENVELOPE_NS = "urn:ptx:exchange:Envelope:1"
 RECEIPT_NS = "urn:ptx:exchange:Receipt:1"
+REJECTION_NS = "urn:ptx:exchange:Rejection:1"
 COUNTRY_SCHEME = "iso3166-1"
 
 
@@ -287,10 +288,99 @@ def read_receipt(tree: etree._ElementTree | etree._Element) -> Receipt:
     )
 
 
+@dataclass(frozen=True)
+class Rejection:
+    """The fields of a gateway's rejection report (see ``schemas/rejection``)."""
+
+    rejection_id: str
+    ref_to_message_id: str | None
+    issued: datetime
+    issuer: str
+    digest_algorithm: str
+    submission_digest: bytes
+    http_status: int
+    findings: tuple[Finding, ...]
+
+
+def build_rejection(
+    *,
+    submitted: bytes,
+    message_id: str | None,
+    issuer: str,
+    http_status: int,
+    findings: Sequence[Finding],
+    issued: datetime,
+    rejection_id: str | None = None,
+) -> bytes:
+    """An unsigned rejection report for the bytes exactly as submitted (the gateway signs the result)."""
+    ns = REJECTION_NS
+    root = etree.Element(f"{{{ns}}}Rejection", nsmap={None: ns})
+    _text(root, ns, "RejectionID", rejection_id or f"rej-{uuid.uuid4()}")
+    if message_id is not None:
+        _text(root, ns, "RefToMessageID", message_id)
+    _text(root, ns, "IssueDateTime", _iso(issued))
+    _text(root, ns, "Issuer", issuer)
+    digest = _text(root, ns, "SubmissionDigest", base64.b64encode(envelope_digest(submitted)).decode("ascii"))
+    digest.set("Algorithm", DigestMethod.SHA256.value)
+    _text(root, ns, "StatusCode", "REJECTED")
+    _text(root, ns, "HTTPStatus", str(http_status))
+    for finding in findings:
+        element = _text(root, ns, "Finding", finding.message)
+        element.set("code", finding.code)
+        element.set("severity", finding.severity.value)
+        element.set("check", finding.check)
+        if finding.path:
+            element.set("path", finding.path)
+        if finding.line:
+            element.set("line", str(finding.line))
+        if finding.column is not None and finding.line:
+            element.set("column", str(finding.column))
+    return _serialise(root)
+
+
+def read_rejection(tree: etree._ElementTree | etree._Element) -> Rejection:
+    """The fields of a schema-valid rejection report."""
+    from exchange._errors import Severity
+
+    ns = REJECTION_NS
+    root = tree.getroot() if isinstance(tree, etree._ElementTree) else tree
+    if root.tag != f"{{{ns}}}Rejection":
+        raise InputError(f"not a rejection report: the root is {root.tag}", code=Code.DOCTYPE_MISMATCH)
+    digest_element = _required(root, "e:SubmissionDigest", ns)
+    try:
+        digest = base64.b64decode("".join((digest_element.text or "").split()), validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InputError("SubmissionDigest is not base64", code=Code.INPUT_FIELD_INVALID) from exc
+    findings = []
+    for element in root.iterfind("e:Finding", {"e": ns}):
+        line = element.get("line")
+        column = element.get("column")
+        findings.append(Finding(
+            code=element.get("code", ""), severity=Severity(element.get("severity", "error")),
+            check=element.get("check", ""), message=(element.text or "").strip(), path=element.get("path"),
+            line=int(line) if line else None, column=int(column) if column else None,
+        ))
+    ref = root.find("e:RefToMessageID", {"e": ns})
+    return Rejection(
+        rejection_id=_required_text(root, "e:RejectionID", ns),
+        ref_to_message_id=(ref.text or "").strip() if ref is not None else None,
+        issued=_read_time(_required_text(root, "e:IssueDateTime", ns), "IssueDateTime"),
+        issuer=_required_text(root, "e:Issuer", ns),
+        digest_algorithm=digest_element.get("Algorithm", ""),
+        submission_digest=digest,
+        http_status=int(_required_text(root, "e:HTTPStatus", ns)),
+        findings=tuple(findings),
+    )
+
+
 __all__ = [
     "COUNTRY_SCHEME",
     "ENVELOPE_NS",
     "RECEIPT_NS",
+    "REJECTION_NS",
+    "Rejection",
+    "build_rejection",
+    "read_rejection",
     "EnvelopeHeader",
     "Party",
     "Receipt",

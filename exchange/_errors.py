@@ -316,6 +316,13 @@ class Code(Enum):
         "GW-DELIVERY-EXPIRED", Severity.ERROR, Category.DELIVERY,
         "delivery gave up because the message is older than the maximum age (dead letter)",
     )
+    GW_RECEIPT_MISSING = (
+        "GW-RECEIPT-MISSING", Severity.ERROR, Category.INPUT, "the gateway holds no verified receipt for the message yet"
+    )
+    GW_REJECTION_MISSING = (
+        "GW-REJECTION-MISSING", Severity.ERROR, Category.INPUT,
+        "the message was not rejected at submission: there is no rejection report for it",
+    )
     GW_RECEIPT_INVALID = (
         "GW-RECEIPT-INVALID", Severity.ERROR, Category.DELIVERY,
         "receipt refused: signature, signer, message id or digest does not match what was delivered",
@@ -449,6 +456,10 @@ class Code(Enum):
     NODE_GATEWAY_ERROR = (
         "NODE-GATEWAY-ERROR", Severity.ERROR, Category.DELIVERY,
         "the gateway answered with an unexpected status or body",
+    )
+    NODE_REJECTION_INVALID = (
+        "NODE-REJECTION-INVALID", Severity.ERROR, Category.DELIVERY,
+        "the gateway's rejection report does not verify: signature, signer, message id or digest of what was sent",
     )
     NODE_RECEIPT_INVALID = (
         "NODE-RECEIPT-INVALID", Severity.ERROR, Category.DELIVERY,

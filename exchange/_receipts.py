@@ -12,6 +12,11 @@ receipts). :func:`verify_receipt` therefore checks, with the verifier's own mate
 5. its ``RefToMessageID`` is the message id sent, its ``EnvelopeDigest`` is the SHA-256 of the exact envelope
    bytes sent, and its issuer is the receiver.
 
+The gateway's signed answer to a refused submission (a rejection report, ``schemas/rejection``) is made by
+:func:`sign_rejection` and checked by the sending node with :func:`verify_rejection`: signed by the gateway's
+certificate the node holds, a valid report, naming the message id it sent (when the gateway could read one) and
+the SHA-256 of exactly the bytes it sent.
+
 Every problem is a finding with the ``receipt`` check name and the verifier's own code (``GW-RECEIPT-INVALID`` at
 the gateway, ``NODE-RECEIPT-INVALID`` at a node, beside the ``SIG-*``/``TRUST-*`` codes of the receipt itself);
 a receipt is verified only when there are none.
@@ -20,6 +25,7 @@ a receipt is verified only when there are none.
 from __future__ import annotations
 
 import hmac
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -28,8 +34,18 @@ from cryptography import x509
 
 from exchange._algorithms import DigestMethod
 from exchange._dsig import SignaturePolicy, sign_document, verify_signature
-from exchange._envelope import Party, Receipt, ReceiptStatus, build_receipt, envelope_digest, read_receipt
-from exchange._errors import Code, ExchangeError, XmlError
+from exchange._envelope import (
+    Party,
+    Receipt,
+    ReceiptStatus,
+    Rejection,
+    build_receipt,
+    build_rejection,
+    envelope_digest,
+    read_receipt,
+    read_rejection,
+)
+from exchange._errors import Code, ExchangeError, Severity, XmlError
 from exchange._findings import Finding
 from exchange._pki import Credential, fingerprint
 from exchange._validation import Validator
@@ -162,4 +178,121 @@ def verify_receipt(
     return ReceiptCheck(verified=True, findings=(), receipt=receipt)
 
 
-__all__ = ["CHECK_RECEIPT", "RECEIPT_POLICY", "ReceiptCheck", "sign_receipt", "verify_receipt"]
+# --- rejection reports: the gateway's signed answer to a refused submission ----------------------------------
+
+CHECK_REJECTION = "rejection"
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionCheck:
+    """The sender's verdict on a rejection report. ``rejection`` holds the signed fields, only when ``verified``."""
+
+    verified: bool
+    findings: tuple[Finding, ...]
+    rejection: Rejection | None = None
+
+    @property
+    def codes(self) -> tuple[str, ...]:
+        return tuple(finding.code for finding in self.findings)
+
+
+def sign_rejection(
+    *,
+    signer: Credential,
+    issuer: str,
+    submitted: bytes,
+    message_id: str | None,
+    http_status: int,
+    findings: tuple[Finding, ...] | list[Finding],
+    issued: datetime,
+) -> bytes:
+    """The gateway's signed rejection report for ``submitted`` exactly as received."""
+    unsigned = build_rejection(submitted=submitted, message_id=message_id, issuer=issuer, http_status=http_status,
+                               findings=findings, issued=issued)
+    return sign_document(unsigned, signer.key, signer.signing_chain)
+
+
+def sign_rejection_answer(
+    *,
+    signer: Credential,
+    issuer: str,
+    submitted: bytes,
+    answer: Mapping[str, Any],
+    http_status: int,
+    issued: datetime,
+) -> bytes:
+    """The signed rejection report of a refused submission from its JSON answer (``checks`` with their findings,
+    ``message_id``; an answer without a check's error gives its ``error`` instead): every finding of every check."""
+    findings = [
+        Finding(code=str(f["code"]), severity=Severity(f["severity"]), check=str(f["check"]), message=str(f["message"]),
+                line=f.get("line"), column=f.get("column"), path=f.get("path"))
+        for check in answer.get("checks") or () for f in check.get("findings") or ()
+    ]
+    if not any(finding.is_error for finding in findings):
+        error = answer.get("error") or {}
+        findings.append(Finding(code=str(error.get("code", Code.GW_DUPLICATE_CONFLICT.value)), severity=Severity.ERROR,
+                                check="gateway", message=str(error.get("message", "refused"))))
+    message_id = answer.get("message_id")
+    return sign_rejection(signer=signer, issuer=issuer, submitted=submitted,
+                          message_id=str(message_id) if message_id else None, http_status=http_status,
+                          findings=findings, issued=issued)
+
+
+def verify_rejection(
+    body: bytes,
+    *,
+    submitted: bytes,
+    message_id: str,
+    gateway: x509.Certificate,
+    validator: Validator,
+    rejection_type: DocumentType,
+    limits: XmlLimits,
+) -> RejectionCheck:
+    """Verify the gateway's rejection report for the ``submitted`` envelope this node sent as ``message_id``."""
+    def refused(findings: list[Finding], message: str) -> RejectionCheck:
+        renamed = [Finding(code=f.code, severity=f.severity, check=CHECK_REJECTION, message=f.message, line=f.line,
+                           column=f.column, path=f.path) for f in findings]
+        renamed.append(Finding.of(Code.NODE_REJECTION_INVALID, CHECK_REJECTION, message))
+        return RejectionCheck(verified=False, findings=tuple(renamed))
+
+    check = verify_signature(body, policy=RECEIPT_POLICY, check=CHECK_REJECTION, limits=limits)
+    if not check.valid or check.signer is None or check.signed_content is None:
+        return refused(list(check.findings), "the rejection report's signature does not verify")
+    if fingerprint(check.signer) != fingerprint(gateway):
+        return refused([], f"the rejection report is signed by {check.signer.subject.rfc4514_string()}, "
+                           "not by the gateway's certificate this node holds")
+    try:
+        tree = parse_xml(check.signed_content, limits=limits)
+    except XmlError as exc:  # pragma: no cover - the verifier produced these bytes from a parsed tree
+        return refused([Finding.from_error(exc, CHECK_REJECTION)], "the report's signed content cannot be read")
+    report = validator.validate(tree, document_type=rejection_type)
+    if not report.valid:
+        return refused(list(report.findings), "the report is not a valid rejection report")
+    try:
+        rejection = read_rejection(tree)
+    except (ExchangeError, ValueError) as exc:  # pragma: no cover - a schema-valid report has every field
+        return refused([], f"the rejection report cannot be read: {exc}")
+    problems: list[str] = []
+    if rejection.ref_to_message_id is not None and rejection.ref_to_message_id != message_id:
+        problems.append(f"it answers message {rejection.ref_to_message_id!r}, not {message_id!r}")
+    if rejection.digest_algorithm != DigestMethod.SHA256.value or not hmac.compare_digest(
+        rejection.submission_digest, envelope_digest(submitted)
+    ):
+        problems.append("its submission digest is not the SHA-256 of the envelope this node sent")
+    if problems:
+        return refused([], "the rejection report does not answer what this node sent: " + "; ".join(problems))
+    return RejectionCheck(verified=True, findings=(), rejection=rejection)
+
+
+__all__ = [
+    "CHECK_RECEIPT",
+    "CHECK_REJECTION",
+    "RECEIPT_POLICY",
+    "ReceiptCheck",
+    "RejectionCheck",
+    "sign_receipt",
+    "sign_rejection",
+    "sign_rejection_answer",
+    "verify_receipt",
+    "verify_rejection",
+]

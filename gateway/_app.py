@@ -23,6 +23,7 @@ the detail; the message is neither judged nor recorded, and may be sent again.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -38,7 +39,8 @@ from starlette.concurrency import run_in_threadpool
 from exchange._catalogue import Catalogue, default_catalogue
 from exchange._envelope import ReceiptStatus
 from exchange._errors import Code, ConfigurationError, ExchangeError, InputError, Severity, TrustError
-from exchange._receipts import verify_receipt
+from exchange._pki import Credential
+from exchange._receipts import sign_rejection_answer, verify_receipt
 from exchange._tls import TransportIdentity, TransportPolicy, gateway_tls, gateway_transport_policy, peer_certificate
 from exchange._transport import HEADER as DELIVERY_HEADER
 from exchange._transport import sign_delivery
@@ -59,6 +61,8 @@ from gateway._store import (
 )
 from gateway._ui import router as ui_router
 
+#: how the gateway names itself as the issuer of its rejection reports
+GATEWAY_NAME = "ptx gateway"
 log = logging.getLogger("ptx.gateway")
 
 XML_MEDIA_TYPES = ("application/xml", "text/xml")
@@ -66,6 +70,7 @@ XML_MEDIA_TYPES = ("application/xml", "text/xml")
 _STATUS_BY_CODE: dict[Code, int] = {
     Code.GW_MESSAGE_UNKNOWN: 404,
     Code.GW_RETRY_NOT_ALLOWED: 409,
+    Code.GW_REJECTION_MISSING: 404,
     Code.GW_DUPLICATE_CONFLICT: 409,
     Code.GW_MEDIA_TYPE: 415,
     Code.GW_CONFIG_FAULT: 503,
@@ -92,7 +97,7 @@ class Gateway:
         members: Members,
         catalogue: Catalogue,
         metrics: GatewayMetrics,
-        gateway_key: Any,
+        signer: Credential,
         now: Callable[[], datetime],
     ) -> None:
         self.settings = settings
@@ -101,7 +106,9 @@ class Gateway:
         self.catalogue = catalogue
         self.metrics = metrics
         self.now = now
-        self.gateway_key = gateway_key
+        #: the gateway's signing credential: delivery headers and rejection reports
+        self.signer = signer
+        self.gateway_key = signer.key
         self.pipeline = Pipeline(catalogue=catalogue, members=members, max_bytes=settings.max_message_bytes)
         self.receipt_validator = Validator(catalogue)
         self.deliverer: Deliverer | None = None
@@ -171,6 +178,11 @@ class Gateway:
         except (TrustError, ConfigurationError) as exc:  # the checks raise only for the gateway's own material
             raise configuration_fault(exc) from exc
         return self._record(body, outcome)
+
+    def rejection_report(self, submitted: bytes, answer: Mapping[str, Any], http_status: int) -> bytes:
+        """The signed rejection report (``schemas/rejection``) of a refused submission, from its JSON answer."""
+        return sign_rejection_answer(signer=self.signer, issuer=GATEWAY_NAME, submitted=submitted, answer=answer,
+                                     http_status=http_status, issued=self.now())
 
     def refuse_transport(self, identity: TransportIdentity, moment: datetime) -> tuple[int, dict[str, Any]]:
         """Record and answer a submission refused on its TLS client certificate (:mod:`gateway._mtls`)."""
@@ -275,7 +287,20 @@ async def submit_message(request: Request, gateway: GatewayDep) -> Response:
     status, answer = await run_in_threadpool(gateway.submit, bytes(body), moment, transport_party)
     if status == 202 and gateway.deliverer is not None:
         gateway.deliverer.wake()
+    if status >= 400:  # a refusal comes with the gateway's signed rejection report: evidence the sender can keep
+        report = await run_in_threadpool(gateway.rejection_report, bytes(body), answer, status)
+        if _wants_xml(request):
+            return Response(report, status_code=status, media_type="application/xml")
+        answer = {**answer, "rejection_report": base64.b64encode(report).decode("ascii")}
     return JSONResponse(answer, status_code=status)
+
+
+def _wants_xml(request: Request) -> bool:
+    """Whether the client asked for XML before JSON (``Accept: application/xml``)."""
+    accept = [part.split(";")[0].strip().lower() for part in request.headers.get("accept", "").split(",")]
+    xml = next((index for index, media in enumerate(accept) if media in XML_MEDIA_TYPES), None)
+    json = next((index for index, media in enumerate(accept) if media == "application/json"), None)
+    return xml is not None and (json is None or xml < json)
 
 
 @messages.get("", summary="List messages (newest first)")
@@ -320,8 +345,21 @@ async def get_receipt(message_id: str, gateway: GatewayDep) -> Response:
     detail = await run_in_threadpool(gateway.store.get, message_id)
     receipt = detail.receipt
     if receipt is None:
-        return JSONResponse({"code": "GW-RECEIPT-MISSING", "message": "no verified receipt yet"}, status_code=404)
+        return JSONResponse({"code": Code.GW_RECEIPT_MISSING.value, "message": "no verified receipt yet"},
+                            status_code=404)
     return Response(receipt.body, media_type="application/xml")
+
+
+@messages.get("/{message_id}/rejection", summary="The gateway's signed rejection report of a refused message (XML)")
+async def get_rejection(message_id: str, gateway: GatewayDep) -> Response:
+    detail = await run_in_threadpool(gateway.store.get, message_id)
+    if detail.record.status is not MessageStatus.REJECTED:
+        raise InputError(f"message {message_id!r} was not rejected at submission (it is {detail.record.status.value})",
+                         code=Code.GW_REJECTION_MISSING)
+    answer = _plain(detail.report)
+    report = await run_in_threadpool(gateway.rejection_report, detail.envelope, answer,
+                                     int(answer.get("http_status") or 422))
+    return Response(report, media_type="application/xml")
 
 
 @messages.get("/{message_id}/envelope", summary="The envelope exactly as received (XML)")
@@ -451,7 +489,7 @@ def create_app(
             members=members or WorkspaceMembers(workspace),
             catalogue=catalogue or default_catalogue(),
             metrics=GatewayMetrics(),
-            gateway_key=workspace.gateway_signer().key,
+            signer=workspace.gateway_signer(),
             now=now,
         )
         tls = gateway_tls(settings.tls, workspace)

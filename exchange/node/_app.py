@@ -166,7 +166,8 @@ def create_app(
         ),
         outbox=Outbox(
             country=country, country_name=country_name, workspace=workspace, catalogue=catalogue, node=node,
-            nodes=nodes, store=store, gateway=gateway, clock=clock, limits=limits, demo=settings.demo,
+            nodes=nodes, store=store, gateway=gateway, clock=clock, limits=limits,
+            gateway_certificate=gateway_certificate, demo=settings.demo,
         ),
         clock=clock,
         transport=node_transport_policy(workspace) if tls.verifies_clients else None,

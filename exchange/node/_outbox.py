@@ -18,8 +18,11 @@ gateway holds a receipt, fetches it and verifies it with this node's own materia
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
+import logging
 import re
 import uuid
 from typing import Any, Self
@@ -34,7 +37,14 @@ from exchange._envelope import Party, build_envelope
 from exchange._errors import Code, ExchangeError, InputError
 from exchange._findings import Finding
 from exchange._pki import Credential
-from exchange._receipts import CHECK_RECEIPT, ReceiptCheck, verify_receipt
+from exchange._receipts import (
+    CHECK_RECEIPT,
+    CHECK_REJECTION,
+    ReceiptCheck,
+    RejectionCheck,
+    verify_receipt,
+    verify_rejection,
+)
 from exchange._validation import Validator
 from exchange._workspace import Workspace
 from exchange._xml import XmlLimits, parse_xml
@@ -50,6 +60,8 @@ from exchange.node._store import (
     OutboxStatus,
 )
 
+REJECTION_TYPE = "rejection"
+log = logging.getLogger("exchange.node")
 _MESSAGE_ID = r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{7,127}$"
 _TYPE_ID = r"^[a-z0-9][a-z0-9-]{1,62}$"
 
@@ -148,6 +160,7 @@ class Outbox:
         gateway: GatewayClient,
         clock: Clock,
         limits: XmlLimits,
+        gateway_certificate: x509.Certificate,
         demo: bool = False,
     ) -> None:
         self.country = country
@@ -161,6 +174,8 @@ class Outbox:
         self._gateway = gateway
         self._clock = clock
         self._limits = limits
+        #: the gateway's signing certificate (from this node's folder): its rejection reports must be signed by it
+        self._gateway_certificate = gateway_certificate
         #: Demo mode (``PTX_NODE_DEMO``): only then is ``tamper`` accepted.
         self._demo = demo
 
@@ -327,9 +342,35 @@ class Outbox:
         status = _status_from(answer.http_status, report)
         codes = _codes(report)
         detail = f"gateway {status.value} (HTTP {answer.http_status})" + (f": {', '.join(codes)}" if codes else "")
-        return await asyncio.to_thread(
+        signed = report.pop("rejection_report", None) if isinstance(report, dict) else None
+        entry = await asyncio.to_thread(
             self._store.outbox_update, message_id, status=status, detail=detail,
             gateway_http_status=answer.http_status, gateway_answer=report, clear_error=True,
+        )
+        if answer.http_status >= 400:
+            entry = await asyncio.to_thread(self._keep_rejection, entry, signed)
+        return entry
+
+    def _keep_rejection(self, entry: OutboxEntry, encoded: Any) -> OutboxEntry:
+        """Verify the gateway's signed rejection report of ``entry`` and keep it with this node's verdict."""
+        try:
+            body = base64.b64decode(encoded, validate=True) if isinstance(encoded, str) else b""
+        except (binascii.Error, ValueError):
+            body = b""
+        if not body:
+            check = RejectionCheck(verified=False, findings=(Finding.of(
+                Code.NODE_REJECTION_INVALID, CHECK_REJECTION, "the gateway's refusal came without a signed report"),))
+        else:
+            check = verify_rejection(
+                body, submitted=entry.envelope, message_id=entry.message_id, gateway=self._gateway_certificate,
+                validator=self._validator, rejection_type=self._catalogue.get(REJECTION_TYPE), limits=self._limits,
+            )
+        if not check.verified:
+            log.warning("message_id=%s the gateway's rejection report was refused: %s", entry.message_id,
+                        ", ".join(check.codes))
+        return self._store.outbox_rejection(
+            entry.message_id, rejection=body, verified=check.verified,
+            findings=[finding.to_dict() for finding in check.findings],
         )
 
     # --- reading and tracking ---------------------------------------------------------------------------

@@ -51,7 +51,9 @@ from sqlalchemy import (
     event,
     func,
     insert,
+    inspect,
     select,
+    text,
     update,
 )
 from sqlalchemy import exc as sa_exc
@@ -147,6 +149,10 @@ outbox = Table(
     Column("receipt_verified", Boolean, nullable=False),
     Column("receipt_status", String(16), nullable=True),
     Column("receipt_findings", Text, nullable=True),
+    #: the gateway's signed rejection report of a refused submission, and this node's verdict on it
+    Column("rejection", LargeBinary, nullable=True),
+    Column("rejection_verified", Boolean, nullable=True),
+    Column("rejection_findings", Text, nullable=True),
     Column("created_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     CheckConstraint(f"status IN ({_values(OutboxStatus)})", name="outbox_status"),
@@ -299,6 +305,9 @@ class OutboxEntry:
     created_at: datetime
     updated_at: datetime
     history: tuple[StatusChange, ...] = ()
+    rejection: bytes | None = None
+    rejection_verified: bool = False
+    rejection_findings: list[dict[str, Any]] | None = None
 
     def to_dict(self, *, detail: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
@@ -325,6 +334,13 @@ class OutboxEntry:
             if detail:
                 receipt["xml"] = self.receipt.decode("utf-8", errors="replace")
             body["receipt"] = receipt
+        body["rejection"] = None
+        if self.rejection is not None:  # the gateway's signed answer to a refused submission
+            rejection: dict[str, Any] = {"verified": self.rejection_verified,
+                                         "findings": self.rejection_findings or []}
+            if detail:
+                rejection["xml"] = self.rejection.decode("utf-8", errors="replace")
+            body["rejection"] = rejection
         if detail:
             body["gateway"] = {
                 "http_status": self.gateway_http_status,
@@ -360,6 +376,17 @@ _INBOX_COLUMNS = (
 )
 
 
+def _add_missing_columns(conn: Connection) -> None:
+    """Add the nullable columns a newer version defines to a node database an older one made (SQLite or any
+    database with ``ALTER TABLE ... ADD COLUMN``); the node's store has no migrations of its own otherwise."""
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspect(conn).get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present and column.nullable:
+                kind = column.type.compile(dialect=conn.dialect)
+                conn.execute(text(f'ALTER TABLE {table.name} ADD COLUMN "{column.name}" {kind}'))
+
+
 def _outbox_entry(row: Row[Any], history: tuple[StatusChange, ...] = ()) -> OutboxEntry:
     return OutboxEntry(
         message_id=row.message_id,
@@ -384,6 +411,9 @@ def _outbox_entry(row: Row[Any], history: tuple[StatusChange, ...] = ()) -> Outb
         created_at=row.created_at,
         updated_at=row.updated_at,
         history=history,
+        rejection=None if row.rejection is None else bytes(row.rejection),
+        rejection_verified=bool(row.rejection_verified),
+        rejection_findings=_json(row.rejection_findings),
     )
 
 
@@ -500,6 +530,7 @@ class NodeStore:
     def create_schema(self) -> None:
         with self._transaction("create the schema", write=True) as conn:
             metadata.create_all(conn)
+            _add_missing_columns(conn)
 
     def ping(self) -> None:
         """Raise ``StoreError`` unless the database answers (readiness probe)."""
@@ -729,6 +760,18 @@ class NodeStore:
                     receipt_findings=_dump(findings),
                     updated_at=self._now(),
                 ))
+            return self._outbox_read(conn, message_id)
+
+    def outbox_rejection(
+        self, message_id: str, *, rejection: bytes, verified: bool, findings: list[dict[str, Any]]
+    ) -> OutboxEntry:
+        """Keep the gateway's signed rejection report and this node's verdict on it."""
+        with self._transaction("record a rejection report", write=True) as conn:
+            row = self._outbox_row(conn, message_id)
+            conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+                rejection=rejection, rejection_verified=verified, rejection_findings=_dump(findings),
+                updated_at=self._now(),
+            ))
             return self._outbox_read(conn, message_id)
 
     def outbox_get(self, message_id: str) -> OutboxEntry:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +17,7 @@ from exchange._catalogue import default_catalogue
 from exchange._dsig import sign_document, verify_signature
 from exchange._envelope import read_envelope
 from exchange._pki import fingerprint
+from exchange._receipts import sign_rejection_answer
 from exchange._transport import HEADER
 from exchange._verify import verify_document
 from exchange._workspace import Workspace
@@ -46,6 +49,8 @@ class FakeGateway:
         self.receipts: dict[str, bytes] = {}
         self.down = False
         self.lenient = False
+        #: changes the signed rejection report before it is sent (to show the node refuses a forged one)
+        self.forge_rejection: Callable[[bytes], bytes] | None = None
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.calls.append(f"{request.method} {request.url.path}")
@@ -89,6 +94,13 @@ class FakeGateway:
             self.status[outcome.message_id] = "ACCEPTED"
             if self.receiver is not None:
                 self.deliver(outcome.message_id, body)
+        if outcome.http_status >= 400:  # as the gateway does: the signed report beside the JSON answer
+            report = sign_rejection_answer(signer=self.workspace.gateway_signer(), issuer="ptx gateway",
+                                           submitted=body, answer=answer, http_status=outcome.http_status,
+                                           issued=MOMENT)
+            if self.forge_rejection is not None:
+                report = self.forge_rejection(report)
+            answer = {**answer, "rejection_report": base64.b64encode(report).decode("ascii")}
         return httpx.Response(outcome.http_status, json=answer)
 
     def deliver(self, message_id: str, envelope: bytes) -> None:
@@ -163,6 +175,29 @@ def test_tampered_document_is_rejected_by_the_gateway(aa: AppClient, gateway: Fa
     calls = len(gateway.calls)
     assert aa.get(f"/v1/outbox/{body['message_id']}").json()["status"] == "REJECTED"
     assert len(gateway.calls) == calls, "a message refused at submission is not tracked"
+
+
+def test_a_refusal_comes_with_the_gateways_signed_report_which_the_node_verifies(
+    aa: AppClient, gateway: FakeGateway
+) -> None:
+    body = aa.post("/v1/outbox", json=coo_request(tamper=True)).json()
+    assert body["status"] == "REJECTED"
+    assert body["rejection"]["verified"] is True and body["rejection"]["findings"] == []
+    detail = aa.get(f"/v1/outbox/{body['message_id']}").json()
+    assert "SIG-DIGEST-MISMATCH" in detail["rejection"]["xml"] and "rejection_report" not in detail["gateway"]["answer"]
+
+
+@pytest.mark.parametrize("forge", [
+    pytest.param(lambda report: report.replace(b"SIG-DIGEST-MISMATCH", b"SIG-DIGEST-MISMATCX"), id="changed"),
+    pytest.param(lambda report: b"", id="missing"),
+])
+def test_a_rejection_report_that_does_not_verify_is_kept_and_flagged(
+    aa: AppClient, gateway: FakeGateway, forge: Callable[[bytes], bytes]
+) -> None:
+    gateway.forge_rejection = forge
+    body = aa.post("/v1/outbox", json=coo_request(tamper=True)).json()
+    assert body["status"] == "REJECTED" and body["rejection"]["verified"] is False
+    assert "NODE-REJECTION-INVALID" in [finding["code"] for finding in body["rejection"]["findings"]]
 
 
 def test_tamper_is_refused_by_a_node_not_started_in_demo_mode(node_app: NodeFactory, gateway: FakeGateway) -> None:

@@ -119,3 +119,21 @@ def test_a_file_that_is_not_a_database_is_store_corrupt(tmp_path: Path) -> None:
     with pytest.raises(StoreError) as info:
         NodeStore.open(f"sqlite:///{path}")
     assert info.value.code is Code.STORE_CORRUPT
+
+
+def test_a_database_of_an_older_version_gains_the_new_columns(tmp_path: Path) -> None:
+    """A node folder made before rejection reports were kept: opening it adds the nullable columns, rows stay."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    with NodeStore.open(f"sqlite:///{path}", now=lambda: MOMENT):
+        pass
+    connection = sqlite3.connect(path)
+    for column in ("rejection", "rejection_verified", "rejection_findings"):
+        connection.execute(f"ALTER TABLE outbox DROP COLUMN {column}")
+    connection.commit()
+    connection.close()
+    with NodeStore.open(f"sqlite:///{path}", now=lambda: MOMENT) as reopened:
+        assert reopened.outbox_list() == ()
+    columns = {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(outbox)")}
+    assert {"rejection", "rejection_verified", "rejection_findings"} <= columns

@@ -24,8 +24,9 @@ country's scheme): a signer for what it signs and TLS server/client certificates
 
 Everything is built at an explicit ``moment``; validity windows are offsets from it, so tests can build
 expired or not-yet-valid authorities declaratively (:class:`AuthoritySpec`). ECDSA P-256 is the default
-key type, RSA-2048 and RSA-3072 are options. Ed25519 is not offered for certificates: cryptography's X.509
-verifier (the one the trust evaluation uses) refuses Ed25519 keys in chains.
+key type, RSA-2048 and RSA-3072 are options. Ed25519 is not offered for certificates: the trust
+evaluation's algorithm policy (:mod:`exchange._pkix`, as cryptography's Web PKI verifier before it) refuses
+Ed25519 keys in chains.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from exchange._errors import Code, ConfigurationError, TrustError
+from exchange._pkix import names_match
 
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
@@ -353,8 +355,9 @@ def make_crl(
 
 
 def crl_signed_by(crl: x509.CertificateRevocationList, issuer: x509.Certificate) -> bool:
-    """True when ``issuer`` named and signed the CRL and may sign CRLs (keyUsage cRLSign)."""
-    if crl.issuer != issuer.subject:
+    """True when ``issuer`` named (RFC 5280 7.1 name matching) and signed the CRL and may sign CRLs (keyUsage
+    cRLSign)."""
+    if not names_match(crl.issuer, issuer.subject):
         return False
     try:
         usage = issuer.extensions.get_extension_for_class(x509.KeyUsage).value

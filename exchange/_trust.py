@@ -8,20 +8,26 @@ no fallback to any system certificate store.
 
 :meth:`TrustContext.evaluate` runs these steps and reports every finding (check ``issuer-trust``):
 
-1. path     cryptography's X.509 verifier builds and checks a path from the signer (KeyInfo certificates and
-            known intermediates are candidates, never anchors) to a recognised anchor, at the moment.
-            CA certificates need basicConstraints CA and keyUsage keyCertSign; webpki algorithm rules apply
-            (no SHA-1, RSA >= 2048). The verifier says only "not valid at validation time", so when the path
-            fails, it is retried at an instant inside the certificates' windows: if it then holds, each
-            certificate of that path is reported as TRUST-CERT-EXPIRED or TRUST-CERT-NOT-YET-VALID (the
-            remaining checks still run on it); if it chains only to a known, unrecognised list's anchor:
-            TRUST-NOT-RECOGNISED; otherwise TRUST-CHAIN-UNTRUSTED (a self-signed KeyInfo certificate ends here).
+1. path     :class:`exchange._pkix.PathValidator` builds and validates a path from the signer (KeyInfo
+            certificates and known intermediates are candidates, never anchors) to a recognised anchor at the
+            moment, as RFC 5280 6.1 says (names matched per 7.1, self-issued certificates not counted in
+            pathLenConstraint, unrecognised critical extensions refused). CA certificates need
+            basicConstraints CA and keyUsage keyCertSign; SHA-256/384/512 with RSA >= 2048 or ECDSA
+            P-256/384/521 only. When the path holds only if validity periods are ignored, each certificate
+            of that path outside its window at the moment is reported as TRUST-CERT-EXPIRED or
+            TRUST-CERT-NOT-YET-VALID (the remaining checks still run on it); if it chains only to a known,
+            unrecognised list's anchor: TRUST-NOT-RECOGNISED; otherwise TRUST-CHAIN-UNTRUSTED (a self-signed
+            KeyInfo certificate ends here).
 2. usage    the signer needs keyUsage digitalSignature or nonRepudiation, must not be a CA, and an extended
             key usage, when present, must allow document signing (RFC 9336) or any purpose: TRUST-KEY-USAGE.
-3. revocation  each certificate below the anchor is looked up in a CRL signed by its issuer (keyUsage
-            cRLSign) whose nextUpdate is not before the moment: TRUST-CERT-REVOKED, or TRUST-REVOCATION-UNKNOWN
-            when no such CRL exists. A revocation dated after the moment is a warning, except for the
-            keyCompromise and cACompromise reasons, which taint earlier signatures too.
+3. revocation  each certificate below the anchor is decided from the CRLs held (RFC 5280 5.2, 5.3, 6.3:
+            authentic, in scope, without unprocessed critical extensions; signed by its issuer or by a
+            CRL-signing key certified under the same anchor): TRUST-CERT-REVOKED; or, when no CRL valid at
+            the moment covers it for every reason, TRUST-REVOCATION-UNKNOWN (INDETERMINATE); a CRL past its
+            nextUpdate never vouches, one issued after the moment only if issued while the certificate was
+            valid (``retroactive_revocation``, the default). A revocation
+            dated after the moment is a warning, except for the keyCompromise and cACompromise reasons,
+            which taint earlier signatures too.
 4. recognition and authorisation  the anchor's trust list must be current (TRUST-LIST-EXPIRED), recognised
             at the moment and for this document type (TRUST-NOT-RECOGNISED), list the signer as an issuer
             and grant it this document type at the moment (TRUST-ISSUER-NOT-AUTHORISED). A bare anchor has no
@@ -32,11 +38,11 @@ FAILED for a definite fault, INDETERMINATE when the only errors are missing info
 (TRUST-REVOCATION-UNKNOWN, TRUST-LIST-EXPIRED: see :data:`INDETERMINATE_CODES`). ``trusted`` is True only
 for PASSED, so a caller refuses INDETERMINATE unless its policy maps it otherwise.
 
-Performance: the anchor store, the CRL signature checks and the anchor-to-list index are computed once per
-context (and shared by :meth:`TrustContext.at`); a validated path is remembered per (signer, intermediates)
-and reused while every certificate in it is inside its validity window, which is sound because the rest of
-the path decision does not depend on time. Everything is immutable or a lock-free memo; a context may be
-shared by concurrent requests.
+Performance: the path validator (with its CRL views and signature memos) and the anchor-to-list index are
+computed once per context (and shared by :meth:`TrustContext.at`); a validated path is remembered per
+(signer, intermediates) and reused while every certificate in it is inside its validity window, which is
+sound because the rest of the path decision does not depend on time. Everything is immutable or a
+lock-free memo; a context may be shared by concurrent requests.
 """
 
 from __future__ import annotations
@@ -48,57 +54,17 @@ from enum import StrEnum
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import ExtendedKeyUsageOID
-from cryptography.x509.verification import (
-    Criticality,
-    ExtensionPolicy,
-    Policy,
-    PolicyBuilder,
-    Store,
-    VerificationError,
-)
 
 from exchange._errors import Code, ConfigurationError, Severity
 from exchange._findings import Finding
-from exchange._pki import DOCUMENT_SIGNING, common_name, crl_number, crl_signed_by, utc
+from exchange._pki import DOCUMENT_SIGNING, common_name, crl_number, utc
+from exchange._pkix import DEFAULT_MAX_DEPTH, PathValidator, RevocationStatus, self_issued
 from exchange._trustlist import AuthorisationStatus, IssuerEntry, TrustList
 
 CHECK_ISSUER_TRUST = "issuer-trust"
-MAX_CHAIN_DEPTH = 6
+MAX_CHAIN_DEPTH = DEFAULT_MAX_DEPTH
 _PATH_CACHE_LIMIT = 4096
-_ALWAYS_TAINTING = frozenset({x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise})
-
-
-# --- extension policies ------------------------------------------------------------------------------------
-
-
-def _require_ca(policy: Policy, certificate: x509.Certificate, constraints: x509.BasicConstraints) -> None:
-    if not constraints.ca:
-        raise ValueError("basicConstraints does not assert CA")
-
-
-def _require_cert_sign(policy: Policy, certificate: x509.Certificate, usage: x509.KeyUsage) -> None:
-    if not usage.key_cert_sign:
-        raise ValueError("keyUsage lacks keyCertSign")
-
-
-def ca_extension_policy() -> ExtensionPolicy:
-    """CA certificates: basicConstraints CA and keyUsage keyCertSign; other extensions as they come."""
-    return (
-        ExtensionPolicy.permit_all()
-        .require_present(x509.BasicConstraints, Criticality.AGNOSTIC, _require_ca)
-        .require_present(x509.KeyUsage, Criticality.AGNOSTIC, _require_cert_sign)
-    )
-
-
-def ee_extension_policy() -> ExtensionPolicy:
-    """End entities: anything the verifier can parse; key usage is checked afterwards with its own code."""
-    return ExtensionPolicy.permit_all()
-
-
-_CA_POLICY = ca_extension_policy()
-_EE_POLICY = ee_extension_policy()
 _EKU_NAMES = {
     value: name.lower() for name, value in vars(ExtendedKeyUsageOID).items() if isinstance(value, x509.ObjectIdentifier)
 }
@@ -191,7 +157,7 @@ class TrustDecision:
 
 
 class _Index:
-    """What a context derives once from its material; shared, never mutated except the path memo."""
+    """What a context derives once from its material; shared, never mutated except the lock-free memos."""
 
     def __init__(
         self,
@@ -211,7 +177,15 @@ class _Index:
         for anchor in anchors:
             recognised_anchors[anchor] = None
         self.anchors = tuple(recognised_anchors)
-        self.store = Store(list(self.anchors)) if self.anchors else None
+
+        all_intermediates: dict[x509.Certificate, None] = dict.fromkeys(intermediates)
+        for recognition in recognitions:
+            all_intermediates.update(dict.fromkeys(recognition.trust_list.intermediates))
+        self.intermediates = tuple(all_intermediates)
+        all_crls = list(crls)
+        for recognition in recognitions:
+            all_crls.extend(recognition.trust_list.crls)
+        self.validator = PathValidator(self.anchors, self.intermediates, all_crls, max_depth=MAX_CHAIN_DEPTH)
 
         unrecognised: dict[x509.Certificate, TrustList] = {}
         for trust_list in known:
@@ -219,41 +193,13 @@ class _Index:
                 if anchor not in recognised_anchors:
                     unrecognised.setdefault(anchor, trust_list)
         self.unrecognised = unrecognised
-        self.unrecognised_store = Store(list(unrecognised)) if unrecognised else None
-
-        all_intermediates: dict[x509.Certificate, None] = dict.fromkeys(intermediates)
-        for recognition in recognitions:
-            all_intermediates.update(dict.fromkeys(recognition.trust_list.intermediates))
-        self.intermediates = tuple(all_intermediates)
-        self.known_intermediates = tuple(
-            {c: None for trust_list in known for c in trust_list.intermediates if c not in all_intermediates}
+        known_intermediates = (c for trust_list in known for c in trust_list.intermediates)
+        self.unrecognised_validator = (
+            PathValidator(unrecognised, (*self.intermediates, *known_intermediates), max_depth=MAX_CHAIN_DEPTH)
+            if unrecognised
+            else None
         )
-
-        all_crls: list[x509.CertificateRevocationList] = list(crls)
-        for recognition in recognitions:
-            all_crls.extend(recognition.trust_list.crls)
-        by_name: dict[bytes, dict[bytes, x509.CertificateRevocationList]] = {}
-        for crl in all_crls:
-            by_name.setdefault(crl.issuer.public_bytes(), {})[crl.fingerprint(hashes.SHA256())] = crl
-        self._crls_by_name = {name: tuple(found.values()) for name, found in by_name.items()}
-        # CRL signatures are checked once per CA: for every CA the context knows now, for others on first use
-        self._verified_crls: dict[x509.Certificate, tuple[x509.CertificateRevocationList, ...]] = {}
-        for ca in (*self.anchors, *self.intermediates):
-            self._verified_crls[ca] = self._verify_crls(ca)
         self.paths: dict[tuple[x509.Certificate, tuple[x509.Certificate, ...]], tuple[x509.Certificate, ...]] = {}
-
-    def _verify_crls(self, ca: x509.Certificate) -> tuple[x509.CertificateRevocationList, ...]:
-        signed = [crl for crl in self._crls_by_name.get(ca.subject.public_bytes(), ()) if crl_signed_by(crl, ca)]
-        return tuple(sorted(signed, key=_crl_order, reverse=True))
-
-    def crls_for(self, ca: x509.Certificate) -> tuple[x509.CertificateRevocationList, ...]:
-        """CRLs signed by ``ca`` (name, signature and cRLSign checked), newest first."""
-        found = self._verified_crls.get(ca)
-        if found is None:
-            found = self._verify_crls(ca)
-            if len(self._verified_crls) < _PATH_CACHE_LIMIT:
-                self._verified_crls[ca] = found
-        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,6 +211,11 @@ class TrustContext:
     ``known`` are trust lists that are loaded but not recognised, so that a signer from such a scheme is
     reported as TRUST-NOT-RECOGNISED instead of a bare TRUST-CHAIN-UNTRUSTED. ``require_revocation=False``
     (a named weakening) lets a signer pass when no CRL is available; a CRL that is present is always used.
+    ``retroactive_revocation`` (on by default, as pyHanko's ``retroactive_revinfo``) lets a CRL issued after
+    the moment establish good standing at the moment, provided it was issued while the certificate was valid
+    (a complete CRL keeps every entry until the certificate expires, RFC 5280 3.3): an evaluation "as of" an
+    earlier moment uses what is known now. ``False`` is pyHanko's default: good standing then needs a CRL valid
+    at the moment (thisUpdate <= moment <= nextUpdate). Either way a later CRL can prove a revocation.
     """
 
     moment: datetime
@@ -274,6 +225,7 @@ class TrustContext:
     crls: tuple[x509.CertificateRevocationList, ...] = ()
     known: tuple[TrustList, ...] = ()
     require_revocation: bool = True
+    retroactive_revocation: bool = True
     _index: _Index | None = field(default=None, repr=False, compare=False, kw_only=True)
 
     def __post_init__(self) -> None:
@@ -315,6 +267,7 @@ class TrustContext:
             crls=self.crls,
             known=self.known,
             require_revocation=self.require_revocation,
+            retroactive_revocation=self.retroactive_revocation,
             _index=self._index,
         )
 
@@ -333,20 +286,19 @@ class TrustContext:
     ) -> TrustDecision:
         """Decide whether ``signer`` (with the untrusted ``chain`` from KeyInfo) is trusted for ``document_type``."""
         index = self._require_index()
-        presented = tuple(certificate for certificate in chain if certificate != signer)
-        candidates = (*presented, *(c for c in index.intermediates if c not in presented))
+        presented = tuple(dict.fromkeys(certificate for certificate in chain if certificate != signer))
         findings: list[Finding] = []
 
-        path = self._path(index, signer, candidates)
+        path = self._path(index, signer, presented)
         if path is None:
-            shifted = self._path_at_other_time(index, signer, candidates)
+            shifted = self._path_at_other_time(index, signer, presented)
             if shifted is None:
-                return TrustDecision(False, tuple(self._untrusted(index, signer, candidates)))
+                return TrustDecision(False, tuple(self._untrusted(index, signer, presented)))
             path, time_findings = shifted
             findings.extend(time_findings)
 
         findings.extend(self._usage_findings(signer))
-        findings.extend(self._revocation_findings(index, path))
+        findings.extend(self._revocation_findings(index, path, presented))
         recognition_findings, issuer, recognition = self._recognition(index, path, signer, document_type)
         findings.extend(recognition_findings)
         trusted = not any(finding.is_error for finding in findings)
@@ -365,33 +317,14 @@ class TrustContext:
 
     # --- step 1: the path --------------------------------------------------------------------------------
 
-    @staticmethod
-    def _verify(
-        store: Store, moment: datetime, signer: x509.Certificate, candidates: Sequence[x509.Certificate]
-    ) -> tuple[x509.Certificate, ...] | None:
-        verifier = (
-            PolicyBuilder()
-            .store(store)
-            .time(moment)
-            .max_chain_depth(MAX_CHAIN_DEPTH)
-            .extension_policies(ca_policy=_CA_POLICY, ee_policy=_EE_POLICY)
-            .build_client_verifier()
-        )
-        try:
-            return tuple(verifier.verify(signer, list(candidates)).chain)
-        except VerificationError:
-            return None
-
     def _path(
-        self, index: _Index, signer: x509.Certificate, candidates: tuple[x509.Certificate, ...]
+        self, index: _Index, signer: x509.Certificate, presented: tuple[x509.Certificate, ...]
     ) -> tuple[x509.Certificate, ...] | None:
-        if index.store is None:
-            return None
-        key = (signer, candidates)
+        key = (signer, presented)
         cached = index.paths.get(key)
         if cached is not None and all(_valid_at(c, self.moment) for c in cached):
             return cached
-        path = self._verify(index.store, self.moment, signer, candidates)
+        path = index.validator.build(signer, presented, moment=self.moment)
         if path is not None:
             if len(index.paths) >= _PATH_CACHE_LIMIT:
                 index.paths.clear()
@@ -399,19 +332,14 @@ class TrustContext:
         return path
 
     def _path_at_other_time(
-        self, index: _Index, signer: x509.Certificate, candidates: tuple[x509.Certificate, ...]
+        self, index: _Index, signer: x509.Certificate, presented: tuple[x509.Certificate, ...]
     ) -> tuple[tuple[x509.Certificate, ...], list[Finding]] | None:
-        """If the path holds at an instant inside the certificates' windows, report the time faults."""
-        if index.store is None:
+        """If a path holds but for validity periods, report each certificate outside its window."""
+        path = index.validator.build(signer, presented, moment=None)
+        if path is None:
             return None
-        for instant in _instants_to_try(signer, candidates, index.anchors, self.moment):
-            path = self._verify(index.store, instant, signer, candidates)
-            if path is None:
-                continue
-            findings = [finding for c in path if (finding := self._time_finding(c, path)) is not None]
-            if findings:
-                return path, findings
-        return None
+        findings = [finding for c in path if (finding := self._time_finding(c, path)) is not None]
+        return (path, findings) if findings else None
 
     def _time_finding(self, certificate: x509.Certificate, path: Sequence[x509.Certificate]) -> Finding | None:
         role = "signer" if certificate is path[0] else ("anchor" if certificate is path[-1] else "issuing CA")
@@ -436,14 +364,8 @@ class TrustContext:
         self, index: _Index, signer: x509.Certificate, candidates: tuple[x509.Certificate, ...]
     ) -> list[Finding]:
         name = common_name(signer.subject)
-        if index.unrecognised_store is not None:
-            wider = (*candidates, *index.known_intermediates)
-            path = self._verify(index.unrecognised_store, self.moment, signer, wider)
-            if path is None:
-                for instant in _instants_to_try(signer, wider, tuple(index.unrecognised), self.moment):
-                    path = self._verify(index.unrecognised_store, instant, signer, wider)
-                    if path is not None:
-                        break
+        if index.unrecognised_validator is not None:
+            path = index.unrecognised_validator.build(signer, candidates, moment=None)
             if path is not None:
                 trust_list = index.unrecognised[path[-1]]
                 return [
@@ -455,7 +377,7 @@ class TrustContext:
                         "no agreement covers it",
                     )
                 ]
-        if signer.issuer == signer.subject:
+        if self_issued(signer):
             detail = (
                 "it is self-signed; a certificate in KeyInfo is never trusted by itself, only a path to an "
                 "anchor the receiver recognises"
@@ -505,52 +427,45 @@ class TrustContext:
 
     # --- step 3: revocation ------------------------------------------------------------------------------
 
-    def _revocation_findings(self, index: _Index, path: tuple[x509.Certificate, ...]) -> list[Finding]:
+    def _revocation_findings(
+        self, index: _Index, path: tuple[x509.Certificate, ...], presented: tuple[x509.Certificate, ...]
+    ) -> list[Finding]:
         findings: list[Finding] = []
         for position, certificate in enumerate(path[:-1]):
-            issuer = path[position + 1]
-            usable = index.crls_for(issuer)
-            crl = next((c for c in usable if c.next_update_utc is not None and c.next_update_utc >= self.moment), None)
-            if crl is None:
-                if self.require_revocation:
-                    issuer_name = common_name(issuer.subject)
-                    if usable:
-                        why = f"the latest CRL of {issuer_name!r} had its next update due {_iso_opt(usable[0])}"
-                    else:
-                        why = f"there is no CRL signed by {issuer_name!r}"
-                    findings.append(
-                        Finding.of(
-                            Code.TRUST_REVOCATION_UNKNOWN,
-                            CHECK_ISSUER_TRUST,
-                            f"revocation of {common_name(certificate.subject)!r} cannot be checked at "
-                            f"{_iso(self.moment)}: {why}",
-                        )
-                    )
-                continue
-            entry = crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
-            if entry is None:
-                continue
+            result = index.validator.revocation(
+                path, position, presented, moment=self.moment, retroactive=self.retroactive_revocation
+            )
             name = common_name(certificate.subject)
-            reason = _reason(entry)
-            revoked_at = entry.revocation_date_utc
-            because = f" ({reason.value})" if reason is not None else ""
-            if revoked_at <= self.moment or reason in _ALWAYS_TAINTING:
+            if result.status is RevocationStatus.REVOKED and result.entry is not None and result.crl is not None:
+                entry = result.entry
+                because = f" ({entry.reason.value})" if entry.reason is not None else ""
                 findings.append(
                     Finding.of(
                         Code.TRUST_CERT_REVOKED,
                         CHECK_ISSUER_TRUST,
-                        f"{name!r} was revoked by {common_name(issuer.subject)!r} on {_iso(revoked_at)}{because} "
-                        f"(CRL number {crl_number(crl)})",
+                        f"{name!r} was revoked by {common_name(result.crl.issuer)!r} on {_iso(entry.revoked_at)}"
+                        f"{because} (CRL number {crl_number(result.crl)})",
                     )
                 )
-            else:
+                continue
+            if result.later is not None:
+                because = f" ({result.later.reason.value})" if result.later.reason is not None else ""
                 findings.append(
                     Finding.of(
                         Code.TRUST_CERT_REVOKED,
                         CHECK_ISSUER_TRUST,
-                        f"{name!r} was revoked on {_iso(revoked_at)}{because}, after the moment of evaluation "
-                        f"{_iso(self.moment)}; it was valid then",
+                        f"{name!r} was revoked on {_iso(result.later.revoked_at)}{because}, after the moment of "
+                        f"evaluation {_iso(self.moment)}; it was valid then",
                         severity=Severity.WARNING,
+                    )
+                )
+            if result.status is RevocationStatus.UNKNOWN and self.require_revocation:
+                findings.append(
+                    Finding.of(
+                        Code.TRUST_REVOCATION_UNKNOWN,
+                        CHECK_ISSUER_TRUST,
+                        f"revocation of {name!r} cannot be checked at {_iso(self.moment)}: no CRL held covers it "
+                        f"then ({'; '.join(result.notes)})",
                     )
                 )
         return findings
@@ -696,51 +611,14 @@ def _valid_at(certificate: x509.Certificate, moment: datetime) -> bool:
     return certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc
 
 
-def _clamp(moment: datetime, start: datetime, end: datetime) -> datetime:
-    return min(max(moment, start), end)
 
 
-def _name_path(signer: x509.Certificate, pool: Sequence[x509.Certificate]) -> list[x509.Certificate]:
-    """Certificates linked by issuer name from the signer upwards (a guess at the path, to pick an instant)."""
-    path = [signer]
-    current = signer
-    for _ in range(MAX_CHAIN_DEPTH):
-        if current.issuer == current.subject:
-            break
-        parent = next((c for c in pool if c.subject == current.issuer and c not in path), None)
-        if parent is None:
-            break
-        path.append(parent)
-        current = parent
-    return path
 
 
-def _instants_to_try(
-    signer: x509.Certificate,
-    candidates: Sequence[x509.Certificate],
-    anchors: Sequence[x509.Certificate],
-    moment: datetime,
-) -> list[datetime]:
-    """Instants at which a time-only failure would disappear: inside the signer's window, inside the window
-    common to the certificates on the likely path. Never the moment itself (that already failed)."""
-    instants = [_clamp(moment, signer.not_valid_before_utc, signer.not_valid_after_utc)]
-    likely = _name_path(signer, (*candidates, *anchors))
-    start = max(c.not_valid_before_utc for c in likely)
-    end = min(c.not_valid_after_utc for c in likely)
-    if start <= end:
-        instants.append(_clamp(moment, start, end))
-    return [instant for instant in dict.fromkeys(instants) if instant != moment]
 
 
-def _crl_order(crl: x509.CertificateRevocationList) -> tuple[int, datetime]:
-    return crl_number(crl), crl.last_update_utc
 
 
-def _reason(entry: x509.RevokedCertificate) -> x509.ReasonFlags | None:
-    try:
-        return entry.extensions.get_extension_for_class(x509.CRLReason).value.reason
-    except x509.ExtensionNotFound:
-        return None
 
 
 def _usage_names(usage: x509.KeyUsage) -> str:
@@ -763,8 +641,6 @@ def _iso(moment: datetime) -> str:
     return utc(moment).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _iso_opt(crl: x509.CertificateRevocationList) -> str:
-    return _iso(crl.next_update_utc) if crl.next_update_utc is not None else "(never)"
 
 
 __all__ = [
@@ -774,7 +650,5 @@ __all__ = [
     "TrustContext",
     "TrustDecision",
     "TrustStatus",
-    "ca_extension_policy",
-    "ee_extension_policy",
     "trust_status",
 ]

@@ -36,7 +36,6 @@ from typing import TYPE_CHECKING, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
-from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 from lxml import etree
 
 from exchange._errors import Category, Code, ConfigurationError, TrustError, XmlError
@@ -509,22 +508,19 @@ def _check_list_signer(
     anchors: Sequence[x509.Certificate],
     moment: datetime,
 ) -> None:
-    intermediates = [c for c in (*presented, *trust_list.intermediates) if c != signer]
-    verifier = (
-        PolicyBuilder()
-        .store(Store(list(anchors)))
-        .time(moment)
-        .extension_policies(ca_policy=_ca_policy(), ee_policy=_ee_policy())
-        .build_client_verifier()
-    )
-    try:
-        path = verifier.verify(signer, intermediates).chain
-    except VerificationError as exc:
+    """The signer must chain to a configured anchor of the list at ``moment`` (RFC 5280 path validation), carry
+    the trust list signing usage, and not be revoked by the list's own root CRL."""
+    from exchange._pkix import PathValidator
+
+    candidates = tuple(c for c in (*presented, *trust_list.intermediates) if c != signer)
+    validator = PathValidator(anchors, trust_list.intermediates, trust_list.crls)
+    path = validator.build(signer, candidates, moment=moment)
+    if path is None:
         raise TrustError(
             f"the trust list of {trust_list.country} is signed by {_cn(signer)}, which does not chain to its "
-            f"configured anchor at {_instant(moment)} ({exc})",
+            f"configured anchor at {_instant(moment)} (or a certificate on the way is not valid then)",
             code=Code.TRUST_LIST_SIGNATURE,
-        ) from exc
+        )
     usage = _extended_key_usages(signer)
     if usage is None or TSL_SIGNING not in usage:
         raise TrustError(
@@ -537,7 +533,7 @@ def _check_list_signer(
         raise TrustError(
             f"{_cn(signer)} may not sign: its key usage lacks digitalSignature", code=Code.TRUST_LIST_SIGNATURE
         )
-    issuer = path[1] if len(path) > 1 else path[0]
+    issuer = path[1]
     for crl in trust_list.crls:
         if crl_signed_by(crl, issuer):
             entry = crl.get_revoked_certificate_by_serial_number(signer.serial_number)
@@ -546,18 +542,6 @@ def _check_list_signer(
                     f"the trust list signer {_cn(signer)} was revoked on {_instant(entry.revocation_date_utc)}",
                     code=Code.TRUST_LIST_SIGNATURE,
                 )
-
-
-def _ca_policy() -> Any:
-    from exchange._trust import ca_extension_policy
-
-    return ca_extension_policy()
-
-
-def _ee_policy() -> Any:
-    from cryptography.x509.verification import ExtensionPolicy
-
-    return ExtensionPolicy.permit_all()
 
 
 def _cn(certificate: x509.Certificate) -> str:

@@ -16,11 +16,13 @@ Loading (:func:`load_trust_list`) is where a list earns trust: its XML-DSig sign
 (:func:`exchange._dsig.verify_signature`), only the signed bytes are read afterwards, they must conform to
 the schema, the list must declare an anchor that the caller configured beforehand (a list is recognised
 only by explicit configuration, never because it names its own root), the signer must chain to that
-anchor at the evaluation moment with the ETSI ``id-tsl-kp-tslSigning`` usage and must not be revoked by
-the list's own root CRL, and ``NextUpdate`` must not have passed. Given the list held so far, a new one
+anchor at the evaluation moment with the ETSI ``id-tsl-kp-tslSigning`` usage and be shown not revoked by a
+CRL the list carries (no such CRL, or only a stale one: TRUST-REVOCATION-UNKNOWN; the list is refused, not
+trusted on an unchecked signer), and ``NextUpdate`` must not have passed. Given the list held so far, a new one
 must carry a higher SequenceNumber (:func:`check_succession`: no rollback to an older signed list). Each
 refusal is a :class:`TrustError` with its own code (TRUST-LIST-SIGNATURE, TRUST-LIST-INVALID,
-TRUST-NOT-RECOGNISED, TRUST-LIST-EXPIRED, TRUST-LIST-ROLLBACK, TRUST-LIST-SEQUENCE-REUSED).
+TRUST-NOT-RECOGNISED, TRUST-LIST-EXPIRED, TRUST-REVOCATION-UNKNOWN, TRUST-LIST-ROLLBACK,
+TRUST-LIST-SEQUENCE-REUSED).
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ from exchange._pki import (
     Credential,
     Role,
     common_name,
-    crl_signed_by,
     fingerprint,
     key_identifier,
     utc,
@@ -509,8 +510,14 @@ def _check_list_signer(
     moment: datetime,
 ) -> None:
     """The signer must chain to a configured anchor of the list at ``moment`` (RFC 5280 path validation), carry
-    the trust list signing usage, and not be revoked by the list's own root CRL."""
-    from exchange._pkix import PathValidator
+    the trust list signing usage, and be shown not revoked by the list's own CRLs (revoked: TRUST-LIST-SIGNATURE;
+    no CRL valid then that covers it: TRUST-REVOCATION-UNKNOWN, and the list is refused rather than trusted on
+    an unchecked signer). The signer's revocation is decided at the moment, brought inside the list's own
+    period [IssueDateTime, NextUpdate]: a list is judged as of when it spoke for its scheme (loaded "as of" an
+    earlier moment, it is judged as issued; past its NextUpdate it is refused as TRUST-LIST-EXPIRED or, loaded
+    with ``allow_expired``, recognises nothing). The CRL that vouches must be valid at that instant
+    (thisUpdate <= instant <= nextUpdate): a list's CRLs are published with it, never after it."""
+    from exchange._pkix import PathValidator, RevocationStatus
 
     candidates = tuple(c for c in (*presented, *trust_list.intermediates) if c != signer)
     validator = PathValidator(anchors, trust_list.intermediates, trust_list.crls)
@@ -533,15 +540,22 @@ def _check_list_signer(
         raise TrustError(
             f"{_cn(signer)} may not sign: its key usage lacks digitalSignature", code=Code.TRUST_LIST_SIGNATURE
         )
-    issuer = path[1]
-    for crl in trust_list.crls:
-        if crl_signed_by(crl, issuer):
-            entry = crl.get_revoked_certificate_by_serial_number(signer.serial_number)
-            if entry is not None and entry.revocation_date_utc <= moment:
-                raise TrustError(
-                    f"the trust list signer {_cn(signer)} was revoked on {_instant(entry.revocation_date_utc)}",
-                    code=Code.TRUST_LIST_SIGNATURE,
-                )
+    revocation_moment = min(max(moment, trust_list.issued_at), trust_list.next_update)
+    for position, certificate in enumerate(path[:-1]):
+        result = validator.revocation(path, position, candidates, moment=revocation_moment, retroactive=False)
+        if result.status is RevocationStatus.REVOKED and result.entry is not None:
+            raise TrustError(
+                f"the trust list of {trust_list.country} is signed under {_cn(certificate)}, which was revoked on "
+                f"{_instant(result.entry.revoked_at)}",
+                code=Code.TRUST_LIST_SIGNATURE,
+            )
+        if result.status is not RevocationStatus.GOOD:
+            raise TrustError(
+                f"the trust list of {trust_list.country} is signed under {_cn(certificate)}, whose revocation "
+                f"cannot be checked at {_instant(revocation_moment)}: the list carries no CRL that covers it then "
+                f"({'; '.join(result.notes)})",
+                code=Code.TRUST_REVOCATION_UNKNOWN,
+            )
 
 
 def _cn(certificate: x509.Certificate) -> str:

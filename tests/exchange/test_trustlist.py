@@ -6,11 +6,12 @@ import datetime as dt
 from dataclasses import replace
 
 import pytest
+from cryptography import x509
 from lxml import etree
 
 from exchange._dsig import sign_document
 from exchange._errors import Code, TrustError
-from exchange._pki import CountryPki, build_country_pki, demo_country, fingerprint, revoke
+from exchange._pki import CountryPki, build_country_pki, demo_country, fingerprint, make_crl, revoke
 from exchange._trustlist import (
     Authorisation,
     AuthorisationStatus,
@@ -238,3 +239,70 @@ def test_another_countrys_list_is_no_successor(aa: CountryPki, bb: CountryPki, a
     with pytest.raises(TrustError) as raised:
         check_succession(aa_list, bb_list)
     assert raised.value.code is Code.TRUST_LIST_INVALID
+
+
+# --- the list signer's revocation (issue 13, item 4) ------------------------------------------------------
+
+
+def _root_crl(aa: CountryPki, *, this_update: dt.datetime, next_update: dt.datetime,
+              critical_unknown: bool = False) -> x509.CertificateRevocationList:
+    from cryptography.hazmat.primitives import hashes
+
+    builder = (
+        x509.CertificateRevocationListBuilder()
+        .issuer_name(aa.root.certificate.subject)
+        .last_update(this_update)
+        .next_update(next_update)
+        .add_extension(x509.CRLNumber(7), critical=False)
+    )
+    if critical_unknown:
+        unknown = x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.55555.2"), b"\x05\x00")
+        builder = builder.add_extension(unknown, critical=True)
+    return builder.sign(aa.root.key, hashes.SHA256())
+
+
+def test_list_without_a_crl_for_its_signer_is_refused_not_trusted(aa: CountryPki, aa_list: TrustList) -> None:
+    """The list carries only the issuing CA's CRL: nothing says its signer is not revoked (it failed open)."""
+    signed = replace(aa_list, crls=(aa.issuing_ca_crl,)).sign(aa.trust_list_signer)
+    with pytest.raises(TrustError) as raised:
+        load_trust_list(signed, roots=[aa.root.certificate], moment=MOMENT)
+    assert raised.value.code is Code.TRUST_REVOCATION_UNKNOWN
+    assert "AA Trust List Signer" in raised.value.message
+
+
+def test_list_whose_root_crl_is_past_its_next_update_is_refused(aa: CountryPki, aa_list: TrustList) -> None:
+    stale = _root_crl(aa, this_update=MOMENT - 10 * DAY, next_update=MOMENT - DAY)
+    signed = replace(aa_list, crls=(stale, aa.issuing_ca_crl)).sign(aa.trust_list_signer)
+    assert _refusal(signed, roots=[aa.root.certificate]) is Code.TRUST_REVOCATION_UNKNOWN
+
+
+def test_list_whose_root_crl_is_issued_after_the_moment_is_refused(aa: CountryPki, aa_list: TrustList) -> None:
+    """thisUpdate after the moment: that CRL did not exist then, so it cannot vouch for the signer then."""
+    future = _root_crl(aa, this_update=MOMENT + DAY, next_update=MOMENT + 30 * DAY)
+    signed = replace(aa_list, crls=(future, aa.issuing_ca_crl)).sign(aa.trust_list_signer)
+    assert _refusal(signed, roots=[aa.root.certificate]) is Code.TRUST_REVOCATION_UNKNOWN
+
+
+def test_list_whose_root_crl_has_an_unknown_critical_extension_is_refused(aa: CountryPki, aa_list: TrustList) -> None:
+    unusable = _root_crl(aa, this_update=MOMENT - DAY, next_update=MOMENT + DAY, critical_unknown=True)
+    signed = replace(aa_list, crls=(unusable, aa.issuing_ca_crl)).sign(aa.trust_list_signer)
+    assert _refusal(signed, roots=[aa.root.certificate]) is Code.TRUST_REVOCATION_UNKNOWN
+
+
+def test_a_stale_crl_still_proves_the_signer_revoked(aa: CountryPki, aa_list: TrustList) -> None:
+    revoked = revoke(aa.root_crl, aa.root, aa.trust_list_signer.certificate, moment=MOMENT - 3 * DAY,
+                     lifetime=DAY)
+    signed = replace(aa_list, crls=(revoked, aa.issuing_ca_crl)).sign(aa.trust_list_signer)
+    assert _refusal(signed, roots=[aa.root.certificate]) is Code.TRUST_LIST_SIGNATURE
+
+
+def test_an_expired_list_kept_for_reporting_checks_its_signer_as_of_its_next_update(aa: CountryPki) -> None:
+    """Loaded with allow_expired, a list past its NextUpdate (and its CRLs) still loads, so that every
+    decision reports TRUST-LIST-EXPIRED; its signer's revocation is checked as of that NextUpdate."""
+    short = TrustList.from_pki(aa, sequence_number=2, issued_at=MOMENT, next_update=MOMENT + DAY)
+    crls = (make_crl(aa.root, this_update=MOMENT - DAY, next_update=MOMENT + 2 * DAY, number=2), aa.issuing_ca_crl)
+    signed = replace(short, crls=crls).sign(aa.trust_list_signer)
+    much_later = MOMENT + 10 * DAY
+    assert _refusal(signed, roots=[aa.root.certificate], moment=much_later) is Code.TRUST_LIST_EXPIRED
+    kept = load_trust_list(signed, roots=[aa.root.certificate], moment=much_later, allow_expired=True)
+    assert not kept.is_current(much_later)

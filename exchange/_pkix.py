@@ -185,7 +185,8 @@ def names_match(first: x509.Name, second: x509.Name) -> bool:
 
 def self_issued(certificate: x509.Certificate) -> bool:
     """Issuer and subject match (RFC 5280 6.1: a self-issued certificate, e.g. a CA's key rollover)."""
-    return names_match(certificate.issuer, certificate.subject)
+    facts = _facts(certificate)
+    return facts.subject == facts.issuer
 
 
 # --- signatures ------------------------------------------------------------------------------------------
@@ -265,20 +266,47 @@ def _value(extensions: x509.Extensions, kind: type[x509.ExtensionType]) -> x509.
         return None
 
 
+@dataclass(frozen=True, slots=True)
+class _Facts:
+    """What the checks ask of a certificate again and again (cryptography rebuilds names on each access)."""
+
+    subject: NameKey
+    issuer: NameKey
+    issuer_name: x509.Name
+    ca: bool
+    crl_sign: bool
+    points: tuple[x509.DistributionPoint, ...]
+
+
+@lru_cache(maxsize=4096)
+def _facts(certificate: x509.Certificate) -> _Facts:
+    issuer = certificate.issuer
+    extensions = _extensions(certificate)
+    constraints = _value(extensions, x509.BasicConstraints) if extensions is not None else None
+    usage = _value(extensions, x509.KeyUsage) if extensions is not None else None
+    found = _value(extensions, x509.CRLDistributionPoints) if extensions is not None else None
+    if isinstance(found, x509.CRLDistributionPoints) and len(found) > 0:
+        points = tuple(found)
+    else:  # RFC 6.3.3: a certificate without distribution points is taken to name its issuer
+        points = (x509.DistributionPoint([x509.DirectoryName(issuer)], None, None, None),)
+    return _Facts(
+        subject=name_key(certificate.subject),
+        issuer=name_key(issuer),
+        issuer_name=issuer,
+        ca=isinstance(constraints, x509.BasicConstraints) and constraints.ca,
+        crl_sign=isinstance(usage, x509.KeyUsage) and usage.crl_sign,
+        points=points,
+    )
+
+
 def is_ca(certificate: x509.Certificate) -> bool:
     """basicConstraints present with cA asserted."""
-    extensions = _extensions(certificate)
-    if extensions is None:
-        return False
-    constraints = _value(extensions, x509.BasicConstraints)
-    return isinstance(constraints, x509.BasicConstraints) and constraints.ca
+    return _facts(certificate).ca
 
 
 def may_sign_crls(certificate: x509.Certificate) -> bool:
     """keyUsage present with cRLSign."""
-    extensions = _extensions(certificate)
-    usage = _value(extensions, x509.KeyUsage) if extensions is not None else None
-    return isinstance(usage, x509.KeyUsage) and usage.crl_sign
+    return _facts(certificate).crl_sign
 
 
 def _valid_at(certificate: x509.Certificate, moment: datetime) -> bool:
@@ -364,11 +392,12 @@ class CrlView:
     """What a CRL says, parsed once: its issuer, times, scope and entries by (issuer, serial), or why it
     cannot be used at all. Lazy, memoised, and pure: safe to share."""
 
-    __slots__ = ("crl", "issuer", "number", "this_update", "next_update", "_parsed")
+    __slots__ = ("crl", "issuer", "issuer_name", "number", "this_update", "next_update", "_parsed")
 
     def __init__(self, crl: x509.CertificateRevocationList) -> None:
         self.crl = crl
-        self.issuer = name_key(crl.issuer)
+        self.issuer_name = crl.issuer
+        self.issuer = name_key(self.issuer_name)
         self.this_update = crl.last_update_utc
         self.next_update = crl.next_update_utc
         try:
@@ -394,8 +423,13 @@ class CrlView:
         point = self.distribution_point
         return point is not None and point.indirect_crl
 
-    def entry(self, issuer: x509.Name, serial_number: int) -> CrlEntry | None:
-        return self._parsed[2].get((name_key(issuer), serial_number))
+    def entry(self, issuer: NameKey, serial_number: int) -> CrlEntry | None:
+        """The entry for the certificate ``serial_number`` of the issuer named ``issuer`` (a :func:`name_key`)."""
+        return self._parsed[2].get((issuer, serial_number))
+
+    @property
+    def label(self) -> str:
+        return f"CRL number {self.number} of {_cn_name(self.issuer_name)} (thisUpdate {_iso(self.this_update)})"
 
     def _parse(
         self,
@@ -483,25 +517,17 @@ def _point_names(
     return []
 
 
-def _certificate_points(certificate: x509.Certificate) -> list[x509.DistributionPoint]:
-    """The certificate's CRL distribution points; without any, one naming its issuer (RFC 5280 6.3.3)."""
-    extensions = _extensions(certificate)
-    points = _value(extensions, x509.CRLDistributionPoints) if extensions is not None else None
-    if isinstance(points, x509.CRLDistributionPoints) and len(points) > 0:
-        return list(points)
-    return [x509.DistributionPoint([x509.DirectoryName(certificate.issuer)], None, None, None)]
-
-
 def _scope(view: CrlView, certificate: x509.Certificate) -> tuple[frozenset[x509.ReasonFlags], str | None]:
     """The reasons for which ``view`` covers ``certificate`` (RFC 5280 6.3.3 (b), (d)), or why it covers none."""
     point = view.distribution_point
-    crl_issuer = view.crl.issuer
+    crl_issuer = view.issuer_name
+    facts = _facts(certificate)
     if point is not None:
         if point.only_contains_attribute_certs:
             return frozenset(), "it covers only attribute certificates"
-        if point.only_contains_user_certs and is_ca(certificate):
+        if point.only_contains_user_certs and facts.ca:
             return frozenset(), "it covers only end-entity certificates"
-        if point.only_contains_ca_certs and not is_ca(certificate):
+        if point.only_contains_ca_certs and not facts.ca:
             return frozenset(), "it covers only CA certificates"
     idp_names = (
         _point_names(point.full_name, point.relative_name, crl_issuer) if point is not None else []
@@ -512,7 +538,7 @@ def _scope(view: CrlView, certificate: x509.Certificate) -> tuple[frozenset[x509
     )
     covered: set[x509.ReasonFlags] = set()
     why = "none of the certificate's distribution points leads to it"
-    for dp in _certificate_points(certificate):
+    for dp in facts.points:
         # (b)(1): who issues this distribution point's CRL
         if dp.crl_issuer is not None:
             issuers = [name for name in dp.crl_issuer if isinstance(name, x509.DirectoryName)]
@@ -521,13 +547,13 @@ def _scope(view: CrlView, certificate: x509.Certificate) -> tuple[frozenset[x509
             if not view.indirect:
                 why = "the certificate names it as its CRL issuer, but it is not marked indirectCRL"
                 continue
-        elif not names_match(crl_issuer, certificate.issuer):
+        elif view.issuer != facts.issuer:
             if view.indirect:
                 why = "it is an indirect CRL, and the certificate does not name its issuer as a cRLIssuer"
             continue
         # (b)(2)(i): the distribution point names
         if idp_names:
-            dp_names = _point_names(dp.full_name, dp.relative_name, certificate.issuer)
+            dp_names = _point_names(dp.full_name, dp.relative_name, facts.issuer_name)
             if not dp_names and dp.crl_issuer is not None:
                 dp_names = list(dp.crl_issuer)
             if not any(_general_names_match(a, b) for a in idp_names for b in dp_names):
@@ -607,7 +633,7 @@ class PathValidator:
 
         def extend(path: list[x509.Certificate]) -> tuple[x509.Certificate, ...] | None:
             current = path[-1]
-            issuer = name_key(current.issuer)
+            issuer = _facts(current).issuer
             for anchor in self._anchors_by_name.get(issuer, ()):
                 if anchor in allowed and anchor not in path and signed(current, anchor):
                     full = (*path, anchor)
@@ -655,14 +681,13 @@ class PathValidator:
     ) -> str | None:
         """None when ``view`` is signed by ``issuer`` (cRLSign) or by a CRL-signing certificate validated to
         ``anchor`` and not revoked (RFC 5280 6.3.3 (f)); otherwise why it is not."""
-        if names_match(view.crl.issuer, issuer.subject) and issuer not in excluded and self._crl_signed(view, issuer):
+        if view.issuer == _facts(issuer).subject and issuer not in excluded and self._crl_signed(view, issuer):
             return None if may_sign_crls(issuer) else f"its signer {_cn(issuer)} lacks keyUsage cRLSign"
         if depth >= 2:
             return "its signer's own revocation status is too far removed to be checked"
-        crl_issuer = name_key(view.crl.issuer)
         pool = (*candidates, *self.intermediates, *self.anchors)
         for signer in dict.fromkeys(pool):
-            if signer in excluded or name_key(signer.subject) != crl_issuer or signer == issuer:
+            if signer in excluded or _facts(signer).subject != view.issuer or signer == issuer:
                 continue
             if not may_sign_crls(signer) or not self._crl_signed(view, signer):
                 continue
@@ -695,8 +720,9 @@ class PathValidator:
         return self._status(tuple(path), position, candidates, moment, retroactive, 0, frozenset())
 
     def _candidate_crls(self, certificate: x509.Certificate) -> list[CrlView]:
-        views = list(self._crls_by_issuer.get(name_key(certificate.issuer), ()))
-        for dp in _certificate_points(certificate):
+        facts = _facts(certificate)
+        views = list(self._crls_by_issuer.get(facts.issuer, ()))
+        for dp in facts.points:
             for name in dp.crl_issuer or ():
                 if isinstance(name, x509.DirectoryName):
                     for view in self._crls_by_issuer.get(name_key(name.value), ()):
@@ -716,28 +742,28 @@ class PathValidator:
         excluded: frozenset[x509.Certificate],
     ) -> RevocationResult:
         certificate, issuer, anchor = path[position], path[position + 1], path[-1]
+        facts = _facts(certificate)
         notes: list[str] = []
         covered: set[x509.ReasonFlags] = set()
         newest_cover: x509.CertificateRevocationList | None = None
         later: CrlEntry | None = None
         hold_settled = False
         for view in self._candidate_crls(certificate):
-            label = f"CRL number {view.number} of {_cn_name(view.crl.issuer)} (thisUpdate {_iso(view.this_update)})"
             if view.problem is not None:
-                notes.append(f"{label} is not used: {view.problem}")
+                notes.append(f"{view.label} is not used: {view.problem}")
                 continue
             reasons, out_of_scope = _scope(view, certificate)
             if out_of_scope is not None:
-                notes.append(f"{label} does not cover it: {out_of_scope}")
+                notes.append(f"{view.label} does not cover it: {out_of_scope}")
                 continue
             problem = self._authentic(view, issuer, anchor, candidates, moment, depth, excluded)
             if problem is not None:
-                notes.append(f"{label} is not used: {problem}")
+                notes.append(f"{view.label} is not used: {problem}")
                 continue
             assert view.next_update is not None  # a CRL without one has a problem
             stale = view.next_update < moment
             issued_later = view.this_update > moment
-            entry = view.entry(certificate.issuer, certificate.serial_number)
+            entry = view.entry(facts.issuer, certificate.serial_number)
             if entry is not None and entry.reason is not x509.ReasonFlags.remove_from_crl:
                 hold = entry.reason is x509.ReasonFlags.certificate_hold
                 if hold and (stale or hold_settled):
@@ -755,28 +781,28 @@ class PathValidator:
                 covered |= reasons
                 newest_cover = newest_cover or view.crl
             elif stale:
-                notes.append(f"{label} had its next update due {_iso(view.next_update)}")
+                notes.append(f"{view.label} had its next update due {_iso(view.next_update)}")
             elif retroactive:
                 notes.append(
-                    f"{label} was issued after the moment and after the certificate expired, when its entry may "
+                    f"{view.label} was issued after the moment and after the certificate expired, when its entry may "
                     "have been dropped"
                 )
             else:
-                notes.append(f"{label} was issued after the moment")
+                notes.append(f"{view.label} was issued after the moment")
         if covered >= ALL_REASONS:
             return RevocationResult(RevocationStatus.GOOD, crl=newest_cover, later=later)
         if covered:
             missing = ", ".join(sorted(reason.value for reason in ALL_REASONS - covered))
             notes.append(f"the CRLs valid at the moment cover only some reasons (not {missing})")
         if not notes:
-            notes.append(f"there is no CRL from {_cn_name(certificate.issuer)}")
+            notes.append(f"there is no CRL from {_cn_name(facts.issuer_name)}")
         return RevocationResult(RevocationStatus.UNKNOWN, later=later, notes=tuple(notes))
 
 
 def _by_subject(certificates: Iterable[x509.Certificate]) -> dict[NameKey, list[x509.Certificate]]:
     found: dict[NameKey, list[x509.Certificate]] = {}
     for certificate in certificates:
-        found.setdefault(name_key(certificate.subject), []).append(certificate)
+        found.setdefault(_facts(certificate).subject, []).append(certificate)
     return found
 
 
@@ -786,10 +812,10 @@ def _same_key_and_name(candidate: x509.Certificate, path: Sequence[x509.Certific
         key = candidate.public_key()
     except (UnsupportedAlgorithm, ValueError):
         return True
-    subject = name_key(candidate.subject)
+    subject = _facts(candidate).subject
     for certificate in path:
         try:
-            if name_key(certificate.subject) == subject and certificate.public_key() == key:
+            if _facts(certificate).subject == subject and certificate.public_key() == key:
                 return True
         except (UnsupportedAlgorithm, ValueError):
             continue

@@ -589,7 +589,7 @@ OTHER_REASONS = frozenset({
 })
 
 
-def test_pkits_4_14_15_a_crl_for_some_reasons_alone_is_indeterminate() -> None:
+def test_pkits_4_14_17_crls_that_do_not_cover_every_reason_are_indeterminate() -> None:
     pki = Pki((TA, TA_CRL, GOOD_CA, Cert("EE", dn("EE"), "Good CA"),
                Crl("Key reasons", "Good CA", extensions=(idp(only_some_reasons=KEY_REASONS),))))
     decision = pki.decide("EE", intermediates=["Good CA"])
@@ -597,11 +597,27 @@ def test_pkits_4_14_15_a_crl_for_some_reasons_alone_is_indeterminate() -> None:
     assert "only some reasons" in decision.findings[0].message
 
 
+def complementary(*revoked: Revoked) -> Pki:
+    """Two CRLs of the CA: one for keyCompromise and cACompromise, one for the other reasons."""
+    key = tuple(item for item in revoked if item.reason in KEY_REASONS)
+    other = tuple(item for item in revoked if item.reason not in KEY_REASONS)
+    return Pki((TA, TA_CRL, GOOD_CA, Cert("EE", dn("onlySomeReasons EE"), "Good CA"),
+                Crl("Key reasons", "Good CA", key, extensions=(idp(only_some_reasons=KEY_REASONS),)),
+                Crl("Other reasons", "Good CA", other, number=2, extensions=(idp(only_some_reasons=OTHER_REASONS),))))
+
+
 def test_pkits_4_14_18_two_crls_for_complementary_reasons_cover_everything() -> None:
-    pki = Pki((TA, TA_CRL, GOOD_CA, Cert("EE", dn("EE"), "Good CA"),
-               Crl("Key reasons", "Good CA", extensions=(idp(only_some_reasons=KEY_REASONS),)),
-               Crl("Other reasons", "Good CA", number=2, extensions=(idp(only_some_reasons=OTHER_REASONS),))))
-    assert_outcome(pki.decide("EE", intermediates=["Good CA"]), PASSED)
+    assert_outcome(complementary().decide("EE", intermediates=["Good CA"]), PASSED)
+
+
+@pytest.mark.parametrize(
+    "reason",
+    [x509.ReasonFlags.key_compromise, x509.ReasonFlags.certificate_hold, x509.ReasonFlags.affiliation_changed],
+    ids=["PKITS 4.14.15 keyCompromise", "PKITS 4.14.16 on hold", "PKITS 4.14.21 affiliationChanged"],
+)
+def test_pkits_4_14_15_16_21_revoked_on_one_of_two_reason_partitioned_crls(reason: x509.ReasonFlags) -> None:
+    decision = complementary(Revoked("EE", reason=reason)).decide("EE", intermediates=["Good CA"])
+    assert_outcome(decision, FAILED, "TRUST-CERT-REVOKED")
 
 
 def test_rfc5280_6_3_3_d_a_newer_crl_for_some_reasons_does_not_hide_a_revocation() -> None:
@@ -615,9 +631,10 @@ def test_rfc5280_6_3_3_d_a_newer_crl_for_some_reasons_does_not_hide_a_revocation
     assert_outcome(pki.decide("EE", intermediates=["Good CA"]), FAILED, "TRUST-CERT-REVOKED")
 
 
-def test_rfc5280_6_3_3_b2i_a_partitioned_crl_covers_only_its_distribution_point() -> None:
-    """The CRL's IDP names partition 1; an EE whose CRL distribution point is partition 2 (or that names
-    none, and so points at its issuer) is not covered by it (as PKITS 4.14.2/4.14.3)."""
+def test_pkits_4_14_1_3_9_a_partitioned_crl_covers_only_its_distribution_point() -> None:
+    """RFC 5280 6.3.3 (b)(2)(i): the CRL's IDP names partition 1. It covers an EE that names partition 1
+    (4.14.1), not one that names partition 2 (4.14.3), nor one without distribution points, which is taken
+    to name its issuer (4.14.9)."""
     def uri(part: int) -> x509.UniformResourceIdentifier:
         return x509.UniformResourceIdentifier(f"http://crl.example/part{part}.crl")
 
@@ -636,7 +653,7 @@ def test_rfc5280_6_3_3_b2i_a_partitioned_crl_covers_only_its_distribution_point(
 
 def indirect(*, marked: bool = True, named: bool = True, revoked: tuple[Revoked, ...] = ()) -> Pki:
     """TA certifies 'Indirect CRL Issuer' (cRLSign only); it issues the CRL for Good CA's certificates,
-    which name it as their cRLIssuer."""
+    which name it as their cRLIssuer (PKITS 'indirectCRL CA2' / 'CA5')."""
     crl_issuer = x509.DirectoryName(dn("Indirect CRL Issuer"))
     points = x509.CRLDistributionPoints([x509.DistributionPoint(None, None, None, [crl_issuer])])
     return Pki((TA, TA_CRL, GOOD_CA,
@@ -646,25 +663,63 @@ def indirect(*, marked: bool = True, named: bool = True, revoked: tuple[Revoked,
                 Crl("Indirect", "CRL Issuer", revoked, extensions=(idp(indirect_crl=marked),) if marked else ())))
 
 
-def test_pkits_4_14_24_valid_indirect_crl_and_4_14_25_revoked_on_it() -> None:
-    intermediates = ["Good CA", "CRL Issuer"]
-    assert_outcome(indirect().decide("EE", intermediates=intermediates), PASSED)
-    revoked = (Revoked("EE", certificate_issuer="Good CA"),)
-    assert_outcome(indirect(revoked=revoked).decide("EE", intermediates=intermediates), FAILED,
-                   "TRUST-CERT-REVOKED")
+INDIRECT_PATH = ["Good CA", "CRL Issuer"]
 
 
-def test_rfc5280_5_3_3_entries_of_an_indirect_crl_belong_to_the_issuer_they_name() -> None:
+def test_pkits_4_14_24_valid_indirect_crl() -> None:
+    assert_outcome(indirect().decide("EE", intermediates=INDIRECT_PATH), PASSED)
+
+
+def test_pkits_4_14_25_an_entry_without_certificate_issuer_belongs_to_the_crl_issuer() -> None:
+    """RFC 5280 5.3.3: the EE's serial number is listed, but with no CertificateIssuer before it the entry
+    is a certificate of the CRL issuer's own."""
+    pki = indirect(revoked=(Revoked("EE"),))
+    assert_outcome(pki.decide("EE", intermediates=INDIRECT_PATH), PASSED)
+
+
+def test_pkits_4_14_31_and_4_14_32_revoked_on_an_indirect_crl() -> None:
+    """4.14.31: the entry names the EE's issuer; 4.14.32: a preceding entry does, and it carries over."""
+    named = indirect(revoked=(Revoked("EE", certificate_issuer="Good CA"),))
+    assert_outcome(named.decide("EE", intermediates=INDIRECT_PATH), FAILED, "TRUST-CERT-REVOKED")
+    inherited = indirect(revoked=(Revoked("Good CA", reason=None, certificate_issuer="Good CA"), Revoked("EE")))
+    # the first entry's serial is Good CA's own, attributed to Good CA: a certificate of Good CA's that does
+    # not exist; the second (the EE's serial) inherits Good CA as its issuer
+    assert_outcome(inherited.decide("EE", intermediates=INDIRECT_PATH), FAILED, "TRUST-CERT-REVOKED")
+
+
+def test_pkits_4_14_33_an_entry_belongs_to_the_issuer_last_named() -> None:
     """The same serial number under another CertificateIssuer is another certificate."""
     twin = indirect(revoked=(Revoked("EE", certificate_issuer="TA"),))
-    assert_outcome(twin.decide("EE", intermediates=["Good CA", "CRL Issuer"]), PASSED)
+    assert_outcome(twin.decide("EE", intermediates=INDIRECT_PATH), PASSED)
 
 
-def test_pkits_4_14_26_and_rfc5280_6_3_3_b1_indirect_crl_needs_the_mark_and_the_certificates_word() -> None:
-    intermediates = ["Good CA", "CRL Issuer"]
-    # the certificate names the CRL issuer, but the CRL does not say it is indirect
-    assert_outcome(indirect(marked=False).decide("EE", intermediates=intermediates), INDETERMINATE,
+def test_pkits_4_14_26_27_and_rfc5280_6_3_3_b1_indirect_crl_needs_the_mark_and_the_certificates_word() -> None:
+    # 4.14.27: the certificate names the CRL issuer, but its CRL has no IDP saying it is indirect
+    assert_outcome(indirect(marked=False).decide("EE", intermediates=INDIRECT_PATH), INDETERMINATE,
                    "TRUST-REVOCATION-UNKNOWN")
     # the CRL is indirect, but the certificate does not name its issuer as a cRLIssuer
-    assert_outcome(indirect(named=False).decide("EE", intermediates=intermediates), INDETERMINATE,
+    assert_outcome(indirect(named=False).decide("EE", intermediates=INDIRECT_PATH), INDETERMINATE,
                    "TRUST-REVOCATION-UNKNOWN")
+    # 4.14.26: the named CRL issuer's certificate is not available: its CRL proves nothing
+    assert_outcome(indirect().decide("EE", intermediates=["Good CA"]), INDETERMINATE, "TRUST-REVOCATION-UNKNOWN")
+
+
+def test_pkits_4_14_22_and_4_14_23_a_direct_crl_marked_indirect() -> None:
+    marked = (idp(indirect_crl=True),)
+    valid = Pki((TA, TA_CRL, GOOD_CA, Cert("EE", dn("IDP with indirectCRL EE"), "Good CA"),
+                 Crl("Good CA CRL", "Good CA", extensions=marked)))
+    assert_outcome(valid.decide("EE", intermediates=["Good CA"]), PASSED)
+    revoked = Pki((TA, TA_CRL, GOOD_CA, Cert("EE", dn("IDP with indirectCRL EE"), "Good CA"),
+                   Crl("Good CA CRL", "Good CA", (Revoked("EE"),), extensions=marked)))
+    assert_outcome(revoked.decide("EE", intermediates=["Good CA"]), FAILED, "TRUST-CERT-REVOKED")
+
+
+def test_pkits_4_14_28_crl_issuer_certified_by_the_certificates_own_ca() -> None:
+    """The indirect CRL issuer's certificate comes from Good CA and is covered by Good CA's own CRL."""
+    crl_issuer = x509.DirectoryName(dn("indirectCRL CA3 cRLIssuer"))
+    points = x509.CRLDistributionPoints([x509.DistributionPoint(None, None, None, [crl_issuer])])
+    pki = Pki((TA, TA_CRL, GOOD_CA, Crl("Good CA CRL", "Good CA"),
+               ca("CRL Issuer", dn("indirectCRL CA3 cRLIssuer"), "Good CA", ca=None, usage=("crl_sign",)),
+               Cert("EE", dn("Valid cRLIssuer EE Test28"), "Good CA", extensions=((points, False),)),
+               Crl("Indirect", "CRL Issuer", extensions=(idp(indirect_crl=True),))))
+    assert_outcome(pki.decide("EE", intermediates=INDIRECT_PATH), PASSED)

@@ -334,17 +334,20 @@ def guarded_protocol_class(limits: HttpLimits = DEFAULT_HTTP_LIMITS, *, tls: boo
 
 
 def server_config(
-    app: Any, material: TlsMaterial, *, log_level: str, limits: HttpLimits | None = None
+    app: Any, material: TlsMaterial, *, log_level: str, service: str, limits: HttpLimits | None = None
 ) -> uvicorn.Config:
-    """The ``uvicorn.Config`` of a service: the guarded protocol, TLS when configured, no proxy headers."""
+    """The ``uvicorn.Config`` of a service: the guarded protocol, TLS when configured, no proxy headers, structured
+    logs named for ``service`` (:mod:`exchange._logging`; the app writes its own access lines)."""
     import uvicorn
 
     from exchange._asgi_tls import uvicorn_options
+    from exchange._logging import log_config
 
     limits = limits or HttpLimits.from_env()
     options = uvicorn_options(material)  # before binding: a bad certificate is a clear error, not a traceback
     options["http"] = guarded_protocol_class(limits, tls=material.serves_tls)
-    return uvicorn.Config(app, log_level=log_level.lower(), proxy_headers=False, server_header=False,
+    return uvicorn.Config(app, log_level=log_level.lower(), log_config=log_config(service, log_level), access_log=False,
+                          proxy_headers=False, server_header=False,
                           timeout_graceful_shutdown=3, h11_max_incomplete_event_size=limits.max_header_bytes,
                           ws="none", **options)
 

@@ -39,6 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from exchange._catalogue import Catalogue, default_catalogue
 from exchange._envelope import ReceiptStatus
 from exchange._errors import Code, ConfigurationError, ExchangeError, InputError, Severity, TrustError
+from exchange._logging import RequestLog, about_message
 from exchange._pki import Credential
 from exchange._receipts import sign_rejection_answer, verify_receipt
 from exchange._tls import TransportIdentity, TransportPolicy, gateway_tls, gateway_transport_policy, peer_certificate
@@ -177,6 +178,8 @@ class Gateway:
                                         timings=self.metrics.observe_check)
         except (TrustError, ConfigurationError) as exc:  # the checks raise only for the gateway's own material
             raise configuration_fault(exc) from exc
+        named = outcome.header or outcome.claimed
+        about_message(outcome.message_id, named.conversation_id if named is not None else None)
         return self._record(body, outcome)
 
     def rejection_report(self, submitted: bytes, answer: Mapping[str, Any], http_status: int) -> bytes:
@@ -530,6 +533,7 @@ def create_app(
     app.include_router(audit)
     app.include_router(operations)
     app.include_router(ui_router)
+    app.add_middleware(RequestLog, logger="gateway.access")  # one structured access line per request
     return app
 
 

@@ -67,6 +67,7 @@ from functools import partial
 import httpx
 
 from exchange._errors import Code, ExchangeError, StoreError
+from exchange._logging import message_scope
 from exchange._redact import redact_url
 from gateway._metrics import GatewayMetrics
 from gateway._settings import DeliverySettings
@@ -328,6 +329,10 @@ class Deliverer:
             return DeliveryOutcome.retryable(Code.GW_DELIVERY_INTERNAL, f"{type(exc).__name__}: {exc}")
 
     async def _process(self, claim: ClaimedMessage) -> DeliveryReport:
+        with message_scope(claim.message_id, claim.conversation_id):  # every line of this attempt names the message
+            return await self._process_claim(claim)
+
+    async def _process_claim(self, claim: ClaimedMessage) -> DeliveryReport:
         started_at = self._now()
         started = time.perf_counter()
         outcome = await self._attempt(claim)

@@ -4,6 +4,7 @@ it, BB holds exactly one document whose bytes and signatures verify, and AA hold
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -51,11 +52,11 @@ def test_certificate_of_origin_from_aa_to_bb_and_back(workspace: Workspace, tmp_
     gateway, aa, bb = (f"http://127.0.0.1:{port}" for port in (gateway_port, aa_port, bb_port))
     ws = str(workspace.path)
     gateway_command = [PTX, "serve", "gateway", "--workspace", ws, "--port", str(gateway_port),
-                       "--node", f"AA={aa}", "--node", f"BB={bb}", "--log-level", "warning"]
+                       "--node", f"AA={aa}", "--node", f"BB={bb}", "--log-level", "info"]
 
     def node_command(country: str, port: int) -> list[str]:
         return [PTX, "serve", "node", "--country", country, "--workspace", ws, "--port", str(port),
-                "--gateway", gateway, "--log-level", "warning"]
+                "--gateway", gateway, "--log-level", "info"]
 
     with running(gateway_command, health_url=f"{gateway}/readyz", env=FAST, log=tmp_path / "gateway.log"), \
          running(node_command("AA", aa_port), health_url=f"{aa}/readyz", log=tmp_path / "aa.log"), \
@@ -98,3 +99,18 @@ def test_certificate_of_origin_from_aa_to_bb_and_back(workspace: Workspace, tmp_
         assert receipt.envelope_digest == hashlib.sha256(envelope).digest()
         assert [change["status"] for change in outbox["history"]][0] == "NEW"
         assert outbox["history"][-1]["status"] == "ACKNOWLEDGED"
+        conversation = read_envelope(parse_xml(outer.signed_content)).conversation_id
+
+    # every service logs JSON lines, and the lines about this message name it and its conversation, at each hop
+    about: dict[str, list[dict[str, Any]]] = {}
+    for name in ("gateway", "aa", "bb"):
+        lines = [json.loads(line) for line in (tmp_path / f"{name}.log").read_text().splitlines()
+                 if line.startswith("{")]
+        assert lines and all({"time", "level", "service", "logger", "event"} <= set(line) for line in lines)
+        about[name] = [line for line in lines if line.get("message_id") == message_id]
+        assert about[name], f"no line of {name} names {message_id}"
+        assert {line.get("conversation_id") for line in about[name]} <= {conversation, None}
+    assert {line["service"] for line in about["aa"]} == {"node-AA"} and about["gateway"][0]["service"] == "gateway"
+    assert any(line.get("path") == "/v1/messages" and line.get("http_status") == 202 for line in about["gateway"])
+    assert any(line.get("path") == "/v1/inbox" for line in about["bb"])
+    assert any(line.get("conversation_id") == conversation for name in about for line in about[name])

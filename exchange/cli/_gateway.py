@@ -82,7 +82,7 @@ def serve_gateway(
     settings = load_settings(**overrides)
     material = gateway_tls(settings.tls, Workspace.open(settings.workspace))
     # before binding: a bad certificate or HTTP limit is a clear error, not a traceback
-    config = server_config(create_app(settings), material, log_level=log_level)
+    config = server_config(create_app(settings), material, log_level=log_level, service="gateway")
     sock = bind_socket(host, port)
     mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
               if material.verifies_clients else "")

@@ -70,7 +70,7 @@ def serve_node(
     app = create_app(settings)
     material = node_tls(settings.tls, app.state.node.workspace, settings.country)
     # before binding: a bad certificate or HTTP limit is a clear error, not a traceback
-    config = server_config(app, material, log_level=log_level)
+    config = server_config(app, material, log_level=log_level, service=f"node-{country.upper()}")
     sock = bind_socket(host, port)
     mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
               if material.verifies_clients else "")

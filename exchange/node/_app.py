@@ -28,6 +28,7 @@ from fastapi.responses import JSONResponse
 from exchange import __version__
 from exchange._catalogue import Catalogue, default_catalogue
 from exchange._errors import Category, Code, ConfigurationError, ExchangeError
+from exchange._logging import RequestLog
 from exchange._pki import load_certificate_file
 from exchange._tls import TransportPolicy, node_tls, node_transport_policy
 from exchange._workspace import Workspace
@@ -35,6 +36,7 @@ from exchange._xml import XmlLimits
 from exchange.node._checks import InboxChecks
 from exchange.node._gateway import GatewayClient
 from exchange.node._inbox import Inbox
+from exchange.node._metrics import NodeMetrics
 from exchange.node._outbox import DocumentRefused, Outbox
 from exchange.node._settings import NodeSettings, get_settings
 from exchange.node._store import Clock, NodeStore, utc_now
@@ -82,6 +84,7 @@ class NodeServices:
     inbox: Inbox
     outbox: Outbox
     clock: Clock
+    metrics: NodeMetrics
     #: With mutual TLS, whom the inbox takes deliveries from (the gateway's TLS client certificate); else None.
     transport: TransportPolicy | None = None
 
@@ -150,7 +153,8 @@ def create_app(
     gateway_certificate = load_certificate_file(workspace.file(workspace.index.gateway.signer))[0]
     country_name = workspace.country(country).name
     checks = InboxChecks(country=country, workspace=workspace, catalogue=catalogue, limits=limits)
-    nodes = {code: workspace.node(code).certificate for code in workspace.countries}
+    nodes = {code: workspace.node_certificate(code) for code in workspace.countries}  # public material only
+    metrics = NodeMetrics()
     store = NodeStore.open(settings.store_url, now=clock)
     owns_client = client is None
     tls = node_tls(settings.tls, workspace, country)
@@ -163,13 +167,15 @@ def create_app(
         inbox=Inbox(
             country=country, country_name=country_name, node=node, gateway_certificate=gateway_certificate,
             checks=checks, store=store, clock=clock, skew=timedelta(seconds=settings.delivery_skew),
+            metrics=metrics,
         ),
         outbox=Outbox(
             country=country, country_name=country_name, workspace=workspace, catalogue=catalogue, node=node,
             nodes=nodes, store=store, gateway=gateway, clock=clock, limits=limits,
-            gateway_certificate=gateway_certificate, demo=settings.demo,
+            gateway_certificate=gateway_certificate, demo=settings.demo, metrics=metrics,
         ),
         clock=clock,
+        metrics=metrics,
         transport=node_transport_policy(workspace) if tls.verifies_clients else None,
     )
 
@@ -195,6 +201,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     for module in (_api_health, _api_inbox, _api_outbox, _api_documents, _ui):
         app.include_router(module.router)
+    app.add_middleware(RequestLog, logger="exchange.node.access")  # one structured access line per request
     return app
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -27,10 +28,12 @@ from cryptography import x509
 from exchange._envelope import Party, ReceiptStatus
 from exchange._errors import Code, InputError, Severity
 from exchange._findings import Finding
+from exchange._logging import about_message
 from exchange._pki import Credential
 from exchange._receipts import sign_receipt
 from exchange._transport import HEADER, verify_delivery
 from exchange.node._checks import InboxChecks, InboxOutcome
+from exchange.node._metrics import NodeMetrics
 from exchange.node._store import Clock, InboxEntry, NewInboxMessage, NodeStore
 
 #: The message id a receipt can name (the receipt schema's IdType).
@@ -70,7 +73,9 @@ class Inbox:
         store: NodeStore,
         clock: Clock,
         skew: timedelta,
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        self.metrics = metrics or NodeMetrics()
         self.country = country
         self.party = Party(country, name=country_name)
         self._node = node
@@ -103,6 +108,7 @@ class Inbox:
     def receive(self, body: bytes, *, delivery: str | None, content_type: str | None) -> InboxAnswer:
         """Authenticate, deduplicate, check, answer and store one delivery (blocking: run in a worker thread)."""
         message_id = self.authenticate(body, delivery)
+        about_message(message_id)
         if media_type(content_type) not in XML_MEDIA_TYPES:
             raise InputError(
                 f"a delivery must be application/xml, not {content_type or 'untyped'}", code=Code.GW_MEDIA_TYPE
@@ -113,7 +119,13 @@ class Inbox:
             return self._again(earlier, message_id, digest)
 
         moment = self._clock()
+        started = time.perf_counter()
         outcome = self._checks.run(body, delivery_id=message_id, moment=moment)
+        self.metrics.observe_delivery("RECEIVED" if outcome.accepted else "REJECTED", outcome.error_codes,
+                                      time.perf_counter() - started)
+        named = outcome.header or outcome.claimed
+        if named is not None:
+            about_message(message_id, named.conversation_id)
         receipt = self._receipt(outcome, message_id, body)
         header = outcome.header or outcome.claimed
         entry, created = self._store.inbox_record(NewInboxMessage(
@@ -142,6 +154,7 @@ class Inbox:
                 "the earlier message stands",
                 code=Code.NODE_DUPLICATE_CONFLICT,
             )
+        self.metrics.redeliveries.inc()
         return InboxAnswer(receipt=earlier.receipt, entry=earlier, redelivery=True)
 
     def _receipt(self, outcome: InboxOutcome, message_id: str, body: bytes) -> bytes:

@@ -33,9 +33,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from exchange._builder import build_document
 from exchange._catalogue import Catalogue
 from exchange._dsig import sign_document
-from exchange._envelope import Party, build_envelope
+from exchange._envelope import Party, build_envelope, read_envelope
 from exchange._errors import Code, ExchangeError, InputError
 from exchange._findings import Finding
+from exchange._logging import about_message
 from exchange._pki import Credential
 from exchange._receipts import (
     CHECK_RECEIPT,
@@ -50,6 +51,7 @@ from exchange._workspace import Workspace
 from exchange._xml import XmlLimits, parse_xml
 from exchange.node._checks import ENVELOPE_TYPE, RECEIPT_TYPE
 from exchange.node._gateway import GATEWAY_CODES, GatewayClient
+from exchange.node._metrics import NodeMetrics
 from exchange.node._store import (
     RECEIPTED,
     UNSUBMITTED,
@@ -162,7 +164,9 @@ class Outbox:
         limits: XmlLimits,
         gateway_certificate: x509.Certificate,
         demo: bool = False,
+        metrics: NodeMetrics | None = None,
     ) -> None:
+        self.metrics = metrics or NodeMetrics()
         self.country = country
         self.party = Party(country, name=country_name)
         self._workspace = workspace
@@ -325,6 +329,7 @@ class Outbox:
 
     async def _submit(self, entry: OutboxEntry) -> OutboxEntry:
         message_id = entry.message_id
+        about_message(message_id, _conversation(entry.envelope))
         try:
             answer, report = await self._gateway.submit(entry.envelope)
         except ExchangeError as exc:
@@ -342,6 +347,7 @@ class Outbox:
         status = _status_from(answer.http_status, report)
         codes = _codes(report)
         detail = f"gateway {status.value} (HTTP {answer.http_status})" + (f": {', '.join(codes)}" if codes else "")
+        self.metrics.submissions.labels(status=status.value).inc()
         signed = report.pop("rejection_report", None) if isinstance(report, dict) else None
         entry = await asyncio.to_thread(
             self._store.outbox_update, message_id, status=status, detail=detail,
@@ -365,6 +371,7 @@ class Outbox:
                 body, submitted=entry.envelope, message_id=entry.message_id, gateway=self._gateway_certificate,
                 validator=self._validator, rejection_type=self._catalogue.get(REJECTION_TYPE), limits=self._limits,
             )
+        self.metrics.rejections.labels(verified=str(check.verified).lower()).inc()
         if not check.verified:
             log.warning("message_id=%s the gateway's rejection report was refused: %s", entry.message_id,
                         ", ".join(check.codes))
@@ -416,7 +423,7 @@ class Outbox:
             return ReceiptCheck(verified=False, findings=(Finding.of(
                 Code.NODE_RECEIPT_INVALID, CHECK_RECEIPT, f"{self.country} knows no node for {entry.receiver!r}",
             ),))
-        return verify_receipt(
+        check = verify_receipt(
             body,
             envelope=entry.envelope,
             message_id=entry.message_id,
@@ -427,9 +434,19 @@ class Outbox:
             receipt_type=self._catalogue.get(RECEIPT_TYPE),
             limits=self._limits,
         )
+        self.metrics.receipts.labels(verified=str(check.verified).lower()).inc()
+        return check
 
     def list(self, *, limit: int, offset: int) -> tuple[OutboxEntry, ...]:
         return self._store.outbox_list(limit=limit, offset=offset)
+
+
+def _conversation(envelope: bytes) -> str | None:
+    """The conversation id of an envelope this node built and signed (for its log lines)."""
+    try:
+        return read_envelope(parse_xml(envelope)).conversation_id
+    except ExchangeError:  # pragma: no cover - the node's own envelope
+        return None
 
 
 def _trackable(entry: OutboxEntry) -> bool:

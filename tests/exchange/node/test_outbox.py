@@ -377,3 +377,18 @@ def test_outbox_answers_are_json_serialisable_records(aa: AppClient) -> None:
     body = aa.post("/v1/outbox", json=coo_request()).json()
     assert set(body) >= {"message_id", "status", "gateway", "history", "receipt", "envelope_digest", "document_type"}
     json.dumps(body)
+
+
+def test_both_nodes_count_what_they_did_on_metrics(aa: AppClient, gateway: FakeGateway) -> None:
+    message_id = aa.post("/v1/outbox", json=coo_request()).json()["message_id"]
+    aa.get(f"/v1/outbox/{message_id}")  # tracked to the verified receipt
+    aa.post("/v1/outbox", json=coo_request(tamper=True))
+    sent = aa.get("/metrics")
+    assert sent.status_code == 200 and sent.headers["content-type"].startswith("text/plain")
+    assert 'ptx_node_outbox_submissions_total{status="ACCEPTED"} 1.0' in sent.text
+    assert 'ptx_node_outbox_submissions_total{status="REJECTED"} 1.0' in sent.text
+    assert 'ptx_node_rejection_reports_total{verified="true"} 1.0' in sent.text
+    assert 'ptx_node_receipts_total{verified="true"}' in sent.text
+    assert gateway.receiver is not None
+    received = gateway.receiver.get("/metrics").text
+    assert 'ptx_node_inbox_messages_total{verdict="RECEIVED"} 1.0' in received

@@ -676,6 +676,7 @@ class PathValidator:
         anchor: x509.Certificate,
         candidates: Sequence[x509.Certificate],
         moment: datetime,
+        retroactive: bool,
         depth: int,
         excluded: frozenset[x509.Certificate],
     ) -> str | None:
@@ -699,7 +700,9 @@ class PathValidator:
             if path is None:
                 continue
             for position in range(len(path) - 1):
-                status = self._status(path, position, candidates, moment, False, depth + 1, excluded | {signer})
+                status = self._status(
+                    path, position, candidates, moment, retroactive, depth + 1, excluded | {signer}
+                )
                 if status.status is not RevocationStatus.GOOD:
                     break
             else:
@@ -756,7 +759,7 @@ class PathValidator:
             if out_of_scope is not None:
                 notes.append(f"{view.label} does not cover it: {out_of_scope}")
                 continue
-            problem = self._authentic(view, issuer, anchor, candidates, moment, depth, excluded)
+            problem = self._authentic(view, issuer, anchor, candidates, moment, retroactive, depth, excluded)
             if problem is not None:
                 notes.append(f"{view.label} is not used: {problem}")
                 continue

@@ -482,13 +482,14 @@ def test_pkits_4_4_19_valid_separate_certificate_and_crl_keys() -> None:
     assert_outcome(decision, INDETERMINATE, "TRUST-REVOCATION-UNKNOWN")
 
 
-def separate_keys(*, ee_revoked: bool = False, crl_signer_revoked: bool = False) -> Pki:
+def separate_keys(*, ee_revoked: bool = False, crl_signer_revoked: bool = False,
+                  this_update: dt.timedelta = -DAY) -> Pki:
     return Pki((TA,
                 ca("Cert CA", dn("Separate Certificate and CRL Keys CA"), "TA", usage=("key_cert_sign",)),
                 ca("CRL CA", dn("Separate Certificate and CRL Keys CA"), "TA", ca=None, usage=("crl_sign",)),
-                Crl("TA CRL", "TA", (Revoked("CRL CA"),) if crl_signer_revoked else ()),
+                Crl("TA CRL", "TA", (Revoked("CRL CA"),) if crl_signer_revoked else (), this_update=this_update),
                 Cert("EE", dn("Separate Certificate and CRL Keys EE"), "Cert CA"),
-                Crl("CA CRL", "CRL CA", (Revoked("EE"),) if ee_revoked else ())))
+                Crl("CA CRL", "CRL CA", (Revoked("EE"),) if ee_revoked else (), this_update=this_update)))
 
 
 def test_pkits_4_4_19_to_21_separate_certificate_and_crl_keys() -> None:
@@ -500,6 +501,11 @@ def test_pkits_4_4_19_to_21_separate_certificate_and_crl_keys() -> None:
     # 4.4.21: the CRL signing certificate itself is revoked by the TA: the CA's CRL proves nothing
     assert_outcome(separate_keys(crl_signer_revoked=True).decide("EE", intermediates=intermediates),
                    INDETERMINATE, "TRUST-REVOCATION-UNKNOWN")
+    # "as of" an earlier moment, with CRLs issued since: the CRL signer is judged by the same rule as the EE
+    later = separate_keys(this_update=2 * HOUR)
+    assert_outcome(later.decide("EE", intermediates=intermediates), PASSED)
+    assert_outcome(later.decide("EE", intermediates=intermediates, retroactive_revocation=False), INDETERMINATE,
+                   "TRUST-REVOCATION-UNKNOWN")
 
 
 def self_issued_crl_key(*, ee_revoked: bool = False, ee_signer: str = "CA") -> Pki:

@@ -1,0 +1,72 @@
+"""RFC 5280 building blocks (exchange._pkix): name preparation and matching, the algorithm profile, CRL views.
+
+Whole paths and revocation decisions are tested through TrustContext in test_path_validation.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.name import _ASN1Type
+from cryptography.x509.oid import NameOID
+
+from exchange._pki import generate_key, key_usage
+from exchange._pkix import PathValidator, certificate_signed_by, names_match, prepare
+
+MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
+DAY = dt.timedelta(days=1)
+
+
+def test_rfc4518_preparation_folds_case_maps_spaces_and_drops_invisible_characters() -> None:
+    assert prepare("  Good\u00a0\tCA\u200b ") == "good ca"
+    assert prepare("STRASSE") == prepare("straße")  # full case folding
+    assert prepare("\uff27ood CA") == "good ca"  # NFKC: fullwidth G
+
+
+def test_rfc5280_7_1_rdn_sequence_order_matters_within_an_rdn_it_does_not() -> None:
+    cn, org = NameOID.COMMON_NAME, NameOID.ORGANIZATION_NAME
+    multi = x509.Name([x509.RelativeDistinguishedName([x509.NameAttribute(cn, "A"), x509.NameAttribute(org, "B")])])
+    swapped = x509.Name([x509.RelativeDistinguishedName([x509.NameAttribute(org, "b"), x509.NameAttribute(cn, "a")])])
+    assert names_match(multi, swapped)
+    in_order = x509.Name([x509.NameAttribute(cn, "A"), x509.NameAttribute(org, "B")])
+    reversed_order = x509.Name([x509.NameAttribute(org, "B"), x509.NameAttribute(cn, "A")])
+    assert not names_match(in_order, reversed_order)
+    assert not names_match(in_order, multi)  # two RDNs are not one multi-valued RDN
+    assert not names_match(x509.Name([x509.NameAttribute(cn, "A")]), x509.Name([x509.NameAttribute(org, "A")]))
+    printable = x509.Name([x509.NameAttribute(cn, "Good CA", _type=_ASN1Type.PrintableString)])
+    utf8 = x509.Name([x509.NameAttribute(cn, "good  ca", _type=_ASN1Type.UTF8String)])
+    assert names_match(printable, utf8)
+
+
+def _certificate(subject: str, key: object, signer: object, algorithm: hashes.HashAlgorithm,
+                 *, ca: bool) -> x509.Certificate:
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    builder = (
+        x509.CertificateBuilder().subject_name(name).issuer_name(x509.Name([x509.NameAttribute(
+            NameOID.COMMON_NAME, "Root")]))
+        .public_key(key.public_key())  # type: ignore[attr-defined]
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(MOMENT - DAY).not_valid_after(MOMENT + DAY)
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+        .add_extension(key_usage(("key_cert_sign", "crl_sign") if ca else ("digital_signature",)), critical=True)
+    )
+    return builder.sign(signer, algorithm)  # type: ignore[arg-type]
+
+
+def test_the_algorithm_profile_refuses_other_hashes_and_small_rsa() -> None:
+    """SHA-256/384/512 only (cryptography no longer even signs with SHA-1), RSA of at least 2048 bits."""
+    root_key = generate_key()
+    root = _certificate("Root", root_key, root_key, hashes.SHA256(), ca=True)
+    good = _certificate("Leaf", generate_key(), root_key, hashes.SHA256(), ca=False)
+    sha224 = _certificate("Leaf", generate_key(), root_key, hashes.SHA224(), ca=False)
+    small = _certificate("Leaf", rsa.generate_private_key(public_exponent=65537, key_size=1024), root_key,
+                         hashes.SHA256(), ca=False)
+    assert certificate_signed_by(good, root)
+    assert not certificate_signed_by(sha224, root)
+    validator = PathValidator([root])
+    assert validator.build(good, moment=MOMENT) == (good, root)
+    assert validator.build(sha224, moment=MOMENT) is None
+    assert validator.build(small, moment=MOMENT) is None  # the subject key is outside the profile

@@ -107,8 +107,9 @@ class PartyView:
         """The ids of the agreements in force that let this flow happen (none: it may not)."""
         raise NotImplementedError
 
-    def sender_trust(self) -> TrustContext:  # pragma: no cover - interface
-        """The trust in which a sending node's certificate is evaluated for ``envelope``."""
+    def node_trust(self, party: str) -> TrustContext:  # pragma: no cover - interface
+        """The trust in which the node certificate of ``party`` is evaluated (for envelopes it signs as a sender,
+        receipts it signs as a receiver): at the gateway that party's own trust, at a node the node's own."""
         raise NotImplementedError
 
     def trust_for(self, receiver: str) -> TrustContext:  # pragma: no cover - interface
@@ -439,7 +440,7 @@ class Engine:
                 f"{check.signer.subject.rfc4514_string()}, not by {sender.identifier}'s registered node",
             )], 403)
             return
-        decision = view.sender_trust().evaluate(check.signer, check.chain, document_type=ENVELOPE_TYPE)
+        decision = view.node_trust(sender.identifier).evaluate(check.signer, check.chain, document_type=ENVELOPE_TYPE)
         problems = self._trust_problems(decision, Step.SENDER)
         if problems:
             problems.append(Finding.of(

@@ -1,66 +1,90 @@
 """The parties as a demo workspace describes them, for the check engine (:mod:`exchange._engine`).
 
 :class:`WorkspaceParties` answers for one service: the gateway (``country=None``: every country of the workspace
-is a member, every agreement counts, a sending node is evaluated in the workspace's view of every country's own
-trust list, and a document's issuer in what its receiver recognises) or the node of one country (it takes messages
-only for itself, only its own agreements count, and every trust decision is made in its own trust).
+is a member, every agreement counts, a party's node is evaluated in that party's own trust and a document's
+issuer in what its receiver recognises) or the node of one country (it takes messages only for itself, only its
+own agreements count, and every trust decision is made in its own trust).
 
 Only public material is read: node certificates, agreements, trust lists and CRLs; no private key is opened.
-:meth:`WorkspaceParties.view` is the one reload point: it re-reads the agreements when their files change (the
-trust contexts are rebuilt by the workspace when the trust lists or agreements change), so that routing, sender
-authentication and trust answer from the same files on every message and a change takes effect on the next one.
+
+:meth:`WorkspaceParties.view` is the service's one reload point. It reads the state of every input file (trust
+lists, agreements, imported lists, node certificates) once; when that changed since the last snapshot, it builds
+a new one from the files: the agreements, the node certificates and every trust context this service uses,
+then reads the state again and builds anew if a file changed meanwhile. A view answers from one snapshot only,
+so routing, sender authentication and trust never see different versions, and a change on disk counts from the
+next message. A trust context that cannot be built (a damaged trust list) fails only the questions that need it.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING
 
 from cryptography import x509
 
 from exchange._engine import Parties, PartyView
+from exchange._errors import Code, ConfigurationError, TrustError
+from exchange._workspace import Role
 
 if TYPE_CHECKING:
     from exchange._trust import TrustContext
     from exchange._workspace import Agreement, Workspace
 
+#: how many times a snapshot is rebuilt when its files keep changing while it is built
+_ATTEMPTS = 3
+
+Stamps = tuple[tuple[str, int, int], ...]
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """One version of a service's public material."""
+
+    stamps: Stamps
+    agreements: tuple[Agreement, ...]
+    nodes: dict[str, x509.Certificate]
+    #: trust contexts by whose they are (a country code), or the error that kept one from being built
+    contexts: dict[str, TrustContext | TrustError | ConfigurationError] = field(default_factory=dict)
+
+    def trust(self, whose: str, moment: datetime) -> TrustContext:
+        built = self.contexts.get(whose)
+        if built is None:
+            raise ConfigurationError(f"no trust context for {whose!r} in this service's view",
+                                     code=Code.CONFIG_INVALID)
+        if isinstance(built, TrustError | ConfigurationError):
+            raise built
+        return built.at(moment)
+
 
 class WorkspaceView(PartyView):
     """What one service of a workspace knows at ``moment``; subclass to change one answer (tests do)."""
 
-    def __init__(
-        self,
-        workspace: Workspace,
-        country: str | None,
-        *,
-        moment: datetime,
-        agreements: tuple[Agreement, ...],
-        nodes: dict[str, x509.Certificate],
-    ) -> None:
-        self.workspace = workspace
+    def __init__(self, snapshot: Snapshot, country: str | None, *, moment: datetime) -> None:
+        self.snapshot = snapshot
         self.country = country
         self.moment = moment
-        self.agreements = agreements
-        self.nodes = nodes
+
+    @property
+    def agreements(self) -> tuple[Agreement, ...]:
+        return self.snapshot.agreements
 
     def node_certificate(self, party: str) -> x509.Certificate | None:
-        return self.nodes.get(party)
+        return self.snapshot.nodes.get(party)
 
     def receiver_known(self, party: str) -> bool:
-        return party == self.country if self.country is not None else party in self.nodes
+        return party == self.country if self.country is not None else party in self.snapshot.nodes
 
     def agreements_for(self, sender: str, receiver: str, document_type: str) -> tuple[str, ...]:
-        return tuple(str(agreement.id) for agreement in self.agreements
+        return tuple(str(agreement.id) for agreement in self.snapshot.agreements
                      if agreement.allows(sender, receiver, document_type, moment=self.moment))
 
-    def sender_trust(self) -> TrustContext:
-        context: TrustContext = self.workspace.trust_context(self.country, moment=self.moment)
-        return context
+    def node_trust(self, party: str) -> TrustContext:
+        return self.snapshot.trust(self.country or party, self.moment)
 
     def trust_for(self, receiver: str) -> TrustContext:
-        context: TrustContext = self.workspace.trust_context(self.country or receiver, moment=self.moment)
-        return context
+        return self.snapshot.trust(self.country or receiver, self.moment)
 
 
 class WorkspaceParties(Parties):
@@ -72,23 +96,48 @@ class WorkspaceParties(Parties):
         self.country = country.upper() if country is not None else None
         self._view_type = view
         self._lock = threading.Lock()
-        self._snapshot: tuple[object, tuple[Agreement, ...], dict[str, x509.Certificate]] | None = None
+        self._snapshot: Snapshot | None = None
 
     def view(self, *, moment: datetime) -> WorkspaceView:
-        agreements, nodes = self._material()
-        return self._view_type(self.workspace, self.country, moment=moment, agreements=agreements, nodes=nodes)
+        return self._view_type(self.snapshot(moment), self.country, moment=moment)
 
-    def _material(self) -> tuple[tuple[Agreement, ...], dict[str, x509.Certificate]]:
-        workspace = self.workspace
-        paths = [workspace.file(relative) for relative in workspace.index.agreements]
-        stamps = workspace._stamps(paths)
+    def snapshot(self, moment: datetime) -> Snapshot:
+        """The current snapshot, rebuilt when any of its files changed."""
         with self._lock:
-            if self._snapshot is not None and self._snapshot[0] == stamps:
-                return self._snapshot[1], self._snapshot[2]
-            agreements = workspace.agreements if self.country is None else workspace.agreements_of(self.country)
-            nodes = {code: workspace.node_certificate(code) for code in workspace.countries}
-            self._snapshot = (stamps, agreements, nodes)
-            return agreements, nodes
+            stamps = self._stamps()
+            if self._snapshot is not None and self._snapshot.stamps == stamps:
+                return self._snapshot
+            for _ in range(_ATTEMPTS):
+                built = self._build(stamps, moment)
+                after = self._stamps()
+                if after == stamps:
+                    break
+                stamps = after  # a file changed while we read: read again
+            self._snapshot = built
+            return built
+
+    def _stamps(self) -> Stamps:
+        workspace = self.workspace
+        nodes = [workspace.file(_node_record(workspace, code)) for code in workspace.countries]
+        return workspace.stamps([*workspace.context_inputs(), *nodes])
+
+    def _build(self, stamps: Stamps, moment: datetime) -> Snapshot:
+        workspace = self.workspace
+        agreements = workspace.agreements if self.country is None else workspace.agreements_of(self.country)
+        nodes = {code: workspace.node_certificate(code) for code in workspace.countries}
+        contexts: dict[str, TrustContext | TrustError | ConfigurationError] = {}
+        for whose in (self.country,) if self.country is not None else workspace.countries:
+            try:
+                contexts[whose] = workspace.build_trust_context(whose, moment)
+            except (TrustError, ConfigurationError) as exc:  # fails the questions that need it, logged there
+                contexts[whose] = exc
+        return Snapshot(stamps=stamps, agreements=agreements, nodes=nodes, contexts=contexts)
 
 
-__all__ = ["WorkspaceParties", "WorkspaceView"]
+def _node_record(workspace: Workspace, code: str) -> str:
+    record = workspace.country(code)
+    return next(authority.certificate for authority in record.authorities.values()
+                if authority.role == Role.NODE.value)
+
+
+__all__ = ["Snapshot", "WorkspaceParties", "WorkspaceView"]

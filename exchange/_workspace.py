@@ -701,6 +701,19 @@ class Workspace:
 
     # --- trust contexts --------------------------------------------------------------------------------
 
+    def stamps(self, paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+        """The state (path, mtime, size) of each file: what a reload point compares."""
+        return self._stamps(paths)
+
+    def context_inputs(self) -> list[Path]:
+        """The files trust contexts are built from (trust lists, agreements, imported lists)."""
+        return self._context_inputs()
+
+    def build_trust_context(self, receiver: str | None, moment: datetime) -> TrustContext:
+        """A new trust context of ``receiver`` (None: the workspace view) from the files as they are now, uncached
+        (:meth:`trust_context` caches; a reload point that keeps its own snapshot builds with this)."""
+        return self._build_context(receiver, moment)
+
     def _stamps(self, paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
         stamps = []
         for path in paths:

@@ -147,7 +147,7 @@ class Gateway:
             return ReceiptEvidence.refused(body, f"no node is registered for the receiver {claim.receiver!r}")
         check = verify_receipt(
             body, envelope=claim.envelope, message_id=claim.message_id, receiver=claim.receiver,
-            receiver_node=registered, trust=view.sender_trust(), validator=self.receipt_validator,
+            receiver_node=registered, trust=view.node_trust(claim.receiver), validator=self.receipt_validator,
             receipt_type=self.catalogue.get(RECEIPT_TYPE), limits=self.pipeline.limits,
             invalid=Code.GW_RECEIPT_INVALID,
         )

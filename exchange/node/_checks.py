@@ -55,7 +55,7 @@ class InboxChecks:
 
     def trust(self, moment: datetime) -> TrustContext:
         """This node's own trust at ``moment``."""
-        return self.parties.view(moment=moment).sender_trust()
+        return self.parties.view(moment=moment).node_trust(self.country)
 
     def run(self, body: bytes, *, delivery_id: str, moment: datetime) -> Outcome:
         """Check one delivered envelope at ``moment``; ``delivery_id`` is the message id the gateway signed for."""

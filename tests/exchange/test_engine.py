@@ -110,7 +110,7 @@ class _FixedTrust:
 
 def _view_with_sender_decision(decision: Any) -> type[WorkspaceView]:
     class View(WorkspaceView):
-        def sender_trust(self) -> Any:
+        def node_trust(self, party: str) -> Any:
             return _FixedTrust(decision)
     return View
 
@@ -175,3 +175,25 @@ def test_profiles_name_only_codes_of_the_catalogue() -> None:
     assert GATEWAY_PROFILE.code("DUPLICATE-RESEND") is Code.GW_DUPLICATE_RESEND
     with pytest.raises(ValueError):
         Profile("backwards", "GW", (Step.PARSE, Step.SIZE), Code.GW_RECEIVER_UNKNOWN)
+
+
+def test_a_view_answers_from_one_snapshot_even_when_files_change_under_it(workspace: Workspace) -> None:
+    """One reload point: routing and trust of one message see the same agreement, whatever happens on disk."""
+    parties = WorkspaceParties(workspace)
+    view = parties.view(moment=MOMENT)
+    [relative] = workspace.index.agreements
+    path = workspace.file(relative)
+    agreement = yaml.safe_load(path.read_text())
+    for flow in agreement["flows"]:
+        flow["document_types"] = [t for t in flow["document_types"] if t != "commercial-invoice"]
+    path.write_text(yaml.safe_dump(agreement))
+
+    def recognised(trust: Any) -> set[str]:
+        return {t for r in trust.recognitions if r.basis.startswith("agreement") for t in r.document_types or ()}
+
+    assert view.agreements_for("AA", "BB", "commercial-invoice")  # the old version, for routing ...
+    assert "commercial-invoice" in recognised(view.trust_for("BB"))  # ... and for trust alike
+    fresh = parties.view(moment=MOMENT)
+    assert not fresh.agreements_for("AA", "BB", "commercial-invoice")
+    assert "commercial-invoice" not in recognised(fresh.trust_for("BB"))
+    assert fresh.snapshot is parties.view(moment=MOMENT).snapshot  # unchanged files: the same snapshot again

@@ -98,7 +98,7 @@ def test_the_gateway_verifies_receipts_with_the_same_code_and_its_own_trust(work
         view = WorkspaceParties(workspace).view(moment=MOMENT)
         return verify_receipt(
             body, envelope=ENVELOPE, message_id=MESSAGE_ID, receiver="BB", receiver_node=view.node_certificate("BB"),
-            trust=view.sender_trust(), validator=Validator(catalogue), receipt_type=catalogue.get("receipt"),
+            trust=view.node_trust("BB"), validator=Validator(catalogue), receipt_type=catalogue.get("receipt"),
             limits=DEFAULT_LIMITS, invalid=Code.GW_RECEIPT_INVALID,
         )
 

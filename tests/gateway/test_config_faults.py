@@ -59,7 +59,8 @@ async def test_a_bad_trust_list_is_a_503_with_its_own_code(
     [record] = [r for r in caplog.records if getattr(r, "code", None) == "GW-CONFIG-FAULT"]
     assert record.levelno == logging.ERROR and "TRUST-LIST-SIGNATURE" in record.getMessage()
     assert getattr(record, "cause", None) == "TRUST-LIST-SIGNATURE"
-    [which] = [r for r in caplog.records if r.name == "exchange.workspace"]  # the log says which file to repair
-    assert (getattr(which, "country", None), getattr(which, "path", None)) == (country, str(broken))
+    # the log says which file to repair (once per trust context it keeps from being built: AA's recognises BB's list)
+    which = [r for r in caplog.records if r.name == "exchange.workspace"]
+    assert which and {(getattr(r, "country", None), getattr(r, "path", None)) for r in which} == {(country, str(broken))}
     # nothing was decided: the message is not recorded, a resend after the repair is judged afresh
     assert (await client.get("/v1/messages/msg-config-bad-00001")).status_code == 404

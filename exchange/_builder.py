@@ -763,6 +763,22 @@ def _root_value(doc_type: DocumentType, data: Any) -> Any:
     )
 
 
+def _nsmap(schema: Any, namespace: str) -> dict[str | None, str]:
+    """The type's namespace as the default, and the prefixes its schema files declare for the other namespaces
+    they define (a multi-namespace type such as the UN/CEFACT SPS certificate: ``ram``, ``udt``), declared
+    once on the root instead of a generated prefix on every element."""
+    nsmap: dict[str | None, str] = {None: namespace}
+    defined = {
+        component.target_namespace for component in schema.maps.iter_schemas()
+        if component.target_namespace and not component.target_namespace.startswith("http://www.w3.org/")
+    } - {namespace}
+    for component in schema.maps.iter_schemas():
+        for prefix, uri in component.namespaces.items():
+            if prefix and uri in defined and uri not in nsmap.values() and prefix not in nsmap:
+                nsmap[prefix] = uri
+    return nsmap
+
+
 def build_document(doc_type: DocumentType, data: Mapping[str, Any], *, validate: bool = True) -> BuildResult:
     """Build ``doc_type``'s document from structured input and (by default) validate it.
 
@@ -783,7 +799,7 @@ def build_document(doc_type: DocumentType, data: Mapping[str, Any], *, validate:
             code=Code.SCHEMA_LOAD_FAILED,
         )
     builder = _Builder(schema, doc_type.namespace, DEFAULT_LIMITS.max_depth)
-    root = etree.Element(declaration.name, nsmap={None: doc_type.namespace})
+    root = etree.Element(declaration.name, nsmap=_nsmap(schema, doc_type.namespace))
     builder.fill(root, declaration.type, root_value, doc_type.root, 1)
     xml = etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
     input_check = CheckResult.from_findings(CHECK_INPUT, builder.findings)

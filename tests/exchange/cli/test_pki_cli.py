@@ -91,7 +91,7 @@ def test_trust_show_json(ws: Path) -> None:
     (aa,) = data["trust_lists"]
     assert aa["country"] == "AA" and aa["sequence_number"] == 1 and aa["current"] is True
     issuers = {issuer["name"]: issuer for issuer in aa["issuers"]}
-    assert issuers["AA NPPO"]["granted"] == ["phytosanitary-certificate"]
+    assert issuers["AA NPPO"]["granted"] == ["phytosanitary-certificate", "ephyto-sps-certificate"]
     assert issuers["AA Chamber of Commerce"]["revoked"] is False
     assert [crl["number"] for crl in aa["crls"]] == [1, 1]
     text = runner.invoke(app, ["trust", "show", "--workspace", str(ws), "--as-of", LATER], env={"COLUMNS": "200"})

@@ -22,6 +22,7 @@ class OutputFormat(StrEnum):
     TEXT = "text"
     JSON = "json"
     JUNIT = "junit"
+    EPHYTO = "ephyto"  # the ePhyto hub's validation result (exchange/_ephyto.py)
 
 
 # --- workers -----------------------------------------------------------------------------------------------
@@ -186,6 +187,12 @@ def validate(
             ],
         }
         out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    elif output is OutputFormat.EPHYTO:
+        from exchange._ephyto import hub_results
+
+        results = [{"path": report.source, "document_type": report.document_type,
+                    "ValidationResult": [r.to_dict() for r in hub_results(report.findings)]} for report in reports]
+        out.write(json.dumps({"results": results}, indent=2, ensure_ascii=False) + "\n")
     elif output is OutputFormat.JUNIT:
         sys.stdout.buffer.write(_junit(reports, seconds))
     else:

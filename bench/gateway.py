@@ -40,8 +40,8 @@ from exchange._envelope import Party, build_envelope, read_envelope  # noqa: E40
 from exchange._validation import compiled_schema  # noqa: E402
 from exchange._workspace import Workspace, init_workspace  # noqa: E402
 from exchange._xml import parse_xml  # noqa: E402
+from exchange.testing.processes import PTX, free_port, running  # noqa: E402
 from gateway._pipeline import Pipeline, WorkspaceMembers  # noqa: E402
-from tests.support.processes import PTX, free_port, running  # noqa: E402
 
 DS = "{http://www.w3.org/2000/09/xmldsig#}"
 

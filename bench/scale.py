@@ -42,8 +42,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from exchange._workspace import Workspace, init_workspace  # noqa: E402
-from tests.support.postgres import PostgresServer, external_server, start_server  # noqa: E402
-from tests.support.processes import PTX, free_port, running, running_together  # noqa: E402
+from exchange.testing.postgres import PostgresServer, external_server, start_server  # noqa: E402
+from exchange.testing.processes import PTX, free_port, running, running_together  # noqa: E402
 
 
 def _bench_gateway() -> object:

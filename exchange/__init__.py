@@ -46,7 +46,7 @@ if TYPE_CHECKING:
         XmlError,
     )
     from exchange._findings import CheckResult, CheckStatus, Finding
-    from exchange._trust import Recognition, TrustContext, TrustDecision
+    from exchange._trust import Recognition, TrustContext, TrustDecision, TrustStatus
     from exchange._trustlist import TrustList, load_trust_list
     from exchange._validation import ValidationReport, Validator, Verdict, validate, validate_file
     from exchange._verify import VerificationResult, verify_document
@@ -85,6 +85,7 @@ _LAZY: dict[str, str] = {
     "Transform": "exchange._algorithms",
     "TrustContext": "exchange._trust",
     "TrustDecision": "exchange._trust",
+    "TrustStatus": "exchange._trust",
     "TrustError": "exchange._errors",
     "TrustList": "exchange._trustlist",
     "ValidationReport": "exchange._validation",
@@ -146,6 +147,7 @@ __all__ = [
     "Transform",
     "TrustContext",
     "TrustDecision",
+    "TrustStatus",
     "TrustError",
     "TrustList",
     "ValidationReport",

@@ -99,7 +99,7 @@ class Code(Enum):
         "the byte-order mark contradicts the encoding declaration, or UTF-16 lacks its byte-order mark",
     )
 
-    # --- HTTP: what the services' server refuses before any application code runs (exchange/_server.py) -----
+    # --- HTTP: what the services' server refuses before any application code runs (exchange/services/_server.py) -----
     HTTP_MALFORMED = (
         "HTTP-MALFORMED", Severity.ERROR, Category.HTTP,
         "the request is not valid HTTP/1.1 (request line, header syntax, Content-Length, Transfer-Encoding, chunks)",

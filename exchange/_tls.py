@@ -356,7 +356,7 @@ def node_transport_policy(workspace: Workspace) -> TransportPolicy:
 
 def peer_certificate(scope: Mapping[str, Any]) -> x509.Certificate | None:
     """The TLS client's (verified) leaf certificate from the ASGI TLS extension, or None (plain HTTP, or a TLS
-    client without a certificate). The server fills the extension (:mod:`exchange._asgi_tls`)."""
+    client without a certificate). The server fills the extension (:mod:`exchange.services._asgi_tls`)."""
     extension = (scope.get("extensions") or {}).get(TLS_EXTENSION) or {}
     leaf = next(iter(extension.get("client_cert_chain") or ()), None)
     return x509.load_pem_x509_certificate(leaf.encode("ascii")) if leaf else None

@@ -55,7 +55,7 @@ from sqlalchemy import (
 )
 
 from exchange._errors import Code, StoreError
-from exchange._sqltypes import UTCDateTime
+from exchange.services._sqltypes import UTCDateTime
 
 #: ``prev_hash`` of the first entry.
 GENESIS_HASH = "0" * 64

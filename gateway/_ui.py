@@ -15,7 +15,7 @@ Read-only pages over the store (nothing here changes a message)::
 The live list polls a cheap change token (the newest status change, delivery attempt and receipt: three
 primary-key maxima) every :data:`POLL_INTERVAL` seconds on the server and sends a snapshot only when it changed; any number of gateway
 processes sharing one store see each other's messages, and nothing needs wiring into the submit route. Each
-stream ends after ``seconds`` (at most :data:`~exchange._webui.STREAM_SECONDS`); the browser's ``EventSource``
+stream ends after ``seconds`` (at most :data:`~exchange.services._webui.STREAM_SECONDS`); the browser's ``EventSource``
 reconnects by itself and gets a fresh snapshot.
 
 The app factory mounts this router with ``app.include_router(ui_router)``; the pages read
@@ -39,7 +39,8 @@ from starlette.concurrency import run_in_threadpool
 
 from exchange._envelope import Receipt, read_envelope, read_receipt
 from exchange._errors import Code, ExchangeError, StoreError
-from exchange._webui import (
+from exchange._xml import parse_xml
+from exchange.services._webui import (
     STREAM_SECONDS,
     SignatureView,
     XmlView,
@@ -52,7 +53,6 @@ from exchange._webui import (
     static_response,
     xml_view,
 )
-from exchange._xml import parse_xml
 from gateway._pipeline import CHECK_ORDER, ENVELOPE_POLICY, ENVELOPE_TYPE
 from gateway._status import MessageStatus
 from gateway._store import (

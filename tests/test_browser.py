@@ -29,8 +29,8 @@ import pytest
 from exchange._builder import load_input
 from exchange._catalogue import default_catalogue
 from exchange._workspace import init_workspace
+from exchange.testing.processes import PTX, free_port, running
 from tests.support.needs import require
-from tests.support.processes import PTX, free_port, running
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]  # one room per worker at most
 

@@ -19,8 +19,8 @@ import httpx
 import pytest
 import yaml
 
+from exchange.testing.processes import PTX, free_port, stop
 from tests.support.needs import require
-from tests.support.processes import PTX, free_port, stop
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parent.parent

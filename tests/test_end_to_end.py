@@ -21,7 +21,7 @@ from exchange._verify import verify_document
 from exchange._workspace import Workspace, init_workspace
 from exchange._xml import parse_xml
 from exchange.node._checks import ENVELOPE_POLICY
-from tests.support.processes import PTX, free_port, running
+from exchange.testing.processes import PTX, free_port, running
 
 pytestmark = pytest.mark.slow
 

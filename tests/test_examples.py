@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from exchange.testing.processes import free_port
 from tests.support.needs import require
-from tests.support.processes import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -65,9 +65,9 @@ def serve_gateway(
     import uvicorn
 
     from exchange._redact import redact_url
-    from exchange._server import server_config
     from exchange._tls import gateway_tls
     from exchange._workspace import Workspace
+    from exchange.services._server import server_config
     from gateway._app import create_app
     from gateway._settings import load_settings
 

@@ -52,9 +52,9 @@ def serve_node(
     import uvicorn
 
     from exchange._redact import redact_url
-    from exchange._server import server_config
     from exchange._tls import node_tls
     from exchange.node import create_app, load_settings
+    from exchange.services._server import server_config
 
     overrides: dict[str, Any] = {"country": country}
     if workspace is not None:

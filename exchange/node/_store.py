@@ -61,7 +61,7 @@ from sqlalchemy import exc as sa_exc
 from exchange._envelope import ReceiptStatus
 from exchange._errors import Code, ConfigurationError, InputError, StoreError
 from exchange._redact import redact_url
-from exchange._sqltypes import UTCDateTime
+from exchange.services._sqltypes import UTCDateTime
 
 Clock = Callable[[], datetime]
 

@@ -39,7 +39,12 @@ from exchange._catalogue import DocumentType
 from exchange._envelope import Receipt, ReceiptStatus, read_receipt
 from exchange._errors import Code, ExchangeError, InputError
 from exchange._redact import strip_userinfo
-from exchange._webui import (
+from exchange._xml import parse_xml
+from exchange.node._app import NodeServices, http_status
+from exchange.node._checks import ENVELOPE_TYPE, RECEIPT_TYPE
+from exchange.node._outbox import DocumentRefused, OutboxRequest
+from exchange.node._store import RECEIPTED, UNSUBMITTED, InboxEntry, OutboxEntry, OutboxStatus
+from exchange.services._webui import (
     STREAM_SECONDS,
     SignatureView,
     XmlView,
@@ -52,11 +57,6 @@ from exchange._webui import (
     static_response,
     xml_view,
 )
-from exchange._xml import parse_xml
-from exchange.node._app import NodeServices, http_status
-from exchange.node._checks import ENVELOPE_TYPE, RECEIPT_TYPE
-from exchange.node._outbox import DocumentRefused, OutboxRequest
-from exchange.node._store import RECEIPTED, UNSUBMITTED, InboxEntry, OutboxEntry, OutboxStatus
 
 UI = "/ui"
 #: How often live pages look for news (seconds); the outbox asks the gateway at most this often per message.

@@ -23,8 +23,8 @@ from typing import Any
 import httpx
 
 from exchange._transport import HEADER, sign_delivery
+from exchange.testing.processes import PTX, free_port, running
 from tests.attacks.forge import XML, Canary, Forge, build_world
-from tests.support.processes import PTX, free_port, running
 
 #: the services' HTTP timeouts in these tests (the defaults are 10 s): a stalled request is answered after this
 TIMEOUT = 1.5

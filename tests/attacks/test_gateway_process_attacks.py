@@ -17,10 +17,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exchange.testing.processes import PTX, free_port, running
 from tests.attacks.catalogue import ATTACKS, Attack
 from tests.attacks.forge import XML, Canary, Forge, build_world
 from tests.attacks.test_gateway_attacks import assert_refused
-from tests.support.processes import PTX, free_port, running
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attack-process")]  # one gateway process for all
 RECEIVER = str(Path(__file__).resolve().parents[1] / "support" / "receiver.py")

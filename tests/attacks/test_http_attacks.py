@@ -1,5 +1,5 @@
 """Malformed and oversized HTTP against the gateway and node BB as real processes (``ptx serve``): every attack is
-answered, in time, with its status and a JSON body naming its code (``exchange/_server.py``), never a 5xx and
+answered, in time, with its status and a JSON body naming its code (``exchange/services/_server.py``), never a 5xx and
 never silence; the service stays up and the next valid message is taken (the gateway's is delivered to node BB).
 
 Each attack is bytes on one socket, with pauses and a half-close where the attack needs them. The services run

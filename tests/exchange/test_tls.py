@@ -16,7 +16,6 @@ import httpx
 import pytest
 import uvicorn
 
-from exchange._asgi_tls import h11_protocol_class, protocol_class, uvicorn_options
 from exchange._errors import Code, ConfigurationError
 from exchange._pki import load_certificate_file
 from exchange._tls import (
@@ -31,6 +30,7 @@ from exchange._tls import (
 )
 from exchange._workspace import Workspace, init_workspace
 from exchange.node._settings import load_settings as load_node_settings
+from exchange.services._asgi_tls import h11_protocol_class, protocol_class, uvicorn_options
 from gateway._settings import load_settings as load_gateway_settings
 from tests.support.tls import context, country_client, gateway_ca, root
 

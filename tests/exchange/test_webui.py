@@ -13,7 +13,8 @@ from starlette.requests import Request
 from exchange._catalogue import default_catalogue
 from exchange._dsig import sign_document
 from exchange._pki import common_name
-from exchange._webui import (
+from exchange._workspace import Workspace, init_workspace
+from exchange.services._webui import (
     STATIC_FILES,
     certificate_view,
     event_stream,
@@ -25,7 +26,6 @@ from exchange._webui import (
     when,
     xml_view,
 )
-from exchange._workspace import Workspace, init_workspace
 
 CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exchange.testing.processes import PTX, running, stop
 from tests.faults.cluster import PATIENT, XML, Cluster, Messages, digest, make_workspace
-from tests.support.processes import PTX, running, stop
 
 pytestmark = pytest.mark.slow
 COUNT = 1000

@@ -14,8 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from exchange.testing.processes import running
 from tests.faults.cluster import PATIENT, XML, Cluster, Messages, digest, make_workspace
-from tests.support.processes import running
 
 pytestmark = pytest.mark.slow
 DOWN_SECONDS = float(os.environ.get("PTX_FAULT_DOWN_SECONDS", "8"))

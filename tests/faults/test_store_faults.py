@@ -24,9 +24,9 @@ import httpx
 import pytest
 from sqlalchemy import event
 
+from exchange.testing.processes import running
 from tests.faults.cluster import PATIENT, XML, Cluster, Messages, make_workspace
 from tests.support.inprocess import InProcessGateway, RecordingReceiver
-from tests.support.processes import running
 
 pytestmark = pytest.mark.slow
 

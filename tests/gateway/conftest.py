@@ -26,10 +26,10 @@ from exchange._catalogue import default_catalogue
 from exchange._dsig import sign_document
 from exchange._envelope import Party, build_envelope
 from exchange._workspace import Workspace, init_workspace
+from exchange.testing.postgres import PostgresServer, PostgresUnavailable, server_from_environment
 from gateway._migrate import head_revision
 from gateway._settings import normalise_database_url
 from tests.support.needs import require
-from tests.support.postgres import PostgresServer, PostgresUnavailable, server_from_environment
 
 CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 MOMENT = CREATED + timedelta(days=3)

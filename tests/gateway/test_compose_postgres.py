@@ -19,10 +19,10 @@ import pytest
 import yaml
 
 from exchange._workspace import Workspace
+from exchange.testing.postgres import PostgresServer
+from exchange.testing.processes import PTX, free_port, running_together
 from tests.support.messages import signed_envelopes
 from tests.support.needs import require
-from tests.support.postgres import PostgresServer
-from tests.support.processes import PTX, free_port, running_together
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 REPO = Path(__file__).resolve().parents[2]

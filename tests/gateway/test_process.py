@@ -15,7 +15,7 @@ from exchange._catalogue import default_catalogue
 from exchange._dsig import sign_document
 from exchange._envelope import Party, build_envelope
 from exchange._workspace import Workspace, init_workspace
-from tests.support.processes import PTX, free_port, running, stop, wait_healthy
+from exchange.testing.processes import PTX, free_port, running, stop, wait_healthy
 
 pytestmark = pytest.mark.slow
 RECEIVER = str(Path(__file__).resolve().parents[1] / "support" / "receiver.py")

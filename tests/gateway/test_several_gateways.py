@@ -24,9 +24,9 @@ import psycopg
 import pytest
 
 from exchange._workspace import Workspace, init_workspace
+from exchange.testing.postgres import PostgresServer
+from exchange.testing.processes import PTX, free_port, running, running_together
 from tests.support.messages import signed_envelopes
-from tests.support.postgres import PostgresServer
-from tests.support.processes import PTX, free_port, running, running_together
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
 

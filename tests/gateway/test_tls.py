@@ -20,7 +20,7 @@ import yaml
 
 from exchange._pki import build_country_pki, demo_country
 from exchange._workspace import Workspace, init_workspace
-from tests.support.processes import PTX, free_port
+from exchange.testing.processes import PTX, free_port
 from tests.support.tls import HANDSHAKE_REFUSED, context, country_client, envelope, gateway_ca, root, serving
 
 pytestmark = pytest.mark.slow

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,14 +24,15 @@ from pathlib import Path
 
 import pytest
 
+from exchange.testing.postgres import ENV_BINDIR as ENV_POSTGRES_BINDIR
+from exchange.testing.postgres import POSTGRES_TOOLS, postgres_bindir
+
 REPO = Path(__file__).resolve().parents[2]
 #: every skip reason for a missing need starts with this, so the summary and the CI check can find them
 PREFIX = "missing "
 ENV_CORPUS = "PTX_CORPUS"
 ENV_CHROMIUM = "PTX_CHROMIUM"
-ENV_POSTGRES_BINDIR = "PTX_POSTGRES_BINDIR"
 ENV_POSTGRES_URL = "PTX_TEST_POSTGRES_URL"
-POSTGRES_TOOLS = ("initdb", "pg_ctl", "postgres")
 
 
 def in_ci() -> bool:
@@ -57,27 +57,6 @@ def _chromium() -> Path | None:
     if named:
         return Path(named) if Path(named).is_file() and os.access(named, os.X_OK) else None
     return _command("chromium")()
-
-
-def postgres_bindir() -> Path | None:
-    """The folder holding PostgreSQL's server binaries: ``$PTX_POSTGRES_BINDIR``, Debian's newest
-    ``/usr/lib/postgresql/<version>/bin`` (where the ``postgresql`` package puts them, off PATH), or PATH."""
-    named = os.environ.get(ENV_POSTGRES_BINDIR)
-    if named:
-        candidates = [Path(named)]
-    else:
-        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
-        on_path = shutil.which("initdb")
-        if on_path:
-            candidates.append(Path(on_path).parent)
-    for folder in candidates:
-        if all((folder / tool).is_file() for tool in POSTGRES_TOOLS):
-            return folder
-    return None
-
-
-def _version_key(path: Path) -> tuple[int, ...]:
-    return tuple(int(part) for part in re.findall(r"\d+", path.parent.name)) or (0,)
 
 
 def _postgres() -> Path | None:

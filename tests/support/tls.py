@@ -18,7 +18,7 @@ from exchange._catalogue import default_catalogue
 from exchange._dsig import sign_document
 from exchange._envelope import Party, build_envelope
 from exchange._workspace import Workspace
-from tests.support.processes import stop
+from exchange.testing.processes import stop
 
 #: What a client sees when the server refuses its certificate (TLS 1.3: after the client's side of the
 #: handshake, so on the first read) or the handshake fails outright.

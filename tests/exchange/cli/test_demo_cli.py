@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.support.processes import PTX
+from exchange.testing.processes import PTX
 
 pytestmark = pytest.mark.slow
 

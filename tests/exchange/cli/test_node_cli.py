@@ -18,7 +18,7 @@ from exchange._envelope import Party, build_envelope, read_receipt
 from exchange._transport import HEADER, sign_delivery
 from exchange._workspace import Workspace, init_workspace
 from exchange._xml import parse_xml
-from tests.support.processes import PTX, free_port, running, stop
+from exchange.testing.processes import PTX, free_port, running, stop
 
 pytestmark = pytest.mark.slow
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.processes import PTX, free_port
+from exchange.testing.processes import PTX, free_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[3]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from exchange._workspace import Workspace
-from tests.support.processes import PTX, free_port
+from exchange.testing.processes import PTX, free_port
 from tests.support.tls import context, envelope, gateway_ca, root
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,7 @@ import pytest
 
 from exchange._transport import HEADER, sign_delivery
 from exchange._workspace import Workspace, init_workspace
-from tests.support.processes import PTX, free_port
+from exchange.testing.processes import PTX, free_port
 from tests.support.tls import HANDSHAKE_REFUSED, context, country_client, envelope, root, serving
 
 pytestmark = pytest.mark.slow

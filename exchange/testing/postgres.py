@@ -5,7 +5,7 @@ loopback port only, with its unix socket in the same folder and trust authentica
 can reach it). As root it runs the server as an unprivileged user (``postgres`` if the system has one, else
 ``nobody``), because PostgreSQL refuses to run as root. :meth:`PostgresServer.stop` stops it and deletes the
 folder. The binaries are found in ``$PTX_POSTGRES_BINDIR``, ``/usr/lib/postgresql/<newest>/bin`` (Debian) or
-on ``PATH`` (:func:`tests.support.needs.postgres_bindir`); ``make deps`` installs Debian's ``postgresql`` package.
+on ``PATH`` (:func:`postgres_bindir`); ``make deps`` installs Debian's ``postgresql`` package.
 
 ``durable=False`` (tests) turns fsync off: a crash of the machine would lose the throwaway data, nothing else
 changes. Benchmarks keep the defaults (``durable=True``) so figures compare with SQLite's full sync.
@@ -34,10 +34,11 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from tests.support import needs
-from tests.support.processes import free_port
+from exchange.testing.processes import free_port
 
 ENV_URL = "PTX_TEST_POSTGRES_URL"
+ENV_BINDIR = "PTX_POSTGRES_BINDIR"
+POSTGRES_TOOLS = ("initdb", "pg_ctl", "postgres")
 
 #: Empties a database for its next user (connection in autocommit); False: it cannot be reused, drop it.
 Reset = Callable[[psycopg.Connection[tuple[object, ...]]], bool]
@@ -48,11 +49,36 @@ class PostgresUnavailable(Exception):
     """No PostgreSQL server could be started or reached (the message says what to install or set)."""
 
 
+def postgres_bindir() -> Path | None:
+    """The folder holding PostgreSQL's server binaries: ``$PTX_POSTGRES_BINDIR``, Debian's newest
+    ``/usr/lib/postgresql/<version>/bin`` (where the ``postgresql`` package puts them, off PATH), or PATH."""
+    named = os.environ.get(ENV_BINDIR)
+    if named:
+        candidates = [Path(named)]
+    else:
+        candidates = sorted(Path("/usr/lib/postgresql").glob("*/bin"), key=_version_key, reverse=True)
+        on_path = shutil.which("initdb")
+        if on_path:
+            candidates.append(Path(on_path).parent)
+    for folder in candidates:
+        if all((folder / tool).is_file() for tool in POSTGRES_TOOLS):
+            return folder
+    return None
+
+
+def _version_key(path: Path) -> tuple[int, ...]:
+    return tuple(int(part) for part in re.findall(r"\d+", path.parent.name)) or (0,)
+
+
 def find_bindir() -> Path:
-    """The folder holding ``initdb``, ``pg_ctl`` and ``postgres`` (looked up by :mod:`tests.support.needs`)."""
-    folder = needs.postgres_bindir()
+    """The folder holding ``initdb``, ``pg_ctl`` and ``postgres``."""
+    folder = postgres_bindir()
     if folder is None:
-        raise PostgresUnavailable(needs.reason("postgresql"))
+        raise PostgresUnavailable(
+            f"PostgreSQL server binaries ({', '.join(POSTGRES_TOOLS)}) are not in ${ENV_BINDIR}, "
+            f"/usr/lib/postgresql/*/bin or PATH: `sudo make deps` installs them (Debian package postgresql), or set "
+            f"{ENV_URL} to a server where this user may create databases"
+        )
     return folder
 
 

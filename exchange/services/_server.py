@@ -58,8 +58,8 @@ from exchange._errors import Code, ConfigurationError
 if TYPE_CHECKING:
     import uvicorn
 
-    from exchange._asgi_tls import App, Receive, Scope, Send
     from exchange._tls import TlsMaterial
+    from exchange.services._asgi_tls import App, Receive, Scope, Send
 
 log = logging.getLogger("ptx.http")
 
@@ -327,7 +327,7 @@ def guarded_protocol_class(limits: HttpLimits = DEFAULT_HTTP_LIMITS, *, tls: boo
     base = _httptools_protocol()
     bases: tuple[type, ...] = (_Guard, base)
     if tls:
-        from exchange._asgi_tls import PeerCertificateMixin
+        from exchange.services._asgi_tls import PeerCertificateMixin
 
         bases = (PeerCertificateMixin, *bases)
     return type("GuardedHttpToolsProtocol", bases, {"limits": limits})
@@ -340,8 +340,8 @@ def server_config(
     logs named for ``service`` (:mod:`exchange._logging`; the app writes its own access lines)."""
     import uvicorn
 
-    from exchange._asgi_tls import uvicorn_options
     from exchange._logging import log_config
+    from exchange.services._asgi_tls import uvicorn_options
 
     limits = limits or HttpLimits.from_env()
     options = uvicorn_options(material)  # before binding: a bad certificate is a clear error, not a traceback

@@ -4,8 +4,8 @@ The pages are plain Jinja2 templates (autoescape on: every value is escaped, XML
 one small vanilla JavaScript file and one stylesheet, all served from the package: no CDN, no web fonts from
 outside, no build step, nothing fetched from the network. Layout::
 
-    exchange/webui/templates/    base.html (navigation, large-text toggle) and _macros.html
-    exchange/webui/static/       app.css, app.js, favicon.svg
+    exchange/services/webui/templates/    base.html (navigation, large-text toggle) and _macros.html
+    exchange/services/webui/static/       app.css, app.js, favicon.svg
     gateway/ui/templates/        the gateway dashboard's pages
     exchange/node/ui/templates/  a single window's pages
 

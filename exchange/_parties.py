@@ -13,6 +13,12 @@ a new one from the files: the agreements, the node certificates and every trust 
 then reads the state again and builds anew if a file changed meanwhile. A view answers from one snapshot only,
 so routing, sender authentication and trust never see different versions, and a change on disk counts from the
 next message. A trust context that cannot be built (a damaged trust list) fails only the questions that need it.
+
+No rollback: the service remembers the newest trust list of each country it has used; a file replaced by an
+older signed list (a lower SequenceNumber, or the same number with other content) makes every trust context that
+includes it fail with ``TRUST-LIST-ROLLBACK`` / ``TRUST-LIST-SEQUENCE-REUSED`` (the gateway answers 503
+``GW-CONFIG-FAULT`` and logs it) until a list at least as new is back. The memory is the process's; across a
+restart the lists on disk are the baseline (``ptx trust import`` refuses an older list than the one held).
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from cryptography import x509
 
 from exchange._engine import Parties, PartyView
 from exchange._errors import Code, ConfigurationError, TrustError
+from exchange._trustlist import TrustList, check_succession
 from exchange._workspace import Role
 
 if TYPE_CHECKING:
@@ -97,6 +104,8 @@ class WorkspaceParties(Parties):
         self._view_type = view
         self._lock = threading.Lock()
         self._snapshot: Snapshot | None = None
+        #: the newest trust list of each country this service has used (no rollback below it)
+        self._held: dict[str, TrustList] = {}
 
     def view(self, *, moment: datetime) -> WorkspaceView:
         return self._view_type(self.snapshot(moment), self.country, moment=moment)
@@ -126,11 +135,17 @@ class WorkspaceParties(Parties):
         agreements = workspace.agreements if self.country is None else workspace.agreements_of(self.country)
         nodes = {code: workspace.node_certificate(code) for code in workspace.countries}
         contexts: dict[str, TrustContext | TrustError | ConfigurationError] = {}
+        newest: dict[str, TrustList] = {}
         for whose in (self.country,) if self.country is not None else workspace.countries:
             try:
-                contexts[whose] = workspace.build_trust_context(whose, moment)
+                context = workspace.build_trust_context(whose, moment)
+                for trust_list in (*context.trust_lists, *context.known):
+                    check_succession(self._held.get(trust_list.country), trust_list)
+                    newest[trust_list.country] = trust_list
+                contexts[whose] = context
             except (TrustError, ConfigurationError) as exc:  # fails the questions that need it, logged there
                 contexts[whose] = exc
+        self._held.update(newest)
         return Snapshot(stamps=stamps, agreements=agreements, nodes=nodes, contexts=contexts)
 
 

@@ -67,7 +67,13 @@ from exchange._pki import (
     write_private,
 )
 from exchange._trust import Recognition, TrustContext
-from exchange._trustlist import DEFAULT_LIST_LIFETIME, TrustList, load_trust_list, load_trust_list_file
+from exchange._trustlist import (
+    DEFAULT_LIST_LIFETIME,
+    TrustList,
+    check_succession,
+    load_trust_list,
+    load_trust_list_file,
+)
 
 INDEX_NAME = "workspace.yaml"
 DEFAULT_COUNTRIES = ("AA", "BB")
@@ -873,6 +879,9 @@ class Workspace:
         until an agreement names it)."""
         trust_list = load_trust_list(data, roots=[anchor], moment=moment)
         code = trust_list.country
+        if code in self.index.imported:  # no rollback: an older list than the one held is refused
+            held = self.trust_list(code, moment=moment, allow_expired=True)
+            check_succession(held, trust_list)
         if code in self.index.countries:
             raise ConfigurationError(
                 f"{code} is a country of this workspace with its own PKI; its list is not imported",

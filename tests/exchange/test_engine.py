@@ -4,6 +4,7 @@ at the gateway and at the node, codes say who decided, and the trust defects a r
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ import yaml
 
 from exchange._catalogue import default_catalogue
 from exchange._engine import GATEWAY_PROFILE, NODE_PROFILE, STEP_ORDER, Engine, Outcome, Previous, Profile, Step
-from exchange._errors import Code, Severity
+from exchange._errors import Code, Severity, TrustError
 from exchange._findings import CheckStatus, Finding
 from exchange._parties import WorkspaceParties, WorkspaceView
 from exchange._trust import TrustDecision
@@ -197,3 +198,18 @@ def test_a_view_answers_from_one_snapshot_even_when_files_change_under_it(worksp
     assert not fresh.agreements_for("AA", "BB", "commercial-invoice")
     assert "commercial-invoice" not in recognised(fresh.trust_for("BB"))
     assert fresh.snapshot is parties.view(moment=MOMENT).snapshot  # unchanged files: the same snapshot again
+
+
+def test_an_older_trust_list_put_back_on_disk_is_a_rollback_refused(workspace: Workspace) -> None:
+    """No rollback under a running service: once it used sequence 2 of AA's list, sequence 1 again is refused."""
+    parties = WorkspaceParties(workspace)
+    path = workspace.file(workspace.country("AA").trust_list)
+    first = path.read_bytes()
+    assert parties.view(moment=MOMENT).trust_for("BB") is not None
+    later = MOMENT + timedelta(hours=1)
+    assert workspace.renew("AA", moment=later) == 2
+    assert parties.view(moment=later).trust_for("BB") is not None  # sequence 2 now held
+    path.write_bytes(first)
+    with pytest.raises(TrustError) as raised:
+        parties.view(moment=later).trust_for("BB")
+    assert raised.value.code is Code.TRUST_LIST_ROLLBACK

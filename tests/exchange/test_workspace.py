@@ -275,3 +275,21 @@ def test_broken_index_needs_force(ws: Workspace) -> None:
     assert "surprise" in raised.value.message
     result = init_workspace(ws.path, moment=MOMENT, countries=["AA", "BB"], force=True)
     assert result.changed and Workspace.open(ws.path).countries == ("AA", "BB")
+
+
+def test_an_older_list_of_an_imported_country_is_refused(tmp_path: Path) -> None:
+    """No rollback through ``ptx trust import``: sequence 1 again after sequence 2 is TRUST-LIST-ROLLBACK."""
+    init_workspace(tmp_path / "home", moment=MOMENT)
+    init_workspace(tmp_path / "far", moment=MOMENT, countries=["CC", "DD"])
+    home, far = Workspace.open(tmp_path / "home"), Workspace.open(tmp_path / "far")
+    first = far.trust_list_bytes("CC")
+    later = MOMENT + dt.timedelta(days=1)
+    assert far.renew("CC", moment=later) == 2
+    second = far.trust_list_bytes("CC")
+    assert home.import_trust_list(first, anchor=far.root("CC"), moment=later).sequence_number == 1
+    assert home.import_trust_list(second, anchor=far.root("CC"), moment=later).sequence_number == 2
+    assert home.import_trust_list(second, anchor=far.root("CC"), moment=later).sequence_number == 2  # again: fine
+    with pytest.raises(TrustError) as raised:
+        home.import_trust_list(first, anchor=far.root("CC"), moment=later)
+    assert raised.value.code is Code.TRUST_LIST_ROLLBACK
+    assert Workspace.open(tmp_path / "home").trust_list("CC", moment=later).sequence_number == 2

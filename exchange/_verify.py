@@ -27,7 +27,7 @@ from lxml import etree
 from exchange._errors import Code, XmlError
 from exchange._findings import Finding
 from exchange._pki import common_name, fingerprint
-from exchange._trust import TrustContext
+from exchange._trust import TrustContext, TrustStatus, trust_status
 from exchange._trustlist import IssuerEntry
 from exchange._validation import Verdict
 from exchange._xml import parse_xml
@@ -66,6 +66,13 @@ class VerificationResult:
         return self.verdict is Verdict.VALID
 
     @property
+    def status(self) -> TrustStatus:
+        """PASSED (valid), FAILED (a definite fault: a bad signature, an untrusted or revoked signer, ...) or
+        INDETERMINATE (nothing wrong was found, but something needed could not be determined, e.g. whether the
+        signer was revoked at the moment): the bottom line in pyHanko's sense. ``valid`` is True only for PASSED."""
+        return trust_status(self.findings)
+
+    @property
     def signer_name(self) -> str | None:
         """The issuer's name from the trust list when recognised, else the signer certificate's CN."""
         if self.issuer is not None:
@@ -79,6 +86,7 @@ class VerificationResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "verdict": self.verdict.value,
+            "status": self.status.value,
             "document_type": self.document_type,
             "signer": _certificate_dict(self.signer) if self.signer is not None else None,
             "signer_name": self.signer_name,

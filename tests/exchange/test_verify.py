@@ -174,3 +174,26 @@ def test_unknown_root_cannot_be_authorised(setup: Setup) -> None:
 def test_trust_must_be_a_context(setup: Setup) -> None:
     with pytest.raises(TypeError):
         verify_document(b"<a/>", trust=None)  # type: ignore[arg-type]
+
+
+def test_the_bottom_line_is_passed_failed_or_indeterminate() -> None:
+    """Signature decisions are three-valued like trust decisions: a definite fault FAILS, missing information
+    (revocation status unknown) is INDETERMINATE, and only PASSED is valid."""
+    from exchange._errors import Code, Severity
+    from exchange._findings import Finding
+    from exchange._trust import TrustStatus
+    from exchange._validation import Verdict
+    from exchange._verify import VerificationResult
+
+    unknown = Finding.of(Code.TRUST_REVOCATION_UNKNOWN, "issuer-trust", "no CRL covers the signer")
+    digest = Finding.of(Code.SIG_DIGEST_MISMATCH, "document-signature", "changed")
+    warning = Finding.of(Code.TRUST_REVOCATION_UNKNOWN, "issuer-trust", "noted", severity=Severity.WARNING)
+
+    def result(*findings: Finding) -> VerificationResult:
+        verdict = Verdict.INVALID if any(f.is_error for f in findings) else Verdict.VALID
+        return VerificationResult(verdict=verdict, findings=findings, moment=MOMENT)
+
+    assert result().status is TrustStatus.PASSED and result(warning).status is TrustStatus.PASSED
+    assert result(unknown).status is TrustStatus.INDETERMINATE and not result(unknown).valid
+    assert result(unknown, digest).status is TrustStatus.FAILED
+    assert result(unknown).to_dict()["status"] == "indeterminate"

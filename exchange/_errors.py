@@ -391,6 +391,32 @@ class Code(Enum):
         "its policy refuses what it cannot determine",
     )
 
+    # --- gateway: the ePhyto hub interface (SOAP 1.1, gateway/_ephyto.py) -------------------------------------
+    EPHYTO_SOAP_MALFORMED = (
+        "EPHYTO-SOAP-MALFORMED", Severity.ERROR, Category.HTTP,
+        "the request is not a SOAP 1.1 envelope with one operation in its body",
+    )
+    EPHYTO_OPERATION_UNKNOWN = (
+        "EPHYTO-OPERATION-UNKNOWN", Severity.ERROR, Category.HTTP,
+        "the hub interface does not implement this operation",
+    )
+    EPHYTO_FIELD_MISSING = (
+        "EPHYTO-FIELD-MISSING", Severity.ERROR, Category.ENVELOPE, "a required field of the hub request is missing",
+    )
+    EPHYTO_CONTENT_INVALID = (
+        "EPHYTO-CONTENT-INVALID", Severity.ERROR, Category.ENVELOPE,
+        "the hub envelope's Content is not a base64-encoded certificate",
+    )
+    EPHYTO_HEADER_MISMATCH = (
+        "EPHYTO-HEADER-MISMATCH", Severity.ERROR, Category.ENVELOPE,
+        "the hub envelope's header (From, To, CertificateType, CertificateStatus, NPPOCertificateNumber) "
+        "contradicts the certificate it carries",
+    )
+    EPHYTO_ENVELOPE_UNKNOWN = (
+        "EPHYTO-ENVELOPE-UNKNOWN", Severity.ERROR, Category.DELIVERY,
+        "no envelope with this hub delivery number is addressed to or sent by the calling NPPO",
+    )
+
     # --- node: the same checks decided by the receiving single window (twins of the GW-* codes above) --------
     NODE_SENDER_UNKNOWN = (
         "NODE-SENDER-UNKNOWN", Severity.ERROR, Category.ENVELOPE, "this node knows no single-window node for the sender id"

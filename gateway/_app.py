@@ -47,6 +47,7 @@ from exchange._transport import HEADER as DELIVERY_HEADER
 from exchange._transport import sign_delivery
 from exchange._validation import Validator
 from gateway._delivery import Deliverer, classify_answer, send_envelope
+from gateway._ephyto import router as ephyto_router
 from gateway._metrics import GatewayMetrics
 from gateway._mtls import transport_refusal
 from gateway._pipeline import RECEIPT_TYPE, Members, Outcome, Pipeline, Previous, WorkspaceMembers
@@ -533,6 +534,7 @@ def create_app(
     app.include_router(audit)
     app.include_router(operations)
     app.include_router(ui_router)
+    app.include_router(ephyto_router)  # the ePhyto hub interface (SOAP 1.1)
     app.add_middleware(RequestLog, logger="gateway.access")  # one structured access line per request
     return app
 

@@ -5,7 +5,7 @@ acknowledge and track, and a SOAP fault with a code for every refusal."""
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +33,7 @@ class AsNppo:
     def __init__(self, app: Any, workspace: Workspace) -> None:
         self.app, self.workspace = app, workspace
 
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def __call__(self, scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http":
             country = dict(scope["headers"]).get(b"x-test-nppo")
             if country:

@@ -51,7 +51,8 @@ from exchange._catalogue import Catalogue, DocumentType
 from exchange._dsig import SignatureCheck, SignaturePolicy, verify_signature
 from exchange._envelope import COUNTRY_SCHEME, EnvelopeHeader, read_envelope
 from exchange._errors import Code, ExchangeError, Severity, XmlError
-from exchange._findings import CheckResult, CheckStatus, Finding, Verdict
+from exchange._findings import CheckResult, CheckStatus, Finding
+from exchange._findings import MessageVerdict as Verdict
 from exchange._pki import fingerprint
 from exchange._validation import CHECK_RULES, CHECK_SCHEMA, Validator
 from exchange._xml import XmlLimits, parse_xml

@@ -68,7 +68,7 @@ class Finding:
         }
 
 
-class Verdict(StrEnum):
+class MessageVerdict(StrEnum):
     """A check engine's decision on a message (the KoSIT/phive habit): the API's ``verdict``."""
 
     ACCEPTED = "ACCEPTED"
@@ -105,4 +105,4 @@ class CheckResult:
         return {"name": self.name, "status": self.status.value, "findings": [f.to_dict() for f in self.findings]}
 
 
-__all__ = ["CheckResult", "CheckStatus", "Finding", "Verdict"]
+__all__ = ["CheckResult", "CheckStatus", "Finding", "MessageVerdict"]

@@ -760,6 +760,7 @@ def load_certificates(data: bytes, *, source: str = "input") -> tuple[x509.Certi
 
 
 def load_certificate_file(path: str | os.PathLike[str]) -> tuple[x509.Certificate, ...]:
+    """The certificates of a PEM file, in file order (a leaf first, then its chain, as the project writes them)."""
     file_path = Path(path)
     try:
         data = file_path.read_bytes()

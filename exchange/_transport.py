@@ -29,6 +29,8 @@ from exchange._errors import Code
 from exchange._findings import Finding
 
 HEADER = "PTX-Delivery"
+#: the same header's name, as the public API exports it
+DELIVERY_HEADER = HEADER
 CHECK_DELIVERY = "delivery-authentication"
 DEFAULT_SKEW = timedelta(minutes=5)
 _FORMAT = re.compile(r"^t=([^;]+);\s*m=([^;]+);\s*sig=([A-Za-z0-9+/=]+)$")
@@ -116,4 +118,4 @@ def verify_delivery(
     return []
 
 
-__all__ = ["CHECK_DELIVERY", "DEFAULT_SKEW", "HEADER", "sign_delivery", "verify_delivery"]
+__all__ = ["CHECK_DELIVERY", "DEFAULT_SKEW", "DELIVERY_HEADER", "HEADER", "sign_delivery", "verify_delivery"]

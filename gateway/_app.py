@@ -36,16 +36,30 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from exchange._catalogue import Catalogue, default_catalogue
-from exchange._envelope import ReceiptStatus
-from exchange._errors import Code, ConfigurationError, ExchangeError, InputError, Severity, TrustError
-from exchange._logging import RequestLog, about_message
-from exchange._pki import Credential
-from exchange._receipts import sign_rejection_answer, verify_receipt
-from exchange._tls import TransportIdentity, TransportPolicy, gateway_tls, gateway_transport_policy, peer_certificate
-from exchange._transport import HEADER as DELIVERY_HEADER
-from exchange._transport import sign_delivery
-from exchange._validation import Validator
+from exchange import (
+    DELIVERY_HEADER,
+    Catalogue,
+    Code,
+    ConfigurationError,
+    Credential,
+    ExchangeError,
+    InputError,
+    ReceiptStatus,
+    RequestLog,
+    Severity,
+    TransportIdentity,
+    TransportPolicy,
+    TrustError,
+    Validator,
+    about_message,
+    default_catalogue,
+    gateway_tls,
+    gateway_transport_policy,
+    peer_certificate,
+    sign_delivery,
+    sign_rejection_answer,
+    verify_receipt,
+)
 from gateway._delivery import Deliverer, classify_answer, send_envelope
 from gateway._ephyto import router as ephyto_router
 from gateway._metrics import GatewayMetrics
@@ -483,7 +497,7 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        from exchange._workspace import Workspace
+        from exchange import Workspace
 
         workspace = Workspace.open(settings.workspace)
         store = await run_in_threadpool(Store.open, settings.store_url, now=now)

@@ -54,7 +54,7 @@ from sqlalchemy import (
     update,
 )
 
-from exchange._errors import Code, StoreError
+from exchange import Code, StoreError
 from exchange.services._sqltypes import UTCDateTime
 
 #: ``prev_hash`` of the first entry.

@@ -66,9 +66,7 @@ from functools import partial
 
 import httpx
 
-from exchange._errors import Code, ExchangeError, StoreError
-from exchange._logging import message_scope
-from exchange._redact import redact_url
+from exchange import Code, ExchangeError, StoreError, message_scope, redact_url
 from gateway._metrics import GatewayMetrics
 from gateway._settings import DeliverySettings
 from gateway._status import MessageStatus

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, func, inspect, select, text
 
-from exchange._errors import Code, StoreError
+from exchange import Code, StoreError
 
 if TYPE_CHECKING:  # alembic is imported when a store is opened, not when this module is
     from alembic.config import Config

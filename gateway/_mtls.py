@@ -20,9 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from exchange._errors import Code
-from exchange._findings import CheckResult, Finding
-from exchange._tls import TransportIdentity
+from exchange import CheckResult, Code, Finding, TransportIdentity
 from gateway._pipeline import CHECK_ORDER, CHECK_SENDER, Outcome
 from gateway._status import Verdict
 

@@ -10,25 +10,26 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from exchange._catalogue import Catalogue
-from exchange._dsig import SignaturePolicy
-from exchange._engine import (
+from exchange import (
     ENVELOPE_POLICY,
     ENVELOPE_TYPE,
     GATEWAY_PROFILE,
     RECEIPT_TYPE,
     STEP_ORDER,
+    Catalogue,
     DuplicateLookup,
     Engine,
     Outcome,
     Parties,
     Previous,
+    SignaturePolicy,
     Step,
     Timings,
+    WorkspaceParties,
+    WorkspaceView,
+    XmlLimits,
 )
-from exchange._findings import Verdict
-from exchange._parties import WorkspaceParties, WorkspaceView
-from exchange._xml import XmlLimits
+from exchange import MessageVerdict as Verdict
 
 #: the gateway's steps by name, in order
 CHECK_ORDER: tuple[str, ...] = tuple(step.value for step in GATEWAY_PROFILE.steps)

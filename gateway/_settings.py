@@ -56,9 +56,7 @@ from typing import Annotated, Any, Self
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from exchange._errors import Code, ConfigurationError
-from exchange._redact import redact_url
-from exchange._tls import TlsSettings, require_verifiable
+from exchange import Code, ConfigurationError, TlsSettings, redact_url, require_verifiable
 
 MIB = 1024 * 1024
 

@@ -44,8 +44,8 @@ from collections.abc import Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
-from exchange._errors import Code, StoreError
-from exchange._findings import Verdict
+from exchange import Code, StoreError
+from exchange import MessageVerdict as Verdict
 
 
 class MessageStatus(StrEnum):

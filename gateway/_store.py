@@ -85,8 +85,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 
-from exchange._errors import Code, ConfigurationError, InputError, StoreError
-from exchange._redact import redact_url
+from exchange import Code, ConfigurationError, InputError, StoreError, redact_url
 from gateway._audit import (
     AuditEntry,
     BigId,

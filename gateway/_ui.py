@@ -37,9 +37,7 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from exchange._envelope import Receipt, read_envelope, read_receipt
-from exchange._errors import Code, ExchangeError, StoreError
-from exchange._xml import parse_xml
+from exchange import Code, ExchangeError, Receipt, StoreError, parse_xml, read_envelope, read_receipt
 from exchange.services._webui import (
     STREAM_SECONDS,
     SignatureView,

@@ -15,10 +15,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 
-from exchange._envelope import ReceiptStatus
-from exchange._errors import Code, InputError
-from exchange._tls import peer_certificate
-from exchange._transport import HEADER
+from exchange import DELIVERY_HEADER as HEADER
+from exchange import Code, InputError, ReceiptStatus, peer_certificate
 from exchange.node._app import Services
 
 router = APIRouter(prefix="/v1/inbox", tags=["inbox"])

@@ -25,14 +25,22 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from exchange import __version__
-from exchange._catalogue import Catalogue, default_catalogue
-from exchange._errors import Category, Code, ConfigurationError, ExchangeError
-from exchange._logging import RequestLog
-from exchange._pki import load_certificate_file
-from exchange._tls import TransportPolicy, node_tls, node_transport_policy
-from exchange._workspace import Workspace
-from exchange._xml import XmlLimits
+from exchange import (
+    Catalogue,
+    Category,
+    Code,
+    ConfigurationError,
+    ExchangeError,
+    RequestLog,
+    TransportPolicy,
+    Workspace,
+    XmlLimits,
+    __version__,
+    default_catalogue,
+    load_certificate_file,
+    node_tls,
+    node_transport_policy,
+)
 from exchange.node._checks import InboxChecks
 from exchange.node._gateway import GatewayClient
 from exchange.node._inbox import Inbox

@@ -20,15 +20,21 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from exchange._catalogue import Catalogue
-from exchange._dsig import SignaturePolicy
-from exchange._engine import ENVELOPE_POLICY, ENVELOPE_TYPE, NODE_PROFILE, RECEIPT_TYPE, Engine, Outcome
-from exchange._parties import WorkspaceParties
-from exchange._xml import XmlLimits
+from exchange import (
+    ENVELOPE_POLICY,
+    ENVELOPE_TYPE,
+    NODE_PROFILE,
+    RECEIPT_TYPE,
+    Catalogue,
+    Engine,
+    Outcome,
+    SignaturePolicy,
+    WorkspaceParties,
+    XmlLimits,
+)
 
 if TYPE_CHECKING:
-    from exchange._trust import TrustContext
-    from exchange._workspace import Workspace
+    from exchange import TrustContext, Workspace
 
 CHECK_ORDER: tuple[str, ...] = tuple(step.value for step in NODE_PROFILE.steps)
 #: what the node's checks return (the engine's outcome)

@@ -22,8 +22,7 @@ from urllib.parse import quote
 
 import httpx
 
-from exchange._errors import Code, ExchangeError
-from exchange._redact import redact_url
+from exchange import Code, ExchangeError, redact_url
 
 #: The most of a gateway answer read into memory (reports and receipts are kilobytes).
 MAX_ANSWER_BYTES = 4 * 1024 * 1024

@@ -25,13 +25,19 @@ from datetime import timedelta
 
 from cryptography import x509
 
-from exchange._envelope import Party, ReceiptStatus
-from exchange._errors import Code, InputError, Severity
-from exchange._findings import Finding
-from exchange._logging import about_message
-from exchange._pki import Credential
-from exchange._receipts import sign_receipt
-from exchange._transport import HEADER, verify_delivery
+from exchange import DELIVERY_HEADER as HEADER
+from exchange import (
+    Code,
+    Credential,
+    Finding,
+    InputError,
+    Party,
+    ReceiptStatus,
+    Severity,
+    about_message,
+    sign_receipt,
+    verify_delivery,
+)
 from exchange.node._checks import InboxChecks, InboxOutcome
 from exchange.node._metrics import NodeMetrics
 from exchange.node._store import Clock, InboxEntry, NewInboxMessage, NodeStore

@@ -30,25 +30,30 @@ from typing import Any, Self
 from cryptography import x509
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from exchange._builder import build_document
-from exchange._catalogue import Catalogue
-from exchange._dsig import sign_document
-from exchange._envelope import Party, build_envelope, read_envelope
-from exchange._errors import Code, ExchangeError, InputError
-from exchange._findings import Finding
-from exchange._logging import about_message
-from exchange._pki import Credential
-from exchange._receipts import (
+from exchange import (
     CHECK_RECEIPT,
     CHECK_REJECTION,
+    Catalogue,
+    Code,
+    Credential,
+    ExchangeError,
+    Finding,
+    InputError,
+    Party,
     ReceiptCheck,
     RejectionCheck,
+    Validator,
+    Workspace,
+    XmlLimits,
+    about_message,
+    build_document,
+    build_envelope,
+    parse_xml,
+    read_envelope,
+    sign_document,
     verify_receipt,
     verify_rejection,
 )
-from exchange._validation import Validator
-from exchange._workspace import Workspace
-from exchange._xml import XmlLimits, parse_xml
 from exchange.node._checks import ENVELOPE_TYPE, RECEIPT_TYPE
 from exchange.node._gateway import GATEWAY_CODES, GatewayClient
 from exchange.node._metrics import NodeMetrics

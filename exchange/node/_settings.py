@@ -58,9 +58,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from exchange._errors import Code, ConfigurationError
-from exchange._redact import redact_url
-from exchange._tls import TlsSettings, require_verifiable
+from exchange import Code, ConfigurationError, TlsSettings, redact_url, require_verifiable
 
 MIB = 1024 * 1024
 DEFAULT_GATEWAY_URL = "http://127.0.0.1:8000"

@@ -58,9 +58,7 @@ from sqlalchemy import (
 )
 from sqlalchemy import exc as sa_exc
 
-from exchange._envelope import ReceiptStatus
-from exchange._errors import Code, ConfigurationError, InputError, StoreError
-from exchange._redact import redact_url
+from exchange import Code, ConfigurationError, InputError, ReceiptStatus, StoreError, redact_url
 from exchange.services._sqltypes import UTCDateTime
 
 Clock = Callable[[], datetime]

@@ -34,12 +34,18 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
-from exchange._builder import load_input
-from exchange._catalogue import DocumentType
-from exchange._envelope import Receipt, ReceiptStatus, read_receipt
-from exchange._errors import Code, ExchangeError, InputError
-from exchange._redact import strip_userinfo
-from exchange._xml import parse_xml
+from exchange import (
+    Code,
+    DocumentType,
+    ExchangeError,
+    InputError,
+    Receipt,
+    ReceiptStatus,
+    load_input,
+    parse_xml,
+    read_receipt,
+    strip_userinfo,
+)
 from exchange.node._app import NodeServices, http_status
 from exchange.node._checks import ENVELOPE_TYPE, RECEIPT_TYPE
 from exchange.node._outbox import DocumentRefused, OutboxRequest

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import logging
 import uuid
@@ -51,14 +50,28 @@ from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String,
 from sqlalchemy.engine import Engine as SqlEngine
 from starlette.concurrency import run_in_threadpool
 
-from exchange._engine import GATEWAY_PROFILE, Engine, Outcome, Previous, Profile, Step
-from exchange._envelope import EnvelopeHeader, Party
-from exchange._ephyto import EPHYTO_TYPE, HubTracking, hub_results
-from exchange._errors import Code, ExchangeError, Severity, XmlError
-from exchange._findings import CheckStatus, Finding
-from exchange._tls import peer_certificate
-from exchange._validation import Validator
-from exchange._xml import parse_xml
+from exchange import (
+    EPHYTO_TYPE,
+    GATEWAY_PROFILE,
+    CheckStatus,
+    Code,
+    Engine,
+    EnvelopeHeader,
+    ExchangeError,
+    Finding,
+    HubTracking,
+    Outcome,
+    Party,
+    Previous,
+    Profile,
+    Severity,
+    Step,
+    Validator,
+    XmlError,
+    hub_results,
+    parse_xml,
+    peer_certificate,
+)
 from gateway._ephyto_wsdl import service_wsdl
 from gateway._status import MessageStatus
 
@@ -85,25 +98,14 @@ HUB_PROFILE = Profile(
 
 
 class HubEngine(Engine):
-    """The one check engine run on a certificate whose sender the transport identified (no ptx envelope).
-
-    Every decision is the engine's own step; only the source of the header differs: the hub envelope's fields,
-    with the TLS-identified NPPO as sender, instead of a node-signed ptx envelope."""
+    """The one check engine run on a certificate whose sender the transport identified (no ptx envelope): every
+    decision is the engine's own step (:meth:`Engine.run_identified`); only the source of the header differs, the
+    hub envelope's fields with the TLS-identified NPPO as sender instead of a node-signed ptx envelope."""
 
     def run_certificate(
         self, header: EnvelopeHeader, *, moment: datetime, duplicates: Callable[[str], Previous | None]
     ) -> Outcome:
-        run = self._new_run(header.payload, moment, duplicates=duplicates, transport_party=header.sender.identifier)
-        run.digest = hashlib.sha256(header.payload).hexdigest()
-        run.claimed = run.header = header
-        for step in self.profile.steps:
-            if step is Step.SENDER:
-                run.record(Step.SENDER, [])  # identified by its TLS client certificate before the run
-            else:
-                self._steps[step](run)
-            if run.stop is not None:
-                break
-        return self._outcome(run)
+        return self.run_identified(header, moment=moment, duplicates=duplicates)
 
 
 # --- the hub mailbox ---------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The layers hold: the library (``exchange/_*.py``) imports no web framework and no database; the gateway and
-the node share only the library and ``exchange/services``, never each other's internals; ``bench/`` does not
-import ``tests/``."""
+the node share only the library's public API and ``exchange/services``, never each other's internals; ``bench/``
+does not import ``tests/``."""
 
 from __future__ import annotations
 
@@ -56,6 +56,15 @@ def test_the_services_do_not_import_each_others_internals() -> None:
         assert not [name for name in names if name.startswith("exchange.node")], path
     for path, names in imported_modules(REPO / "exchange" / "node").items():
         assert not [name for name in names if name.startswith("gateway")], path
+
+
+def test_the_services_use_the_librarys_public_api() -> None:
+    """``from exchange import ...`` (lazy, curated, kept honest by test_exported_members.py), never a private
+    module of the library."""
+    for folder in (REPO / "gateway", REPO / "exchange" / "node"):
+        for path, names in imported_modules(folder).items():
+            private = [name for name in names if name.startswith("exchange._")]
+            assert not private, f"{path.relative_to(REPO)} imports {sorted(private)}"
 
 
 def test_benchmarks_do_not_import_the_tests() -> None:

@@ -1,195 +1,168 @@
-"""RFC 5280 certification path validation and CRL processing: the part of it that this project claims.
+"""Certification path validation and CRL processing: pyhanko-certvalidator, with the glue that is ours.
 
-Why not cryptography's X.509 verifier: it implements the Web PKI profile (CA/Browser Forum), which refuses
-chains that RFC 5280 accepts and national PKIs use: names are chained byte for byte (RFC 5280 7.1 compares
-them case-insensitively, with insignificant whitespace collapsed, PrintableString equal to UTF8String); a
-self-issued CA certificate (key rollover) counts against pathLenConstraint (RFC 5280 6.1.4 (l) says it
-does not); and it has no CRL processing at all. SECURITY.md lists the sections claimed, each with its test
-in ``tests/exchange/test_path_validation.py``.
+The RFC 5280 work is done by pyhanko-certvalidator (the maintained fork of certvalidator that pyHanko uses,
+tested against NIST PKITS): path building, the 6.1 path validation algorithm (names matched per 7.1 with
+RFC 4518 preparation, self-issued certificates not counted in pathLenConstraint, name constraints, policy
+processing, unrecognised critical extensions refused) and the 6.3 CRL processing (IssuingDistributionPoint
+scope, reason partitions, indirect CRLs with CertificateIssuer entries, separate CRL-signing keys whose own
+path and revocation status are validated, delta CRLs alongside their complete CRL). Why not cryptography's
+X.509 verifier: it implements the Web PKI profile (CA/Browser Forum), which refuses chains that RFC 5280
+accepts and national PKIs use, and it has no CRL processing at all. SECURITY.md lists what is claimed.
 
-Names (RFC 5280 7.1, RFC 4518)
-    :func:`names_match`: same RDN sequence; within an RDN the same set of attributes; string values compared
-    after NFKC, case folding, mapping controls and format characters away and collapsing whitespace, whatever
-    their ASN.1 string type.
+What this module adds (ours, small):
 
-Path (RFC 5280 6.1)
-    :class:`PathValidator` builds from the target upwards (issuer name, then the issuer's key verifying the
-    signature), anchors first, never a certificate twice, at most ``max_depth`` intermediates, and validates
-    the whole path: signatures (SHA-256/384/512 with RSA >= 2048 (PKCS#1 v1.5 or PSS) or ECDSA P-256/384/521:
-    what cryptography's verifier allowed before), validity at the moment, basicConstraints cA on every CA
-    including the anchor, keyUsage with keyCertSign on every CA (a profile restriction: RFC 5280 accepts a
-    CA without keyUsage), pathLenConstraint with self-issued certificates not counted (the anchor's own
-    constraint applies too), and no unrecognised critical extension in any certificate.
+* **Trust input**: only the anchors, intermediates and CRLs given (from signed trust lists), never a system
+  store, never fetching; the moment is explicit. Each anchor's own validity and pathLenConstraint apply.
+* **The algorithm profile** (:func:`key_permitted`, :class:`_Profile`): SHA-256/384/512 with RSA >= 2048
+  (PKCS#1 v1.5 or PSS) or ECDSA P-256/384/521, for certificate *and* CRL signatures (the library applies
+  its algorithm policy to certificates only), and for the target's own key.
+* **Profile restrictions** beyond RFC 5280: every CA of a path, the anchor included, has basicConstraints
+  cA and keyUsage keyCertSign (RFC 5280 accepts a CA without keyUsage).
+* **CRLs that must not be used at all** (RFC 5280 5.2, 5.3): one without nextUpdate, with thisUpdate after
+  nextUpdate, or with a critical entry extension that is not processed in *any* entry (the library checks
+  only the matching entry), is set aside before the library sees it.
+* **Time rules** (:meth:`PathValidator.revocation`): good standing needs a CRL valid at the moment, or,
+  under ``retroactive`` (pyHanko's ``retroactive_revinfo``), one issued after the moment but while the
+  certificate was still valid (entries may be dropped after expiry, RFC 5280 3.3). A CRL past its
+  nextUpdate, or issued after the moment, can still prove a revocation: it is given to the library at an
+  instant when it was current. A revocation dated after the moment is reported as ``later`` (a warning),
+  except for keyCompromise and cACompromise, which taint earlier use too; a certificateHold on a CRL past
+  its nextUpdate may have been released and proves nothing.
+* **Bounds**: at most ``max_depth`` intermediates, at most :data:`_ISSUER_BUDGET` issuer candidates and
+  :data:`_PATH_BUDGET` candidate paths per search (a flood of same-named KeyInfo certificates stays cheap).
+* **Results, not exceptions**: :class:`RevocationResult` (GOOD / REVOKED / UNKNOWN with notes), paths as
+  tuples of ``cryptography`` certificates; nothing of the library leaves this module.
 
-Revocation (RFC 5280 5.2, 5.3, 6.3)
-    :meth:`PathValidator.revocation` decides one certificate of a path from the CRLs held:
-
-    * a CRL is *authentic* when its issuer name matches and it is signed either by the certificate's issuer
-      (keyUsage cRLSign), or by a separate CRL-signing certificate whose subject is the CRL issuer, with
-      keyUsage cRLSign, that has a valid path to the same anchor and is itself not revoked (RFC 5280
-      6.3.3 (f)): the same CA name with a different key, or an indirect CRL issuer;
-    * an indirect CRL (IssuingDistributionPoint indirectCRL) covers a certificate only when one of the
-      certificate's CRL distribution points names that CRL issuer (cRLIssuer), and its entries are attributed
-      to the issuer named by the CertificateIssuer entry extension (RFC 5280 5.3.3);
-    * a CRL with a critical extension (or critical entry extension) this module does not process, a delta
-      CRL, a CRL without nextUpdate or with thisUpdate after nextUpdate is *not used at all* (5.2, 5.3);
-    * the IssuingDistributionPoint scope is honoured (6.3.3 (b)): onlyContainsUserCerts, onlyContainsCACerts,
-      onlyContainsAttributeCerts, the distribution point name against the certificate's distribution points
-      (a certificate without any is taken to name its issuer), and onlySomeReasons (with the reasons of the
-      certificate's distribution point);
-    * status: REVOKED when a usable CRL lists the certificate (with a revocation at or before the moment, or
-      for keyCompromise / cACompromise at any date); GOOD when the CRLs valid at the moment
-      (thisUpdate <= moment <= nextUpdate) that cover it cover every reason together; UNKNOWN otherwise. A
-      CRL past its nextUpdate can prove a revocation (not a certificateHold, which may have been released),
-      never good standing; a CRL issued after the moment can prove a revocation, and good standing only under
-      the named weakening ``retroactive`` (as pyHanko's ``retroactive_revinfo``) and only if it was issued
-      while the certificate was valid (entries may be dropped after expiry, RFC 5280 3.3).
-
-Not claimed (refused, never half-processed): name constraints, policy mapping and policy constraints (a path
-through a certificate carrying nameConstraints, policyConstraints, policyMappings or inhibitAnyPolicy is
-refused), delta CRLs, OCSP, attribute certificates.
-
-Everything here is immutable or a lock-free memo of a pure function: a validator may be shared by concurrent
-evaluations.
+The library's entry points are coroutines. With fetching off, they never wait on anything, so :func:`_run`
+drives each to completion in the calling thread without an event loop (``asyncio.run`` would refuse to run
+inside a running loop, as in the services' request handlers). Per-call state (the library's
+``ValidationContext``) is created per call; what is shared (parsed certificates and CRLs, the signature memo)
+is immutable or a lock-free memo: a validator may be shared by concurrent evaluations.
 """
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Iterable, Sequence
+import hashlib
+from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any, TypeVar
 
+from asn1crypto import algos as asn1_algos
+from asn1crypto import crl as asn1_crl
+from asn1crypto import keys as asn1_keys
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import CRLEntryExtensionOID, ExtensionOID, ObjectIdentifier
+from pyhanko_certvalidator.authority import CertTrustAnchor, TrustAnchor, TrustQualifiers
+from pyhanko_certvalidator.context import ValidationContext
+from pyhanko_certvalidator.errors import (
+    CRLNoMatchesError,
+    CRLValidationError,
+    CRLValidationIndeterminateError,
+    PathBuildingError,
+    RevokedError,
+    ValidationError,
+)
+from pyhanko_certvalidator.ltv.poe import POEManager
+from pyhanko_certvalidator.path import ValidationPath
+from pyhanko_certvalidator.policy_decl import (
+    NO_REVOCATION,
+    AlgorithmUsageConstraint,
+    AlgorithmUsagePolicy,
+    CertRevTrustPolicy,
+    RevocationCheckingPolicy,
+    RevocationCheckingRule,
+)
+from pyhanko_certvalidator.registry import CertificateRegistry, TrustManager
+from pyhanko_certvalidator.revinfo.archival import CRLContainer
+from pyhanko_certvalidator.revinfo.manager import RevinfoManager
+from pyhanko_certvalidator.revinfo.validate_crl import verify_crl
+from pyhanko_certvalidator.sig_validate import (
+    DEFAULT_VALIDATION_CONTEXT,
+    DefaultSignatureValidator,
+    SignatureValidationContext,
+)
+from pyhanko_certvalidator.validate import async_validate_path
 
 #: The most intermediates between a target and its anchor.
 DEFAULT_MAX_DEPTH = 6
-#: The most signature checks one path search may make (a flood of same-named KeyInfo certificates is cheap).
-_SIGNATURE_BUDGET = 256
+#: The most issuer candidates one path search may consider, and the most complete paths it may validate.
+_ISSUER_BUDGET = 256
+_PATH_BUDGET = 32
 _MEMO_LIMIT = 8192
+#: A CRL given at an instant when it was current, to prove a revocation: just after its thisUpdate.
+_JUST_AFTER = timedelta(microseconds=1)
 
-_HASHES = (hashes.SHA256, hashes.SHA384, hashes.SHA512)
-_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
+_HASHES = frozenset({"sha256", "sha384", "sha512"})
+_MECHANISMS = frozenset({"rsassa_pkcs1v15", "rsassa_pss", "ecdsa"})
+_CURVES = frozenset({"secp256r1", "secp384r1", "secp521r1"})
+_CRYPTOGRAPHY_CURVES = (ec.SECP256R1, ec.SECP384R1, ec.SECP521R1)
 _MIN_RSA_BITS = 2048
 
-#: Certificate extensions this module (or the trust evaluation after it) processes, so they may be critical.
-_PROCESSED_CERTIFICATE_EXTENSIONS = frozenset(
-    {
-        ExtensionOID.BASIC_CONSTRAINTS,
-        ExtensionOID.KEY_USAGE,
-        ExtensionOID.EXTENDED_KEY_USAGE,
-        ExtensionOID.SUBJECT_ALTERNATIVE_NAME,
-        ExtensionOID.ISSUER_ALTERNATIVE_NAME,
-        ExtensionOID.SUBJECT_KEY_IDENTIFIER,
-        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
-        ExtensionOID.CRL_DISTRIBUTION_POINTS,
-        # any policy is acceptable (user-initial-policy-set anyPolicy, initial-explicit-policy false), and
-        # without policyConstraints (refused below) no policy can make a path invalid (RFC 5280 6.1.5)
-        ExtensionOID.CERTIFICATE_POLICIES,
-    }
-)
-#: Present at all: the path is refused, because this module does not process them (see the docstring).
-_UNSUPPORTED_CA_EXTENSIONS = frozenset(
-    {
-        ExtensionOID.NAME_CONSTRAINTS,
-        ExtensionOID.POLICY_CONSTRAINTS,
-        ExtensionOID.POLICY_MAPPINGS,
-        ExtensionOID.INHIBIT_ANY_POLICY,
-    }
-)
-_PROCESSED_CRL_EXTENSIONS = frozenset(
-    {
-        ExtensionOID.CRL_NUMBER,
-        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
-        ExtensionOID.ISSUER_ALTERNATIVE_NAME,
-        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
-        ExtensionOID.ISSUING_DISTRIBUTION_POINT,
-    }
-)
-_HOLD_INSTRUCTION_CODE = ObjectIdentifier("2.5.29.23")
+#: CRL entry extensions the library processes; a CRL with any other critical one is not used at all.
 _PROCESSED_ENTRY_EXTENSIONS = frozenset(
     {
         CRLEntryExtensionOID.CRL_REASON,
         CRLEntryExtensionOID.INVALIDITY_DATE,
         CRLEntryExtensionOID.CERTIFICATE_ISSUER,
-        _HOLD_INSTRUCTION_CODE,
+        ObjectIdentifier("2.5.29.23"),  # holdInstructionCode
     }
 )
-#: RFC 5280 ReasonFlags: every reason a set of CRLs must cover before it can say a certificate is good.
-ALL_REASONS = frozenset(
+_PROCESSED_CRL_EXTENSIONS = frozenset(
     {
-        x509.ReasonFlags.key_compromise,
-        x509.ReasonFlags.ca_compromise,
-        x509.ReasonFlags.affiliation_changed,
-        x509.ReasonFlags.superseded,
-        x509.ReasonFlags.cessation_of_operation,
-        x509.ReasonFlags.certificate_hold,
-        x509.ReasonFlags.privilege_withdrawn,
-        x509.ReasonFlags.aa_compromise,
+        ExtensionOID.CRL_NUMBER,
+        ExtensionOID.DELTA_CRL_INDICATOR,
+        ExtensionOID.ISSUING_DISTRIBUTION_POINT,
+        ExtensionOID.AUTHORITY_KEY_IDENTIFIER,
+        ExtensionOID.ISSUER_ALTERNATIVE_NAME,
+        ExtensionOID.FRESHEST_CRL,
+        ExtensionOID.AUTHORITY_INFORMATION_ACCESS,
     }
 )
 #: Reasons that taint signatures made before the revocation date too.
 TAINTING_REASONS = frozenset({x509.ReasonFlags.key_compromise, x509.ReasonFlags.ca_compromise})
 
+#: Revocation is decided from CRLs only (no OCSP is held), for every certificate below the anchor.
+_CRL_REQUIRED = RevocationCheckingPolicy(RevocationCheckingRule.CRL_REQUIRED, RevocationCheckingRule.CRL_REQUIRED)
+_NO_TIME_TOLERANCE = timedelta(0)
 
-# --- names (RFC 5280 7.1) ------------------------------------------------------------------------------
 
-NameKey = tuple[frozenset[tuple[str, str | bytes]], ...]
-
-_MAPPED_TO_NOTHING = frozenset("\u00ad\u1806\u034f\u180b\u180c\u180d\ufe00\ufe01\ufe02\ufe03\ufe04\ufe05\ufe06"
-                               "\ufe07\ufe08\ufe09\ufe0a\ufe0b\ufe0c\ufe0d\ufe0e\ufe0f\ufffc\u200b")
+# --- names (RFC 5280 7.1, RFC 4518: asn1crypto's comparison) ---------------------------------------------
 
 
 def prepare(value: str) -> str:
-    """RFC 4518 string preparation for caseIgnoreMatch, simplified: map (controls and format characters to
-    nothing, every kind of space to SPACE, case folding), NFKC, insignificant space handling (trimmed, runs
-    collapsed). Not claimed: the prohibit and bidi steps (an ill-formed value only fails to match)."""
-    mapped = []
-    for character in value:
-        if character in _MAPPED_TO_NOTHING:
-            continue
-        category = unicodedata.category(character)
-        if character.isspace() or category == "Zs":
-            mapped.append(" ")
-        elif category in ("Cc", "Cf"):
-            continue
-        else:
-            mapped.append(character)
-    folded = unicodedata.normalize("NFKC", "".join(mapped).casefold())
-    return " ".join(folded.split())
+    """RFC 4518 string preparation for caseIgnoreMatch as asn1crypto does it (mapping, case folding, NFKC,
+    prohibited characters), with insignificant spaces collapsed to single ones."""
+    attribute = asn1_x509.NameTypeAndValue(
+        {"type": "common_name", "value": asn1_x509.DirectoryString(name="utf8_string", value=value)}
+    )
+    return " ".join(str(attribute.prepped_value).split())
 
 
 @lru_cache(maxsize=4096)
-def name_key(name: x509.Name) -> NameKey:
-    """A hashable form of ``name`` under which two names are equal exactly when they match per RFC 5280 7.1."""
-    key = []
-    for rdn in name.rdns:
-        attributes = set()
-        for attribute in rdn:
-            value = attribute.value
-            attributes.add((attribute.oid.dotted_string, prepare(value) if isinstance(value, str) else bytes(value)))
-        key.append(frozenset(attributes))
-    return tuple(key)
+def _asn1_name(name: x509.Name) -> asn1_x509.Name:
+    return asn1_x509.Name.load(name.public_bytes())
 
 
 def names_match(first: x509.Name, second: x509.Name) -> bool:
-    """RFC 5280 7.1 name matching (see :func:`prepare`)."""
-    return name_key(first) == name_key(second)
+    """RFC 5280 7.1 name matching (asn1crypto's: RFC 4518 preparation of each value, whatever its string
+    type; attributes within an RDN in any order)."""
+    return bool(_asn1_name(first).hashable == _asn1_name(second).hashable)
 
 
 def self_issued(certificate: x509.Certificate) -> bool:
     """Issuer and subject match (RFC 5280 6.1: a self-issued certificate, e.g. a CA's key rollover)."""
-    facts = _facts(certificate)
-    return facts.subject == facts.issuer
+    return bool(_asn1(certificate).self_issued)
 
 
-# --- signatures ------------------------------------------------------------------------------------------
+# --- the algorithm profile --------------------------------------------------------------------------------
 
 
 def key_permitted(key: object) -> bool:
@@ -197,186 +170,154 @@ def key_permitted(key: object) -> bool:
     if isinstance(key, rsa.RSAPublicKey):
         return key.key_size >= _MIN_RSA_BITS
     if isinstance(key, ec.EllipticCurvePublicKey):
-        return isinstance(key.curve, _CURVES)
+        return isinstance(key.curve, _CRYPTOGRAPHY_CURVES)
     return False
 
 
-def _signature_valid(
-    key: object, signature: bytes, data: bytes, algorithm: hashes.HashAlgorithm | None, parameters: object
-) -> bool:
-    if not isinstance(algorithm, _HASHES) or not key_permitted(key):
-        return False
+def _key_problem(key: asn1_keys.PublicKeyInfo) -> str | None:
     try:
-        if isinstance(key, rsa.RSAPublicKey):
-            if not isinstance(parameters, padding.PKCS1v15 | padding.PSS):
-                return False
-            key.verify(signature, data, parameters, algorithm)
-            return True
-        if isinstance(key, ec.EllipticCurvePublicKey):
-            key.verify(signature, data, ec.ECDSA(algorithm))
-            return True
-    except (InvalidSignature, ValueError, TypeError):
-        return False
-    return False  # pragma: no cover - key_permitted admits only the two types above
+        algorithm = key.algorithm
+        if algorithm in ("rsa", "rsassa_pss"):
+            size = key.bit_size
+            return None if size >= _MIN_RSA_BITS else f"an RSA key of {size} bits (the profile needs 2048)"
+        if algorithm == "ec":
+            kind, curve = key.curve
+            return None if kind == "named" and curve in _CURVES else f"an EC key on {curve}"
+    except ValueError:
+        return "a key that cannot be read"
+    return f"a {algorithm} key"
+
+
+def _mechanism_problem(algorithm: asn1_algos.SignedDigestAlgorithm, key: asn1_keys.PublicKeyInfo | None) -> str | None:
+    try:
+        mechanism, digest = algorithm.signature_algo, algorithm.hash_algo
+    except ValueError:
+        return f"the signature mechanism {algorithm['algorithm'].native} is outside the profile"
+    if mechanism not in _MECHANISMS or digest not in _HASHES:
+        return f"{mechanism} with {digest} is outside the profile (SHA-256/384/512 with RSA or ECDSA)"
+    return _key_problem(key) if key is not None else None
+
+
+class _Profile(AlgorithmUsagePolicy):
+    """The project's algorithm profile as the library's algorithm usage policy (an allow list)."""
+
+    def digest_algorithm_allowed(
+        self, algo: asn1_algos.DigestAlgorithm, moment: datetime | None
+    ) -> AlgorithmUsageConstraint:
+        return AlgorithmUsageConstraint(algo["algorithm"].native in _HASHES)
+
+    def signature_algorithm_allowed(
+        self,
+        algo: asn1_algos.SignedDigestAlgorithm,
+        moment: datetime | None,
+        public_key: asn1_keys.PublicKeyInfo | None,
+    ) -> AlgorithmUsageConstraint:
+        problem = _mechanism_problem(algo, public_key)
+        return AlgorithmUsageConstraint(problem is None, failure_reason=problem)
+
+
+_PROFILE = _Profile()
+
+
+class _ProfileSignatures(DefaultSignatureValidator):
+    """The library's signature check (cryptography underneath) under the profile, for certificates and CRLs
+    alike, remembered per (data, signature, key). A lock-free memo of a pure function."""
+
+    def __init__(self) -> None:
+        self._memo: dict[tuple[bytes, bytes, bytes, bytes], bool] = {}
+
+    def validate_signature(
+        self,
+        signature: bytes,
+        signed_data: bytes,
+        public_key_info: asn1_keys.PublicKeyInfo,
+        signature_algorithm: asn1_algos.SignedDigestAlgorithm,
+        context: SignatureValidationContext = DEFAULT_VALIDATION_CONTEXT,
+    ) -> None:
+        key = (
+            hashlib.sha256(signed_data).digest(),
+            signature,
+            public_key_info.dump(),
+            signature_algorithm.dump(),
+        )
+        valid = self._memo.get(key)
+        if valid is None:
+            valid = _mechanism_problem(signature_algorithm, public_key_info) is None
+            if valid:
+                try:
+                    super().validate_signature(signature, signed_data, public_key_info, signature_algorithm, context)
+                except (InvalidSignature, ValueError, TypeError, AssertionError):
+                    valid = False
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = valid
+        if not valid:
+            raise InvalidSignature("the signature does not verify under the algorithm profile")
+
+
+_SIGNATURES = _ProfileSignatures()
 
 
 def certificate_signed_by(certificate: x509.Certificate, issuer: x509.Certificate) -> bool:
-    """``issuer``'s public key verifies ``certificate``'s signature under the algorithm policy (names are
+    """``issuer``'s public key verifies ``certificate``'s signature under the algorithm profile (names are
     not compared here)."""
+    parsed = _asn1(certificate)
     try:
-        return _signature_valid(
-            issuer.public_key(),
-            certificate.signature,
-            certificate.tbs_certificate_bytes,
-            certificate.signature_hash_algorithm,
-            certificate.signature_algorithm_parameters,
+        _SIGNATURES.validate_signature(
+            parsed["signature_value"].native,
+            parsed["tbs_certificate"].dump(),
+            _asn1(issuer).public_key,
+            parsed["signature_algorithm"],
         )
-    except (UnsupportedAlgorithm, ValueError):
+    except InvalidSignature:
         return False
+    return True
 
 
-def crl_signed_by_key(crl: x509.CertificateRevocationList, signer: x509.Certificate) -> bool:
-    """``signer``'s public key verifies the CRL's signature under the algorithm policy."""
-    try:
-        return _signature_valid(
-            signer.public_key(),
-            crl.signature,
-            crl.tbs_certlist_bytes,
-            crl.signature_hash_algorithm,
-            crl.signature_algorithm_parameters,
-        )
-    except (UnsupportedAlgorithm, ValueError):
-        return False
-
-
-# --- certificate facts -----------------------------------------------------------------------------------
-
-
-def _extensions(certificate: x509.Certificate) -> x509.Extensions | None:
-    try:
-        return certificate.extensions
-    except ValueError:  # duplicate or malformed extensions
-        return None
-
-
-def _value(extensions: x509.Extensions, kind: type[x509.ExtensionType]) -> x509.ExtensionType | None:
-    try:
-        return extensions.get_extension_for_class(kind).value
-    except x509.ExtensionNotFound:
-        return None
-
-
-@dataclass(frozen=True, slots=True)
-class _Facts:
-    """What the checks ask of a certificate again and again (cryptography rebuilds names on each access)."""
-
-    subject: NameKey
-    issuer: NameKey
-    issuer_name: x509.Name
-    ca: bool
-    crl_sign: bool
-    points: tuple[x509.DistributionPoint, ...]
+# --- certificates and CRLs, parsed once --------------------------------------------------------------------
 
 
 @lru_cache(maxsize=4096)
-def _facts(certificate: x509.Certificate) -> _Facts:
-    issuer = certificate.issuer
-    extensions = _extensions(certificate)
-    constraints = _value(extensions, x509.BasicConstraints) if extensions is not None else None
-    usage = _value(extensions, x509.KeyUsage) if extensions is not None else None
-    found = _value(extensions, x509.CRLDistributionPoints) if extensions is not None else None
-    if isinstance(found, x509.CRLDistributionPoints) and len(found) > 0:
-        points = tuple(found)
-    else:  # RFC 6.3.3: a certificate without distribution points is taken to name its issuer
-        points = (x509.DistributionPoint([x509.DirectoryName(issuer)], None, None, None),)
-    return _Facts(
-        subject=name_key(certificate.subject),
-        issuer=name_key(issuer),
-        issuer_name=issuer,
-        ca=isinstance(constraints, x509.BasicConstraints) and constraints.ca,
-        crl_sign=isinstance(usage, x509.KeyUsage) and usage.crl_sign,
-        points=points,
-    )
-
-
-def is_ca(certificate: x509.Certificate) -> bool:
-    """basicConstraints present with cA asserted."""
-    return _facts(certificate).ca
-
-
-def may_sign_crls(certificate: x509.Certificate) -> bool:
-    """keyUsage present with cRLSign."""
-    return _facts(certificate).crl_sign
+def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
+    """The asn1crypto form of ``certificate``, with the fields the library reads parsed up front (so a
+    shared object is not first parsed by two threads at once)."""
+    parsed = asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
+    _ = (parsed.subject.hashable, parsed.issuer.hashable, parsed.sha256, parsed.issuer_serial)
+    _ = (parsed.key_identifier, parsed.authority_key_identifier, parsed.public_key.dump(), parsed.self_issued)
+    return parsed
 
 
 def _valid_at(certificate: x509.Certificate, moment: datetime) -> bool:
     return certificate.not_valid_before_utc <= moment <= certificate.not_valid_after_utc
 
 
-def _certificate_problem(certificate: x509.Certificate, *, as_ca: bool) -> str | None:
-    """Why ``certificate`` cannot take its place in a path (ignoring time and signatures), or None."""
-    extensions = _extensions(certificate)
-    if extensions is None:
-        return "its extensions cannot be parsed"
+def _extension(certificate: x509.Certificate, kind: type[x509.ExtensionType]) -> Any:
     try:
-        if not key_permitted(certificate.public_key()):
-            return "its public key is not of a permitted algorithm and size"
-    except (UnsupportedAlgorithm, ValueError):
-        return "its public key cannot be read"
-    for extension in extensions:
-        if extension.critical and extension.oid not in _PROCESSED_CERTIFICATE_EXTENSIONS:
-            return f"it carries the critical extension {extension.oid.dotted_string}, which is not processed"
-        if as_ca and extension.oid in _UNSUPPORTED_CA_EXTENSIONS:
-            return f"it carries {extension.oid.dotted_string}, which this validator does not process"
-    if as_ca:
-        constraints = _value(extensions, x509.BasicConstraints)
-        if not (isinstance(constraints, x509.BasicConstraints) and constraints.ca):
-            return "basicConstraints does not assert cA"
-        usage = _value(extensions, x509.KeyUsage)
-        if not (isinstance(usage, x509.KeyUsage) and usage.key_cert_sign):
-            return "keyUsage lacks keyCertSign"
+        return certificate.extensions.get_extension_for_class(kind).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
+
+
+def _ca_problem(certificate: x509.Certificate) -> str | None:
+    """The profile's demands on a CA certificate beyond RFC 5280 (which the library checks)."""
+    constraints = _extension(certificate, x509.BasicConstraints)
+    if not (isinstance(constraints, x509.BasicConstraints) and constraints.ca):
+        return "basicConstraints does not assert cA"
+    usage = _extension(certificate, x509.KeyUsage)
+    if not (isinstance(usage, x509.KeyUsage) and usage.key_cert_sign):
+        return "keyUsage lacks keyCertSign"
     return None
 
 
-def _path_length(certificate: x509.Certificate) -> int | None:
-    extensions = _extensions(certificate)
-    constraints = _value(extensions, x509.BasicConstraints) if extensions is not None else None
-    return constraints.path_length if isinstance(constraints, x509.BasicConstraints) else None
-
-
-def validate_path(path: Sequence[x509.Certificate], moment: datetime | None) -> str | None:
-    """RFC 5280 6.1 over ``path`` (target first, anchor last; names and signatures already checked by the
-    builder): None when it holds at ``moment`` (None: ignoring validity periods), else why not."""
-    if len(path) < 2:
-        return "a path needs a target and an anchor"
-    anchor = path[-1]
-    problem = _certificate_problem(anchor, as_ca=True)
-    if problem is not None:
-        return f"the anchor is not usable: {problem}"
-    remaining = _path_length(anchor)
-    for certificate in reversed(path[1:-1]):  # the intermediates, from the anchor down
-        problem = _certificate_problem(certificate, as_ca=True)
+def _profile_problem(chain: Sequence[x509.Certificate]) -> str | None:
+    """Why ``chain`` (target first, anchor last) is outside the profile, or None."""
+    if _key_problem(_asn1(chain[0]).public_key) is not None:
+        return "the target's key is outside the profile"
+    for certificate in chain[1:]:
+        problem = _ca_problem(certificate)
         if problem is not None:
-            return f"{certificate.subject.rfc4514_string()}: {problem}"
-        if not self_issued(certificate):  # 6.1.4 (l): self-issued certificates do not count
-            if remaining is not None and remaining <= 0:
-                return f"{certificate.subject.rfc4514_string()}: pathLenConstraint exceeded"
-            if remaining is not None:
-                remaining -= 1
-        length = _path_length(certificate)
-        if length is not None and (remaining is None or length < remaining):  # 6.1.4 (m)
-            remaining = length
-    problem = _certificate_problem(path[0], as_ca=False)
-    if problem is not None:
-        return problem
-    if moment is not None:
-        for certificate in path:
-            if not _valid_at(certificate, moment):
-                return f"{certificate.subject.rfc4514_string()} is not valid at the moment"
+            return problem
     return None
-
-
-# --- CRLs ------------------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,94 +329,83 @@ class CrlEntry:
     reason: x509.ReasonFlags | None
 
 
-class CrlView:
-    """What a CRL says, parsed once: its issuer, times, scope and entries by (issuer, serial), or why it
-    cannot be used at all. Lazy, memoised, and pure: safe to share."""
+def _crl_number(crl: x509.CertificateRevocationList) -> int:
+    try:
+        return int(crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number)
+    except (x509.ExtensionNotFound, ValueError):
+        return 0
 
-    __slots__ = ("crl", "issuer", "issuer_name", "number", "this_update", "next_update", "_parsed")
+
+class _Crl:
+    """A CRL held: the library's container, its times, and why it must not be used at all (or None)."""
+
+    __slots__ = ("crl", "container", "issuer", "number", "this_update", "next_update", "problem", "label")
 
     def __init__(self, crl: x509.CertificateRevocationList) -> None:
         self.crl = crl
-        self.issuer_name = crl.issuer
-        self.issuer = name_key(self.issuer_name)
+        parsed = asn1_crl.CertificateList.load(crl.public_bytes(Encoding.DER))
+        _ = (parsed.issuer.hashable, parsed.issuing_distribution_point_value, parsed.delta_crl_indicator_value)
+        _ = (parsed.critical_extensions, parsed.authority_key_identifier, parsed.freshest_crl_value)
+        self.container = CRLContainer(parsed)
+        self.issuer = parsed.issuer.hashable
+        self.number = _crl_number(crl)
         self.this_update = crl.last_update_utc
         self.next_update = crl.next_update_utc
-        try:
-            number = crl.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number
-        except (x509.ExtensionNotFound, ValueError):
-            number = 0
-        self.number = int(number)
-        self._parsed: tuple[str | None, x509.IssuingDistributionPoint | None, dict[tuple[NameKey, int], CrlEntry]]
-        self._parsed = (None, None, {})
-        self._parsed = self._parse()
+        self.problem = self._problem()
+        self.label = f"CRL number {self.number} of {_cn(crl.issuer)} (thisUpdate {_iso(self.this_update)})"
 
-    @property
-    def problem(self) -> str | None:
-        """Why the CRL must not be used at all (RFC 5280 5.2, 5.3), or None."""
-        return self._parsed[0]
-
-    @property
-    def distribution_point(self) -> x509.IssuingDistributionPoint | None:
-        return self._parsed[1]
-
-    @property
-    def indirect(self) -> bool:
-        point = self.distribution_point
-        return point is not None and point.indirect_crl
-
-    def entry(self, issuer: NameKey, serial_number: int) -> CrlEntry | None:
-        """The entry for the certificate ``serial_number`` of the issuer named ``issuer`` (a :func:`name_key`)."""
-        return self._parsed[2].get((issuer, serial_number))
-
-    @property
-    def label(self) -> str:
-        return f"CRL number {self.number} of {_cn_name(self.issuer_name)} (thisUpdate {_iso(self.this_update)})"
-
-    def _parse(
-        self,
-    ) -> tuple[str | None, x509.IssuingDistributionPoint | None, dict[tuple[NameKey, int], CrlEntry]]:
-        crl = self.crl
-        entries: dict[tuple[NameKey, int], CrlEntry] = {}
+    def _problem(self) -> str | None:
         if self.next_update is None:
-            return "it has no nextUpdate", None, entries
+            return "it has no nextUpdate"
         if self.this_update > self.next_update:
-            return "its thisUpdate is after its nextUpdate", None, entries
+            return "its thisUpdate is after its nextUpdate"
         try:
-            extensions = crl.extensions
-        except ValueError as exc:
-            return f"its extensions cannot be parsed ({exc})", None, entries
-        point: x509.IssuingDistributionPoint | None = None
-        for extension in extensions:
-            if extension.oid == ExtensionOID.DELTA_CRL_INDICATOR:
-                return "it is a delta CRL (delta CRLs are not processed)", None, entries
-            if extension.critical and extension.oid not in _PROCESSED_CRL_EXTENSIONS:
-                return f"it carries the critical extension {extension.oid.dotted_string}, which is not processed", \
-                    None, entries
-            if isinstance(extension.value, x509.IssuingDistributionPoint):
-                point = extension.value
-        current: NameKey | None = self.issuer
-        try:
-            for revoked in crl:
-                reason: x509.ReasonFlags | None = None
+            for extension in self.crl.extensions:
+                if extension.critical and extension.oid not in _PROCESSED_CRL_EXTENSIONS:
+                    return f"it carries the critical extension {extension.oid.dotted_string}, which is not processed"
+            for revoked in self.crl:
                 for extension in revoked.extensions:
                     if extension.critical and extension.oid not in _PROCESSED_ENTRY_EXTENSIONS:
                         return (
-                            f"an entry carries the critical extension {extension.oid.dotted_string}, which is "
-                            "not processed"
-                        ), point, {}
-                    value = extension.value
-                    if isinstance(value, x509.CRLReason):
-                        reason = value.reason
-                    elif isinstance(value, x509.CertificateIssuer):
-                        names = [name for name in value if isinstance(name, x509.DirectoryName)]
-                        current = name_key(names[0].value) if names else None
-                if current is not None:
-                    entries[(current, revoked.serial_number)] = CrlEntry(
-                        revoked.serial_number, revoked.revocation_date_utc, reason
-                    )
+                            f"an entry carries the critical extension {extension.oid.dotted_string}, which is not "
+                            "processed"
+                        )
         except ValueError as exc:
-            return f"its entries cannot be parsed ({exc})", point, {}
-        return None, point, entries
+            return f"it cannot be parsed ({exc})"
+        return None
+
+    def current_at(self, moment: datetime) -> bool:
+        return self.next_update is not None and self.this_update <= moment <= self.next_update
+
+    def scope_notes(self, certificate: x509.Certificate) -> list[str]:
+        """What the CRL's IssuingDistributionPoint says that keeps it from covering ``certificate`` fully
+        (descriptive: the library decides)."""
+        point = _crl_extension(self.crl, x509.IssuingDistributionPoint)
+        if not isinstance(point, x509.IssuingDistributionPoint):
+            return []
+        notes = []
+        constraints = _extension(certificate, x509.BasicConstraints)
+        ca = isinstance(constraints, x509.BasicConstraints) and constraints.ca
+        if point.only_contains_attribute_certs:
+            notes.append("it covers only attribute certificates")
+        if point.only_contains_user_certs and ca:
+            notes.append("it covers only end-entity certificates")
+        if point.only_contains_ca_certs and not ca:
+            notes.append("it covers only CA certificates")
+        if point.only_some_reasons is not None:
+            reasons = ", ".join(sorted(reason.value for reason in point.only_some_reasons))
+            notes.append(f"it covers only some reasons ({reasons})")
+        return notes
+
+    def entry(self, certificate: x509.Certificate) -> x509.RevokedCertificate | None:
+        return self.crl.get_revoked_certificate_by_serial_number(certificate.serial_number)
+
+
+def _crl_extension(crl: x509.CertificateRevocationList, kind: type[x509.ExtensionType]) -> Any:
+    try:
+        return crl.extensions.get_extension_for_class(kind).value
+    except (x509.ExtensionNotFound, ValueError):
+        return None
 
 
 class RevocationStatus(StrEnum):
@@ -488,9 +418,9 @@ class RevocationStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RevocationResult:
-    """``crl`` is the CRL that revoked the certificate (REVOKED) or the newest that covered it (GOOD).
+    """``entry`` is the revocation (REVOKED) and ``crl`` the CRL held that lists it, when one can be named.
     ``later`` is a revocation dated after the moment for a reason that does not taint earlier use (GOOD
-    then still holds, as a warning). ``notes`` say, for UNKNOWN, why each CRL held did not decide."""
+    then still holds, as a warning). ``notes`` say, for UNKNOWN, why the CRLs held did not decide."""
 
     status: RevocationStatus
     crl: x509.CertificateRevocationList | None = None
@@ -499,71 +429,51 @@ class RevocationResult:
     notes: tuple[str, ...] = ()
 
 
-def _general_names_match(first: x509.GeneralName, second: x509.GeneralName) -> bool:
-    if isinstance(first, x509.DirectoryName) and isinstance(second, x509.DirectoryName):
-        return names_match(first.value, second.value)
-    return first == second
+# --- running the library ----------------------------------------------------------------------------------
+
+_T = TypeVar("_T")
 
 
-def _point_names(
-    full_name: Iterable[x509.GeneralName] | None,
-    relative_name: x509.RelativeDistinguishedName | None,
-    base: x509.Name,
-) -> list[x509.GeneralName]:
-    if full_name is not None:
-        return list(full_name)
-    if relative_name is not None:  # RFC 5280 4.2.1.13: the relative name is appended to the issuer's name
-        return [x509.DirectoryName(x509.Name([*base.rdns, relative_name]))]
-    return []
+def _run(coroutine: Coroutine[Any, Any, _T]) -> _T:
+    """Drive one of the library's coroutines to completion in this thread. With fetching off (always, here)
+    it never waits on anything, so the first step completes it; a coroutine that suspends is a programming
+    fault (something started I/O) and is closed."""
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value
+    coroutine.close()
+    raise RuntimeError("pyhanko-certvalidator waited on I/O, which this module never allows")
 
 
-def _scope(view: CrlView, certificate: x509.Certificate) -> tuple[frozenset[x509.ReasonFlags], str | None]:
-    """The reasons for which ``view`` covers ``certificate`` (RFC 5280 6.3.3 (b), (d)), or why it covers none."""
-    point = view.distribution_point
-    crl_issuer = view.issuer_name
-    facts = _facts(certificate)
-    if point is not None:
-        if point.only_contains_attribute_certs:
-            return frozenset(), "it covers only attribute certificates"
-        if point.only_contains_user_certs and facts.ca:
-            return frozenset(), "it covers only end-entity certificates"
-        if point.only_contains_ca_certs and not facts.ca:
-            return frozenset(), "it covers only CA certificates"
-    idp_names = (
-        _point_names(point.full_name, point.relative_name, crl_issuer) if point is not None else []
+class _Registry(CertificateRegistry):
+    """The library's certificate registry, per search, with the issuer candidates it offers bounded (the
+    library's path builder has no bound of its own)."""
+
+    def __init__(self) -> None:
+        super().__init__(cert_fetcher=None)
+        self.budget = _ISSUER_BUDGET
+
+    def find_potential_issuers(
+        self, cert: asn1_x509.Certificate, trust_manager: TrustManager
+    ) -> Iterator[TrustAnchor | asn1_x509.Certificate]:
+        for issuer in super().find_potential_issuers(cert, trust_manager):
+            if self.budget <= 0:
+                return
+            self.budget -= 1
+            yield issuer
+
+
+def _qualifiers(anchor: x509.Certificate) -> TrustQualifiers:
+    """The anchor's own validity and pathLenConstraint apply (nothing else of it: its name constraints and
+    policies are not imposed on the paths below it)."""
+    length = _asn1(anchor).max_path_length
+    return TrustQualifiers(
+        max_path_length=length,
+        max_aa_path_length=length,  # the library takes None here for "none" when max_path_length is set
+        valid_from=anchor.not_valid_before_utc,
+        valid_until=anchor.not_valid_after_utc,
     )
-    idp_reasons = (
-        frozenset(point.only_some_reasons) if point is not None and point.only_some_reasons is not None
-        else ALL_REASONS
-    )
-    covered: set[x509.ReasonFlags] = set()
-    why = "none of the certificate's distribution points leads to it"
-    for dp in facts.points:
-        # (b)(1): who issues this distribution point's CRL
-        if dp.crl_issuer is not None:
-            issuers = [name for name in dp.crl_issuer if isinstance(name, x509.DirectoryName)]
-            if not any(names_match(name.value, crl_issuer) for name in issuers):
-                continue
-            if not view.indirect:
-                why = "the certificate names it as its CRL issuer, but it is not marked indirectCRL"
-                continue
-        elif view.issuer != facts.issuer:
-            if view.indirect:
-                why = "it is an indirect CRL, and the certificate does not name its issuer as a cRLIssuer"
-            continue
-        # (b)(2)(i): the distribution point names
-        if idp_names:
-            dp_names = _point_names(dp.full_name, dp.relative_name, facts.issuer_name)
-            if not dp_names and dp.crl_issuer is not None:
-                dp_names = list(dp.crl_issuer)
-            if not any(_general_names_match(a, b) for a in idp_names for b in dp_names):
-                why = "its distribution point is not one of the certificate's"
-                continue
-        dp_reasons = frozenset(dp.reasons) if dp.reasons is not None else ALL_REASONS
-        covered |= idp_reasons & dp_reasons
-    if not covered:
-        return frozenset(), why
-    return frozenset(covered), None
 
 
 class PathValidator:
@@ -571,7 +481,7 @@ class PathValidator:
 
     ``anchors`` are trusted by their presence (a path must end at one of these exact certificates); the
     intermediates are candidates only. Extra, per-call candidates (a signature's KeyInfo) are passed to
-    :meth:`build`.
+    :meth:`build` and :meth:`revocation`.
     """
 
     def __init__(
@@ -586,28 +496,55 @@ class PathValidator:
         self._anchor_set = frozenset(self.anchors)
         self.intermediates = tuple(c for c in dict.fromkeys(intermediates) if c not in self._anchor_set)
         self.max_depth = max_depth
-        self._anchors_by_name = _by_subject(self.anchors)
+        self._trust_anchors: dict[x509.Certificate, CertTrustAnchor] = {
+            anchor: CertTrustAnchor(_asn1(anchor), quals=_qualifiers(anchor))
+            for anchor in self.anchors
+            if _ca_problem(anchor) is None and _key_problem(_asn1(anchor).public_key) is None
+        }
+        for certificate in self.intermediates:
+            _asn1(certificate)
         distinct = {crl.fingerprint(hashes.SHA256()): crl for crl in crls}  # CRLs are not hashable
-        self._views = tuple(CrlView(crl) for crl in distinct.values())
-        self._crls_by_issuer: dict[NameKey, list[CrlView]] = {}
-        for view in self._views:
-            self._crls_by_issuer.setdefault(view.issuer, []).append(view)
-        for views in self._crls_by_issuer.values():
-            views.sort(key=lambda v: (v.this_update, v.number), reverse=True)
-        self._signatures: dict[tuple[x509.Certificate, x509.Certificate], bool] = {}
-        self._crl_signatures: dict[tuple[int, x509.Certificate], bool] = {}
+        self._crls = tuple(_Crl(crl) for crl in distinct.values())
+        self._usable_crls = tuple(view for view in self._crls if view.problem is None)
 
-    # --- path building ---------------------------------------------------------------------------------
+    # --- the library's per-call context ---------------------------------------------------------------
 
-    def _signed(self, child: x509.Certificate, parent: x509.Certificate) -> bool:
-        key = (child, parent)
-        found = self._signatures.get(key)
-        if found is None:
-            found = certificate_signed_by(child, parent)
-            if len(self._signatures) >= _MEMO_LIMIT:
-                self._signatures.clear()
-            self._signatures[key] = found
-        return found
+    def _context(
+        self,
+        moment: datetime,
+        anchors: Iterable[x509.Certificate],
+        pool: Iterable[x509.Certificate],
+        *,
+        crls: Sequence[_Crl] | None = None,
+        retroactive: bool = False,
+    ) -> ValidationContext:
+        registry = _Registry()
+        for certificate in pool:
+            registry.register(_asn1(certificate))
+        roots = [self._trust_anchors[anchor] for anchor in anchors if anchor in self._trust_anchors]
+        if crls is None:
+            policy = CertRevTrustPolicy(NO_REVOCATION)
+            revinfo = RevinfoManager(registry, POEManager(), crls=(), ocsps=())
+        else:
+            policy = CertRevTrustPolicy(_CRL_REQUIRED, retroactive_revinfo=retroactive)
+            revinfo = RevinfoManager(registry, POEManager(), crls=[view.container for view in crls], ocsps=())
+        return ValidationContext(
+            trust_roots=roots,
+            moment=moment,
+            revinfo_policy=policy,
+            revinfo_manager=revinfo,
+            certificate_registry=registry,
+            time_tolerance=_NO_TIME_TOLERANCE,
+            algorithm_usage_policy=_PROFILE,
+            signature_validator=_SIGNATURES,
+        )
+
+    def _pool(self, target: x509.Certificate, candidates: Iterable[x509.Certificate]) -> tuple[x509.Certificate, ...]:
+        return tuple(
+            c for c in dict.fromkeys((*candidates, *self.intermediates)) if c not in self._anchor_set and c != target
+        )
+
+    # --- path building --------------------------------------------------------------------------------
 
     def build(
         self,
@@ -618,96 +555,55 @@ class PathValidator:
         anchors: Sequence[x509.Certificate] | None = None,
     ) -> tuple[x509.Certificate, ...] | None:
         """A valid path from ``target`` to an anchor (``anchors``, when given, narrows them), target first;
-        at ``moment``, or ignoring validity periods when it is None. None when there is no such path."""
-        allowed = self._anchor_set if anchors is None else frozenset(anchors) & self._anchor_set
-        pool = _by_subject(
-            c for c in dict.fromkeys((*candidates, *self.intermediates)) if c not in self._anchor_set and c != target
-        )
-        budget = [_SIGNATURE_BUDGET]
-
-        def signed(child: x509.Certificate, parent: x509.Certificate) -> bool:
-            if budget[0] <= 0:
-                return False
-            budget[0] -= 1
-            return self._signed(child, parent)
-
-        def extend(path: list[x509.Certificate]) -> tuple[x509.Certificate, ...] | None:
-            current = path[-1]
-            issuer = _facts(current).issuer
-            for anchor in self._anchors_by_name.get(issuer, ()):
-                if anchor in allowed and anchor not in path and signed(current, anchor):
-                    full = (*path, anchor)
-                    if validate_path(full, moment) is None:
-                        return full
-            if len(path) - 1 >= self.max_depth:
-                return None
-            for parent in pool.get(issuer, ()):
-                if parent in path or _same_key_and_name(parent, path):
-                    continue
-                if moment is not None and not _valid_at(parent, moment):
-                    continue
-                if _certificate_problem(parent, as_ca=True) is not None or not signed(current, parent):
-                    continue
-                found = extend([*path, parent])
-                if found is not None:
-                    return found
+        at ``moment``, or, when it is None, at some instant when every certificate of the path is valid.
+        Revocation is not part of it (see :meth:`revocation`). None when there is no such path."""
+        allowed = self.anchors if anchors is None else tuple(a for a in self.anchors if a in frozenset(anchors))
+        if target in self._anchor_set or not any(a in self._trust_anchors for a in allowed):
             return None
-
         if moment is not None and not _valid_at(target, moment):
             return None
-        return extend([target])
+        pool = self._pool(target, candidates)
+        known = {_asn1(c).sha256: c for c in (target, *pool, *allowed)}
+        context = self._context(moment or target.not_valid_before_utc, allowed, pool)
+        return _run(self._first_valid(context, target, known, moment, allowed, pool))
+
+    async def _first_valid(
+        self,
+        context: ValidationContext,
+        target: x509.Certificate,
+        known: dict[bytes, x509.Certificate],
+        moment: datetime | None,
+        allowed: Sequence[x509.Certificate],
+        pool: Sequence[x509.Certificate],
+    ) -> tuple[x509.Certificate, ...] | None:
+        paths = context.path_builder.async_build_paths_lazy(_asn1(target))
+        tried = 0
+        try:
+            async for path in paths:
+                if path.pkix_len < 1 or path.pkix_len - 1 > self.max_depth:
+                    continue
+                tried += 1
+                if tried > _PATH_BUDGET:
+                    return None
+                chain = tuple(known[certificate.sha256] for certificate in reversed(list(path)))
+                if _profile_problem(chain) is not None:
+                    continue
+                instant = moment if moment is not None else _common_instant(chain)
+                if instant is None:
+                    continue
+                at = context if moment is not None else self._context(instant, allowed, pool)
+                try:
+                    await async_validate_path(at, path)
+                except ValidationError:
+                    continue
+                return chain
+        except PathBuildingError:
+            return None
+        finally:
+            await paths.cancel()
+        return None
 
     # --- revocation -----------------------------------------------------------------------------------
-
-    def _crl_signed(self, view: CrlView, signer: x509.Certificate) -> bool:
-        key = (id(view), signer)
-        found = self._crl_signatures.get(key)
-        if found is None:
-            found = crl_signed_by_key(view.crl, signer)
-            if len(self._crl_signatures) >= _MEMO_LIMIT:
-                self._crl_signatures.clear()
-            self._crl_signatures[key] = found
-        return found
-
-    def _authentic(
-        self,
-        view: CrlView,
-        issuer: x509.Certificate,
-        anchor: x509.Certificate,
-        candidates: Sequence[x509.Certificate],
-        moment: datetime,
-        retroactive: bool,
-        depth: int,
-        excluded: frozenset[x509.Certificate],
-    ) -> str | None:
-        """None when ``view`` is signed by ``issuer`` (cRLSign) or by a CRL-signing certificate validated to
-        ``anchor`` and not revoked (RFC 5280 6.3.3 (f)); otherwise why it is not."""
-        if view.issuer == _facts(issuer).subject and issuer not in excluded and self._crl_signed(view, issuer):
-            return None if may_sign_crls(issuer) else f"its signer {_cn(issuer)} lacks keyUsage cRLSign"
-        if depth >= 2:
-            return "its signer's own revocation status is too far removed to be checked"
-        pool = (*candidates, *self.intermediates, *self.anchors)
-        for signer in dict.fromkeys(pool):
-            if signer in excluded or _facts(signer).subject != view.issuer or signer == issuer:
-                continue
-            if not may_sign_crls(signer) or not self._crl_signed(view, signer):
-                continue
-            if signer in self._anchor_set:
-                if signer == anchor:
-                    return None
-                continue
-            path = self.build(signer, candidates, moment=moment, anchors=(anchor,))
-            if path is None:
-                continue
-            for position in range(len(path) - 1):
-                status = self._status(
-                    path, position, candidates, moment, retroactive, depth + 1, excluded | {signer}
-                )
-                if status.status is not RevocationStatus.GOOD:
-                    break
-            else:
-                return None
-        return "it is signed neither by the certificate's issuer nor by a valid CRL signer under the same anchor"
 
     def revocation(
         self,
@@ -720,118 +616,217 @@ class PathValidator:
     ) -> RevocationResult:
         """The revocation status of ``path[position]`` (its issuer is ``path[position + 1]``, the anchor
         ``path[-1]``) at ``moment`` from the CRLs held (see the module docstring)."""
-        return self._status(tuple(path), position, candidates, moment, retroactive, 0, frozenset())
+        return self.revocations(path, candidates, moment=moment, retroactive=retroactive, positions=(position,))[0]
 
-    def _candidate_crls(self, certificate: x509.Certificate) -> list[CrlView]:
-        facts = _facts(certificate)
-        views = list(self._crls_by_issuer.get(facts.issuer, ()))
-        for dp in facts.points:
-            for name in dp.crl_issuer or ():
-                if isinstance(name, x509.DirectoryName):
-                    for view in self._crls_by_issuer.get(name_key(name.value), ()):
-                        if view not in views:
-                            views.append(view)
-        views.sort(key=lambda v: (v.this_update, v.number), reverse=True)
-        return views
+    def revocations(
+        self,
+        path: Sequence[x509.Certificate],
+        candidates: Sequence[x509.Certificate] = (),
+        *,
+        moment: datetime,
+        retroactive: bool = False,
+        positions: Sequence[int] | None = None,
+    ) -> tuple[RevocationResult, ...]:
+        """:meth:`revocation` for each of ``positions`` (default: every certificate below the anchor), with one
+        library context for those that see the same CRLs."""
+        path = tuple(path)
+        chosen = tuple(range(len(path) - 1)) if positions is None else tuple(positions)
+        pool = self._pool(path[0], (*candidates, *path[1:-1]))
+        relevant = self._relevant((*path, *pool))
+        contexts: dict[tuple[_Crl, ...], ValidationContext] = {}
+        results: dict[int, RevocationResult] = {}
+        # from the anchor down, as the library's own walk: a context remembers which certificate issued each CRL
+        # it has met, and a CA's own CRL must not be taken as covering that CA because its issuer is known
+        for position in sorted(chosen, reverse=True):
+            certificate = path[position]
+            crls = tuple(
+                view
+                for view in relevant
+                if view.problem is None
+                and (  # retroactive: a CRL issued after the moment vouches only if issued while the certificate was valid
+                    not retroactive
+                    or view.this_update <= moment
+                    or view.this_update <= certificate.not_valid_after_utc
+                )
+            )
+            context = contexts.get(crls)
+            if context is None:
+                context = contexts[crls] = self._revocation_context(path, pool, moment, crls, retroactive)
+            results[position] = self._decide(path, position, pool, moment, retroactive, context, relevant)
+        return tuple(results[position] for position in chosen)
 
-    def _status(
+    def _decide(
         self,
         path: tuple[x509.Certificate, ...],
         position: int,
-        candidates: Sequence[x509.Certificate],
+        pool: Sequence[x509.Certificate],
         moment: datetime,
         retroactive: bool,
-        depth: int,
-        excluded: frozenset[x509.Certificate],
+        context: ValidationContext,
+        relevant: Sequence[_Crl],
     ) -> RevocationResult:
-        certificate, issuer, anchor = path[position], path[position + 1], path[-1]
-        facts = _facts(certificate)
-        notes: list[str] = []
-        covered: set[x509.ReasonFlags] = set()
-        newest_cover: x509.CertificateRevocationList | None = None
+        certificate, issuer = path[position], path[position + 1]
+        status, entry, failures = self._verify(path, position, context)
+        if status is RevocationStatus.REVOKED:
+            return self._revoked(certificate, entry, relevant)
         later: CrlEntry | None = None
-        hold_settled = False
-        for view in self._candidate_crls(certificate):
+        usable = tuple(view for view in relevant if view.problem is None)
+        own = self._covering(certificate, relevant)
+        for view in sorted(own, key=lambda v: v.this_update):
+            # (a CRL issued exactly at the moment too: the library counts only revocations strictly before it)
+            if view.problem is not None or (view.current_at(moment) and view.this_update != moment):
+                continue
+            instant = min(view.this_update + _JUST_AFTER, view.next_update or view.this_update)
+            at = self._revocation_context(path, pool, instant, usable, False)
+            found, entry, _ = self._verify(path, position, at)
+            if found is not RevocationStatus.REVOKED or entry is None:
+                continue
+            stale = view.next_update is not None and view.next_update < moment
+            if entry.reason is x509.ReasonFlags.certificate_hold and (stale or status is RevocationStatus.GOOD):
+                continue  # a hold may have been released since; a CRL current at the moment, or none, decides
+            if entry.revoked_at <= moment or entry.reason in TAINTING_REASONS:
+                return self._revoked(certificate, entry, relevant)
+            later = later or entry
+        if status is RevocationStatus.GOOD:
+            return RevocationResult(RevocationStatus.GOOD, later=later)
+        notes = self._notes(certificate, issuer, own, moment, retroactive)
+        notes.extend(failure for failure in failures if failure not in notes)
+        if not notes:
+            notes.append(f"there is no CRL from {_cn(certificate.issuer)}")
+        return RevocationResult(RevocationStatus.UNKNOWN, later=later, notes=tuple(notes))
+
+    def _revocation_context(
+        self,
+        path: tuple[x509.Certificate, ...],
+        pool: Sequence[x509.Certificate],
+        moment: datetime,
+        crls: Sequence[_Crl],
+        retroactive: bool,
+    ) -> ValidationContext:
+        """A library context with CRL checking required, in which the CAs of ``path`` are recorded as validated,
+        as the library's own walk down a path does before it checks a certificate below them (their own
+        revocation is decided at their own position; a separate CRL signer's path is validated in full)."""
+        anchor = path[-1]
+        context = self._context(moment, (anchor,), pool, crls=crls, retroactive=retroactive)
+        trust_anchor = self._trust_anchors.get(anchor)
+        if trust_anchor is not None:
+            for above in range(len(path) - 2, 0, -1):
+                issuers = [_asn1(c) for c in reversed(path[above + 1 : -1])]
+                context.record_validation(_asn1(path[above]), ValidationPath(trust_anchor, issuers, _asn1(path[above])))
+        return context
+
+    def _verify(
+        self, path: tuple[x509.Certificate, ...], position: int, context: ValidationContext
+    ) -> tuple[RevocationStatus, CrlEntry | None, list[str]]:
+        """The library's RFC 5280 6.3 decision on ``path[position]`` in ``context``."""
+        trust_anchor = self._trust_anchors.get(path[-1])
+        if trust_anchor is None:
+            return RevocationStatus.UNKNOWN, None, ["the anchor is outside the profile"]
+        below = path[position:-1]
+        validation_path = ValidationPath(trust_anchor, [_asn1(c) for c in reversed(below[1:])], _asn1(below[0]))
+        try:
+            _run(verify_crl(_asn1(path[position]), validation_path, context))
+        except RevokedError as revoked:
+            reason = _REASONS.get(str(revoked.reason.native))
+            entry = CrlEntry(path[position].serial_number, revoked.revocation_dt, reason)
+            return RevocationStatus.REVOKED, entry, []
+        except CRLValidationIndeterminateError as unknown:
+            return RevocationStatus.UNKNOWN, None, [str(failure[0]) for failure in unknown.failures]
+        except CRLNoMatchesError:
+            return RevocationStatus.UNKNOWN, None, []
+        except CRLValidationError as failed:
+            return RevocationStatus.UNKNOWN, None, [str(failed)]
+        return RevocationStatus.GOOD, None, []
+
+    @staticmethod
+    def _revoked(
+        certificate: x509.Certificate, entry: CrlEntry | None, relevant: Sequence[_Crl]
+    ) -> RevocationResult:
+        """REVOKED, naming the CRL held that lists the certificate with that date, when there is one."""
+        listed = None
+        if entry is not None:
+            for view in relevant:
+                revoked = view.entry(certificate)
+                if revoked is not None and revoked.revocation_date_utc == entry.revoked_at:
+                    listed = view.crl
+                    break
+        return RevocationResult(RevocationStatus.REVOKED, crl=listed, entry=entry)
+
+    def _relevant(self, certificates: Iterable[x509.Certificate]) -> tuple[_Crl, ...]:
+        """The CRLs held that could speak for any of ``certificates``: those named for one's issuer or one of
+        its cRLIssuers (the library would pass over the others; giving it fewer keeps it quick)."""
+        names: set[str] = set()
+        for certificate in certificates:
+            names |= _crl_issuer_names(certificate)
+        return tuple(view for view in self._crls if view.issuer in names)
+
+    @staticmethod
+    def _covering(certificate: x509.Certificate, relevant: Sequence[_Crl]) -> list[_Crl]:
+        names = _crl_issuer_names(certificate)
+        return [view for view in relevant if view.issuer in names]
+
+    @staticmethod
+    def _notes(
+        certificate: x509.Certificate,
+        issuer: x509.Certificate,
+        relevant: Sequence[_Crl],
+        moment: datetime,
+        retroactive: bool,
+    ) -> list[str]:
+        """Why the CRLs held did not decide, from their facts (the library's own messages follow)."""
+        notes = []
+        usage = _extension(issuer, x509.KeyUsage)
+        for view in sorted(relevant, key=lambda v: (v.this_update, v.number), reverse=True):
             if view.problem is not None:
                 notes.append(f"{view.label} is not used: {view.problem}")
                 continue
-            reasons, out_of_scope = _scope(view, certificate)
-            if out_of_scope is not None:
-                notes.append(f"{view.label} does not cover it: {out_of_scope}")
-                continue
-            problem = self._authentic(view, issuer, anchor, candidates, moment, retroactive, depth, excluded)
-            if problem is not None:
-                notes.append(f"{view.label} is not used: {problem}")
-                continue
-            assert view.next_update is not None  # a CRL without one has a problem
-            stale = view.next_update < moment
-            issued_later = view.this_update > moment
-            entry = view.entry(facts.issuer, certificate.serial_number)
-            if entry is not None and entry.reason is not x509.ReasonFlags.remove_from_crl:
-                hold = entry.reason is x509.ReasonFlags.certificate_hold
-                if hold and (stale or hold_settled):
-                    pass  # a hold may have been released since; a newer CRL or none decides
-                elif entry.revoked_at <= moment or entry.reason in TAINTING_REASONS:
-                    return RevocationResult(RevocationStatus.REVOKED, crl=view.crl, entry=entry)
-                elif later is None:
-                    later = entry
-            if x509.ReasonFlags.certificate_hold in reasons and not stale and not issued_later:
-                hold_settled = True  # the newest CRL issued by the moment says whether a hold was in force
-            usable_for_good = not stale and (
-                not issued_later or (retroactive and view.this_update <= certificate.not_valid_after_utc)
-            )
-            if usable_for_good:
-                covered |= reasons
-                newest_cover = newest_cover or view.crl
-            elif stale:
+            if (
+                view.issuer == _asn1_name(issuer.subject).hashable
+                and isinstance(usage, x509.KeyUsage)
+                and not usage.crl_sign
+            ):
+                notes.append(f"{view.label} is not used: its signer {_cn(issuer.subject)} lacks keyUsage cRLSign")
+            for note in view.scope_notes(certificate):
+                notes.append(f"{view.label} does not cover it fully: {note}")
+            if view.next_update is not None and view.next_update < moment:
                 notes.append(f"{view.label} had its next update due {_iso(view.next_update)}")
-            elif retroactive:
-                notes.append(
-                    f"{view.label} was issued after the moment and after the certificate expired, when its entry may "
-                    "have been dropped"
-                )
-            else:
-                notes.append(f"{view.label} was issued after the moment")
-        if covered >= ALL_REASONS:
-            return RevocationResult(RevocationStatus.GOOD, crl=newest_cover, later=later)
-        if covered:
-            missing = ", ".join(sorted(reason.value for reason in ALL_REASONS - covered))
-            notes.append(f"the CRLs valid at the moment cover only some reasons (not {missing})")
-        if not notes:
-            notes.append(f"there is no CRL from {_cn_name(facts.issuer_name)}")
-        return RevocationResult(RevocationStatus.UNKNOWN, later=later, notes=tuple(notes))
+            elif view.this_update > moment:
+                if not retroactive:
+                    notes.append(f"{view.label} was issued after the moment")
+                elif view.this_update > certificate.not_valid_after_utc:
+                    notes.append(
+                        f"{view.label} was issued after the moment and after the certificate expired, when its "
+                        "entry may have been dropped"
+                    )
+        return notes
 
 
-def _by_subject(certificates: Iterable[x509.Certificate]) -> dict[NameKey, list[x509.Certificate]]:
-    found: dict[NameKey, list[x509.Certificate]] = {}
-    for certificate in certificates:
-        found.setdefault(_facts(certificate).subject, []).append(certificate)
-    return found
+_REASONS: dict[str, x509.ReasonFlags] = {flag.name: flag for flag in x509.ReasonFlags}
 
 
-def _same_key_and_name(candidate: x509.Certificate, path: Sequence[x509.Certificate]) -> bool:
-    """RFC 4158 loop detection: a (subject, public key) pair appears in a path once."""
-    try:
-        key = candidate.public_key()
-    except (UnsupportedAlgorithm, ValueError):
-        return True
-    subject = _facts(candidate).subject
-    for certificate in path:
-        try:
-            if _facts(certificate).subject == subject and certificate.public_key() == key:
-                return True
-        except (UnsupportedAlgorithm, ValueError):
-            continue
-    return False
+@lru_cache(maxsize=4096)
+def _crl_issuer_names(certificate: x509.Certificate) -> frozenset[str]:
+    """The names (asn1crypto's comparable form) a CRL covering ``certificate`` may be issued under: its issuer
+    and the cRLIssuers of its distribution points."""
+    names = {_asn1_name(certificate.issuer).hashable}
+    points = _extension(certificate, x509.CRLDistributionPoints)
+    for point in points or ():
+        for name in point.crl_issuer or ():
+            if isinstance(name, x509.DirectoryName):
+                names.add(_asn1_name(name.value).hashable)
+    return frozenset(names)
 
 
-def _cn_name(name: x509.Name) -> str:
+def _common_instant(chain: Sequence[x509.Certificate]) -> datetime | None:
+    """The first instant at which every certificate of ``chain`` is valid, or None when there is none."""
+    start = max(c.not_valid_before_utc for c in chain)
+    end = min(c.not_valid_after_utc for c in chain)
+    return start if start <= end else None
+
+
+def _cn(name: x509.Name) -> str:
     values = name.get_attributes_for_oid(x509.NameOID.COMMON_NAME)
     return str(values[0].value) if values else name.rfc4514_string()
-
-
-def _cn(certificate: x509.Certificate) -> str:
-    return _cn_name(certificate.subject)
 
 
 def _iso(moment: datetime) -> str:
@@ -839,22 +834,15 @@ def _iso(moment: datetime) -> str:
 
 
 __all__ = [
-    "ALL_REASONS",
     "DEFAULT_MAX_DEPTH",
     "TAINTING_REASONS",
     "CrlEntry",
-    "CrlView",
     "PathValidator",
     "RevocationResult",
     "RevocationStatus",
     "certificate_signed_by",
-    "crl_signed_by_key",
-    "is_ca",
     "key_permitted",
-    "may_sign_crls",
-    "name_key",
     "names_match",
     "prepare",
     "self_issued",
-    "validate_path",
 ]

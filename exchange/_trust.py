@@ -8,21 +8,23 @@ no fallback to any system certificate store.
 
 :meth:`TrustContext.evaluate` runs these steps and reports every finding (check ``issuer-trust``):
 
-1. path     :class:`exchange._pkix.PathValidator` builds and validates a path from the signer (KeyInfo
-            certificates and known intermediates are candidates, never anchors) to a recognised anchor at the
-            moment, as RFC 5280 6.1 says (names matched per 7.1, self-issued certificates not counted in
-            pathLenConstraint, unrecognised critical extensions refused). CA certificates need
-            basicConstraints CA and keyUsage keyCertSign; SHA-256/384/512 with RSA >= 2048 or ECDSA
-            P-256/384/521 only. When the path holds only if validity periods are ignored, each certificate
-            of that path outside its window at the moment is reported as TRUST-CERT-EXPIRED or
+1. path     :class:`exchange._pkix.PathValidator` (pyhanko-certvalidator underneath) builds and validates a
+            path from the signer (KeyInfo certificates and known intermediates are candidates, never
+            anchors) to a recognised anchor at the moment, as RFC 5280 6.1 says (names matched per 7.1,
+            self-issued certificates not counted in pathLenConstraint, name constraints and policies
+            processed, unrecognised critical extensions refused). CA certificates need basicConstraints CA
+            and keyUsage keyCertSign; SHA-256/384/512 with RSA >= 2048 or ECDSA P-256/384/521 only. When
+            the path holds only at another instant (validity periods), each certificate of that path
+            outside its window at the moment is reported as TRUST-CERT-EXPIRED or
             TRUST-CERT-NOT-YET-VALID (the remaining checks still run on it); if it chains only to a known,
             unrecognised list's anchor: TRUST-NOT-RECOGNISED; otherwise TRUST-CHAIN-UNTRUSTED (a self-signed
             KeyInfo certificate ends here).
 2. usage    the signer needs keyUsage digitalSignature or nonRepudiation, must not be a CA, and an extended
             key usage, when present, must allow document signing (RFC 9336) or any purpose: TRUST-KEY-USAGE.
-3. revocation  each certificate below the anchor is decided from the CRLs held (RFC 5280 5.2, 5.3, 6.3:
-            authentic, in scope, without unprocessed critical extensions; signed by its issuer or by a
-            CRL-signing key certified under the same anchor): TRUST-CERT-REVOKED; or, when no CRL valid at
+3. revocation  each certificate below the anchor is decided from the CRLs held by pyhanko-certvalidator's
+            RFC 5280 6.3 processing (authentic, in scope, without unprocessed critical extensions; signed by
+            its issuer or by a CRL-signing key certified under the same anchor, whose own path and status
+            are validated): TRUST-CERT-REVOKED; or, when no CRL valid at
             the moment covers it for every reason, TRUST-REVOCATION-UNKNOWN (INDETERMINATE); a CRL past its
             nextUpdate never vouches, one issued after the moment only if issued while the certificate was
             valid (``retroactive_revocation``, the default). A revocation
@@ -38,8 +40,8 @@ FAILED for a definite fault, INDETERMINATE when the only errors are missing info
 (TRUST-REVOCATION-UNKNOWN, TRUST-LIST-EXPIRED: see :data:`INDETERMINATE_CODES`). ``trusted`` is True only
 for PASSED, so a caller refuses INDETERMINATE unless its policy maps it otherwise.
 
-Performance: the path validator (with its CRL views and signature memos) and the anchor-to-list index are
-computed once per context (and shared by :meth:`TrustContext.at`); a validated path is remembered per
+Performance: the path validator (certificates and CRLs parsed once, a signature memo) and the
+anchor-to-list index are computed once per context (and shared by :meth:`TrustContext.at`); a validated path is remembered per
 (signer, intermediates) and reused while every certificate in it is inside its validity window, which is
 sound because the rest of the path decision does not depend on time. Everything is immutable or a
 lock-free memo; a context may be shared by concurrent requests.
@@ -431,22 +433,21 @@ class TrustContext:
         self, index: _Index, path: tuple[x509.Certificate, ...], presented: tuple[x509.Certificate, ...]
     ) -> list[Finding]:
         findings: list[Finding] = []
-        for position, certificate in enumerate(path[:-1]):
-            result = index.validator.revocation(
-                path, position, presented, moment=self.moment, retroactive=self.retroactive_revocation
-            )
+        results = index.validator.revocations(
+            path, presented, moment=self.moment, retroactive=self.retroactive_revocation
+        )
+        for certificate, result in zip(path[:-1], results, strict=True):
             name = common_name(certificate.subject)
-            if result.status is RevocationStatus.REVOKED and result.entry is not None and result.crl is not None:
+            if result.status is RevocationStatus.REVOKED:
                 entry = result.entry
-                because = f" ({entry.reason.value})" if entry.reason is not None else ""
-                findings.append(
-                    Finding.of(
-                        Code.TRUST_CERT_REVOKED,
-                        CHECK_ISSUER_TRUST,
-                        f"{name!r} was revoked by {common_name(result.crl.issuer)!r} on {_iso(entry.revoked_at)}"
-                        f"{because} (CRL number {crl_number(result.crl)})",
-                    )
+                when = f" on {_iso(entry.revoked_at)}" if entry is not None else ""
+                because = f" ({entry.reason.value})" if entry is not None and entry.reason is not None else ""
+                listed = (
+                    f" by {common_name(result.crl.issuer)!r}{when}{because} (CRL number {crl_number(result.crl)})"
+                    if result.crl is not None
+                    else f"{when}{because}"
                 )
+                findings.append(Finding.of(Code.TRUST_CERT_REVOKED, CHECK_ISSUER_TRUST, f"{name!r} was revoked{listed}"))
                 continue
             if result.later is not None:
                 because = f" ({result.later.reason.value})" if result.later.reason is not None else ""

@@ -541,8 +541,8 @@ def _check_list_signer(
             f"{_cn(signer)} may not sign: its key usage lacks digitalSignature", code=Code.TRUST_LIST_SIGNATURE
         )
     revocation_moment = min(max(moment, trust_list.issued_at), trust_list.next_update)
-    for position, certificate in enumerate(path[:-1]):
-        result = validator.revocation(path, position, candidates, moment=revocation_moment, retroactive=False)
+    results = validator.revocations(path, candidates, moment=revocation_moment, retroactive=False)
+    for certificate, result in zip(path[:-1], results, strict=True):
         if result.status is RevocationStatus.REVOKED and result.entry is not None:
             raise TrustError(
                 f"the trust list of {trust_list.country} is signed under {_cn(certificate)}, which was revoked on "

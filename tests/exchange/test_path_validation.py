@@ -729,3 +729,19 @@ def test_pkits_4_14_28_crl_issuer_certified_by_the_certificates_own_ca() -> None
                Cert("EE", dn("Valid cRLIssuer EE Test28"), "Good CA", extensions=((points, False),)),
                Crl("Indirect", "CRL Issuer", extensions=(idp(indirect_crl=True),))))
     assert_outcome(pki.decide("EE", intermediates=INDIRECT_PATH), PASSED)
+
+
+def test_rfc5280_6_3_a_revocation_dated_exactly_at_the_moment_counts() -> None:
+    """The CRL and its entry are both dated at the moment of evaluation: revoked then (the library counts only
+    revocations strictly before its validation time; ours includes the moment)."""
+    pki = Pki((TA, TA_CRL, GOOD_CA, Cert("EE", dn("EE"), "Good CA"),
+               Crl("Good CA CRL", "Good CA", (Revoked("EE", reason=x509.ReasonFlags.superseded, at=0 * DAY),),
+                   this_update=0 * DAY)))
+    assert_outcome(pki.decide("EE", intermediates=["Good CA"]), FAILED, "TRUST-CERT-REVOKED")
+
+
+def test_rfc5280_6_1_anchor_path_length_constraint_applies() -> None:
+    """The anchor's own pathLenConstraint 0 allows no intermediate CA."""
+    pki = Pki((ca("TA", dn("Trust Anchor"), path_length=0), TA_CRL, GOOD_CA, Crl("Good CA CRL", "Good CA"),
+               Cert("EE", dn("EE"), "Good CA")))
+    assert_outcome(pki.decide("EE", intermediates=["Good CA"]), FAILED, "TRUST-CHAIN-UNTRUSTED")

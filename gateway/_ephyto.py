@@ -46,7 +46,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from lxml import etree
-from sqlalchemy import Column, DateTime, Integer, LargeBinary, MetaData, String, Table, Text, insert, select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.engine import Engine as SqlEngine
 from starlette.concurrency import run_in_threadpool
 
@@ -74,6 +74,7 @@ from exchange import (
 )
 from gateway._ephyto_wsdl import service_wsdl
 from gateway._status import MessageStatus
+from gateway._store import hub_envelopes
 
 log = logging.getLogger("ptx.gateway.ephyto")
 
@@ -110,28 +111,6 @@ class HubEngine(Engine):
 
 # --- the hub mailbox ---------------------------------------------------------------------------------------
 
-_metadata = MetaData()
-hub_envelopes = Table(
-    "ephyto_envelopes", _metadata,
-    Column("hub_number", String(64), primary_key=True),
-    Column("message_id", String(255), nullable=False, unique=True),
-    Column("sender", String(16), nullable=False),
-    Column("receiver", String(16), nullable=False, index=True),
-    Column("certificate_type", Integer, nullable=False),
-    Column("certificate_status", Integer, nullable=False),
-    Column("nppo_number", String(255), nullable=False),
-    Column("content", LargeBinary, nullable=False),
-    Column("digest", String(64), nullable=False),
-    Column("status", String(32), nullable=False),
-    Column("tracking", String(32), nullable=False),
-    Column("error_message", Text, nullable=True),
-    Column("report", Text, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False),
-    Column("updated_at", DateTime(timezone=True), nullable=False),
-    Column("pulled_at", DateTime(timezone=True), nullable=True),
-)
-
-
 @dataclass(frozen=True, slots=True)
 class HubRecord:
     hub_number: str
@@ -147,6 +126,8 @@ class HubRecord:
     tracking: HubTracking
     error_message: str | None
     report: Mapping[str, Any]
+    #: the gateway message id under which it was forwarded to the receiver's ptx node (None: pulled by a hub client)
+    forwarded_as: str | None = None
 
 
 def _record(row: Any) -> HubRecord:
@@ -155,7 +136,7 @@ def _record(row: Any) -> HubRecord:
         certificate_type=row.certificate_type, certificate_status=row.certificate_status,
         nppo_number=row.nppo_number, content=bytes(row.content), digest=row.digest,
         status=MessageStatus(row.status), tracking=HubTracking(row.tracking), error_message=row.error_message,
-        report=json.loads(row.report),
+        report=json.loads(row.report), forwarded_as=row.forwarded_as,
     )
 
 
@@ -163,8 +144,7 @@ class HubMailbox:
     """Envelopes delivered through the hub interface, waiting for their receiver to pull and acknowledge them."""
 
     def __init__(self, engine: SqlEngine) -> None:
-        self.engine = engine
-        _metadata.create_all(engine, checkfirst=True)
+        self.engine = engine  # the store's: the table is made by its migrations (0003)
 
     def by_message_id(self, message_id: str) -> HubRecord | None:
         with self.engine.connect() as conn:
@@ -185,11 +165,13 @@ class HubMailbox:
                 content=record.content, digest=record.digest, status=record.status.value,
                 tracking=record.tracking.value, error_message=record.error_message,
                 report=json.dumps(dict(record.report), sort_keys=True), received_at=moment, updated_at=moment,
+                forwarded_as=record.forwarded_as,
             ))
 
     def pending_for(self, receiver: str, sender: str | None = None) -> list[HubRecord]:
         query = select(hub_envelopes).where(
-            hub_envelopes.c.receiver == receiver, hub_envelopes.c.status == MessageStatus.ACCEPTED.value
+            hub_envelopes.c.receiver == receiver, hub_envelopes.c.status == MessageStatus.ACCEPTED.value,
+            hub_envelopes.c.forwarded_as.is_(None),  # forwarded to the receiver's node: not pulled twice
         )
         if sender:
             query = query.where(hub_envelopes.c.sender == sender)
@@ -558,11 +540,10 @@ class HubService:
                 allowed.set("active", "true")
                 etree.SubElement(allowed, "certificateType", number=certificate_type)
                 etree.SubElement(allowed, "certificateStatus", number="70")
-            authority = workspace.authority(code, "nppo")
+            certificate = workspace.authority_certificate(code, "nppo")  # public: the NPPO's key stays with it
             signature = _add(nppo, Ns.ENTITIES, "Signature", None)
-            _add(signature, None, "dn", authority.certificate.subject.rfc4514_string())
-            _add(signature, None, "certificate", base64.b64encode(
-                authority.certificate.public_bytes(_DER)).decode("ascii"))
+            _add(signature, None, "dn", certificate.subject.rfc4514_string())
+            _add(signature, None, "certificate", base64.b64encode(certificate.public_bytes(_DER)).decode("ascii"))
         return answer
 
 

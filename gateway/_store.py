@@ -208,6 +208,31 @@ receipts = Table(
     Column("reason", Text, nullable=False),
 )
 
+#: The ePhyto hub interface's mailbox (:mod:`gateway._ephyto`): certificates delivered through
+#: /hub/DeliveryService, pulled by their receiver's hub client or, when the receiver runs a ptx node, forwarded as
+#: the message ``forwarded_as`` of ``messages`` (whose status then is the envelope's HUBTrackingInfo).
+hub_envelopes = Table(
+    "ephyto_envelopes",
+    metadata,
+    Column("hub_number", String(64), primary_key=True),
+    Column("message_id", String(255), nullable=False, unique=True),
+    Column("sender", String(16), nullable=False),
+    Column("receiver", String(16), nullable=False, index=True),
+    Column("certificate_type", Integer, nullable=False),
+    Column("certificate_status", Integer, nullable=False),
+    Column("nppo_number", String(255), nullable=False),
+    Column("content", LargeBinary, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("tracking", String(32), nullable=False),
+    Column("error_message", Text, nullable=True),
+    Column("report", Text, nullable=False),
+    Column("received_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("pulled_at", UTCDateTime, nullable=True),
+    Column("forwarded_as", String(255), nullable=True),
+)
+
 _SUMMARY_COLUMNS = tuple(column for column in messages.c if column.name not in ("envelope", "report"))
 
 
@@ -1411,6 +1436,7 @@ __all__ = [
     "classify_database_error",
     "create_store_engine",
     "envelope_digest",
+    "hub_envelopes",
     "metadata",
     "utc_now",
 ]

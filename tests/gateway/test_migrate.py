@@ -21,7 +21,8 @@ from gateway._migrate import BASELINE, MIGRATION_LOCK, _config, current_revision
 from gateway._store import Store, create_store_engine, metadata
 from tests.gateway.store_support import FakeClock, count_rows, execute, incoming, open_store
 
-TABLES = {"messages", "status_history", "delivery_attempts", "receipts", "audit_log", "audit_head", "alembic_version"}
+TABLES = {"messages", "status_history", "delivery_attempts", "receipts", "audit_log", "audit_head", "ephyto_envelopes",
+          "alembic_version"}
 POSTGRESQL_ONLY = pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
 
 
@@ -76,6 +77,32 @@ def test_a_database_made_before_migrations_is_adopted_with_its_data(empty_databa
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head_revision()
         assert adopted.get("msg-old").record.message_id == "msg-old"
         assert adopted.verify_audit().ok and adopted.verify_audit().checked == 1
+
+
+def test_a_hub_mailbox_made_by_create_all_is_kept_and_completed(empty_database_url: str, clock: FakeClock) -> None:
+    """Before revision 0003 the hub interface made its table itself (without ``forwarded_as``): the migration keeps
+    its rows and adds the column."""
+    engine = create_store_engine(empty_database_url)
+    with engine.begin() as conn:
+        command.upgrade(_config(conn), "0002")
+        ensure_head(conn)
+        conn.execute(text(
+            "CREATE TABLE ephyto_envelopes (hub_number VARCHAR(64) PRIMARY KEY, message_id VARCHAR(255) NOT NULL "
+            "UNIQUE, sender VARCHAR(16) NOT NULL, receiver VARCHAR(16) NOT NULL, certificate_type INTEGER NOT NULL, "
+            "certificate_status INTEGER NOT NULL, nppo_number VARCHAR(255) NOT NULL, content BYTEA NOT NULL, "
+            "digest VARCHAR(64) NOT NULL, status VARCHAR(32) NOT NULL, tracking VARCHAR(32) NOT NULL, "
+            "error_message TEXT, report TEXT NOT NULL, received_at TIMESTAMP NOT NULL, updated_at TIMESTAMP NOT NULL, "
+            "pulled_at TIMESTAMP)".replace("BYTEA", "BLOB" if engine.dialect.name == "sqlite" else "BYTEA")))
+        conn.execute(text(
+            "INSERT INTO ephyto_envelopes VALUES ('HUB-1', 'ephyto:AA:1', 'AA', 'BB', 851, 70, '1', :content, 'd', "
+            "'ACCEPTED', 'PendingDelivery', NULL, '{}', '2026-12-01 10:00:00', '2026-12-01 10:00:00', NULL)"),
+            {"content": b"<x/>"})
+    engine.dispose()
+    with open_store(empty_database_url, clock) as migrated:
+        assert revision_of(migrated) == head_revision()
+        with migrated.engine.connect() as conn:
+            row = conn.execute(text("SELECT hub_number, forwarded_as FROM ephyto_envelopes")).one()
+        assert tuple(row) == ("HUB-1", None)
 
 
 def test_downgrade_to_nothing_and_up_again(store: Store, empty_database_url: str, clock: FakeClock) -> None:

@@ -50,6 +50,7 @@ from lxml import etree
 from exchange._catalogue import Catalogue, DocumentType
 from exchange._dsig import SignatureCheck, SignaturePolicy, verify_signature
 from exchange._envelope import COUNTRY_SCHEME, EnvelopeHeader, read_envelope
+from exchange._ephyto import EPHYTO_TYPE
 from exchange._errors import Code, ExchangeError, Severity, XmlError
 from exchange._findings import CheckResult, CheckStatus, Finding
 from exchange._findings import MessageVerdict as Verdict
@@ -117,6 +118,11 @@ class PartyView:
         """What ``receiver`` recognises: the trust in which the issuer of a document for it is evaluated."""
         raise NotImplementedError
 
+    def relay_certificate(self) -> x509.Certificate | None:
+        """The certificate that may sign an envelope for a sender that has no node of its own in the exchange
+        (the gateway's, relaying what its ePhyto hub interface took in), pinned; None (the default): no relay."""
+        return None
+
 
 class Parties:
     """Where a service's :class:`PartyView` comes from: :meth:`view` is its one reload point."""
@@ -140,11 +146,17 @@ class Profile:
     receiver_code: Code
     #: refuse a trust decision that is INDETERMINATE (revocation status unknown, ...): the secure default
     refuse_indeterminate: bool = True
+    #: document types accepted in an envelope signed by the relay (:meth:`PartyView.relay_certificate`) instead of
+    #: the sender's node; none by default. The sender is then as the relay identified it, and every document check
+    #: (signature, issuer trust) is this service's own.
+    relayed_types: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
         unknown = [step for step in self.steps if step not in STEP_ORDER]
         if unknown or list(self.steps) != sorted(self.steps, key=STEP_ORDER.index):
             raise ValueError(f"profile {self.name}: steps must be a subsequence of {[s.value for s in STEP_ORDER]}")
+        if self.relayed_types:
+            self.code("SENDER-RELAYED")  # the decider has a code for it
 
     def code(self, suffix: str) -> Code:
         """The decider's code for ``suffix`` (``SENDER-UNKNOWN`` -> ``GW-SENDER-UNKNOWN`` or ``NODE-...``)."""
@@ -153,9 +165,12 @@ class Profile:
 
 
 GATEWAY_PROFILE = Profile("gateway", "GW", STEP_ORDER, Code.GW_RECEIVER_UNKNOWN)
+#: A node takes ePhyto certificates that the gateway relays from its hub interface: the ePhyto hub's model, in which
+#: the hub vouches for the NPPO that delivered (its TLS client certificate) and the receiver relies on the NPPO's
+#: signature on the certificate, which the node checks with its own trust like any other document.
 NODE_PROFILE = Profile(
     "node", "NODE", tuple(step for step in STEP_ORDER if step not in (Step.SIZE, Step.DUPLICATE)),
-    Code.NODE_NOT_ADDRESSEE,
+    Code.NODE_NOT_ADDRESSEE, relayed_types=frozenset({EPHYTO_TYPE}),
 )
 
 
@@ -445,7 +460,8 @@ class Engine:
             )], 401)
             return
         registered = view.node_certificate(sender.identifier)
-        if registered is None:
+        relay = view.relay_certificate() if profile.relayed_types else None
+        if registered is None and relay is None:
             run.fail(Step.SENDER, [Finding.of(
                 profile.code("SENDER-UNKNOWN"), Step.SENDER,
                 f"no single-window node is registered for {sender.identifier!r} here",
@@ -457,6 +473,16 @@ class Engine:
             run.fail(Step.SENDER, [*check.findings, Finding.of(
                 profile.code("SENDER-NOT-AUTHENTICATED"), Step.SENDER,
                 f"the envelope is not signed by {sender.identifier}'s node in a way that verifies",
+            )], 401)
+            return
+        if relay is not None and fingerprint(check.signer) == fingerprint(relay):
+            self._relayed(run, check.signed_content)
+            return
+        if registered is None:
+            run.fail(Step.SENDER, [Finding.of(
+                profile.code("SENDER-UNKNOWN"), Step.SENDER,
+                f"no single-window node is registered for {sender.identifier!r} here",
+                path="/Envelope/Header/Sender/Identifier",
             )], 401)
             return
         if fingerprint(check.signer) != fingerprint(registered):
@@ -488,6 +514,27 @@ class Engine:
             run.fail(Step.SENDER, [Finding.from_error(exc, Step.SENDER)], 422)
             return
         run.record(Step.SENDER, [])
+
+    def _relayed(self, run: _Run, signed_content: bytes) -> None:
+        """An envelope the relay signed: only for the profile's relayed types, read from the relay's signed content."""
+        try:
+            header = read_envelope(parse_xml(signed_content, limits=self.limits))
+        except ExchangeError as exc:  # pragma: no cover - the signed content of a schema-valid envelope
+            run.fail(Step.SENDER, [Finding.from_error(exc, Step.SENDER)], 422)
+            return
+        if header.document_type not in self.profile.relayed_types:
+            run.fail(Step.SENDER, [Finding.of(
+                self.profile.code("SENDER-MISMATCH"), Step.SENDER,
+                f"the gateway signed this envelope for {header.sender.identifier}, but it relays only "
+                f"{', '.join(sorted(self.profile.relayed_types))} from its hub interface, not {header.document_type!r}",
+            )], 403)
+            return
+        run.header = header
+        run.record(Step.SENDER, [Finding.of(
+            self.profile.code("SENDER-RELAYED"), Step.SENDER,
+            f"relayed by the gateway from its ePhyto hub interface, where {header.sender.identifier}'s NPPO was "
+            "identified by its TLS client certificate; the certificate's own signature and issuer are checked below",
+        )])
 
     def _routing(self, run: _Run) -> None:
         """The receiver is one this service takes messages for, and an agreement in force lets the flow happen."""

@@ -433,6 +433,11 @@ class Code(Enum):
         "NODE-SENDER-CERT-INVALID", Severity.ERROR, Category.ENVELOPE,
         "this node's trust does not let it rely on the sending node's certificate for envelopes",
     )
+    NODE_SENDER_RELAYED = (
+        "NODE-SENDER-RELAYED", Severity.INFO, Category.ENVELOPE,
+        "the gateway signed the envelope for a sender that used its ePhyto hub interface (identified there by its "
+        "TLS client certificate); the document's own signature and issuer are checked as for any envelope",
+    )
     NODE_NO_AGREEMENT = (
         "NODE-NO-AGREEMENT", Severity.ERROR, Category.ROUTING,
         "no agreement of this node's country in force lets this sender send this document type to it",

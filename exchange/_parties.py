@@ -32,6 +32,7 @@ from cryptography import x509
 
 from exchange._engine import Parties, PartyView
 from exchange._errors import Code, ConfigurationError, TrustError
+from exchange._pki import load_certificate_file
 from exchange._trustlist import TrustList, check_succession
 from exchange._workspace import Role
 
@@ -54,6 +55,8 @@ class Snapshot:
     nodes: dict[str, x509.Certificate]
     #: trust contexts by whose they are (a country code), or the error that kept one from being built
     contexts: dict[str, TrustContext | TrustError | ConfigurationError] = field(default_factory=dict)
+    #: a node's: the gateway's signing certificate, which signs envelopes relayed from its hub interface
+    relay: x509.Certificate | None = None
 
     def trust(self, whose: str, moment: datetime) -> TrustContext:
         built = self.contexts.get(whose)
@@ -93,6 +96,9 @@ class WorkspaceView(PartyView):
     def trust_for(self, receiver: str) -> TrustContext:
         return self.snapshot.trust(self.country or receiver, self.moment)
 
+    def relay_certificate(self) -> x509.Certificate | None:
+        return self.snapshot.relay
+
 
 class WorkspaceParties(Parties):
     """The gateway's (``country=None``) or one node's parties, read from a workspace. Thread-safe."""
@@ -128,7 +134,8 @@ class WorkspaceParties(Parties):
     def _stamps(self) -> Stamps:
         workspace = self.workspace
         nodes = [workspace.file(_node_record(workspace, code)) for code in workspace.countries]
-        return workspace.stamps([*workspace.context_inputs(), *nodes])
+        relay = [workspace.file(workspace.index.gateway.signer)] if self.country is not None else []
+        return workspace.stamps([*workspace.context_inputs(), *nodes, *relay])
 
     def _build(self, stamps: Stamps, moment: datetime) -> Snapshot:
         workspace = self.workspace
@@ -146,7 +153,10 @@ class WorkspaceParties(Parties):
             except (TrustError, ConfigurationError) as exc:  # fails the questions that need it, logged there
                 contexts[whose] = exc
         self._held.update(newest)
-        return Snapshot(stamps=stamps, agreements=agreements, nodes=nodes, contexts=contexts)
+        relay = None
+        if self.country is not None:  # a node: the gateway's public signing certificate (no key is opened)
+            relay = load_certificate_file(workspace.file(workspace.index.gateway.signer))[0]
+        return Snapshot(stamps=stamps, agreements=agreements, nodes=nodes, contexts=contexts, relay=relay)
 
 
 def _node_record(workspace: Workspace, code: str) -> str:

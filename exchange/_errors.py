@@ -137,6 +137,10 @@ class Code(Enum):
     SCHEMA_ROOT_UNEXPECTED = (
         "SCHEMA-ROOT-UNEXPECTED", Severity.ERROR, Category.SCHEMA, "root element is not the one the schema declares"
     )
+    SCHEMA_ERRORS_TRUNCATED = (
+        "SCHEMA-ERRORS-TRUNCATED", Severity.ERROR, Category.SCHEMA,
+        "more schema errors than are listed: one finding counts the rest",
+    )
 
     # --- business rules (Schematron) ------------------------------------------------------------------------
     RULE_FAILED = ("RULE-FAILED", Severity.ERROR, Category.RULE, "a business rule without its own code failed")

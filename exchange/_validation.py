@@ -30,6 +30,7 @@ from exchange._xml import (
     load_trusted_xml,
     parse_xml,
     parse_xml_file,
+    stream_schema_errors,
     take_refused_imports,
 )
 
@@ -156,52 +157,85 @@ def compiled_rules(path: str | os.PathLike[str]) -> isoschematron.Schematron:
 # --- locations ---------------------------------------------------------------------------------------------
 
 
+_SAME_NAME = "*[local-name() = $name and namespace-uri() = $uri]"
+_SAME_NAME_CHILDREN = f"boolean({_SAME_NAME}[2])"
+_SAME_NAME_BEFORE = f"count(preceding-sibling::{_SAME_NAME})"
+
+
 def element_path(element: etree._Element) -> str:
     """A readable location: ``/Invoice/Line[2]/Amount`` (positions only where names repeat)."""
-    steps: list[str] = []
-    node: etree._Element | None = element
-    while node is not None:
-        if not isinstance(node.tag, str):
-            node = node.getparent()
-            continue
-        name = etree.QName(node).localname
-        parent = node.getparent()
-        if parent is not None:
-            same = [sibling for sibling in parent if sibling.tag == node.tag]
-            if len(same) > 1:
-                name += f"[{same.index(node) + 1}]"
-        steps.append(name)
-        node = parent
-    return "/" + "/".join(reversed(steps))
+    return _Locator(element.getroottree()).path(element)
 
 
-def _locate(tree: etree._ElementTree, xpath: str | None) -> tuple[int | None, str | None]:
-    """Resolve a libxml2 or SVRL location to (line, readable path)."""
-    if not xpath:
-        return None, None
-    try:
-        found = tree.xpath(xpath)
-    except etree.XPathError:
-        # libxml2 writes paths with the document's own prefixes (``/*/cbc:IssueDate``): bind them.
-        namespaces: dict[str, str] = {}
-        for element in tree.iter(etree.Element):
-            for prefix, uri in element.nsmap.items():
-                if prefix:
-                    namespaces.setdefault(prefix, uri)
+class _Locator:
+    """Locations in one document: element paths and libxml2/SVRL XPaths.
+
+    A position among same-named siblings is counted by libxml2 (an XPath ``count``, no Python object per
+    sibling), once per parent and name, and the namespace prefixes for libxml2's prefixed paths are collected
+    once per document: an envelope of millions of siblings costs milliseconds per finding, not seconds. One
+    locator per validation: nothing is shared between calls.
+    """
+
+    def __init__(self, tree: etree._ElementTree) -> None:
+        self._tree = tree
+        self._repeated: dict[tuple[etree._Element, str], bool] = {}
+        self._namespaces: dict[str, str] | None = None
+
+    def _step(self, parent: etree._Element, node: etree._Element) -> str:
+        qname = etree.QName(node)
+        variables = {"name": qname.localname, "uri": qname.namespace or ""}
+        key = (parent, node.tag)
+        repeated = self._repeated.get(key)
+        if repeated is None:
+            repeated = bool(parent.xpath(_SAME_NAME_CHILDREN, **variables))
+            self._repeated[key] = repeated
+        if not repeated:
+            return qname.localname
+        before = node.xpath(_SAME_NAME_BEFORE, **variables)
+        return f"{qname.localname}[{int(float(before)) + 1}]"
+
+    def path(self, element: etree._Element) -> str:
+        steps: list[str] = []
+        node: etree._Element | None = element
+        while node is not None:
+            parent = node.getparent()
+            if isinstance(node.tag, str):
+                steps.append(self._step(parent, node) if parent is not None else etree.QName(node).localname)
+            node = parent
+        return "/" + "/".join(reversed(steps))
+
+    def _prefixes(self) -> dict[str, str]:
+        if self._namespaces is None:
+            namespaces: dict[str, str] = {}
+            for element in self._tree.iter(etree.Element):
+                for prefix, uri in element.nsmap.items():
+                    if prefix:
+                        namespaces.setdefault(prefix, uri)
+            self._namespaces = namespaces
+        return self._namespaces
+
+    def locate(self, xpath: str | None) -> tuple[int | None, str | None]:
+        """Resolve a libxml2 or SVRL location to (line, readable path)."""
+        if not xpath:
+            return None, None
         try:
-            found = tree.xpath(xpath, namespaces=namespaces)
+            found = self._tree.xpath(xpath)
         except etree.XPathError:
+            # libxml2 writes paths with the document's own prefixes (``/*/cbc:IssueDate``): bind them.
+            try:
+                found = self._tree.xpath(xpath, namespaces=self._prefixes())
+            except etree.XPathError:
+                return None, xpath
+        if not isinstance(found, list) or not found:
             return None, xpath
-    if not isinstance(found, list) or not found:
+        node = found[0]
+        if isinstance(node, etree._Element):
+            return node.sourceline, self.path(node)
+        parent = getattr(node, "getparent", lambda: None)()
+        if isinstance(parent, etree._Element):
+            suffix = f"/@{etree.QName(node.attrname).localname}" if getattr(node, "is_attribute", False) else ""
+            return parent.sourceline, self.path(parent) + suffix
         return None, xpath
-    node = found[0]
-    if isinstance(node, etree._Element):
-        return node.sourceline, element_path(node)
-    parent = getattr(node, "getparent", lambda: None)()
-    if isinstance(parent, etree._Element):
-        suffix = f"/@{etree.QName(node.attrname).localname}" if getattr(node, "is_attribute", False) else ""
-        return parent.sourceline, element_path(parent) + suffix
-    return None, xpath
 
 
 # --- XSD findings ------------------------------------------------------------------------------------------
@@ -228,15 +262,34 @@ def _schema_code(type_name: str, message: str) -> Code:
     return Code.SCHEMA_INVALID
 
 
-def _schema_findings(schema: etree.XMLSchema, tree: etree._ElementTree) -> list[Finding]:
+def _schema_findings(schema: etree.XMLSchema, tree: etree._ElementTree, limits: XmlLimits = DEFAULT_LIMITS,
+                     ) -> list[Finding]:
+    """XSD findings, at a cost linear in the document whatever it holds.
+
+    The document is validated as a stream first (:func:`~exchange._xml.stream_schema_errors`), which stops
+    after :data:`MAX_FINDINGS_PER_CHECK` errors. If it stopped, those are the findings (without locations) and
+    one ``SCHEMA-ERRORS-TRUNCATED`` says validation stopped there. Otherwise the tree is validated again in
+    tree mode, whose per-error cost grows with the preceding siblings but is now paid at most that many times,
+    for the line and path of each. The verdict is invalid if either pass finds an error.
+    """
+    streamed, stopped = stream_schema_errors(tree, schema, keep=MAX_FINDINGS_PER_CHECK, limits=limits)
+    unlocated = [Finding.of(_schema_code(type_name, message), CHECK_SCHEMA, _CLARK.sub("", message).strip())
+                 for type_name, message in streamed]
+    if stopped:
+        return [*unlocated, Finding.of(
+            Code.SCHEMA_ERRORS_TRUNCATED, CHECK_SCHEMA,
+            f"more than {MAX_FINDINGS_PER_CHECK} schema errors: validation stopped after the first "
+            f"{MAX_FINDINGS_PER_CHECK}, which are listed without locations",
+        )]
     if schema.validate(tree):
-        return []
+        return unlocated
+    locator = _Locator(tree)
     findings = []
     errors = list(schema.error_log)
     for entry in errors[:MAX_FINDINGS_PER_CHECK]:
         message = entry.message
         code = _schema_code(entry.type_name, message)
-        line, path = _locate(tree, entry.path)
+        line, path = locator.locate(entry.path)
         if code is Code.SCHEMA_ATTRIBUTE_INVALID and path is not None:
             attribute = _ATTRIBUTE.search(message)
             if attribute:
@@ -253,7 +306,7 @@ def _schema_findings(schema: etree.XMLSchema, tree: etree._ElementTree) -> list[
         )
     if len(errors) > MAX_FINDINGS_PER_CHECK:
         findings.append(Finding.of(
-            Code.SCHEMA_INVALID, CHECK_SCHEMA,
+            Code.SCHEMA_ERRORS_TRUNCATED, CHECK_SCHEMA,
             f"{len(errors) - MAX_FINDINGS_PER_CHECK:,} more schema errors are not listed "
             f"(only the first {MAX_FINDINGS_PER_CHECK} are)",
         ))
@@ -281,12 +334,13 @@ def _rule_findings(rules: isoschematron.Schematron, tree: etree._ElementTree) ->
         return []
     findings: list[Finding] = []
     results = list(report.iter(f"{{{SVRL_NS}}}failed-assert", f"{{{SVRL_NS}}}successful-report"))
+    locator = _Locator(tree)
     for node in results[:MAX_FINDINGS_PER_CHECK]:
         rule_id = node.get("id")
         severity = _rule_severity(node)
         text = node.find(f"{{{SVRL_NS}}}text")
         message = " ".join((text.text or "").split()) if text is not None else ""
-        line, path = _locate(tree, node.get("location"))
+        line, path = locator.locate(node.get("location"))
         base = Code.RULE_WARNING if severity is not Severity.ERROR else Code.RULE_FAILED
         findings.append(
             Finding(
@@ -402,7 +456,7 @@ class Validator:
             rules_path = Path(rules) if rules is not None else doc_type.rules_path
             type_id = doc_type.id
 
-        schema_findings = _schema_findings(compiled_schema(schema_path), tree)
+        schema_findings = _schema_findings(compiled_schema(schema_path), tree, self.limits)
         checks.append(CheckResult.from_findings(CHECK_SCHEMA, schema_findings))
         if rules_path is None:
             checks.append(CheckResult.skipped(CHECK_RULES))

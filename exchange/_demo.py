@@ -72,8 +72,10 @@ class Demo:
             self.start_service(name)
 
     def _command(self, name: str) -> list[str]:
+        from exchange._workspace import party_folder
+
         ptx = [sys.executable, "-m", "exchange.cli"]
-        workspace = str(self.workspace_path)
+        workspace = str(party_folder(self.workspace_path, name))  # each service on its party's folder alone
         if name == "gateway":
             return [*ptx, "serve", "gateway", "--workspace", workspace, "--port", str(self.ports["gateway"]),
                     "--node", f"AA={self.urls['AA']}", "--node", f"BB={self.urls['BB']}", "--log-level", "warning"]

@@ -13,6 +13,16 @@
     gateway/ca.pem|.key|.crl, signer.pem|.key, tls-server.pem|.key, tls-client.pem|.key
     agreements/AA-BB.yaml           a bilateral agreement (data, like an AS4 P-Mode)
     trust/CC.xml, CC-anchor.pem     third-party trust lists brought in with ``ptx trust import``
+    parties/AA/, parties/BB/, parties/gateway/
+                                    one folder per party: the same index and every public file (certificates,
+                                    CRLs, trust lists, agreements, imported lists, added document types), and only
+                                    that party's own private keys
+
+The top folder is the demo's simulation of the whole network, for the trainer's commands (sign as any issuer,
+revoke, renew, import). Each service is started on its party's folder alone (``ptx up``, ``ptx demo``, the
+exercises), so no service can open another party's key: it is not there. :meth:`Workspace.publish` refreshes the
+public material of every party folder after a change (``init``, ``revoke``, ``renew``, ``trust import``, ``schemas
+add``), as each party would import its partners' public packages; it never copies a key between parties.
 
 Private keys are written with mode 0600 and never printed. ``init`` is idempotent: on a complete workspace
 with the same countries it changes nothing and says so; ``force=True`` regenerates.
@@ -354,6 +364,27 @@ def _parse_pairs(pairs: Iterable[tuple[str, str]] | None, codes: Sequence[str]) 
     return tuple(dict.fromkeys(result))
 
 
+PARTIES_DIR = "parties"
+GATEWAY_PARTY = "gateway"
+
+
+def party_folder(root: str | os.PathLike[str], party: str) -> Path:
+    """The folder a service of ``party`` (a country code or ``gateway``) runs on: ``root/parties/<party>`` when the
+    workspace has party folders, else ``root`` itself (a party's own folder, or an older workspace)."""
+    folder = Path(root) / PARTIES_DIR / (party if party == GATEWAY_PARTY else party.upper())
+    return folder if (folder / INDEX_NAME).is_file() else Path(root)
+
+
+def private_files(index: WorkspaceIndex, party: str) -> list[str]:
+    """The private key files of ``party`` named by the index (relative paths)."""
+    if party == GATEWAY_PARTY:
+        gateway = index.gateway
+        return [gateway.ca_key, gateway.signer_key, gateway.tls_server_key, gateway.tls_client_key]
+    record = index.countries[party]
+    return [record.root_key, record.issuing_ca_key, record.trust_list_signer_key, record.tls_server_key,
+            record.tls_client_key, *(authority.key for authority in record.authorities.values())]
+
+
 def init_workspace(
     path: str | os.PathLike[str] | None = None,
     *,
@@ -400,7 +431,7 @@ def init_workspace(
                 root, False, existing, previous.agreements,
                 f"workspace {root} is complete ({', '.join(existing)}); nothing changed (use --force to regenerate)",
             )
-    owned = [root / code for code in codes] + [root / "gateway", root / "agreements"]
+    owned = [root / code for code in codes] + [root / "gateway", root / "agreements", root / PARTIES_DIR]
     if previous is not None:
         owned += [root / code for code in previous.countries]
     if not force:
@@ -447,11 +478,23 @@ def init_workspace(
         agreements=tuple(agreement_files), imported=imported,
     )
     _write_atomic(index_path, _dump_yaml(index, _INDEX_HEADER))
+    Workspace(root, index).publish()
     verb = "regenerated" if previous is not None else "created"
     return InitResult(
         root, True, codes, tuple(agreement_files),
         f"workspace {root} {verb}: {', '.join(codes)}, {len(agreement_files)} agreement(s), gateway identity",
     )
+
+
+def _copy_if_changed(source: Path, target: Path) -> None:
+    """Copy ``source`` to ``target`` atomically (keeping a key's 0600 mode) unless it holds the same bytes."""
+    data = source.read_bytes()
+    if target.is_file() and target.read_bytes() == data:
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_atomic(target, data)
+    if source.suffix == ".key":
+        os.chmod(target, 0o600)
 
 
 _INDEX_HEADER = (
@@ -609,6 +652,13 @@ class Workspace:
         record = self.country(code)
         slug = next(slug for slug, authority in record.authorities.items() if authority.role == Role.NODE.value)
         return self.authority(code, slug)
+
+    def authority_certificate(self, code: str, slug: str) -> x509.Certificate:
+        """The certificate of one of ``code``'s authorities: public material only (its key is not opened)."""
+        record = self.country(code).authorities.get(slug)
+        if record is None:
+            raise InputError(f"{code} has no authority {slug!r}", code=Code.INPUT_INVALID)
+        return load_certificate_file(self.file(record.certificate))[0]
 
     def node_certificate(self, code: str) -> x509.Certificate:
         """The certificate of ``code``'s single-window node: public material only (its key is not opened)."""
@@ -870,6 +920,7 @@ class Workspace:
         _write_atomic(self.file(record.root_crl), crl_pem(root_crl))
         _write_atomic(self.file(record.issuing_ca_crl), crl_pem(issuing_crl))
         _write_atomic(self.file(record.trust_list), signed)
+        self.publish()
         return reissued.sequence_number
 
     # --- third-party trust lists -----------------------------------------------------------------------
@@ -896,10 +947,42 @@ class Workspace:
         )
         self.index = self.index.model_copy(update={"imported": imported})
         _write_atomic(self.path / INDEX_NAME, _dump_yaml(self.index, _INDEX_HEADER))
+        self.publish()
         return trust_list
+
+    # --- party folders -------------------------------------------------------------------------------------
+
+    @property
+    def parties(self) -> tuple[str, ...]:
+        """Every party of the network: each country and the gateway."""
+        return (*self.countries, GATEWAY_PARTY)
+
+    def publish(self) -> None:
+        """Refresh ``parties/<party>/`` for every party from this (network) folder: the index, every public file
+        and the added document types; the party's own private keys once. Never another party's key; a key of
+        another party found there is removed. A party folder's own state (stores, logs) is left alone."""
+        if self.path.name != "" and self.path.parent.name == PARTIES_DIR:
+            return  # this is a party's own folder: it publishes nothing to others
+        keys = {party: set(private_files(self.index, party)) for party in self.parties}
+        every_key = set().union(*keys.values())
+        public = [name for name in self.index.files() if name not in every_key]
+        for party in self.parties:
+            folder = self.path / PARTIES_DIR / party
+            for name in (*public, *keys[party]):
+                _copy_if_changed(self.file(name), folder / name)
+            for name in every_key - keys[party]:
+                (folder / name).unlink(missing_ok=True)
+            extra = self.path / "schemas"
+            if extra.is_dir():
+                shutil.copytree(extra, folder / "schemas", dirs_exist_ok=True)
+            _copy_if_changed(self.path / INDEX_NAME, folder / INDEX_NAME)
 
 
 __all__ = [
+    "GATEWAY_PARTY",
+    "PARTIES_DIR",
+    "party_folder",
+    "private_files",
     "DEFAULT_COUNTRIES",
     "DEMO_FLOW_TYPES",
     "INDEX_NAME",

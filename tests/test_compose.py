@@ -46,7 +46,13 @@ def test_compose_wiring(compose: dict[str, Any]) -> None:
     for name in ("gateway", "node-a", "node-b"):
         assert "/readyz" in " ".join(services[name]["healthcheck"]["test"])
         assert services[name]["ports"], f"{name} publishes its port"
-    assert all(s["volumes"][0].startswith("workspace:/workspace") for s in services.values())
+    # one volume per service: each service mounts its party's volume alone, only the init job sees them all
+    mounts = {name: [volume.split(":")[:2] for volume in services[name]["volumes"]] for name in services}
+    assert {name: [volume for volume, _ in mounts[name]] for name in ("gateway", "node-a", "node-b")} == {
+        "gateway": ["gateway"], "node-a": ["node-a"], "node-b": ["node-b"]}
+    assert all(target == "/workspace" for name in ("gateway", "node-a", "node-b") for _, target in mounts[name])
+    assert dict(mounts["init"]) == {"network": "/workspace", "gateway": "/workspace/parties/gateway",
+                                    "node-a": "/workspace/parties/AA", "node-b": "/workspace/parties/BB"}
     assert (REPO / "Dockerfile").is_file()
 
 
@@ -56,17 +62,25 @@ def test_services_run_with_the_compose_environment(compose: dict[str, Any], tmp_
     hosts = {"gateway", "node-a", "node-b"}
     ports = {int(p["target"]): free_port() for name in hosts for p in services[name]["ports"]}
 
-    def translate(value: str) -> str:
-        value = value.replace("/workspace", str(workspace)).replace("0.0.0.0", "127.0.0.1")
+    # each compose volume is a host folder; /workspace in a service is the volume it mounts there
+    volume_paths = {volume: Path(str(workspace) + target.removeprefix("/workspace"))
+                    for volume, target in (v.split(":")[:2] for v in services["init"]["volumes"])}
+
+    def folder_of(name: str) -> Path:
+        [volume] = [v.split(":")[0] for v in services[name]["volumes"] if v.split(":")[1] == "/workspace"]
+        return volume_paths[volume]
+
+    def translate(value: str, name: str = "init") -> str:
+        value = value.replace("/workspace", str(folder_of(name))).replace("0.0.0.0", "127.0.0.1")
         value = re.sub(r"http://(gateway|node-a|node-b):(\d+)", lambda m: f"http://127.0.0.1:{ports[int(m[2])]}", value)
         return value
 
     def command(name: str) -> list[str]:
-        args = [translate(str(arg)) for arg in services[name]["command"]]
+        args = [translate(str(arg), name) for arg in services[name]["command"]]
         return [PTX, *[str(ports.get(int(a), a)) if a.isdigit() else a for a in args]]
 
     def environment(name: str) -> dict[str, str]:
-        return {key: translate(str(value)) for key, value in services[name].get("environment", {}).items()}
+        return {key: translate(str(value), name) for key, value in services[name].get("environment", {}).items()}
 
     init = subprocess.run(command("init"), env=environment("init"), capture_output=True, text=True, timeout=120)
     assert init.returncode == 0, init.stderr
@@ -76,7 +90,7 @@ def test_services_run_with_the_compose_environment(compose: dict[str, Any], tmp_
             log = open(tmp_path / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
             started.append(subprocess.Popen(command(name), env=environment(name), stdout=log, stderr=subprocess.STDOUT,
                                             start_new_session=True))
-            healthcheck = [translate(str(part)) for part in services[name]["healthcheck"]["test"][1:]]
+            healthcheck = [translate(str(part), name) for part in services[name]["healthcheck"]["test"][1:]]
             healthcheck = [re.sub(r"127\.0\.0\.1:(\d+)", lambda m: f"127.0.0.1:{ports[int(m[1])]}", part)
                            for part in healthcheck]
             if healthcheck[0] == "python":

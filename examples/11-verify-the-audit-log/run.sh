@@ -30,7 +30,7 @@ saw "ptx recomputed every hash from the first entry to the last: nothing was cha
 
 step "Stop the services. Then someone with access to the database hides the rejection."
 stop_services
-shell 0 "python3 -c \"import sqlite3; db = sqlite3.connect('workspace/gateway.db'); db.execute(\\\"UPDATE audit_log SET detail = replace(detail, 'SIG-DIGEST-MISMATCH', 'NONE') WHERE action = 'message.rejected'\\\"); db.commit()\""
+shell 0 "python3 -c \"import sqlite3; db = sqlite3.connect('workspace/parties/gateway/gateway.db'); db.execute(\\\"UPDATE audit_log SET detail = replace(detail, 'SIG-DIGEST-MISMATCH', 'NONE') WHERE action = 'message.rejected'\\\"); db.commit()\""
 saw "One row changed directly in the gateway's SQLite database, outside the gateway."
 
 step "Verify the chain again."
@@ -39,7 +39,7 @@ seen AUDIT-CHAIN-BROKEN "it was changed"
 saw "AUDIT-CHAIN-BROKEN, with the number of the entry that no longer matches its hash. Exit status 1."
 
 step "Delete that entry instead: does a gap go unnoticed?"
-shell 0 "python3 -c \"import sqlite3; db = sqlite3.connect('workspace/gateway.db'); db.execute(\\\"DELETE FROM audit_log WHERE action = 'message.rejected'\\\"); db.commit()\""
+shell 0 "python3 -c \"import sqlite3; db = sqlite3.connect('workspace/parties/gateway/gateway.db'); db.execute(\\\"DELETE FROM audit_log WHERE action = 'message.rejected'\\\"); db.commit()\""
 refused ptx audit verify
 seen AUDIT-CHAIN-BROKEN "deleted"
 saw "Also caught. To make the log trustworthy beyond the gateway's own disk, publish the latest hash" \

@@ -133,12 +133,7 @@ def audit_verify(
     from gateway._settings import load_settings
     from gateway._store import Store
 
-    overrides: dict[str, Any] = {}
-    if workspace is not None:
-        overrides["workspace"] = workspace
-    if database_url is not None:
-        overrides["database_url"] = database_url
-    settings = load_settings(**overrides)
+    settings = load_settings(**_gateway_overrides(workspace, database_url))
     if settings.database_url is None and not (settings.workspace / "gateway.db").is_file():
         raise ConfigurationError(f"no gateway database in {settings.workspace}", code=Code.CONFIG_INVALID)
     store = Store.open(settings.store_url, create=False)
@@ -175,12 +170,7 @@ def gateway_migrate(
     from gateway._settings import load_settings
     from gateway._store import Store, create_store_engine
 
-    overrides: dict[str, Any] = {}
-    if workspace is not None:
-        overrides["workspace"] = workspace
-    if database_url is not None:
-        overrides["database_url"] = database_url
-    settings = load_settings(**overrides)
+    settings = load_settings(**_gateway_overrides(workspace, database_url))
     if sql:
         typer.echo(migration_sql(settings.store_url))
         return
@@ -193,3 +183,14 @@ def gateway_migrate(
         typer.echo(f"store schema migrated from {revision.before or 'nothing (empty database)'} to {revision.after}")
     else:
         typer.echo(f"store schema already at {revision.after}: nothing to do")
+
+
+def _gateway_overrides(workspace: Path | None, database_url: str | None) -> dict[str, Any]:
+    """Settings for a command on the gateway's store: the gateway's party folder of the workspace (where
+    ``ptx up`` runs it), unless a database URL is given."""
+    from exchange._workspace import GATEWAY_PARTY, default_workspace_dir, party_folder
+
+    overrides: dict[str, Any] = {"workspace": party_folder(workspace or default_workspace_dir(), GATEWAY_PARTY)}
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    return overrides

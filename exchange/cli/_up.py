@@ -79,14 +79,18 @@ def plan(
     tls_args = ["--tls", "--optional-client-cert"] if tls else []
     gateway_url = f"{scheme}://{host}:{gateway_port}"
     node_urls = {code: f"{scheme}://{host}:{first_node_port + index}" for index, code in enumerate(countries)}
-    services = [Service("gateway", gateway_url, [
-        *_ptx(), "serve", "gateway", "--workspace", str(workspace), "--host", host, "--port", str(gateway_port),
+    from exchange._workspace import GATEWAY_PARTY, party_folder
+
+    services = [Service("gateway", gateway_url, [  # each service on its party's folder alone
+        *_ptx(), "serve", "gateway", "--workspace", str(party_folder(workspace, GATEWAY_PARTY)), "--host", host,
+        "--port", str(gateway_port),
         *[arg for code, url in node_urls.items() for arg in ("--node", f"{code}={url}")], "--log-level", "warning",
         *tls_args,
     ])]
     for code, url in node_urls.items():
         services.append(Service(code, url, [
-            *_ptx(), "serve", "node", "--country", code, "--workspace", str(workspace), "--host", host,
+            *_ptx(), "serve", "node", "--country", code, "--workspace", str(party_folder(workspace, code)),
+            "--host", host,
             "--port", url.rsplit(":", 1)[1], "--gateway", gateway_url, "--log-level", "warning", "--demo", *tls_args,
         ]))
     return services

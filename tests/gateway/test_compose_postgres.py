@@ -59,7 +59,7 @@ def test_profile_wiring(compose: dict[str, Any]) -> None:
         assert replica["depends_on"]["postgres"]["condition"] == "service_healthy"
         assert replica["depends_on"]["init"]["condition"] == "service_completed_successfully"
         assert "/readyz" in " ".join(replica["healthcheck"]["test"])
-        assert replica["volumes"][0].startswith("workspace:/workspace")
+        assert [volume.split(":")[0] for volume in replica["volumes"]] == ["gateway"]  # the gateway party's volume
         published |= {port["published"] for port in replica["ports"]}
     assert len(published) == len(REPLICAS)
     assert "PTX_DATABASE_URL" not in services["gateway"]["environment"]  # the default stack is unchanged
@@ -78,7 +78,7 @@ def test_the_replicas_share_one_store(compose: dict[str, Any], postgres_server: 
     with postgres_server.database("ptx_compose") as database:
         def environment(name: str) -> dict[str, str]:
             env = {key: str(value) for key, value in services[name]["environment"].items()}
-            env["PTX_WORKSPACE"] = str(workspace)
+            env["PTX_WORKSPACE"] = str(workspace / "parties" / "gateway")  # what the gateway volume holds
             env["PTX_DATABASE_URL"] = database  # the compose service "postgres" is the test server here
             env["PTX_NODE_URLS"] = re.sub(r"http://node-[ab]:\d+", f"http://127.0.0.1:{nowhere}", env["PTX_NODE_URLS"])
             return env

@@ -9,7 +9,14 @@ import pytest
 from exchange import Code, ConfigurationError, Severity
 from exchange._catalogue import Catalogue, load_document_type
 from exchange._findings import CheckStatus
-from exchange._validation import ValidationReport, Validator, Verdict, element_path, validate
+from exchange._validation import (
+    MAX_FINDINGS_PER_CHECK,
+    ValidationReport,
+    Validator,
+    Verdict,
+    element_path,
+    validate,
+)
 from exchange._xml import parse_xml
 
 XSD = """<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema" targetNamespace="urn:t:Inv:1"
@@ -209,3 +216,38 @@ def test_element_path_positions_only_where_names_repeat() -> None:
     tree = parse_xml(b'<a xmlns="urn:x"><b/><c/><c><d/></c></a>')
     d = tree.getroot()[2][0]
     assert element_path(d) == "/a/c[2]/d"
+
+
+def test_element_path_counts_names_with_their_namespace() -> None:
+    tree = parse_xml(b'<a xmlns="urn:x" xmlns:y="urn:y"><c/><y:c/><!-- n --><c/><y:c/><e/></a>')
+    root = tree.getroot()
+    assert [element_path(child) for child in root.iterchildren(tag="{*}*")] == [
+        "/a/c[1]", "/a/c[1]", "/a/c[2]", "/a/c[2]", "/a/e"]
+
+
+def test_a_few_schema_errors_are_each_located(validator: Validator) -> None:
+    lines = "\n".join(['<Line unit="KGM"><Amount>1</Amount><Date>2026-01-01</Date></Line>'] * 500 + ["<Line/>"])
+    report = validator.validate(doc(lines))
+    assert [(f.code, f.line, f.path) for f in report.findings] == [
+        (Code.SCHEMA_ATTRIBUTE_INVALID.value, 503, "/Inv/Line[501]/@unit"),
+        (Code.SCHEMA_ELEMENT_MISSING.value, 503, "/Inv/Line[501]"),
+    ]
+
+
+def test_a_schema_error_flood_stops_after_the_listed_findings(validator: Validator) -> None:
+    """One error per element, 200,000 of them: validation stops after 200, listed, and one finding says so
+    (lxml recorded each error with a path that walks the preceding siblings: this took minutes)."""
+    report = validator.validate(doc("<Line unit='KGM'/>" * 200_000))
+    assert report.verdict is Verdict.INVALID
+    assert len(report.findings) == 201
+    assert {f.code for f in report.findings[:200]} == {Code.SCHEMA_ELEMENT_MISSING.value}
+    assert report.findings[-1].code == Code.SCHEMA_ERRORS_TRUNCATED.value
+    assert report.findings[-1].severity is Severity.ERROR
+    assert report.check("rules").status is CheckStatus.SKIPPED  # type: ignore[union-attr]
+
+
+def test_exactly_the_listed_number_of_errors_is_not_truncated(validator: Validator) -> None:
+    report = validator.validate(doc("<Line unit='KGM'/>" * MAX_FINDINGS_PER_CHECK))
+    assert len(report.findings) == MAX_FINDINGS_PER_CHECK
+    assert all(f.line is not None and f.path for f in report.findings)
+    assert Code.SCHEMA_ERRORS_TRUNCATED.value not in report.codes

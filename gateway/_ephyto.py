@@ -16,8 +16,17 @@ that came before. The header must say what the certificate says (From = exportin
 country, type, status, number: ``EPHYTO-HEADER-MISMATCH``). A refused delivery is a SOAP fault
 (``HubWebException``) whose message lists every code; it is audited and never stored for delivery.
 
-An accepted certificate waits in the hub mailbox (a table of its own in the gateway's database) for its
-receiver to pull it. Statuses and the hub's HUBTrackingInfo::
+An accepted certificate is kept in the hub mailbox (``ephyto_envelopes`` in the gateway's database, made by the
+store's migrations). Where it goes from there depends on the receiver's system:
+
+- the receiver runs a **ptx node** (a node URL is configured for it, ``PTX_NODE_URLS``): the certificate is
+  forwarded through the gateway's normal store and forward, as message ``forwarded_as`` (the hub message id
+  ``ephyto:<From>:<NPPOCertificateNumber>`` when it fits the envelope's id pattern). Its envelope is signed by the
+  **gateway** (the gateway has no node's key and never signs as one); the node takes such an envelope only for
+  the ePhyto type (``NODE-SENDER-RELAYED``, :data:`exchange.NODE_PROFILE`) and checks the NPPO's signature and
+  issuer with its own trust, then answers a signed receipt the gateway verifies. HUBTrackingInfo is then that
+  message's status (``EPHYTO_EQUIVALENT``); it is not listed for pulling, and only the node's receipt settles it;
+- otherwise its receiver's **hub client** pulls and acknowledges it. Statuses and the hub's HUBTrackingInfo::
 
     ptx status          HUBTrackingInfo          how it got there
     ACCEPTED            PendingDelivery          delivered to the hub interface, not yet acknowledged
@@ -34,8 +43,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
+import hashlib
 import json
 import logging
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -68,17 +80,21 @@ from exchange import (
     Step,
     Validator,
     XmlError,
+    build_envelope,
     hub_results,
     parse_xml,
     peer_certificate,
+    sign_document,
 )
 from gateway._ephyto_wsdl import service_wsdl
-from gateway._status import MessageStatus
-from gateway._store import hub_envelopes
+from gateway._status import EPHYTO_EQUIVALENT, MessageStatus, Verdict
+from gateway._store import IncomingMessage, hub_envelopes
 
 log = logging.getLogger("ptx.gateway.ephyto")
 
 PATH = "/hub/DeliveryService"
+#: the envelope schema's MessageIdType: a forwarded certificate keeps its hub message id when it fits
+_MESSAGE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@\-]{7,127}$")
 
 
 class Ns(StrEnum):
@@ -373,7 +389,9 @@ class HubService:
         if outcome.previous is not None:  # identical resend: the earlier answer, not a second delivery
             record = self.mailbox.get(str(outcome.previous.answer["hub_number"]))
             assert record is not None
-            return self._header_response(call, "Result", record)
+            if record.forwarded_as is not None and self.gateway.store.find(record.forwarded_as) is None:
+                self._forward(record, call.moment)  # the first delivery stopped between mailbox and store
+            return self._header_response(call, "Result", self._current(record))
         findings = list(outcome.findings)
         if outcome.document_type == EPHYTO_TYPE and outcome.check("document-type").status is CheckStatus.PASSED:
             findings += self._header_mismatches(content, values)
@@ -388,19 +406,71 @@ class HubService:
             raise SoapFault(first.code, f"the certificate was refused ({len(errors)} error(s)): {first.message}",
                             details=[f"{f.code}: {f.message}" for f in errors[1:]])
         warnings = [f"{f.code}: {f.message}" for f in findings if f.severity != Severity.ERROR]
+        hub_number = f"HUB-{uuid.uuid4().hex[:20].upper()}"
+        forwarded_as = None  # a receiver that runs a ptx node gets it from the store and forward, not by pulling
+        if self.gateway.inbox_url(header.receiver.identifier) is not None:
+            forwarded_as = message_id if _MESSAGE_ID.match(message_id) else f"ephyto:{hub_number}"
         record = HubRecord(
-            hub_number=f"HUB-{uuid.uuid4().hex[:20].upper()}", message_id=message_id, sender=sender,
+            hub_number=hub_number, message_id=message_id, sender=sender,
             receiver=header.receiver.identifier, certificate_type=int(str(values["CertificateType"])),
             certificate_status=int(str(values["CertificateStatus"])), nppo_number=nppo_number, content=content,
             digest=outcome.digest, status=MessageStatus.ACCEPTED, tracking=HubTracking.PENDING_DELIVERY,
-            error_message="; ".join(warnings) or None, report=report,
+            error_message="; ".join(warnings) or None, report=report, forwarded_as=forwarded_as,
         )
         self.mailbox.add(record, call.moment)
+        if forwarded_as is not None:
+            self._forward(record, call.moment)
         self.gateway.store.append_audit("ephyto.accepted", actor="gateway", message_id=message_id, detail={
             "hub_number": record.hub_number, "sender": sender, "receiver": record.receiver, "digest": record.digest,
             "issuer": outcome.issuer})
         log.info("hub delivery %s %s->%s accepted as %s", nppo_number, sender, record.receiver, record.hub_number)
         return self._header_response(call, "Result", record)
+
+    def _forward(self, record: HubRecord, moment: datetime) -> None:
+        """Queue an accepted certificate for its receiver's node: a ptx envelope around the NPPO-signed bytes, signed
+        by the gateway (never as the sender's node: the node takes it as relayed from the hub interface, for this
+        type only, and checks the certificate with its own trust), delivered, retried and receipted as any."""
+        assert record.forwarded_as is not None
+        unsigned = build_envelope(
+            record.content, sender=Party(record.sender), receiver=Party(record.receiver), document_type=EPHYTO_TYPE,
+            type_version=self.doc_type.version, standard=self.doc_type.namespace, message_id=record.forwarded_as,
+            conversation_id=record.forwarded_as, created=moment,
+        )
+        signer = self.gateway.signer
+        envelope = sign_document(unsigned, signer.key, signer.signing_chain)
+        inbox_url = self.gateway.inbox_url(record.receiver)
+        assert inbox_url is not None
+        answer = {
+            "message_id": record.forwarded_as, "verdict": "ACCEPTED", "status": "ACCEPTED", "http_status": 202,
+            "checks": record.report.get("checks", []), "received_at": moment.isoformat(), "sender": record.sender,
+            "receiver": record.receiver, "document_type": EPHYTO_TYPE,
+            "digest": hashlib.sha256(envelope).hexdigest(), "hub_number": record.hub_number,
+            "via": "ePhyto hub interface (sender identified by its TLS client certificate; envelope signed by the "
+                   "gateway)",
+        }
+        self.gateway.store.record_message(IncomingMessage(
+            message_id=record.forwarded_as, sender=record.sender, receiver=record.receiver,
+            document_type=EPHYTO_TYPE, envelope=envelope, verdict=Verdict.ACCEPTED, report=answer,
+            received_at=moment, conversation_id=record.forwarded_as, inbox_url=inbox_url,
+        ))
+        if self.gateway.deliverer is not None:
+            self.gateway.deliverer.wake()
+        log.info("hub delivery %s forwarded to %s's node as message %s", record.hub_number, record.receiver,
+                 record.forwarded_as)
+
+    def _current(self, record: HubRecord) -> HubRecord:
+        """A forwarded certificate's status is its message's at the gateway, in the hub's words."""
+        if record.forwarded_as is None:
+            return record
+        if self.gateway.store.find(record.forwarded_as) is None:
+            return record
+        detail = self.gateway.store.get(record.forwarded_as)
+        status = MessageStatus(detail.record.status)
+        tracking = HubTracking(EPHYTO_EQUIVALENT[status] or HubTracking.PENDING_DELIVERY.value)
+        receipt = detail.receipt
+        why = receipt.reason if status is MessageStatus.RECEIVER_REJECTED and receipt is not None else None
+        return dataclasses.replace(record, status=status, tracking=tracking,
+                                   error_message=why or detail.record.last_error or record.error_message)
 
     def _header_mismatches(self, content: bytes, values: Mapping[str, str | None]) -> list[Finding]:
         tree = parse_xml(content, limits=self.gateway.pipeline.limits)
@@ -443,7 +513,7 @@ class HubService:
                                ("HUBTrackingInfo", HubTracking.ENVELOPE_NOT_EXISTS.value)):
                 _add(result, Ns.ENTITIES, name, text)
             return answer
-        return self._header_response(call, "Result", record)
+        return self._header_response(call, "Result", self._current(record))
 
     def _header_response(self, call: Call, suffix: str, record: HubRecord, *, content: bool = False) -> etree._Element:
         name = etree.QName(call.operation).localname
@@ -482,6 +552,9 @@ class HubService:
         record = self._visible(call, str(_text(call.operation, "hubTrackingNumber")))
         if record.receiver != call.caller():
             raise SoapFault(Code.EPHYTO_ENVELOPE_UNKNOWN, f"only {record.receiver} acknowledges {record.hub_number!r}")
+        if record.forwarded_as is not None:
+            raise SoapFault(Code.GW_RETRY_NOT_ALLOWED, f"envelope {record.hub_number!r} was forwarded to "
+                            f"{record.receiver}'s node as message {record.forwarded_as}; its signed receipt settles it")
         if record.status is not MessageStatus.ACCEPTED:
             raise SoapFault(Code.GW_RETRY_NOT_ALLOWED, f"envelope {record.hub_number!r} was already settled "
                             f"({record.tracking.value})")

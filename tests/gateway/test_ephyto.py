@@ -45,7 +45,9 @@ class AsNppo:
 
 @pytest.fixture
 def hub(workspace: Workspace, tmp_path: Path) -> Iterator[InProcessGateway]:
-    gateway = InProcessGateway(workspace, tmp_path / "gateway.db", MOMENT, RecordingReceiver(workspace, MOMENT))
+    # BB's NPPO uses a hub client (no ptx node for BB here): what is delivered to BB waits to be pulled
+    gateway = InProcessGateway(workspace, tmp_path / "gateway.db", MOMENT, RecordingReceiver(workspace, MOMENT),
+                               node_urls={"AA": "http://aa.test"})
     gateway.app.state.gateway.transport = gateway_transport_policy(workspace)  # as with --tls
     gateway.run(gateway._client.aclose())
     gateway._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=AsNppo(gateway.app, workspace)),

@@ -78,19 +78,22 @@ class RecordingReceiver:
 
 class InProcessGateway(SyncClient):
     """The gateway app on ``workspace`` with its store at ``database``, deliveries going to ``deliver``, the clock
-    pinned at ``moment`` and no background worker (``run(app.state.gateway.deliverer.run_once())`` delivers)."""
+    pinned at ``moment`` and no background worker (``run(app.state.gateway.deliverer.run_once())`` delivers).
+    ``deliver`` is a MockTransport handler or a node's ASGI app; ``node_urls`` the countries that run a node."""
 
     def __init__(self, workspace: Workspace, database: Path, moment: datetime,
-                 deliver: Callable[[httpx.Request], httpx.Response]) -> None:
+                 deliver: Callable[[httpx.Request], httpx.Response] | FastAPI,
+                 node_urls: dict[str, str] | None = None) -> None:
         from gateway._app import create_app
         from gateway._settings import load_settings
 
         settings = load_settings(
             workspace=workspace.path, database_url=f"sqlite:///{database}",
-            node_urls={"BB": "http://bb.test", "AA": "http://aa.test"},
+            node_urls={"BB": "http://bb.test", "AA": "http://aa.test"} if node_urls is None else node_urls,
             delivery={"base_delay": 0.01, "max_delay": 0.02, "request_timeout": 5, "lease": 10},
         )
-        self._delivery = httpx.AsyncClient(transport=httpx.MockTransport(deliver))
+        self._delivery = httpx.AsyncClient(transport=(
+            httpx.ASGITransport(app=deliver) if isinstance(deliver, FastAPI) else httpx.MockTransport(deliver)))
         super().__init__(create_app(settings, http_client=self._delivery, now=lambda: moment, run_worker=False),
                          "http://gateway.test")
 

@@ -42,6 +42,7 @@ is immutable or a lock-free memo: a validator may be shared by concurrent evalua
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Coroutine, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -476,6 +477,15 @@ def _qualifiers(anchor: x509.Certificate) -> TrustQualifiers:
     )
 
 
+#: how many revocation decisions a validator remembers (per path and interval of time) before it starts again
+_DECIDED_LIMIT = 4096
+
+
+def _position(instants: Sequence[datetime], moment: datetime) -> tuple[int, int]:
+    """Where ``moment`` falls among sorted ``instants``: equal positions mean every comparison agrees."""
+    return bisect.bisect_left(instants, moment), bisect.bisect_right(instants, moment)
+
+
 class PathValidator:
     """Paths from a target to one of ``anchors`` through ``intermediates``, and revocation from ``crls``.
 
@@ -506,6 +516,20 @@ class PathValidator:
         distinct = {crl.fingerprint(hashes.SHA256()): crl for crl in crls}  # CRLs are not hashable
         self._crls = tuple(_Crl(crl) for crl in distinct.values())
         self._usable_crls = tuple(view for view in self._crls if view.problem is None)
+        # Every instant a revocation decision compares the moment with, apart from the certificates in play: the
+        # CRLs' thisUpdate and nextUpdate and every revocation date they list. Between two consecutive instants
+        # (and at each one) the decision is the same, so it is remembered per interval (:meth:`revocations`).
+        instants: set[datetime] = set()
+        for view in self._crls:
+            instants.add(view.this_update)
+            if view.next_update is not None:
+                instants.add(view.next_update)
+            try:
+                instants.update(revoked.revocation_date_utc for revoked in view.crl)
+            except ValueError:  # a CRL that cannot be parsed is never used (its problem says so)
+                pass
+        self._instants = tuple(sorted(instants))
+        self._decided: dict[tuple[object, ...], tuple[RevocationResult, ...]] = {}
 
     # --- the library's per-call context ---------------------------------------------------------------
 
@@ -628,10 +652,37 @@ class PathValidator:
         positions: Sequence[int] | None = None,
     ) -> tuple[RevocationResult, ...]:
         """:meth:`revocation` for each of ``positions`` (default: every certificate below the anchor), with one
-        library context for those that see the same CRLs."""
+        library context for those that see the same CRLs.
+
+        Remembered per interval of time: the moment enters a decision only through comparisons with the CRLs'
+        thisUpdate, nextUpdate and revocation dates and with the validity dates of the certificates in play (no
+        time tolerance), so two moments with the same position among those instants (between the same two, or
+        equal to the same one) get the same decision. A gateway judging message after message at the clock's
+        moment therefore runs the library once per interval, not once per message."""
         path = tuple(path)
         chosen = tuple(range(len(path) - 1)) if positions is None else tuple(positions)
         pool = self._pool(path[0], (*candidates, *path[1:-1]))
+        certificate_instants = sorted({instant for certificate in (*path, *pool)
+                                       for instant in (certificate.not_valid_before_utc, certificate.not_valid_after_utc)})
+        key = (path, pool, chosen, retroactive, _position(self._instants, moment),
+               _position(certificate_instants, moment))
+        known = self._decided.get(key)
+        if known is not None:
+            return known
+        decided = self._revocations(path, pool, chosen, moment, retroactive)
+        if len(self._decided) >= _DECIDED_LIMIT:
+            self._decided.clear()
+        self._decided[key] = decided
+        return decided
+
+    def _revocations(
+        self,
+        path: tuple[x509.Certificate, ...],
+        pool: tuple[x509.Certificate, ...],
+        chosen: tuple[int, ...],
+        moment: datetime,
+        retroactive: bool,
+    ) -> tuple[RevocationResult, ...]:
         relevant = self._relevant((*path, *pool))
         contexts: dict[tuple[_Crl, ...], ValidationContext] = {}
         results: dict[int, RevocationResult] = {}

@@ -35,6 +35,7 @@ from exchange._trustlist import AuthorisationStatus, IssuerEntry, TrustList
 MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
+SECOND = dt.timedelta(seconds=1)
 COO = "certificate-of-origin"
 PHYTO = "phytosanitary-certificate"
 
@@ -512,3 +513,23 @@ def test_issuer_by_key_identifier_is_matched_on_the_key_not_the_ski_extension(wo
 
     other_ski = _with_ski(chamber, world.aa.issuing_ca, b"\x01" * 20)  # the same key, an SKI chosen by method 2
     assert context.evaluate(other_ski, (other_ski, world.aa.issuing_ca.certificate), document_type=COO).trusted
+
+
+def test_remembered_decisions_follow_the_moment_across_every_instant_that_matters(
+    world: World, receiver_bb: TrustContext
+) -> None:
+    """One context, the moment moving back and forth across a revocation date and a CRL's dates: the decision
+    remembered per interval of time is always the one a fresh evaluation gives."""
+    chamber = world.aa.authority("chamber-of-commerce")
+    revoked_at = MOMENT + HOUR
+    crl = revoke(world.aa.issuing_ca_crl, world.aa.issuing_ca, chamber.certificate, moment=revoked_at,
+                 reason=x509.ReasonFlags.superseded)
+    context = _with_crls(receiver_bb, world.aa_list, (world.aa.root_crl, crl))
+    moments = [MOMENT, revoked_at + HOUR, MOMENT + 30 * SECOND, revoked_at, revoked_at - SECOND, revoked_at + HOUR,
+               MOMENT, crl.last_update_utc, crl.next_update_utc + SECOND]
+    for moment in moments:
+        remembered = _evaluate(context.at(moment), chamber)
+        fresh = _evaluate(_with_crls(receiver_bb, world.aa_list, (world.aa.root_crl, crl)).at(moment), chamber)
+        assert (remembered.status, remembered.findings) == (fresh.status, fresh.findings), moment
+    assert _codes(_evaluate(context.at(revoked_at + HOUR), chamber)) == ["TRUST-CERT-REVOKED"]
+    assert _evaluate(context.at(MOMENT), chamber).trusted

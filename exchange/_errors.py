@@ -117,6 +117,10 @@ class Code(Enum):
         "HTTP-BODY-INCOMPLETE", Severity.ERROR, Category.HTTP,
         "the body ended or stalled before the length its Content-Length or chunked framing announced",
     )
+    HTTP_BODY_TIMEOUT = (
+        "HTTP-BODY-TIMEOUT", Severity.ERROR, Category.HTTP,
+        "the body was not complete within the total time allowed for it (a slow drip of bytes)",
+    )
     HTTP_UPGRADE_REFUSED = (
         "HTTP-UPGRADE-REFUSED", Severity.ERROR, Category.HTTP,
         "the services speak HTTP/1.1 only: a protocol upgrade (h2c, WebSocket) or CONNECT is refused",

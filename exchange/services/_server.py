@@ -16,6 +16,8 @@ code                        status  when
                                     opened or the request began (slow headers, an idle connection)
 ``HTTP-BODY-INCOMPLETE``    400     the client ends its side, or sends nothing for ``body_timeout`` (10 s), before
                                     the body its Content-Length or chunked framing announced is complete
+``HTTP-BODY-TIMEOUT``       408     the body is not complete ``body_deadline`` (60 s) after the headers, however
+                                    steadily it drips (one byte just inside every ``body_timeout`` never stalls)
 ``HTTP-UPGRADE-REFUSED``    400     ``Upgrade`` (h2c, WebSocket) or ``CONNECT``: the services speak HTTP/1.1 only
                                     (uvicorn would stop parsing there and hand the app an empty body)
 ==========================  ======  =============================================================================
@@ -32,12 +34,13 @@ but accepts Content-Length together with Transfer-Encoding; llhttp refuses that.
 httptools explicitly (it ships with ``uvicorn[standard]``; without it they refuse to start) and
 :class:`GuardedHttpToolsProtocol` adds what it lacks: it counts the bytes of the header block as they arrive
 (at most one socket read past the limit is ever buffered), counts header fields, keeps one deadline per
-connection, and writes the coded answer itself. A request it refuses after the application started (a stalled
+connection and one for the whole body of a request, and writes the coded answer itself. A request it refuses after the application started (a stalled
 body) is disconnected for the application, which sees ``http.disconnect``; what the application raises then is
 expected and not logged as an error.
 
 The limits are a frozen :class:`HttpLimits` with safe defaults; ``PTX_HTTP_MAX_HEADER_BYTES``,
-``PTX_HTTP_MAX_HEADERS``, ``PTX_HTTP_HEADER_TIMEOUT`` and ``PTX_HTTP_BODY_TIMEOUT`` change them for both services.
+``PTX_HTTP_MAX_HEADERS``, ``PTX_HTTP_HEADER_TIMEOUT``, ``PTX_HTTP_BODY_TIMEOUT`` and ``PTX_HTTP_BODY_DEADLINE``
+change them for both services.
 """
 
 from __future__ import annotations
@@ -73,13 +76,17 @@ class HttpLimits:
     ``max_header_bytes`` counts the request line and every header line together (nginx and Apache allow about
     8 KiB per line; the services' own headers, ``PTX-Delivery`` the largest, take well under 1 KiB).
     ``header_timeout`` is the time from the connection (or the first byte of a request) to the end of its
-    headers; ``body_timeout`` the longest silence while a body is still owed.
+    headers; ``body_timeout`` the longest silence while a body is still owed; ``body_deadline`` the longest time
+    from the end of the headers to the end of the body (60 s: the largest message, 10 MiB, at 1.4 Mbit/s), so
+    a client that drips one byte just inside every ``body_timeout`` cannot hold a request open for ever. Time
+    in which the application is not reading (its buffer is full) does not count against the client.
     """
 
     max_header_bytes: int = 16 * 1024
     max_headers: int = 100
     header_timeout: float = 10.0
     body_timeout: float = 10.0
+    body_deadline: float = 60.0
 
     def __post_init__(self) -> None:
         if not 1024 <= self.max_header_bytes <= 1024 * 1024:
@@ -88,6 +95,9 @@ class HttpLimits:
             raise ConfigurationError("max_headers must be between 8 and 1000", code=Code.CONFIG_INVALID)
         if not 0.1 <= self.header_timeout <= 300 or not 0.1 <= self.body_timeout <= 300:
             raise ConfigurationError("the HTTP timeouts must be between 0.1 and 300 seconds", code=Code.CONFIG_INVALID)
+        if not self.body_timeout <= self.body_deadline <= 3600:
+            raise ConfigurationError("body_deadline must be at least body_timeout and at most 3600 seconds",
+                                     code=Code.CONFIG_INVALID)
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> HttpLimits:
@@ -95,7 +105,7 @@ class HttpLimits:
         environ = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for name, kind in (("max_header_bytes", int), ("max_headers", int), ("header_timeout", float),
-                           ("body_timeout", float)):
+                           ("body_timeout", float), ("body_deadline", float)):
             raw = environ.get(ENV_PREFIX + name.upper())
             if raw is None:
                 continue
@@ -169,6 +179,7 @@ class _Guard:
         self._deadline: float | None = None
         self._deadline_code = Code.HTTP_HEADERS_TIMEOUT
         self._timer: asyncio.TimerHandle | None = None
+        self._body_timer: asyncio.TimerHandle | None = None  # the whole body's deadline
         super().connection_made(transport)  # type: ignore[misc]
         self.app = self._guarded(self.app)
         self._expect_by(self.limits.header_timeout, Code.HTTP_HEADERS_TIMEOUT)
@@ -244,6 +255,9 @@ class _Guard:
         self._in_head = self._begun = False
         self._deadline = None
         super().on_headers_complete()  # type: ignore[misc]
+        self._cancel_body_deadline()
+        if self._body_owed():
+            self._body_timer = self.loop.call_later(self.limits.body_deadline, self._on_body_deadline)
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
@@ -251,6 +265,7 @@ class _Guard:
 
     def on_message_complete(self) -> None:
         self._deadline = None
+        self._cancel_body_deadline()
         super().on_message_complete()  # type: ignore[misc]
 
     def send_400_response(self, msg: str) -> None:
@@ -296,11 +311,31 @@ class _Guard:
             self._refuse(408, Code.HTTP_HEADERS_TIMEOUT,
                          f"the request's headers were not complete within {self.limits.header_timeout:g} s")
 
+    def _cancel_body_deadline(self) -> None:
+        if self._body_timer is not None:
+            self._body_timer.cancel()
+            self._body_timer = None
+
+    def _on_body_deadline(self) -> None:
+        self._body_timer = None
+        if self._refused or not self._body_owed() or self.transport.is_closing():
+            return
+        if self.flow.read_paused:  # the app is not reading: not the client's fault, look again later
+            self._body_timer = self.loop.call_later(self.limits.body_timeout, self._on_body_deadline)
+            return
+        if self.cycle.response_started:  # the app answered without the body: nothing more to say
+            self._refused = True
+            self.transport.close()
+            return
+        self._refuse(408, Code.HTTP_BODY_TIMEOUT,
+                     f"the body was not complete {self.limits.body_deadline:g} s after the headers")
+
     def _refuse(self, status: int, code: Code, message: str) -> None:
         if self._refused:
             return
         self._refused = True
         self._deadline = None
+        self._cancel_body_deadline()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -315,6 +350,7 @@ class _Guard:
             self.transport.close()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._cancel_body_deadline()
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None

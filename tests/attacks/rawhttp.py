@@ -28,7 +28,10 @@ from tests.attacks.forge import XML, Canary, Forge, build_world
 
 #: the services' HTTP timeouts in these tests (the defaults are 10 s): a stalled request is answered after this
 TIMEOUT = 1.5
-HTTP_ENV = {"PTX_HTTP_HEADER_TIMEOUT": str(TIMEOUT), "PTX_HTTP_BODY_TIMEOUT": str(TIMEOUT)}
+#: the services' total time for one body here (60 s by default): a body that drips is answered after this
+BODY_DEADLINE = 4.0
+HTTP_ENV = {"PTX_HTTP_HEADER_TIMEOUT": str(TIMEOUT), "PTX_HTTP_BODY_TIMEOUT": str(TIMEOUT),
+            "PTX_HTTP_BODY_DEADLINE": str(BODY_DEADLINE)}
 FAST = {"PTX_DELIVERY__BASE_DELAY": "0.05", "PTX_DELIVERY__MAX_DELAY": "0.2", "PTX_DELIVERY__POLL_INTERVAL": "0.05",
         "PTX_DELIVERY__REQUEST_TIMEOUT": "5", "PTX_DELIVERY__LEASE": "10"}
 

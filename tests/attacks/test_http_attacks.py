@@ -3,8 +3,9 @@ answered, in time, with its status and a JSON body naming its code (``exchange/s
 never silence; the service stays up and the next valid message is taken (the gateway's is delivered to node BB).
 
 Each attack is bytes on one socket, with pauses and a half-close where the attack needs them. The services run
-with 1.5 s HTTP timeouts here (10 s by default), so a stalled request must be answered within those plus a
-margin.
+with 1.5 s HTTP timeouts here (10 s by default) and a 4 s deadline for a whole body (60 s by default), so a
+stalled request must be answered within those plus a margin, and a body that drips a byte just inside every
+timeout within the deadline plus a margin.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from tests.attacks.rawhttp import TIMEOUT, Live, Part, Service, exchange, live_services
+from tests.attacks.rawhttp import BODY_DEADLINE, TIMEOUT, Live, Part, Service, exchange, live_services
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("http-attacks")]
 
@@ -44,6 +45,7 @@ class HttpAttack:
     code: str
     half_close: bool = False
     waits: bool = False  # answered only after the server's timeout
+    deadline: bool = False  # answered at the body deadline, however long the attack would go on
 
     def __str__(self) -> str:
         return self.name
@@ -60,6 +62,12 @@ def _chunked(data: bytes) -> bytes:
 def _slow_headers(t: Target) -> list[Part]:
     """Slowloris: a byte of header every half second, never the end of the headers."""
     return [t.head()[:-2][:60], *[part for byte in b"X-Slow: dripping" for part in (0.5, bytes([byte]))]]
+
+
+def _drip(head: bytes, body: bytes, every: float = TIMEOUT * 0.7) -> list[Part]:
+    """The headers, then one byte of ``body`` just inside every idle timeout: never silent, never done."""
+    steps = int((BODY_DEADLINE + 3 * MARGIN) / every) + 1
+    return [head, *[part for byte in body[:steps] for part in (every, bytes([byte]))]]
 
 
 HTTP_ATTACKS: tuple[HttpAttack, ...] = (
@@ -132,6 +140,15 @@ HTTP_ATTACKS: tuple[HttpAttack, ...] = (
                "HTTP-BODY-INCOMPLETE", waits=True),
     HttpAttack("headers-that-never-end", _slow_headers, 408, "HTTP-HEADERS-TIMEOUT", waits=True),
     HttpAttack("idle-connection", lambda t: [], 408, "HTTP-HEADERS-TIMEOUT", waits=True),
+    HttpAttack("body-drips-a-byte-inside-every-timeout", lambda t: _drip(t.head(_length(t)), t.body), 408,
+               "HTTP-BODY-TIMEOUT", deadline=True),
+    HttpAttack("body-drips-after-half-of-it-at-once",
+               lambda t: _drip(t.head(_length(t)) + t.body[: len(t.body) // 2], t.body[len(t.body) // 2:]), 408,
+               "HTTP-BODY-TIMEOUT", deadline=True),
+    HttpAttack("chunked-body-drips-one-chunk-a-byte",
+               lambda t: [t.head(b"Transfer-Encoding: chunked"),
+                          *[part for byte in t.body[:12] for part in (TIMEOUT * 0.7, b"1\r\n%c\r\n" % byte)]],
+               408, "HTTP-BODY-TIMEOUT", deadline=True),
 )
 
 assert len({attack.name for attack in HTTP_ATTACKS}) == len(HTTP_ATTACKS)
@@ -163,6 +180,8 @@ def test_malformed_http_is_answered_with_its_code(attack: HttpAttack, side: str,
     assert answer.seconds <= pauses + (TIMEOUT if attack.waits else 0) + MARGIN, answer
     if attack.waits:
         assert answer.seconds >= TIMEOUT * 0.9, answer  # the deadline, not an early guess
+    if attack.deadline:
+        assert BODY_DEADLINE * 0.9 <= answer.seconds <= BODY_DEADLINE + MARGIN, answer
 
     # still up, still taking messages; what was refused was never taken
     assert live.http.get(f"{service.base}/healthz", timeout=5).status_code == 200

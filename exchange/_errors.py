@@ -98,6 +98,10 @@ class Code(Enum):
         "XML-BOM-MISMATCH", Severity.ERROR, Category.XML,
         "the byte-order mark contradicts the encoding declaration, or UTF-16 lacks its byte-order mark",
     )
+    XML_VERSION_FORBIDDEN = (
+        "XML-VERSION-FORBIDDEN", Severity.ERROR, Category.XML,
+        "the XML declaration names a version other than 1.0 (XML 1.1 is not part of the profile)",
+    )
 
     # --- HTTP: what the services' server refuses before any application code runs (exchange/services/_server.py) -----
     HTTP_MALFORMED = (

@@ -4,7 +4,8 @@ Nothing else in the project calls lxml's parsers (a ruff ``banned-api`` rule and
 enforce it). Two profiles:
 
 ``parse_xml`` / ``parse_xml_file``
-    For every document, envelope, receipt and trust list that comes from outside. Refuses any DOCTYPE/DTD,
+    For every document, envelope, receipt and trust list that comes from outside. Reads XML 1.0 only, in
+    UTF-8 or UTF-16; refuses any DOCTYPE/DTD,
     entity declarations and references, external resources and XInclude; never touches the network; bounds
     input size and nesting depth (:class:`XmlLimits`, safe defaults); a malformed document reports line and
     column. Every refusal is an :class:`~exchange.XmlError` with its own stable code.
@@ -192,6 +193,7 @@ _PARSED_ENCODINGS = frozenset({"UTF-8", "UTF-16", "UTF-16LE", "UTF-16BE"})  # as
 _EBCDIC_DECLARATION = b"\x4c\x6f\xa7\x94"  # "<?xm" in EBCDIC, which libxml2 would switch to
 _DECLARATION_START = re.compile(rb"<\?xml[ \t\r\n]")
 _ENCODING_DECLARATION = re.compile(rb"""\bencoding[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')""")
+_VERSION_DECLARATION = re.compile(rb"""\A<\?xml[ \t\r\n]+version[ \t\r\n]*=[ \t\r\n]*(?:"([^"]*)"|'([^']*)')""")
 
 
 def _characters(data: bytes) -> bytes:
@@ -253,6 +255,24 @@ def _declared_encoding(text: bytes) -> str | None:
                            line=1)
         return None
     return (match.group(1) if match.group(1) is not None else match.group(2)).decode("ascii", "replace")
+
+
+def _refuse_xml_version(text: bytes) -> None:
+    """Only XML 1.0: a declaration naming any other version is ``XML-VERSION-FORBIDDEN`` (``text``: UTF-8).
+
+    libxml2 reads ``version="1.1"`` as 1.0 with a warning, but a 1.1 processor reads the same bytes differently
+    (NEL and U+2028 end lines, ``&#x1;`` is a character): a signed document must mean one thing to every
+    reader, and no profile here needs XML 1.1. A declaration without a version is left to the parser (malformed).
+    """
+    if not _DECLARATION_START.match(text):
+        return
+    match = _VERSION_DECLARATION.match(text)
+    if match is None:
+        return
+    version = match.group(1) if match.group(1) is not None else match.group(2)
+    if version != b"1.0":
+        raise XmlError(f"the document declares XML version {version.decode('ascii', 'replace')!r}; only 1.0 is "
+                       "accepted", code=Code.XML_VERSION_FORBIDDEN, line=1)
 
 
 def _refuse_declaration_flood(text: bytes, limits: XmlLimits) -> None:
@@ -394,6 +414,7 @@ def parse_xml(data: bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
     if not data or data.isspace():
         raise XmlError("input is empty", code=Code.XML_EMPTY, line=1, column=1)
     text = _characters(data)
+    _refuse_xml_version(text)
     _refuse_doctype(text)
     _refuse_declaration_flood(text, limits)
     huge = limits.max_depth >= _LIBXML2_DEPTH_CAP
@@ -412,6 +433,9 @@ def parse_xml(data: bytes, *, limits: XmlLimits = DEFAULT_LIMITS) -> etree._Elem
         raise XmlError(str(exc), code=Code.XML_ENCODING) from exc
 
     docinfo = tree.docinfo
+    if docinfo.xml_version not in (None, "1.0"):  # what libxml2 read: never otherwise after the check above
+        raise XmlError(f"the parser read XML version {docinfo.xml_version}; only 1.0 is accepted",
+                       code=Code.XML_VERSION_FORBIDDEN, line=1)
     if str(docinfo.encoding or "UTF-8").upper() not in _PARSED_ENCODINGS:  # what libxml2 used: never otherwise
         raise XmlError(f"the parser read the input as {docinfo.encoding}; only UTF-8 and UTF-16 are accepted",
                        code=Code.XML_ENCODING_FORBIDDEN)

@@ -30,7 +30,10 @@ from lxml import etree
 from exchange._algorithms import DigestMethod, Namespace, SignatureMethod, Transform
 from exchange._dsig import sign_document
 from exchange._envelope import ENVELOPE_NS, Party, ReceiptStatus, build_receipt
+from exchange._errors import Code
+from exchange._findings import Finding
 from exchange._pki import Credential
+from exchange._receipts import sign_rejection
 from exchange._xml import parse_xml
 from tests.attacks.forge import (
     COO,
@@ -227,6 +230,25 @@ def _utf7_attribute_flood(f: Forge, data: bytes) -> bytes:
 
 def _utf7_plain(f: Forge, data: bytes) -> bytes:
     return _utf7(data, hide="=<", name="utf-7")
+
+
+def _version(version: bytes, *, quote: bytes = b'"', encoding: str | None = None) -> ParseEdit:
+    """The document with an XML declaration naming ``version`` (XML 1.1 reads NEL and U+2028 as line ends and
+    ``&#x1;`` as a character, where libxml2 reads 1.0 with a warning)."""
+
+    def edit(f: Forge, data: bytes) -> bytes:
+        body = _DECLARATION.sub(b"", data)
+        declaration = b"<?xml version=" + quote + version + quote + b' encoding="UTF-8"?>'
+        if encoding is None:
+            return declaration + body
+        return (declaration.replace(b"UTF-8", encoding.upper().encode()) + body).decode("utf-8").encode(encoding)
+
+    return edit
+
+
+def _xml11_with_nel(f: Forge, data: bytes) -> bytes:
+    """XML 1.1 with a NEL where 1.0 sees a character and 1.1 a line end (inside the root's content)."""
+    return _version(b"1.1")(f, _after_root_start(data, "\u0085".encode()))
 
 
 def _latin1(f: Forge, data: bytes) -> bytes:
@@ -541,6 +563,20 @@ def _receipt_as_payload(issuer: str) -> Callable[[Forge, str], bytes]:
     return build
 
 
+def _rejection_as_payload(signer: Callable[[Forge], Credential], type_id: str = "rejection"
+                          ) -> Callable[[Forge, str], bytes]:
+    """A signed rejection report (of a message that never was) sent as the payload, declared as ``type_id``."""
+
+    def build(f: Forge, mid: str) -> bytes:
+        credential = signer(f)
+        report = sign_rejection(signer=credential, issuer="GW", submitted=f.message(f"refused-{mid}"),
+                                message_id=f"refused-{mid}", http_status=422, issued=f.world.moment,
+                                findings=[Finding.of(Code.SCHEMA_INVALID, "envelope-schema", "made up")])
+        return f.envelope(report, mid, type_id=type_id)
+
+    return build
+
+
 def _envelope_as_payload(f: Forge, mid: str) -> bytes:
     return f.envelope(f.message(f"inner-{mid}"), mid, type_id="envelope")
 
@@ -620,6 +656,12 @@ ATTACKS: tuple[Attack, ...] = (
     *_parse_attack("utf16-bom-declares-utf8", _utf16_bom_declares_utf8, "XML-BOM-MISMATCH"),
     *_parse_attack("utf8-bom-declares-utf16", _utf8_bom_declares_utf16, "XML-BOM-MISMATCH"),
     *_parse_attack("utf16-without-bom", _utf16_without_bom, "XML-BOM-MISMATCH"),
+    # versions: only XML 1.0
+    *_parse_attack("xml-1.1-declared", _version(b"1.1"), "XML-VERSION-FORBIDDEN"),
+    *_parse_attack("xml-1.1-single-quoted", _version(b"1.1", quote=b"'"), "XML-VERSION-FORBIDDEN"),
+    *_parse_attack("xml-1.1-in-utf16", _version(b"1.1", encoding="utf-16"), "XML-VERSION-FORBIDDEN"),
+    *_parse_attack("xml-1.1-with-nel-line-end", _xml11_with_nel, "XML-VERSION-FORBIDDEN"),
+    *_parse_attack("xml-version-2.0", _version(b"2.0"), "XML-VERSION-FORBIDDEN"),
     Attack("huge-attribute-value-in-envelope", lambda f, mid: _huge_attribute_value(f.message(mid), 9 * MIB),
            gateway=_schema("SCHEMA-ATTRIBUTE-INVALID"), node=Expect("envelope-schema", "SCHEMA-ATTRIBUTE-INVALID", 200)),
     Attack("huge-attribute-value-in-document",
@@ -695,6 +737,12 @@ ATTACKS: tuple[Attack, ...] = (
     _not_trade("receipt-as-payload-naming-a-third-country", _receipt_as_payload("CC")),
     _not_trade("receipt-as-payload", _receipt_as_payload("AA")),
     _not_trade("envelope-as-payload", _envelope_as_payload),
+    _not_trade("rejection-as-payload", _rejection_as_payload(lambda f: f.world.workspace.gateway_signer()),
+               routed=False),
+    _not_trade("rejection-as-payload-signed-by-the-sender", _rejection_as_payload(lambda f: f.world.node("AA")),
+               routed=False),
+    _not_trade("rejection-as-payload-declared-as-a-receipt",
+               _rejection_as_payload(lambda f: f.world.workspace.gateway_signer(), type_id="receipt")),
     _not_trade("trust-list-as-payload", _trust_list_as_payload, routed=False),
     Attack("unknown-document-type", lambda f, mid: f.envelope(f.document(), mid, type_id="bill-of-lading"),
            gateway=Expect("document-type", "DOCTYPE-UNKNOWN", 403), node=Expect("document-type", "DOCTYPE-UNKNOWN", 200)),

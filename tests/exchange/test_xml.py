@@ -267,3 +267,29 @@ def test_nothing_else_calls_lxml_parsers() -> None:
                 if _PARSER_CALL.search(line):
                     offenders.append(f"{path.relative_to(REPO)}:{number}: {line.strip()}")
     assert offenders == [], "use exchange._xml instead:\n" + "\n".join(offenders)
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'<?xml version="1.1"?><a/>',
+        b"<?xml version='1.1' encoding='UTF-8'?><a/>",
+        b'<?xml version = "1.1" standalone="yes"?><a>\xc2\x85</a>',
+        b'\xef\xbb\xbf<?xml version="1.1" encoding="UTF-8"?><a/>',
+        '<?xml version="1.1" encoding="UTF-16"?><a/>'.encode("utf-16"),
+        b'<?xml version="2.0"?><a/>',
+        b'<?xml version="1.0 "?><a/>',
+    ],
+    ids=["1.1", "1.1-single-quoted", "1.1-with-nel", "1.1-after-utf8-bom", "1.1-in-utf16", "2.0", "1.0-with-space"],
+)
+def test_only_xml_1_0_is_accepted(data: bytes) -> None:
+    """libxml2 reads 1.1 as 1.0 with a warning; a 1.1 reader sees other line ends and characters."""
+    error = refused(data)
+    assert error.code is Code.XML_VERSION_FORBIDDEN
+    assert error.line == 1
+
+
+@pytest.mark.parametrize("data", [b'<?xml version="1.0"?><a/>', b"<?xml version='1.0' encoding='utf-8'?><a/>",
+                                  b"<a/>", '<?xml version="1.0" encoding="UTF-16"?><a/>'.encode("utf-16")])
+def test_xml_1_0_with_or_without_a_declaration_is_accepted(data: bytes) -> None:
+    assert parse_xml(data).docinfo.xml_version == "1.0"

@@ -5,10 +5,10 @@ enforce it). Two profiles:
 
 ``parse_xml`` / ``parse_xml_file``
     For every document, envelope, receipt and trust list that comes from outside. Reads XML 1.0 only, in
-    UTF-8 or UTF-16; refuses any DOCTYPE/DTD,
-    entity declarations and references, external resources and XInclude; never touches the network; bounds
-    input size and nesting depth (:class:`XmlLimits`, safe defaults); a malformed document reports line and
-    column. Every refusal is an :class:`~exchange.XmlError` with its own stable code.
+    UTF-8 or UTF-16; refuses any DOCTYPE/DTD, entity declarations and references, external resources and
+    XInclude; never touches the network; bounds input size and nesting depth (:class:`XmlLimits`, safe
+    defaults); a malformed document reports line and column. Every refusal is an :class:`~exchange.XmlError`
+    with its own stable code.
 
 ``load_trusted_xml``
     For schema and Schematron files that are configuration (the catalogue, or an integrator's own XSD). These

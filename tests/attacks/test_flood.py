@@ -25,6 +25,9 @@ import pytest
 
 from exchange._dsig import sign_document
 from exchange._envelope import Party, ReceiptStatus, build_receipt
+from exchange._errors import Code
+from exchange._findings import Finding
+from exchange._receipts import sign_rejection
 from tests.attacks.catalogue import _after_root_start, _declared, _in_root_start, _utf7
 from tests.attacks.forge import XML, Forge, World, sample
 from tests.attacks.rawhttp import Live, cpu_seconds, exchange, live_services, memory_kib
@@ -144,6 +147,22 @@ SCHEMA_FLOODS: dict[str, Build] = {
         lambda f, mid: f.envelope(_after_root_start(f.document(), _fill(b"<x/>", DOCUMENT)), mid),
 }
 FLOODS.update(SCHEMA_FLOODS)
+
+
+def _rejection_of(f: Forge, size: int) -> bytes:
+    report = sign_rejection(signer=f.world.workspace.gateway_signer(), issuer="GW", submitted=b"<x/>",
+                            message_id="flood-refused-0001", http_status=422, issued=f.world.moment,
+                            findings=[Finding.of(Code.SCHEMA_INVALID, "envelope-schema", "made up")])
+    return _after_root_start(report, _fill(b"<x/>", size))
+
+
+FLOODS.update({
+    "xml-1.1-declared-in-envelope": lambda f, mid: b'<?xml version="1.1"?>' + _after_root_start(
+        f.message(mid), _fill(b"<x/>", ENVELOPE)),
+    "xml-1.1-declared-in-document": lambda f, mid: f.envelope(b'<?xml version="1.1"?>' + _after_root_start(
+        f.document(), _fill(b"<x/>", DOCUMENT)), mid),
+    "rejection-as-payload": lambda f, mid: f.envelope(_rejection_of(f, DOCUMENT), mid, type_id="rejection"),
+})
 
 
 def test_a_small_schema_error_flood_is_refused_with_its_findings_counted(gateway: SyncClient, forge: Forge) -> None:

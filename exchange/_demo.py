@@ -1,4 +1,4 @@
-"""The narrated demo: ten scenarios a trainer plays in front of a room, each with its expected outcome.
+"""The narrated demo: eleven scenarios a trainer plays in front of a room, each with its expected outcome.
 
 Every run uses a fresh demo workspace and its own gateway and single-window nodes on free loopback ports (the
 revocation scenario changes the workspace, and a trainer's own workspace must not be harmed). Each scenario says
@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+_SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
+_HUB = "http://ephyto.ippc.int/"
 FINAL = {"ACKNOWLEDGED", "RECEIVER_REJECTED", "REJECTED", "FAILED"}
 
 
@@ -59,6 +61,10 @@ class Demo:
         self.workspace_path = root / "workspace"
         self.ports = {"gateway": _free_port(), "AA": _free_port(), "BB": _free_port()}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
+        # the gateway's ePhyto hub interface: the same gateway (workspace, database) on mutual TLS, started when a
+        # scenario needs it, since the hub identifies each NPPO by its TLS client certificate
+        self.ports["hub"] = _free_port()
+        self.urls["hub"] = f"https://127.0.0.1:{self.ports['hub']}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.sent: dict[int, str] = {}
 
@@ -79,6 +85,10 @@ class Demo:
         if name == "gateway":
             return [*ptx, "serve", "gateway", "--workspace", workspace, "--port", str(self.ports["gateway"]),
                     "--node", f"AA={self.urls['AA']}", "--node", f"BB={self.urls['BB']}", "--log-level", "warning"]
+        if name == "hub":
+            workspace = str(party_folder(self.workspace_path, "gateway"))
+            return [*ptx, "serve", "gateway", "--tls", "--workspace", workspace, "--port", str(self.ports["hub"]),
+                    "--node", f"BB={self.urls['BB']}", "--log-level", "warning"]
         return [*ptx, "serve", "node", "--country", name, "--workspace", workspace, "--port", str(self.ports[name]),
                 "--gateway", self.urls["gateway"], "--log-level", "warning", "--demo"]
 
@@ -96,7 +106,8 @@ class Demo:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} stopped while starting; see {self.root / (name + '.log')}")
             try:
-                if httpx.get(f"{self.urls[name]}/readyz", timeout=1).status_code == 200:
+                verify: Any = self.nppo_tls("AA") if name == "hub" else True
+                if httpx.get(f"{self.urls[name]}/readyz", timeout=1, verify=verify).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass
@@ -125,6 +136,26 @@ class Demo:
         from exchange._workspace import Workspace
 
         return Workspace.open(self.workspace_path)
+
+    def nppo_tls(self, country: str) -> Any:
+        """``country``'s NPPO system as a TLS client of the hub interface: its TLS client certificate."""
+        from exchange._tls import TlsSettings, node_tls
+
+        return node_tls(TlsSettings(from_workspace=True), self.workspace, country).client_context()
+
+    def hub_call(self, country: str, operation: str, inner: str) -> Any:
+        """One SOAP 1.1 call to the hub interface as ``country``'s NPPO; the answer's root element."""
+        import httpx
+
+        from exchange._xml import parse_xml
+
+        body = (f'<soap:Envelope xmlns:soap="{_SOAP}" xmlns:hub="{_HUB}" xmlns:ent="{_HUB}HUB.Entities">'
+                f"<soap:Body><hub:{operation}>{inner}</hub:{operation}></soap:Body></soap:Envelope>")
+        response = httpx.post(f"{self.urls['hub']}/hub/DeliveryService", content=body.encode(), timeout=30,
+                              headers={"Content-Type": "text/xml; charset=utf-8",
+                                       "SOAPAction": f'"{_HUB}IDeliveryService/{operation}"'},
+                              verify=self.nppo_tls(country))
+        return parse_xml(response.content).getroot()
 
     def get(self, url: str) -> Any:
         import httpx
@@ -314,6 +345,55 @@ def _offline(demo: Demo) -> Outcome:
     ])
 
 
+def _soap_texts(root: Any, local: str) -> list[str]:
+    return [e.text or "" for e in root.iter() if isinstance(e.tag, str) and e.tag.rsplit("}", 1)[-1] == local]
+
+
+def _ephyto_hub(demo: Demo) -> Outcome:
+    import base64
+
+    if "hub" not in demo.processes:
+        demo.start_service("hub")
+    sample = "three-lines-attachment-languages.xml"
+    number = "AA-EPHYTO-2026-004512"
+    document = demo.signed(demo.sample("ephyto-sps-certificate", f"valid/{sample}"), "AA/nppo")
+    report = demo.hub_call("AA", "ValidatePhytoXML",
+                           "<hub:ePhytoXML>" + document.replace("&", "&amp;").replace("<", "&lt;") + "</hub:ePhytoXML>")
+    severe = _soap_texts(report, "level").count("SEVERE")
+    header = "".join(f"<ent:{k}>{v}</ent:{k}>" for k, v in (
+        ("From", "AA"), ("To", "BB"), ("CertificateType", 851), ("CertificateStatus", 70),
+        ("NPPOCertificateNumber", number),
+        ("Content", base64.b64encode(document.encode("utf-8")).decode("ascii"))))
+    answer = demo.hub_call("AA", "DeliverEnvelope", f"<hub:env>{header}</hub:env>")
+    faults = _soap_texts(answer, "faultstring")
+    if faults:
+        return Outcome(faults[0].split(":", 1)[0], [f"the hub interface answered a SOAP fault: {faults[0]}"])
+    hub_number = _soap_texts(answer, "hubDeliveryNumber")[0]
+    message_id = f"ephyto:AA:{number}"
+    deadline = time.monotonic() + 20
+    tracking = "?"
+    while time.monotonic() < deadline:
+        tracked = demo.hub_call("AA", "GetEnvelopeTrackingInfo", f"<hub:hubTrackingNumber>{hub_number}"
+                                "</hub:hubTrackingNumber>")
+        tracking = (_soap_texts(tracked, "HUBTrackingInfo") or ["?"])[0]
+        if tracking not in ("PendingDelivery", "?"):
+            break
+        time.sleep(0.2)
+    received = demo.get(f"{demo.urls['BB']}/v1/inbox/{message_id}") if tracking != "PendingDelivery" else {}
+    sender = next((c for c in received.get("checks", []) if c["name"] == "sender-authentication"), {})
+    relayed = [f["code"] for f in sender.get("findings", [])]
+    return Outcome(f"{tracking} {received.get('verdict', '?')} {' '.join(relayed)}".strip(), [
+        f"the real-shape certificate ({sample}: three lines, a PDF attachment, several languages), signed by "
+        f"AA's NPPO; the hub's validation report: {severe} SEVERE finding(s)",
+        f"DeliverEnvelope over mutual TLS as AA's NPPO: From AA, To BB, type 851, status 70, {number}",
+        f"the hub interface answered hubDeliveryNumber {hub_number}, PendingDelivery",
+        f"BB runs a ptx node: forwarded as message {message_id} in an envelope the gateway signs",
+        f"BB's node checked it with its own trust: {received.get('verdict')} (issuer {received.get('issuer')}, "
+        f"{', '.join(relayed) or 'not relayed'})",
+        f"AA's NPPO tracks it: HUBTrackingInfo {tracking}",
+    ])
+
+
 SCENARIOS: tuple[Scenario, ...] = (
     Scenario(1, "Certificate of origin from AA to BB", "AA's chamber of commerce issues and signs a certificate "
              "of origin; AA's single window wraps it, signs the envelope and sends it through the gateway; BB checks "
@@ -352,6 +432,13 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(10, "Receiver offline", "BB's single window is stopped while AA sends; then it comes back.",
              "Store and forward: an accepted message is never lost; the gateway retries until it is delivered.",
              "WAITING_FOR_RETRY then ACKNOWLEDGED receipt-verified", _offline),
+    Scenario(11, "An ePhyto certificate through the hub interface", "AA's NPPO system, built for the IPPC ePhyto "
+             "hub, validates a real-shape SPS certificate with the hub's report form and delivers it with the hub's "
+             "own SOAP call, identified by its TLS client certificate; BB runs a ptx single window, so the gateway "
+             "forwards it there.",
+             "Interoperability (Art. 5): a system built for an existing network joins without change; BB still "
+             "checks the NPPO's signature with its own trust, and the gateway never signs in AA's name.",
+             "Delivered RECEIVED NODE-SENDER-RELAYED", _ephyto_hub),
 )
 
 

@@ -1,4 +1,4 @@
-"""`ptx demo`: the README's first command plays ten scenarios against real services and every outcome matches."""
+"""`ptx demo`: the README's first command plays eleven scenarios against real services and every outcome matches."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def test_list() -> None:
     result = subprocess.run([PTX, "demo", "--list"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     lines = [line for line in result.stdout.splitlines() if line.strip()]
-    assert len(lines) == 10 and lines[2].startswith(" 3. One byte changed after signing")
+    assert len(lines) == 11 and lines[2].startswith(" 3. One byte changed after signing")
 
 
 def test_the_whole_demo_matches_every_expectation() -> None:
@@ -24,7 +24,7 @@ def test_the_whole_demo_matches_every_expectation() -> None:
     summary = json.loads(result.stdout)
     mismatched = [row for row in summary["scenarios"] if not row["matched"]]
     assert result.returncode == 0 and not mismatched, mismatched
-    assert summary["matched"] == summary["total"] == 10
+    assert summary["matched"] == summary["total"] == 11
     print(f"demo took {summary['seconds']} s")  # the issue asks for at most 60 s; bench-like figure, not asserted
 
 
@@ -38,5 +38,5 @@ def test_one_scenario_narrated() -> None:
 
 
 def test_unknown_scenario_is_a_usage_error() -> None:
-    result = subprocess.run([PTX, "demo", "--scenario", "11"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run([PTX, "demo", "--scenario", "99"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 2

@@ -78,11 +78,16 @@ EXPECTED: dict[str, list[str]] = {
     "13-validate-an-official-ubl-document": [
         "valid   coo-ubl.xml", "SCHEMA-VALUE-INVALID", "SCHEMA-ELEMENT-UNEXPECTED", "UBLCOO-MASS-01",
     ],
+    "14-ephyto-through-the-hub": [
+        "<ram:AttachmentBinaryObject", "valid   ephyto.xml (ephyto-sps-certificate)", "MandatoryElements",
+        "EPHYTO-REEXPORT-01", "signed ephyto.xml as AA NPPO", "HUBTrackingInfo: PendingDelivery",
+        "ephyto-sps-certificate  RECEIVED", "verified receipt", "HUBTrackingInfo: Delivered", "stopped gateway, AA, BB",
+    ],
 }
 
 #: exercises that start the gateway and both single windows
 WITH_SERVICES = {"07-send-through-the-gateway", "08-read-the-receipt", "09-revoke-an-issuer",
-                 "10-caught-at-the-gateway", "11-verify-the-audit-log"}
+                 "10-caught-at-the-gateway", "11-verify-the-audit-log", "14-ephyto-through-the-hub"}
 
 
 def _bindable(port: int) -> bool:

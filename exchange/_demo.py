@@ -380,7 +380,7 @@ def _ephyto_hub(demo: Demo) -> Outcome:
             break
         time.sleep(0.2)
     received = demo.get(f"{demo.urls['BB']}/v1/inbox/{message_id}") if tracking != "PendingDelivery" else {}
-    sender = next((c for c in received.get("checks", []) if c["name"] == "sender-authentication"), {})
+    sender: dict[str, Any] = next((c for c in received.get("checks", []) if c["name"] == "sender-authentication"), {})
     relayed = [f["code"] for f in sender.get("findings", [])]
     return Outcome(f"{tracking} {received.get('verdict', '?')} {' '.join(relayed)}".strip(), [
         f"the real-shape certificate ({sample}: three lines, a PDF attachment, several languages), signed by "

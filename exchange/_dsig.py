@@ -763,7 +763,8 @@ def _refuse_comments_in_text(root: etree._Element, found: _Findings) -> None:
 # what cryptography raises for a certificate whose outer DER parses but whose fields do not (it parses lazily)
 # TypeError: cryptography raises it for some damaged names (a BitString attribute under another OID), found by fuzzing
 _CERTIFICATE_ERRORS = (
-    ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType
+    ValueError, TypeError, UnsupportedAlgorithm, x509.DuplicateExtension, x509.UnsupportedGeneralNameType,
+    x509.InvalidVersion,  # a version field other than v1/v3 (found by fuzzing: "10 is not a valid X509 version")
 )
 
 

@@ -752,7 +752,7 @@ def load_certificates(data: bytes, *, source: str = "input") -> tuple[x509.Certi
             certificates = tuple(x509.load_pem_x509_certificates(data))
         else:
             certificates = (x509.load_der_x509_certificate(data),)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise TrustError(f"{source}: not a PEM or DER certificate ({exc})", code=Code.PKI_INVALID) from exc
     if not certificates:
         raise TrustError(f"{source}: no certificate found", code=Code.PKI_INVALID)

@@ -607,7 +607,7 @@ def _read(signed_content: bytes) -> TrustList:
         )
     try:
         return _from_tree(root)
-    except (ValueError, binascii.Error, ConfigurationError) as exc:
+    except (ValueError, x509.InvalidVersion, binascii.Error, ConfigurationError) as exc:
         message = exc.message if isinstance(exc, ConfigurationError) else str(exc)
         raise TrustError(f"trust list content is unusable: {message}", code=Code.TRUST_LIST_INVALID) from exc
 

@@ -28,3 +28,10 @@ def test_a_keyinfo_certificate_whose_name_cryptography_refuses_is_keyinfo_invali
 def test_every_regression_input_is_refused_with_codes(path: Path) -> None:
     result = verify_signature(path.read_bytes())
     assert not result.valid and result.codes
+
+
+def test_a_keyinfo_certificate_with_an_impossible_version_is_keyinfo_invalid() -> None:
+    """An envelope whose KeyInfo certificate says version 10: cryptography raises InvalidVersion (not ValueError);
+    found by fuzz/run.py in CI."""
+    result = verify_signature((REGRESSIONS / "keyinfo-certificate-version-10.xml").read_bytes())
+    assert not result.valid and "SIG-KEYINFO-INVALID" in result.codes

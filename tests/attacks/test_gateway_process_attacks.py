@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,6 +19,7 @@ import pytest
 from exchange.testing.processes import PTX, free_port, running
 from tests.attacks.catalogue import ATTACKS, Attack
 from tests.attacks.forge import XML, Canary, Forge, build_world
+from tests.attacks.rawhttp import wait_acknowledged
 from tests.attacks.test_gateway_attacks import assert_refused
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("attack-process")]  # one gateway process for all
@@ -84,17 +84,6 @@ def test_gateway_process_refuses(attack: Attack, live: Live) -> None:
     handed, delivered = receiver_tables(live.application)
     assert handed[valid_id] == live.sent[valid_id]
     assert hashlib.sha256(body).hexdigest() not in delivered
-
-
-def wait_acknowledged(http: httpx.Client, base: str, message_id: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    status = None
-    while time.monotonic() < deadline:
-        status = http.get(f"{base}/v1/messages/{message_id}", timeout=10).json().get("status")
-        if status == "ACKNOWLEDGED":
-            return
-        time.sleep(0.05)
-    raise AssertionError(f"{message_id} is {status} after {timeout} s")
 
 
 def receiver_tables(application: Path) -> tuple[dict[str, str], set[str]]:

@@ -1,62 +1,71 @@
-"""Scale benchmark: the gateway on SQLite (1 process) beside PostgreSQL with 1 and 2 gateway processes.
+"""Scale benchmark: the whole exchange through real nodes, on SQLite, and on PostgreSQL with 1 to 3 gateways; CPU
+milliseconds per message of every process beside the throughput.
 
-Run: ``.venv/bin/python bench/scale.py`` (``--quick`` for a shorter run; ``--postgres-url URL`` to use an
-existing server where this user may create databases, else a throwaway one is started and removed). Prints a
-table; asserts nothing beyond every message arriving.
+Run: ``.venv/bin/python bench/scale.py`` (about 4 min; ``--quick``: fewer messages, about 2 min;
+``--postgres-url URL``: an existing server where this user may create databases, whose CPU is then not measured;
+else a throwaway server is started, durable: fsync on, and removed). Prints figures; exits 1 if a message does
+not end ACKNOWLEDGED.
 
-For each setup, in the same run and on the same machine: real ``ptx serve gateway`` processes with their store
-(SQLite file in WAL mode with full sync; or one PostgreSQL database with its default durability, fsync on), the
-stand-in receiving node of the tests (tests/support/receiver.py: checks the gateway's delivery signature and
-answers a signed receipt), a warm-up, then N signed 10 KB certificates of origin submitted round-robin across
-the gateways by a few concurrent clients. Figures:
+For each setup, real processes started as ``ptx up`` starts them (exchange/cli/_up.py's plan: ``ptx serve
+gateway`` and ``ptx serve node --demo`` on their party folders; only the stores are fresh files or databases of
+this run): the gateway(s), AA's node, BB's node. A warm-up of 20 messages, then N requests from 8 concurrent
+clients to AA's outbox (``POST /v1/outbox`` with the structured data of a certificate of origin of about 10 KB
+once signed): AA's node builds the document, validates it, signs it as its chamber of commerce, wraps it in an
+envelope it signs, submits it to the gateway and answers with the gateway's verdict; the gateway checks, stores,
+delivers to BB's node, which checks everything again with its own trust and signs a receipt; the gateway verifies
+the receipt and the message is ACKNOWLEDGED. Nothing is a stand-in. Figures:
 
-- *submitted/s* and p50/p99 latency: every 202 means the message was committed to the store first;
-- *acknowledged/s*: N over the time from the first submission until all N are ACKNOWLEDGED (checked, stored,
-  delivered, receipt verified and stored: the whole exchange).
+- *submit*: requests/s and p50/p99 latency of ``POST /v1/outbox`` as the clients see it (build, sign, gateway
+  checks and durable commit: every answer says ACCEPTED);
+- *acknowledged/s*: N over the time from the first request until all N are ACKNOWLEDGED at the gateway (goal
+  on SQLite with 8 clients: >= 200/s);
+- *CPU ms per message* of each process (gateway(s), each node, PostgreSQL's server with all its backends, and
+  this script's clients), from the processes' own CPU time in /proc over that same time, divided by N; and how
+  many of the machine's cores they kept busy. The process with the most is the limit.
 
-Everything shares the machine's cores (gateways, receiver, PostgreSQL, clients), so a second gateway process
-helps only where a core is left over; the table prints the core count.
+Several gateways on PostgreSQL (one database): gateway i gets its own AA node (AA's node submits to one
+gateway URL), the clients take the AA nodes in turn, one BB node receives from every gateway. On 2 cores a second
+gateway cannot add speed; the figure is *messages per gateway CPU-second* (N over the gateways' CPU seconds),
+which should stay within 10 % from 1 to 3 gateways if the store adds no contention.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.util
-import os
-import sqlite3
-import statistics
+import copy
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from exchange._workspace import Workspace, init_workspace  # noqa: E402
+from _common import (  # noqa: E402
+    TYPE_ID,
+    CpuMeter,
+    banner,
+    finished,
+    percentile,
+    post_all,
+    postgres_pid,
+    running_services,
+    service_commands,
+    status_counter,
+    wait_for_status,
+)
+
+from exchange import init_workspace, load_input  # noqa: E402
 from exchange.testing.postgres import PostgresServer, external_server, start_server  # noqa: E402
-from exchange.testing.processes import PTX, free_port, running, running_together  # noqa: E402
 
-
-def _bench_gateway() -> object:
-    """bench/gateway.py (its module name would shadow the ``gateway`` package), for its signed messages."""
-    spec = importlib.util.spec_from_file_location("bench_gateway", REPO / "bench" / "gateway.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-MESSAGES = _bench_gateway()
-XML = {"Content-Type": "application/xml"}
+WARM_UP = 20
 
 
 @dataclass(frozen=True)
@@ -71,136 +80,153 @@ class Figures:
     count: int
     submit_seconds: float
     latencies: list[float]
-    acknowledged_seconds: float
+    meter: CpuMeter
 
-    def row(self) -> str:
-        ordered = sorted(self.latencies)
-        p50 = statistics.median(ordered) * 1000
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
-        return (f"  {self.setup.backend:<11} {self.setup.gateways:>8}   {self.count / self.submit_seconds:>11.1f}"
-                f"   {p50:>7.1f}  {p99:>7.1f}   {self.count / self.acknowledged_seconds:>14.1f}"
-                f"   {self.acknowledged_seconds:>13.2f}")
+    def gateway_cpu(self) -> float:
+        return sum(seconds for name, seconds in self.meter.spent.items() if name.startswith("gateway"))
 
 
-HEADER = ("  backend     gateways   submitted/s   p50 ms   p99 ms   acknowledged/s   all ACK after s\n"
-          "  ----------  --------   -----------   ------   ------   --------------   ---------------")
+def outbox_data(target_bytes: int) -> dict[str, Any]:
+    """The catalogue's example input with its last trade line repeated (numbered on) to about ``target_bytes`` of
+    signed document (measured with ``build_document`` and a signature's worth of bytes)."""
+    from exchange import build_document, default_catalogue
+
+    doc_type = default_catalogue().get(TYPE_ID)
+    assert doc_type.input_example is not None
+    data = load_input(doc_type.input_example)
+    items = data["CertificateOfOrigin"]["SupplyChainConsignment"]["IncludedSupplyChainTradeLineItem"]
+    template = items[-1]
+    signature = 2_300  # an enveloped ECDSA signature with a two-certificate chain in KeyInfo, about
+    while len(build_document(doc_type, data, validate=False).xml) + signature < target_bytes:
+        item = copy.deepcopy(template)
+        item["SequenceNumeric"] = str(len(items) + 1)
+        items.append(item)
+    return data
 
 
-async def submit(bases: list[str], bodies: list[bytes], clients: int) -> tuple[float, list[float]]:
-    """Body i to gateway i mod n from ``clients`` concurrent clients; (seconds, latencies). Any non-202 stops."""
-    latencies: list[float] = []
-    queue: asyncio.Queue[tuple[int, bytes]] = asyncio.Queue()
-    for item in enumerate(bodies):
-        queue.put_nowait(item)
-
-    async def client(http: httpx.AsyncClient) -> None:
-        while not queue.empty():
-            index, body = queue.get_nowait()
-            started = time.perf_counter()
-            response = await http.post(f"{bases[index % len(bases)]}/v1/messages", content=body, headers=XML)
-            latencies.append(time.perf_counter() - started)
-            if response.status_code != 202:
-                raise SystemExit(f"unexpected {response.status_code}: {response.text[:300]}")
-
-    started = time.perf_counter()
-    async with httpx.AsyncClient(timeout=60) as http:
-        await asyncio.gather(*(client(http) for _ in range(clients)))
-    return time.perf_counter() - started, latencies
+def requests_for(nodes: list[str], data: dict[str, Any], tag: str, count: int) -> list[tuple[str, dict[str, Any]]]:
+    """``count`` outbox requests, node i mod n, each with its own document number and message id."""
+    made = []
+    for index in range(count):
+        body = copy.deepcopy(data)
+        body["CertificateOfOrigin"]["ExchangedDocument"]["ID"] = f"AA-COO-{tag}-{index:06d}"
+        made.append((f"{nodes[index % len(nodes)]}/v1/outbox",
+                     {"json": {"type": TYPE_ID, "data": body, "to": "BB",
+                               "message_id": f"bench-{tag}-{index:08d}"}}))
+    return made
 
 
-def wait_acknowledged(count_acknowledged: Callable[[], int], total: int, timeout: float = 600) -> None:
-    deadline = time.monotonic() + timeout
-    while (done := count_acknowledged()) < total:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"only {done} of {total} messages ACKNOWLEDGED after {timeout:.0f} s")
-        time.sleep(0.05)
+def _accepted(response: httpx.Response) -> str | None:
+    if response.status_code != 201:
+        return f"HTTP {response.status_code}: {response.text[:300]}"
+    status = response.json().get("status")
+    return None if status == "ACCEPTED" else f"the gateway answered {status}: {response.text[:300]}"
 
 
-def acknowledged_counter(url: str) -> Callable[[], int]:
-    query = "SELECT count(*) FROM messages WHERE status = 'ACKNOWLEDGED'"
-    if url.startswith("sqlite"):
-        path = url.removeprefix("sqlite:///")
-
-        def sqlite_count() -> int:
-            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
-                return int(conn.execute(query).fetchone()[0])
-
-        return sqlite_count
-
-    def postgres_count() -> int:
-        with psycopg.connect(url) as conn:
-            row = conn.execute(query).fetchone()
-            return int(row[0]) if row else 0
-
-    return postgres_count
-
-
-def run_setup(setup: Setup, workspace: Workspace, folder: Path, database: str, bodies: list[bytes],
-              warmup: list[bytes], clients: int) -> Figures:
-    receiver_port, ports = free_port(), [free_port() for _ in range(setup.gateways)]
-    bases = [f"http://127.0.0.1:{port}" for port in ports]
+def run_setup(setup: Setup, root: Path, folder: Path, database: str, data: dict[str, Any], count: int,
+              clients: int, database_pid: int | None, problems: list[str]) -> Figures:
     tag = f"{setup.backend}-{setup.gateways}"
-    receiver = [sys.executable, str(REPO / "tests" / "support" / "receiver.py"), "--workspace", str(workspace.path),
-                "--port", str(receiver_port), "--db", str(folder / f"receiver-{tag}.db")]
-    gateways = [[PTX, "serve", "gateway", "--workspace", str(workspace.path), "--port", str(port),
-                 "--node", f"BB=http://127.0.0.1:{receiver_port}", "--database-url", database,
-                 "--log-level", "warning"] for port in ports]
-    counted = acknowledged_counter(database)
-    with ExitStack() as stack:
-        stack.enter_context(running(receiver, health_url=f"http://127.0.0.1:{receiver_port}/healthz"))
-        stack.enter_context(running_together(gateways, health_urls=[f"{base}/readyz" for base in bases],
-                                             logs=[folder / f"gateway-{tag}-{n}.log" for n in range(len(gateways))]))
-        asyncio.run(submit(bases, warmup, clients))  # imports, compiled schemas, pools: out of the figures
-        wait_acknowledged(counted, len(warmup))
-        started = time.perf_counter()
-        submit_seconds, latencies = asyncio.run(submit(bases, bodies, clients))
-        wait_acknowledged(counted, len(warmup) + len(bodies))
-        acknowledged_seconds = time.perf_counter() - started
-    return Figures(setup, len(bodies), submit_seconds, latencies, acknowledged_seconds)
+    commands = service_commands(root, folder=folder, tag=tag, gateway_database=database, gateways=setup.gateways,
+                                senders=setup.gateways)
+    counts = status_counter(database)
+    with running_services(commands, folder) as services:
+        pids = {service.name: service.process.pid for service in services}
+        if database_pid is not None:
+            pids["PostgreSQL"] = database_pid
+        nodes = [service.url for service in services if service.name.startswith("AA")]
+        asyncio.run(post_all(requests_for(nodes, data, f"{tag}-warm", WARM_UP), clients, expect=_accepted))
+        wait_for_status(counts, "ACKNOWLEDGED", WARM_UP)
+        measured = requests_for(nodes, data, tag, count)
+        meter = CpuMeter(pids)
+        meter.start()
+        submit_seconds, latencies = asyncio.run(post_all(measured, clients, expect=_accepted))
+        final = wait_for_status(counts, "ACKNOWLEDGED", WARM_UP + count, interval=0.2)
+        meter.stop()
+    if set(final) != {"ACKNOWLEDGED"}:
+        problems.append(f"{tag}: statuses at the end {final}")
+    print(f"  ... {setup.backend} x{setup.gateways} done", file=sys.stderr, flush=True)
+    return Figures(setup, count, submit_seconds, latencies, meter)
+
+
+def report(results: list[Figures], clients: int) -> None:
+    print(f"\n  {'store':<11} {'gateways':>8} {'submit/s':>9} {'p50 ms':>7} {'p99 ms':>7} {'acknowledged/s':>15} "
+          f"{'msg per gateway CPU-s':>22}")
+    for figures in results:
+        print(f"  {figures.setup.backend:<11} {figures.setup.gateways:>8} "
+              f"{figures.count / figures.submit_seconds:>9.1f} {percentile(figures.latencies, 0.5) * 1000:>7.1f} "
+              f"{percentile(figures.latencies, 0.99) * 1000:>7.1f} {figures.count / figures.meter.wall:>15.1f} "
+              f"{figures.count / figures.gateway_cpu():>22.1f}")
+    print(f"  ({clients} clients; submit = POST /v1/outbox at AA's node, answered after the gateway's verdict; "
+          "acknowledged/s = N / time until all N are ACKNOWLEDGED)")
+    print("\n  CPU ms per message, by process (own CPU time from /proc over the acknowledged time):")
+    for figures in results:
+        roles: dict[str, float] = {}
+        for name, seconds in figures.meter.spent.items():
+            role = name.split("-")[0] + ("s" if figures.setup.gateways > 1 and name[:2] in ("ga", "AA") else "")
+            roles[role] = roles.get(role, 0.0) + seconds
+        limit = max((role for role in roles if role != "clients"), key=roles.__getitem__)
+        print(f"  {figures.setup.backend} x{figures.setup.gateways}: {figures.meter.line(figures.count)}; "
+              f"the most: {limit} ({roles[limit] / figures.count * 1000:.1f} ms/msg)")
+    sqlite = [f for f in results if f.setup.backend == "sqlite"]
+    if sqlite:
+        print(f"\n  goal, whole exchange on SQLite with {clients} clients: >= 200 acknowledged/s; measured "
+              f"{sqlite[0].count / sqlite[0].meter.wall:.1f}")
+    postgres = [f for f in results if f.setup.backend == "postgresql"]
+    if len(postgres) > 1:
+        first = postgres[0].count / postgres[0].gateway_cpu()
+        print("  goal, several gateways on PostgreSQL: messages per gateway CPU-second within 10 % from 1 to 3 "
+              "gateways; measured " + ", ".join(
+                  f"x{f.setup.gateways} {(f.count / f.gateway_cpu()) / first - 1:+.0%}" for f in postgres[1:]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer messages per setup")
     parser.add_argument("--messages", type=int, help="messages per setup (default 1000, 200 with --quick)")
-    parser.add_argument("--clients", type=int, default=8, help="concurrent submitting clients (default 8)")
+    parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--postgres-url", help="an existing PostgreSQL server (postgresql://USER@HOST:PORT/DB)")
+    parser.add_argument("--sqlite-only", action="store_true", help="no PostgreSQL setups")
     args = parser.parse_args()
     count = args.messages or (200 if args.quick else 1000)
-    setups = [Setup("sqlite", 1), Setup("postgresql", 1), Setup("postgresql", 2)]
-
+    started = time.perf_counter()
+    banner(f"ptx scale benchmark: the whole exchange through real nodes, {count} messages per setup, "
+           f"{args.clients} clients" + (" (--quick)" if args.quick else ""))
+    setups = [Setup("sqlite", 1)]
+    if not args.sqlite_only:
+        setups += [Setup("postgresql", n) for n in (1, 2, 3)]
+    problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         folder = Path(tmp)
-        init_workspace(folder / "workspace", moment=datetime.now(UTC) - timedelta(minutes=5))
-        workspace = Workspace.open(folder / "workspace")
-        server: PostgresServer = external_server(args.postgres_url) if args.postgres_url else start_server(durable=True)
-        stack.callback(server.stop)
-        with psycopg.connect(server.url) as conn:
-            row = conn.execute("SELECT current_setting('server_version'), current_setting('fsync'), "
-                               "current_setting('synchronous_commit')").fetchone()
-        assert row is not None
-        document = MESSAGES.ten_kb_document()  # type: ignore[attr-defined]
-        make = MESSAGES.signed_message  # type: ignore[attr-defined]
-        print(f"ptx gateway scale benchmark: {count} messages per setup, {args.clients} clients, "
-              f"{os.cpu_count()} cores; Python {sys.version.split()[0]}; PostgreSQL {row[0]} "
-              f"(fsync {row[1]}, synchronous_commit {row[2]}); SQLite WAL, synchronous FULL")
+        root = folder / "workspace"
+        init_workspace(root, moment=datetime.now(UTC) - timedelta(minutes=5))
+        data = outbox_data(10 * 1024)
+        server: PostgresServer | None = None
+        if not args.sqlite_only:
+            server = external_server(args.postgres_url) if args.postgres_url else start_server(durable=True)
+            stack.callback(server.stop)
+            with psycopg.connect(server.url) as conn:
+                row = conn.execute("SELECT current_setting('server_version'), current_setting('fsync'), "
+                                   "current_setting('synchronous_commit')").fetchone()
+            assert row is not None
+            print(f"  PostgreSQL {row[0]} (fsync {row[1]}, synchronous_commit {row[2]})"
+                  + ("; an existing server: its CPU is not measured" if args.postgres_url else ""))
+        print("  SQLite stores in WAL mode, synchronous FULL (the gateway's and each node's)")
         results = []
-        offset = 0
         for setup in setups:
-            warmup = [make(workspace, document, offset + i) for i in range(20)]
-            bodies = [make(workspace, document, offset + 20 + i) for i in range(count)]
-            offset += 20 + count
             if setup.backend == "sqlite":
                 database = f"sqlite:///{folder / 'gateway.db'}"
-                figures = run_setup(setup, workspace, folder, database, bodies, warmup, args.clients)
+                results.append(run_setup(setup, root, folder, database, data, count, args.clients, None, problems))
             else:
+                assert server is not None
                 with server.database("ptx_bench") as database:
-                    figures = run_setup(setup, workspace, folder, database, bodies, warmup, args.clients)
-            results.append(figures)
-            print(f"  ... {setup.backend} x{setup.gateways} done", file=sys.stderr)
-        print(HEADER)
-        for figures in results:
-            print(figures.row())
+                    results.append(run_setup(setup, root, folder, database, data, count, args.clients,
+                                             postgres_pid(server), problems))
+        report(results, args.clients)
+    for problem in problems:
+        print(f"PROBLEM: {problem}")
+    finished(started)
+    if problems:
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":

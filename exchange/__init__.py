@@ -64,6 +64,7 @@ if TYPE_CHECKING:
     )
     from exchange._findings import CheckResult, CheckStatus, Finding, MessageVerdict
     from exchange._logging import RequestLog, about_message, message_scope
+    from exchange._operator import ensure_operator_token, operator_headers, read_operator_token, token_matches
     from exchange._parties import WorkspaceParties, WorkspaceView
     from exchange._pki import Credential, load_certificate_file
     from exchange._receipts import (
@@ -77,6 +78,7 @@ if TYPE_CHECKING:
         verify_rejection,
     )
     from exchange._redact import redact_url, strip_userinfo
+    from exchange._request_signing import NonceMemory, RequestSignatureCheck, sign_request, verify_request
     from exchange._tls import (
         TlsSettings,
         TransportIdentity,
@@ -128,6 +130,7 @@ _LAZY: dict[str, str] = {
     "InputError": "exchange._errors",
     "MessageVerdict": "exchange._findings",
     "NODE_PROFILE": "exchange._engine",
+    "NonceMemory": "exchange._request_signing",
     "Outcome": "exchange._engine",
     "Parties": "exchange._engine",
     "Party": "exchange._envelope",
@@ -140,6 +143,7 @@ _LAZY: dict[str, str] = {
     "Recognition": "exchange._trust",
     "RejectionCheck": "exchange._receipts",
     "RequestLog": "exchange._logging",
+    "RequestSignatureCheck": "exchange._request_signing",
     "STEP_ORDER": "exchange._engine",
     "Severity": "exchange._errors",
     "SignatureCheck": "exchange._dsig",
@@ -172,6 +176,7 @@ _LAZY: dict[str, str] = {
     "build_envelope": "exchange._envelope",
     "build_receipt": "exchange._envelope",
     "default_catalogue": "exchange._catalogue",
+    "ensure_operator_token": "exchange._operator",
     "gateway_tls": "exchange._tls",
     "gateway_transport_policy": "exchange._tls",
     "hub_results": "exchange._ephyto",
@@ -184,10 +189,12 @@ _LAZY: dict[str, str] = {
     "message_scope": "exchange._logging",
     "node_tls": "exchange._tls",
     "node_transport_policy": "exchange._tls",
+    "operator_headers": "exchange._operator",
     "parse_xml": "exchange._xml",
     "parse_xml_file": "exchange._xml",
     "peer_certificate": "exchange._tls",
     "read_envelope": "exchange._envelope",
+    "read_operator_token": "exchange._operator",
     "read_receipt": "exchange._envelope",
     "redact_url": "exchange._redact",
     "require_verifiable": "exchange._tls",
@@ -195,13 +202,16 @@ _LAZY: dict[str, str] = {
     "sign_document": "exchange._dsig",
     "sign_receipt": "exchange._receipts",
     "sign_rejection_answer": "exchange._receipts",
+    "sign_request": "exchange._request_signing",
     "strip_userinfo": "exchange._redact",
+    "token_matches": "exchange._operator",
     "validate": "exchange._validation",
     "validate_file": "exchange._validation",
     "verify_delivery": "exchange._transport",
     "verify_document": "exchange._verify",
     "verify_receipt": "exchange._receipts",
     "verify_rejection": "exchange._receipts",
+    "verify_request": "exchange._request_signing",
     "verify_signature": "exchange._dsig",
 }
 
@@ -237,6 +247,7 @@ __all__ = [
     "InputError",
     "MessageVerdict",
     "NODE_PROFILE",
+    "NonceMemory",
     "Outcome",
     "Parties",
     "Party",
@@ -249,6 +260,7 @@ __all__ = [
     "Recognition",
     "RejectionCheck",
     "RequestLog",
+    "RequestSignatureCheck",
     "STEP_ORDER",
     "Severity",
     "SignatureCheck",
@@ -282,6 +294,7 @@ __all__ = [
     "build_envelope",
     "build_receipt",
     "default_catalogue",
+    "ensure_operator_token",
     "gateway_tls",
     "gateway_transport_policy",
     "hub_results",
@@ -294,10 +307,12 @@ __all__ = [
     "message_scope",
     "node_tls",
     "node_transport_policy",
+    "operator_headers",
     "parse_xml",
     "parse_xml_file",
     "peer_certificate",
     "read_envelope",
+    "read_operator_token",
     "read_receipt",
     "redact_url",
     "require_verifiable",
@@ -305,13 +320,16 @@ __all__ = [
     "sign_document",
     "sign_receipt",
     "sign_rejection_answer",
+    "sign_request",
     "strip_userinfo",
+    "token_matches",
     "validate",
     "validate_file",
     "verify_delivery",
     "verify_document",
     "verify_receipt",
     "verify_rejection",
+    "verify_request",
     "verify_signature",
 ]
 

@@ -376,6 +376,21 @@ class Code(Enum):
         "GW-TRANSPORT-CERT-MISSING", Severity.ERROR, Category.ENVELOPE,
         "mutual TLS is on: a submission must come with a TLS client certificate",
     )
+    # who may read what at the gateway (gateway/_access.py)
+    GW_READ_NOT_AUTHENTICATED = (
+        "GW-READ-NOT-AUTHENTICATED", Severity.ERROR, Category.INPUT,
+        "a message read needs the node's TLS client certificate, a request signed with its node key (RFC 9421), "
+        "or the operator's token; none was presented, or the one presented does not hold",
+    )
+    GW_READ_FORBIDDEN = (
+        "GW-READ-FORBIDDEN", Severity.ERROR, Category.INPUT,
+        "the authenticated node is neither the sender nor the receiver of a message with this id",
+    )
+    GW_OPERATOR_REQUIRED = (
+        "GW-OPERATOR-REQUIRED", Severity.ERROR, Category.INPUT,
+        "the message list of all parties, the audit log, retry and a dashboard not bound to loopback need the "
+        "operator's token (gateway/operator.token in the gateway's folder)",
+    )
     GW_RECEIVER_UNKNOWN = ("GW-RECEIVER-UNKNOWN", Severity.ERROR, Category.ROUTING, "the receiver is not a known party")
     GW_SELF_ADDRESSED = (
         "GW-SELF-ADDRESSED", Severity.ERROR, Category.ROUTING,

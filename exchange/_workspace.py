@@ -479,6 +479,9 @@ def init_workspace(
     )
     _write_atomic(index_path, _dump_yaml(index, _INDEX_HEADER))
     Workspace(root, index).publish()
+    from exchange._operator import ensure_operator_token  # the gateway operator's credential, in its folder
+
+    ensure_operator_token(party_folder(root, GATEWAY_PARTY))
     verb = "regenerated" if previous is not None else "created"
     return InitResult(
         root, True, codes, tuple(agreement_files),

@@ -186,8 +186,20 @@ for key in sys.argv[1].split("."):
 print(json.dumps(value) if isinstance(value, (dict, list)) else ("" if value is None else value))' "$1"
 }
 
-# fetch URL FILE: GET URL into FILE (curl when installed, else Python), shown as the command it runs.
+# fetch URL FILE: GET URL into FILE (curl when installed, else Python), shown as the command it runs. The gateway's
+# records are read as its operator, with the token ptx init wrote into the gateway's folder ($OPERATOR_TOKEN): only
+# the operator and a message's own two single windows (which sign their reads with their node keys) may read them.
 fetch() {
+  if [ -n "${GATEWAY:-}" ] && [[ "$1" == "$GATEWAY"/* ]]; then
+    OPERATOR_TOKEN="$(cat "$PTX_WORKSPACE/parties/gateway/gateway/operator.token")"
+    export OPERATOR_TOKEN
+    if command -v curl >/dev/null 2>&1; then
+      shell 0 "curl -sS --fail -H \"Authorization: Bearer \$OPERATOR_TOKEN\" $1 -o $2"
+    else
+      ok "$PYTHON" -c 'import os, sys, urllib.request as u; open(sys.argv[2], "wb").write(u.urlopen(u.Request(sys.argv[1], headers={"Authorization": "Bearer " + os.environ["OPERATOR_TOKEN"]})).read())' "$1" "$2"
+    fi
+    return
+  fi
   if command -v curl >/dev/null 2>&1; then
     ok curl -sS --fail "$1" -o "$2"
   else

@@ -157,10 +157,18 @@ class Demo:
                               verify=self.nppo_tls(country))
         return parse_xml(response.content).getroot()
 
-    def get(self, url: str) -> Any:
+    def get(self, url: str, *, headers: dict[str, str] | None = None) -> Any:
         import httpx
 
-        return httpx.get(url, timeout=15).json()
+        return httpx.get(url, timeout=15, headers=headers).json()
+
+    def operator(self) -> dict[str, str]:
+        """The gateway operator's credential (its token, from the gateway's folder): the demo narrates from the
+        gateway's own records, which only the operator and the message's two nodes may read."""
+        from exchange._operator import operator_headers
+        from exchange._workspace import GATEWAY_PARTY, party_folder
+
+        return operator_headers(party_folder(self.workspace_path, GATEWAY_PARTY))
 
     def send(self, request: dict[str, Any]) -> dict[str, Any]:
         import httpx
@@ -312,9 +320,10 @@ def _resend(demo: Demo) -> Outcome:
             "message_id"]
         demo.wait(message_id)
     gateway = demo.urls["gateway"]
-    envelope = httpx.get(f"{gateway}/v1/messages/{message_id}/envelope", timeout=10).content
+    operator = demo.operator()
+    envelope = httpx.get(f"{gateway}/v1/messages/{message_id}/envelope", timeout=10, headers=operator).content
     before = demo.inbox_count()
-    first = httpx.get(f"{gateway}/v1/messages/{message_id}", timeout=10).json()
+    first = httpx.get(f"{gateway}/v1/messages/{message_id}", timeout=10, headers=operator).json()
     again = httpx.post(f"{gateway}/v1/messages", content=envelope, headers={"Content-Type": "application/xml"},
                        timeout=10)
     time.sleep(1.0)
@@ -334,7 +343,7 @@ def _offline(demo: Demo) -> Outcome:
     seen = waiting["status"]
     demo.start_service("BB")
     final = demo.wait(body["message_id"], timeout=30)
-    detail = demo.get(f"{demo.urls['gateway']}/v1/messages/{body['message_id']}")
+    detail = demo.get(f"{demo.urls['gateway']}/v1/messages/{body['message_id']}", headers=demo.operator())
     attempts = [a["outcome"] for a in detail.get("attempts", [])]
     receipt = final.get("receipt") or {}
     return Outcome(f"{seen} then {final['status']}{' receipt-verified' if receipt.get('verified') else ''}", [

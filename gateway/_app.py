@@ -14,6 +14,15 @@ with uvicorn. Routes (one router per resource):
 - ``GET /v1/audit`` and ``GET /v1/audit/verify``: the hash-chained audit log.
 - ``GET /healthz``, ``GET /readyz``, ``GET /metrics`` (Prometheus).
 
+Who may read what (:mod:`gateway._access`): a message's status, receipt, rejection and envelope only its sender's
+and its receiver's node, identified by the registered TLS client certificate under mutual TLS or by a request
+signed with the node key (RFC 9421 HTTP Message Signatures, :mod:`exchange._request_signing`: the key that already
+speaks for the node, whose certificate the gateway holds and trusts, and which works over plain HTTP), 401
+``GW-READ-NOT-AUTHENTICATED`` otherwise, 403 ``GW-READ-FORBIDDEN`` for another pair's message and, alike, for an id
+that does not exist; the message list of all parties, retry and the audit log only the operator, with the token of
+the gateway's folder (``gateway/operator.token``) as ``Authorization: Bearer``, 401 ``GW-OPERATOR-REQUIRED``
+otherwise. The operator reads every message, and is told 404 ``GW-MESSAGE-UNKNOWN`` for an unknown id.
+
 Every project error becomes ``{"code", "message"}`` with an HTTP status chosen by its code; nothing parses text.
 A trust or configuration error raised while judging a submission (a bad trust list on the gateway's disk) is the
 gateway's own fault, never the sender's: 503 ``GW-CONFIG-FAULT`` with ``cause`` (the raised code), logged with
@@ -53,6 +62,7 @@ from exchange import (
     Validator,
     about_message,
     default_catalogue,
+    ensure_operator_token,
     gateway_tls,
     gateway_transport_policy,
     peer_certificate,
@@ -60,6 +70,7 @@ from exchange import (
     sign_rejection_answer,
     verify_receipt,
 )
+from gateway._access import CHALLENGES, Access, Reader, forbidden, is_loopback, request_facts
 from gateway._delivery import Deliverer, classify_answer, send_envelope
 from gateway._ephyto import router as ephyto_router
 from gateway._metrics import GatewayMetrics
@@ -71,10 +82,12 @@ from gateway._store import (
     ClaimedMessage,
     DeliveryOutcome,
     IncomingMessage,
+    MessageDetail,
     ReceiptEvidence,
     ReceiptVerdict,
     Store,
 )
+from gateway._ui import DashboardLogin, dashboard_login
 from gateway._ui import router as ui_router
 
 #: how the gateway names itself as the issuer of its rejection reports
@@ -85,6 +98,9 @@ XML_MEDIA_TYPES = ("application/xml", "text/xml")
 
 _STATUS_BY_CODE: dict[Code, int] = {
     Code.GW_MESSAGE_UNKNOWN: 404,
+    Code.GW_READ_NOT_AUTHENTICATED: 401,
+    Code.GW_READ_FORBIDDEN: 403,
+    Code.GW_OPERATOR_REQUIRED: 401,
     Code.GW_RETRY_NOT_ALLOWED: 409,
     Code.GW_REJECTION_MISSING: 404,
     Code.GW_DUPLICATE_CONFLICT: 409,
@@ -130,6 +146,8 @@ class Gateway:
         self.deliverer: Deliverer | None = None
         #: With mutual TLS, the registered TLS client certificates by party; None when submissions carry none.
         self.transport: TransportPolicy | None = None
+        #: who may read what (set when the app starts: it needs the operator token and the transport policy)
+        self.access: Access | None = None
 
     def inbox_url(self, receiver: str) -> str | None:
         base = self.settings.node_urls.get(receiver)
@@ -274,8 +292,28 @@ def get_gateway(request: Request) -> Gateway:
 
 GatewayDep = Annotated[Gateway, Depends(get_gateway)]
 
+
+def _access(gateway: Gateway) -> Access:
+    if gateway.access is None:  # pragma: no cover - set by the lifespan before any request
+        raise ConfigurationError("the gateway has not started", code=Code.CONFIG_INVALID)
+    return gateway.access
+
+
+async def get_reader(request: Request, gateway: GatewayDep) -> Reader:
+    """The node (or the operator) that sends this request; 401 ``GW-READ-NOT-AUTHENTICATED`` when none holds."""
+    return await run_in_threadpool(_access(gateway).reader, request_facts(request))
+
+
+async def require_operator(request: Request, gateway: GatewayDep) -> None:
+    """401 ``GW-OPERATOR-REQUIRED`` unless the request carries the operator's token."""
+    _access(gateway).require_operator(request.headers.get("authorization"))
+
+
+ReaderDep = Annotated[Reader, Depends(get_reader)]
+OPERATOR = [Depends(require_operator)]
+
 messages = APIRouter(prefix="/v1/messages", tags=["messages"])
-audit = APIRouter(prefix="/v1/audit", tags=["audit"])
+audit = APIRouter(prefix="/v1/audit", tags=["audit"], dependencies=OPERATOR)
 operations = APIRouter(tags=["operations"])
 
 
@@ -321,7 +359,7 @@ def _wants_xml(request: Request) -> bool:
     return xml is not None and (json is None or xml < json)
 
 
-@messages.get("", summary="List messages (newest first)")
+@messages.get("", summary="List messages of every party, newest first (the operator's)", dependencies=OPERATOR)
 async def list_messages(
     gateway: GatewayDep,
     status: Annotated[list[MessageStatus] | None, Query()] = None,
@@ -341,9 +379,23 @@ async def list_messages(
     return {"items": [item.to_dict() for item in page.items], "next_cursor": page.next_cursor}
 
 
+async def _readable(gateway: Gateway, reader: Reader, message_id: str) -> MessageDetail:
+    """The message, if ``reader`` may read it: the operator any, a node one it sent or received. To a node, an id
+    that does not exist is answered as one of another pair (``GW-READ-FORBIDDEN``): it learns nothing of others."""
+    try:
+        detail: MessageDetail = await run_in_threadpool(gateway.store.get, message_id)
+    except InputError as exc:
+        if exc.code is Code.GW_MESSAGE_UNKNOWN and not reader.operator:
+            raise forbidden(message_id) from None
+        raise
+    if not reader.may_read(detail.record.sender, detail.record.receiver):
+        raise forbidden(message_id)
+    return detail
+
+
 @messages.get("/{message_id}", summary="Status, history, attempts, report and receipts of one message")
-async def get_message(message_id: str, gateway: GatewayDep) -> dict[str, Any]:
-    detail = await run_in_threadpool(gateway.store.get, message_id)
+async def get_message(message_id: str, gateway: GatewayDep, reader: ReaderDep) -> dict[str, Any]:
+    detail = await _readable(gateway, reader, message_id)
     return _detail_dict(detail)
 
 
@@ -359,8 +411,8 @@ def _detail_dict(detail: Any) -> dict[str, Any]:
 
 
 @messages.get("/{message_id}/receipt", summary="The receiver's signed receipt (XML)")
-async def get_receipt(message_id: str, gateway: GatewayDep) -> Response:
-    detail = await run_in_threadpool(gateway.store.get, message_id)
+async def get_receipt(message_id: str, gateway: GatewayDep, reader: ReaderDep) -> Response:
+    detail = await _readable(gateway, reader, message_id)
     receipt = detail.receipt
     if receipt is None:
         return JSONResponse({"code": Code.GW_RECEIPT_MISSING.value, "message": "no verified receipt yet"},
@@ -369,8 +421,8 @@ async def get_receipt(message_id: str, gateway: GatewayDep) -> Response:
 
 
 @messages.get("/{message_id}/rejection", summary="The gateway's signed rejection report of a refused message (XML)")
-async def get_rejection(message_id: str, gateway: GatewayDep) -> Response:
-    detail = await run_in_threadpool(gateway.store.get, message_id)
+async def get_rejection(message_id: str, gateway: GatewayDep, reader: ReaderDep) -> Response:
+    detail = await _readable(gateway, reader, message_id)
     if detail.record.status is not MessageStatus.REJECTED:
         raise InputError(f"message {message_id!r} was not rejected at submission (it is {detail.record.status.value})",
                          code=Code.GW_REJECTION_MISSING)
@@ -381,12 +433,13 @@ async def get_rejection(message_id: str, gateway: GatewayDep) -> Response:
 
 
 @messages.get("/{message_id}/envelope", summary="The envelope exactly as received (XML)")
-async def get_envelope(message_id: str, gateway: GatewayDep) -> Response:
-    detail = await run_in_threadpool(gateway.store.get, message_id)
+async def get_envelope(message_id: str, gateway: GatewayDep, reader: ReaderDep) -> Response:
+    detail = await _readable(gateway, reader, message_id)
     return Response(detail.envelope, media_type="application/xml")
 
 
-@messages.post("/{message_id}/retry", summary="Retry a dead-lettered (FAILED) message")
+@messages.post("/{message_id}/retry", summary="Retry a dead-lettered (FAILED) message (the operator's)",
+               dependencies=OPERATOR)
 async def retry_message(message_id: str, gateway: GatewayDep) -> dict[str, Any]:
     record = await run_in_threadpool(gateway.store.retry, message_id, actor="api")
     if gateway.deliverer is not None:
@@ -478,7 +531,7 @@ async def _exchange_error(request: Request, exc: Exception) -> JSONResponse:
         body["cause"] = exc.cause.value  # logged where it was raised
     elif status >= 500:
         log.error("%s: %s", exc.code.value, exc.message)
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=dict(CHALLENGES.get(exc.code, {})))
 
 
 def create_app(
@@ -513,6 +566,10 @@ def create_app(
         tls = gateway_tls(settings.tls, workspace)
         if tls.verifies_clients:
             gateway.transport = gateway_transport_policy(workspace)
+        gateway.access = Access(
+            token=await run_in_threadpool(ensure_operator_token, settings.workspace), members=gateway.members,
+            transport=lambda: gateway.transport, now=now, dashboard_open=is_loopback(settings.listen_host),
+        )
         if store.dialect == "sqlite":
             await run_in_threadpool(store.expire_leases, actor="gateway-start")
         client = http_client or httpx.AsyncClient(**tls.httpx_options(settings.node_urls))
@@ -544,6 +601,7 @@ def create_app(
     )
     app.add_exception_handler(ExchangeError, _exchange_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(DashboardLogin, dashboard_login)  # the dashboard's login form, 401
     app.include_router(messages)
     app.include_router(audit)
     app.include_router(operations)

@@ -24,7 +24,13 @@ variable                           meaning                                     d
 ``PTX_TLS__CLIENT_CERT``           deliveries: the gateway's client cert       unset
 ``PTX_TLS__CLIENT_KEY``            its private key                             unset
 ``PTX_TLS__SERVER_CA``             deliveries: CA bundle of nodes' servers     unset (``https://`` refused)
+``PTX_LISTEN_HOST``                the interface the server listens on         unset (not loopback)
 =================================  ==========================================  ================================
+
+``PTX_LISTEN_HOST`` is set by ``ptx serve gateway --host``; run the app another way and set it yourself. The
+dashboard is open without a credential only when it names a loopback address (``127.0.0.1``, ``::1``,
+``localhost``); unset, the gateway assumes it is reachable from elsewhere and the dashboard asks for the operator
+token (:mod:`gateway._access`).
 
 TLS is described in :mod:`exchange._tls`; with mutual TLS, each submission's client certificate names a party
 (the country whose registered TLS client certificate it is), and the sender check refuses an envelope that
@@ -119,6 +125,9 @@ class GatewaySettings(BaseSettings):
         default_factory=dict, description="base URL of each receiving node by party id; its inbox is URL/v1/inbox"
     )
     tls: TlsSettings = TlsSettings()
+    listen_host: str | None = Field(
+        default=None, description="the interface the server listens on; the dashboard is open only on loopback"
+    )
 
     @model_validator(mode="after")
     def _check_store(self) -> Self:

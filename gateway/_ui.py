@@ -10,7 +10,16 @@ Read-only pages over the store (nothing here changes a message)::
     GET /ui/audit                whether the audit hash chain verifies, and the latest entries
     GET /ui/events               server-sent events: a snapshot of the list (rows and counters as escaped HTML)
                                  whenever the store changes; ``?message=ID`` follows one message instead
+    GET /ui/messages/{id}/envelope, /receipt   the raw XML the message page links to
     GET /ui/static/{name}        the stylesheet, the script and the icon, served from the package
+    GET, POST /ui/login          the operator's login form (a gateway not bound to loopback); POST /ui/logout
+
+Who may look (:mod:`gateway._access`): anyone when the gateway is bound to a loopback address, the trainer's
+case; bound to any other interface, only the operator: ``Authorization: Bearer <token>``, or the cookie the login
+form sets after it was posted the token (HttpOnly, SameSite=Strict, ``Path=/ui``, Secure on HTTPS; its value is an
+HMAC of the token, never the token). Without it a page answers 401 with the login form. The form refuses
+cross-origin posts and goes back only to a page of the dashboard. The static files are open (nothing in them is
+the store's).
 
 The live list polls a cheap change token (the newest status change, delivery attempt and receipt: three
 primary-key maxima) every :data:`POLL_INTERVAL` seconds on the server and sends a snapshot only when it changed; any number of gateway
@@ -30,14 +39,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
+from urllib.parse import parse_qs
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from exchange import Code, ExchangeError, Receipt, StoreError, parse_xml, read_envelope, read_receipt
+from exchange import Code, ExchangeError, Receipt, StoreError, parse_xml, read_envelope, read_receipt, token_matches
 from exchange.services._webui import (
     STREAM_SECONDS,
     SignatureView,
@@ -47,10 +57,12 @@ from exchange.services._webui import (
     make_templates,
     pick,
     render_page,
+    same_origin,
     signature_view,
     static_response,
     xml_view,
 )
+from gateway._access import DASHBOARD_COOKIE
 from gateway._pipeline import CHECK_ORDER, ENVELOPE_POLICY, ENVELOPE_TYPE
 from gateway._status import MessageStatus
 from gateway._store import (
@@ -79,7 +91,20 @@ TEMPLATES = make_templates(Path(__file__).parent / "ui" / "templates")
 UI = "/ui"
 NAV = ((f"{UI}", "Messages"), (f"{UI}/audit", "Audit"))
 
-router = APIRouter(prefix=UI, include_in_schema=False)
+
+
+class DashboardLogin(Exception):  # noqa: N818 - a signal to the handler, not an error of the project's tree
+    """Raised by the guard when the dashboard needs the operator's token; answered with the login form (401)."""
+
+
+def _guard(request: Request) -> None:
+    access = _gateway(request).access
+    if access is None or not access.dashboard_allowed(request.headers, request.cookies):
+        raise DashboardLogin
+
+
+public = APIRouter(prefix=UI, include_in_schema=False)  # open: static files, login and logout
+pages = APIRouter(prefix=UI, include_in_schema=False, dependencies=[Depends(_guard)])  # the store's pages: guarded
 
 _GOOD = frozenset({MessageStatus.ACCEPTED, MessageStatus.DELIVERED, MessageStatus.ACKNOWLEDGED})
 _BAD = frozenset({MessageStatus.REJECTED, MessageStatus.RECEIVER_REJECTED, MessageStatus.FAILED})
@@ -236,7 +261,7 @@ def _list_context(gateway: Gateway, overview: Overview, filters: Filters) -> dic
     }
 
 
-@router.get("")
+@pages.get("")
 async def message_list(
     request: Request,
     status: str | None = None,
@@ -259,7 +284,7 @@ async def message_list(
     return _page("messages.html", await run_in_threadpool(build), active="Messages")
 
 
-@router.get("/")
+@pages.get("/")
 async def slash() -> Response:
     return RedirectResponse(UI, status_code=308)
 
@@ -272,7 +297,7 @@ def _message_token(detail: MessageDetail) -> str:
     return f"{record.status.value}|{record.updated_at.isoformat()}|{len(detail.attempts)}|{len(detail.receipts)}"
 
 
-@router.get("/events")
+@pages.get("/events")
 async def events(
     request: Request,
     status: str | None = None,
@@ -499,7 +524,8 @@ def message_context(gateway: Gateway, message_id: str) -> dict[str, Any]:
     """Everything the message page shows (blocking: signatures are verified again to show their chains)."""
     detail = gateway.store.get(message_id)
     record = detail.record
-    base = f"/v1/messages/{message_id}"
+    api = f"/v1/messages/{message_id}"
+    base = f"{UI}/messages/{message_id}"
     outer = signature_view(detail.envelope, label=f"Envelope signature ({record.sender}'s node)",
                            moment=record.received_at, policy=ENVELOPE_POLICY)
     parts = [Part("Envelope", xml_view(detail.envelope), outer,
@@ -535,11 +561,11 @@ def message_context(gateway: Gateway, message_id: str) -> dict[str, Any]:
         "trust": trust,
         "token": _message_token(detail),
         "state": status_state,
-        "api_url": base,
+        "api_url": api,
     }
 
 
-@router.get("/messages/{message_id}")
+@pages.get("/messages/{message_id}")
 async def message_page(request: Request, message_id: str) -> Response:
     gateway = _gateway(request)
     try:
@@ -555,7 +581,7 @@ async def message_page(request: Request, message_id: str) -> Response:
 # --- audit ------------------------------------------------------------------------------------------------------
 
 
-@router.get("/audit")
+@pages.get("/audit")
 async def audit_page(request: Request, before: Annotated[int | None, Query(ge=1)] = None) -> Response:
     gateway = _gateway(request)
     page = 50
@@ -573,10 +599,107 @@ async def audit_page(request: Request, before: Annotated[int | None, Query(ge=1)
     return _page("audit.html", await run_in_threadpool(build), active="Audit")
 
 
-@router.get("/static/{name}")
+@pages.get("/messages/{message_id}/envelope")
+async def raw_envelope(request: Request, message_id: str) -> Response:
+    """The envelope exactly as received (the API's ``/v1/messages/{id}/envelope`` is the nodes' and operator's)."""
+    detail = await _detail_or_404(request, message_id)
+    if isinstance(detail, Response):
+        return detail
+    return Response(detail.envelope, media_type="application/xml", headers={"X-Content-Type-Options": "nosniff"})
+
+
+@pages.get("/messages/{message_id}/receipt")
+async def raw_receipt(request: Request, message_id: str) -> Response:
+    """The verified receipt as the receiver signed it."""
+    detail = await _detail_or_404(request, message_id)
+    if isinstance(detail, Response):
+        return detail
+    if detail.receipt is None:
+        return _page("error.html", {"code": Code.GW_RECEIPT_MISSING.value, "message": "no verified receipt yet"},
+                     status_code=404)
+    return Response(detail.receipt.body, media_type="application/xml", headers={"X-Content-Type-Options": "nosniff"})
+
+
+async def _detail_or_404(request: Request, message_id: str) -> MessageDetail | Response:
+    try:
+        detail: MessageDetail = await run_in_threadpool(_gateway(request).store.get, message_id)
+    except ExchangeError as exc:
+        if exc.code is Code.GW_MESSAGE_UNKNOWN:
+            return _error_page(exc, status_code=404)
+        raise
+    return detail
+
+
+@public.get("/static/{name}")
 async def static(name: str) -> Response:
     return static_response(name)
 
 
-__all__ = ["Filters", "Overview", "list_newest", "message_context", "read_overview", "read_token", "router", "sequence_diagram",
+# --- the operator's login (a dashboard not bound to loopback) -----------------------------------------------
+
+
+def _next_page(value: str | None) -> str:
+    """Where to go after logging in: a page of the dashboard only (never another site, never ``//host``)."""
+    if value and value.startswith(UI) and "//" not in value and "\\" not in value:
+        return value
+    return UI
+
+
+def login_page(request: Request, *, next_page: str | None = None, error: str = "", status_code: int = 401) -> Response:
+    """The login form; ``error`` says what was wrong with the last try."""
+    target = _next_page(next_page if next_page is not None else request.url.path
+                        + (f"?{request.url.query}" if request.url.query else ""))
+    return _page("login.html", {"next": target, "error": error, "code": Code.GW_OPERATOR_REQUIRED.value},
+                 status_code=status_code)
+
+
+async def dashboard_login(request: Request, exc: Exception) -> Response:
+    """The app's handler for :class:`DashboardLogin`: the login form, 401."""
+    return login_page(request)
+
+
+@public.get("/login")
+async def login_form(request: Request, next: str | None = None) -> Response:  # noqa: A002 - the form's name
+    access = _gateway(request).access
+    if access is not None and access.dashboard_allowed(request.headers, request.cookies):
+        return RedirectResponse(_next_page(next), status_code=303)
+    return login_page(request, next_page=next or UI, status_code=200)
+
+
+@public.post("/login")
+async def login(request: Request) -> Response:
+    """Check the posted token; right: the session cookie and back to the page; wrong: the form again, 401."""
+    if not same_origin(request):
+        return Response("cross-origin form posts are refused", status_code=403, media_type="text/plain")
+    body = await request.body()
+    if len(body) > 4096:
+        return Response("the form is too large", status_code=413, media_type="text/plain")
+    fields = parse_qs(body.decode("utf-8", errors="replace"), keep_blank_values=True, max_num_fields=5)
+    token, next_page = (fields.get("token") or [""])[0], (fields.get("next") or [UI])[0]
+    access = _gateway(request).access
+    if access is None or not token_matches(token.strip(), access.token):
+        return login_page(request, next_page=next_page, error="that is not this gateway's operator token")
+    response = RedirectResponse(_next_page(next_page), status_code=303)
+    response.set_cookie(DASHBOARD_COOKIE, access.cookie_value, path=UI, httponly=True, samesite="strict",
+                        secure=request.url.scheme == "https")
+    return response
+
+
+@public.post("/logout")
+async def logout(request: Request) -> Response:
+    if not same_origin(request):
+        return Response("cross-origin form posts are refused", status_code=403, media_type="text/plain")
+    response = RedirectResponse(f"{UI}/login", status_code=303)
+    response.delete_cookie(DASHBOARD_COOKIE, path=UI, httponly=True, samesite="strict",
+                           secure=request.url.scheme == "https")
+    return response
+
+
+#: what the app mounts: the open routes and the guarded pages
+router = APIRouter()
+router.include_router(public)
+router.include_router(pages)
+
+
+__all__ = ["DashboardLogin", "Filters", "Overview", "dashboard_login", "list_newest", "login_page", "message_context", "read_overview", "read_token", "router", "sequence_diagram",
            "timeline"]

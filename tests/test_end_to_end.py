@@ -17,6 +17,8 @@ from exchange._builder import load_input
 from exchange._catalogue import default_catalogue
 from exchange._dsig import verify_signature
 from exchange._envelope import ReceiptStatus, read_envelope, read_receipt
+from exchange._operator import operator_headers
+from exchange._request_signing import sign_request
 from exchange._verify import verify_document
 from exchange._workspace import Workspace, init_workspace
 from exchange._xml import parse_xml
@@ -47,6 +49,11 @@ def wait_for(url: str, done: Any, timeout: float = 60.0) -> dict[str, Any]:
     raise AssertionError(f"{url} did not get there in {timeout} s: {body}")
 
 
+def as_node(workspace: Workspace, country: str, url: str) -> dict[str, str]:
+    """A read of ``url`` signed with ``country``'s node key (RFC 9421), as that node's GatewayClient signs it."""
+    return sign_request("GET", url, party=country, key=workspace.node(country).key, moment=datetime.now(UTC))
+
+
 def test_certificate_of_origin_from_aa_to_bb_and_back(workspace: Workspace, tmp_path: Path) -> None:
     gateway_port, aa_port, bb_port = free_port(), free_port(), free_port()
     gateway, aa, bb = (f"http://127.0.0.1:{port}" for port in (gateway_port, aa_port, bb_port))
@@ -73,7 +80,8 @@ def test_certificate_of_origin_from_aa_to_bb_and_back(workspace: Workspace, tmp_
         now = datetime.now(UTC)
 
         # the gateway holds the envelope AA signed; BB holds exactly the document inside it
-        envelope = httpx.get(f"{gateway}/v1/messages/{message_id}/envelope").content
+        url = f"{gateway}/v1/messages/{message_id}/envelope"
+        envelope = httpx.get(url, headers=as_node(workspace, "AA", url)).content  # the sender reads its own
         assert hashlib.sha256(envelope).hexdigest() == outbox["envelope_digest"]
         outer = verify_signature(envelope, policy=ENVELOPE_POLICY)
         assert outer.valid and outer.signer == workspace.node("AA").certificate and outer.signed_content
@@ -90,7 +98,8 @@ def test_certificate_of_origin_from_aa_to_bb_and_back(workspace: Workspace, tmp_
         # AA holds BB's receipt, verified by AA itself, naming this message and the digest of these bytes
         receipt_xml = outbox["receipt"]["xml"].encode()
         assert outbox["receipt"]["status"] == "RECEIVED"
-        assert receipt_xml == httpx.get(f"{gateway}/v1/messages/{message_id}/receipt").content
+        url = f"{gateway}/v1/messages/{message_id}/receipt"
+        assert receipt_xml == httpx.get(url, headers=as_node(workspace, "BB", url)).content  # the receiver too
         assert receipt_xml == httpx.get(f"{bb}/v1/inbox/{message_id}/receipt").content
         check = verify_signature(receipt_xml)
         assert check.valid and check.signer == workspace.node("BB").certificate and check.signed_content
@@ -100,6 +109,20 @@ def test_certificate_of_origin_from_aa_to_bb_and_back(workspace: Workspace, tmp_
         assert [change["status"] for change in outbox["history"]][0] == "NEW"
         assert outbox["history"][-1]["status"] == "ACKNOWLEDGED"
         conversation = read_envelope(parse_xml(outer.signed_content)).conversation_id
+
+        # reads are authorised per party: unsigned, a replayed signature, the operator's endpoints without its token
+        unsigned = httpx.get(url)
+        assert unsigned.status_code == 401 and unsigned.json()["code"] == "GW-READ-NOT-AUTHENTICATED"
+        signed = as_node(workspace, "AA", url)
+        assert httpx.get(url, headers=signed).status_code == 200
+        replayed = httpx.get(url, headers=signed)
+        assert replayed.status_code == 401 and "replayed" in replayed.json()["message"]
+        listed = httpx.get(f"{gateway}/v1/messages", headers=as_node(workspace, "AA", f"{gateway}/v1/messages"))
+        assert listed.status_code == 401 and listed.json()["code"] == "GW-OPERATOR-REQUIRED"
+        operator = operator_headers(workspace.path)  # the gateway wrote its token into the folder it runs on
+        assert message_id in [item["message_id"] for item in
+                              httpx.get(f"{gateway}/v1/messages", headers=operator).json()["items"]]
+        assert httpx.get(f"{gateway}/v1/audit/verify", headers=operator).json()["ok"] is True
 
     # every service logs JSON lines, and the lines about this message name it and its conversation, at each hop
     about: dict[str, list[dict[str, Any]]] = {}

@@ -20,7 +20,9 @@ fetch "$GATEWAY/v1/messages/$ID/receipt" receipt.xml
 shell 0 "grep -v '<ds:Signature' receipt.xml"
 seen "<RefToMessageID>$ID</RefToMessageID>" "<StatusCode>RECEIVED</StatusCode>" "<EnvelopeDigest"
 saw "The receipt names the message (RefToMessageID), the SHA-256 digest of the envelope BB received," \
-  "and BB's answer (RECEIVED); BB's single window signed it (the ds:Signature line, left out above)."
+  "and BB's answer (RECEIVED); BB's single window signed it (the ds:Signature line, left out above)." \
+  "We read it as the gateway's operator (the token in the gateway's folder). AA's and BB's single windows may" \
+  "read it too, each signing its request with its node key; any other country is refused (GW-READ-FORBIDDEN)."
 
 step "Verify the receipt yourself, as AA would."
 ok ptx verify receipt.xml --receiver AA

@@ -29,6 +29,18 @@ def gateway_url(option: str | None) -> str:
     return (option or os.environ.get("PTX_GATEWAY_URL") or DEFAULT_GATEWAY_URL).rstrip("/")
 
 
+def operator_auth(workspace: Path | None) -> dict[str, str]:
+    """``Authorization: Bearer`` with the gateway operator's token: ``$PTX_OPERATOR_TOKEN`` (a gateway elsewhere),
+    else ``gateway/operator.token`` in the workspace's gateway folder (where ``ptx up`` runs the gateway)."""
+    from exchange._operator import operator_headers
+    from exchange._workspace import GATEWAY_PARTY, default_workspace_dir, party_folder
+
+    token = os.environ.get("PTX_OPERATOR_TOKEN", "").strip()
+    if token:
+        return {"Authorization": f"Bearer {token}"}
+    return operator_headers(party_folder(workspace or default_workspace_dir(), GATEWAY_PARTY))
+
+
 def _node_urls(items: list[str]) -> dict[str, str]:
     urls = {}
     for item in items:
@@ -71,7 +83,7 @@ def serve_gateway(
     from gateway._app import create_app
     from gateway._settings import load_settings
 
-    overrides: dict[str, Any] = {}
+    overrides: dict[str, Any] = {"listen_host": host}  # the dashboard is open without a credential on loopback only
     if workspace is not None:
         overrides["workspace"] = workspace
     if node:
@@ -98,7 +110,9 @@ def retry(
     gateway: GatewayUrlOption = None,
     workspace: WorkspaceOption = None,
 ) -> None:
-    """Ask the gateway to deliver a dead-lettered message again (the gateway `ptx up` started, unless --gateway)."""
+    """Ask the gateway to deliver a dead-lettered message again (the gateway `ptx up` started, unless --gateway).
+
+    Retry is the operator's: the token comes from the workspace's gateway folder, or $PTX_OPERATOR_TOKEN."""
     import httpx
 
     from exchange.cli._up import _urls, verify_for
@@ -106,7 +120,7 @@ def retry(
     base = gateway_url(gateway) if gateway or os.environ.get("PTX_GATEWAY_URL") else _urls(workspace)["gateway"]
     url = f"{base.rstrip('/')}/v1/messages/{message_id}/retry"
     try:
-        response = httpx.post(url, timeout=10, verify=verify_for(url, workspace))
+        response = httpx.post(url, timeout=10, verify=verify_for(url, workspace), headers=operator_auth(workspace))
     except httpx.HTTPError as exc:
         raise ConfigurationError(f"cannot reach the gateway at {url}: {exc}", code=Code.CONFIG_INVALID) from exc
     body = response.json() if response.headers.get("content-type", "").startswith("application/json") else {}

@@ -389,11 +389,15 @@ def status(
     workspace: WorkspaceOption = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 60,
 ) -> None:
-    """A message's status and history at the gateway."""
+    """A message's status and history at the gateway (read as its operator, with the token of the workspace's
+    gateway folder or $PTX_OPERATOR_TOKEN)."""
+    from exchange.cli._gateway import operator_auth
+
     gateway = _urls(workspace)["gateway"]
     deadline = time.monotonic() + timeout
+    auth = operator_auth(workspace)
     while True:
-        body = _call("GET", f"{gateway}/v1/messages/{message_id}", workspace=workspace)
+        body = _call("GET", f"{gateway}/v1/messages/{message_id}", workspace=workspace, headers=auth)
         if not wait or body.get("status") in FINAL_STATUSES or time.monotonic() > deadline:
             break
         time.sleep(0.3)

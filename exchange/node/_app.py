@@ -42,7 +42,7 @@ from exchange import (
     node_transport_policy,
 )
 from exchange.node._checks import InboxChecks
-from exchange.node._gateway import GatewayClient
+from exchange.node._gateway import GatewayClient, ReadSigner
 from exchange.node._inbox import Inbox
 from exchange.node._metrics import NodeMetrics
 from exchange.node._outbox import DocumentRefused, Outbox
@@ -167,7 +167,8 @@ def create_app(
     owns_client = client is None
     tls = node_tls(settings.tls, workspace, country)
     http = client if client is not None else httpx.AsyncClient(trust_env=False, **tls.httpx_options())
-    gateway = GatewayClient(http, settings.gateway_url, timeout=settings.gateway_timeout)
+    gateway = GatewayClient(http, settings.gateway_url, timeout=settings.gateway_timeout,
+                            signer=ReadSigner(country, node.key, clock))  # reads signed with the node key
     services = NodeServices(
         settings=settings,
         workspace=workspace,

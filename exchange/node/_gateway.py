@@ -8,6 +8,11 @@ call                                        gateway contract
 :meth:`GatewayClient.receipt`               ``GET /v1/messages/{id}/receipt``: XML, 404 until there is one
 ==========================================  =========================================================
 
+The reads (``track``, ``receipt``) are signed with the node key (RFC 9421 HTTP Message Signatures, see
+:mod:`exchange._request_signing`) when the client has a :class:`ReadSigner`: the gateway lets a node read only
+the messages it sent or received, and over plain HTTP this signature is how it knows which node asks (under
+mutual TLS the client certificate says it too; both must name this country).
+
 httpx exceptions never leave this module: a timeout or a connection failure is ``NODE-GATEWAY-UNREACHABLE``,
 an answer that breaks the contract (unexpected status, not JSON, too large) is ``NODE-GATEWAY-ERROR``. Bodies
 are read up to a bound. Redirects are not followed: the node talks to the gateway it was configured with.
@@ -16,13 +21,15 @@ are read up to a bound. Redirects are not followed: the node talks to the gatewa
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 
-from exchange import Code, ExchangeError, redact_url
+from exchange import Code, ExchangeError, redact_url, sign_request
 
 #: The most of a gateway answer read into memory (reports and receipts are kilobytes).
 MAX_ANSWER_BYTES = 4 * 1024 * 1024
@@ -56,17 +63,33 @@ class GatewayAnswer:
             ) from exc
 
 
+@dataclass(frozen=True, slots=True)
+class ReadSigner:
+    """Signs this node's reads at the gateway as ``party`` with its node key, at the time ``clock`` gives."""
+
+    party: str
+    key: Any = field(repr=False)
+    clock: Callable[[], datetime]
+
+    def headers(self, method: str, url: str) -> dict[str, str]:
+        return sign_request(method, url, party=self.party, key=self.key, moment=self.clock())
+
+
 class GatewayClient:
     """Calls to one gateway. Holds no per-call state: safe to share between concurrent requests."""
 
-    def __init__(self, client: httpx.AsyncClient, base_url: str, *, timeout: float) -> None:
+    def __init__(self, client: httpx.AsyncClient, base_url: str, *, timeout: float,
+                 signer: ReadSigner | None = None) -> None:
         self._client = client
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
+        self._signer = signer
 
     async def _call(self, method: str, path: str, *, content: bytes | None = None,
-                    headers: dict[str, str] | None = None) -> GatewayAnswer:
+                    headers: dict[str, str] | None = None, signed: bool = False) -> GatewayAnswer:
         url = f"{self.base_url}{path}"
+        if signed and self._signer is not None:
+            headers = {**(headers or {}), **self._signer.headers(method, url)}
         try:
             async with self._client.stream(
                 method, url, content=content, headers=headers, timeout=httpx.Timeout(self._timeout),
@@ -112,7 +135,7 @@ class GatewayClient:
 
     async def track(self, message_id: str) -> dict[str, Any]:
         """The gateway's status record of a message (``status``, ``history``, ...)."""
-        answer = await self._call("GET", f"/v1/messages/{quote(message_id, safe='')}")
+        answer = await self._call("GET", f"/v1/messages/{quote(message_id, safe='')}", signed=True)
         if answer.http_status != 200:
             raise _failure(
                 f"the gateway answered HTTP {answer.http_status} for message {message_id!r}: {_snippet(answer.body)}",
@@ -127,7 +150,7 @@ class GatewayClient:
 
     async def receipt(self, message_id: str) -> bytes | None:
         """The receiver's signed receipt as the gateway holds it, or None while there is none (404)."""
-        answer = await self._call("GET", f"/v1/messages/{quote(message_id, safe='')}/receipt")
+        answer = await self._call("GET", f"/v1/messages/{quote(message_id, safe='')}/receipt", signed=True)
         if answer.http_status == 404:
             return None
         if answer.http_status != 200:
@@ -143,4 +166,4 @@ def _snippet(body: bytes, limit: int = 200) -> str:
     return " ".join(body[:limit].decode("utf-8", errors="replace").split()) or "(empty)"
 
 
-__all__ = ["GATEWAY_CODES", "MAX_ANSWER_BYTES", "GatewayAnswer", "GatewayClient"]
+__all__ = ["GATEWAY_CODES", "MAX_ANSWER_BYTES", "GatewayAnswer", "GatewayClient", "ReadSigner"]

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -93,3 +93,17 @@ def stop(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=10)
+
+
+class OperatorAuth(httpx.Auth):
+    """``Authorization: Bearer`` with the operator token of the gateway that runs on ``folder``, read when a request
+    goes out (the gateway writes it when it starts, so a client made before the gateway runs still works)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        from exchange._operator import read_operator_token
+
+        request.headers["Authorization"] = f"Bearer {read_operator_token(self.folder)}"
+        yield request

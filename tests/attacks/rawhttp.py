@@ -23,7 +23,7 @@ from typing import Any
 import httpx
 
 from exchange._transport import HEADER, sign_delivery
-from exchange.testing.processes import PTX, free_port, running
+from exchange.testing.processes import PTX, OperatorAuth, free_port, running
 from tests.attacks.forge import XML, Canary, Forge, build_world
 
 #: the services' HTTP timeouts in these tests (the defaults are 10 s): a stalled request is answered after this
@@ -196,7 +196,7 @@ def live_services(folder: Path) -> Iterator[Live]:
         gateway_process = stack.enter_context(running(
             gateway, health_url=f"http://127.0.0.1:{gateway_port}/readyz", env={**HTTP_ENV, **FAST},
             log=folder / "gateway.log"))
-        http = stack.enter_context(httpx.Client())
+        http = stack.enter_context(httpx.Client(auth=OperatorAuth(world.workspace.path)))  # reads every message
         yield Live(Forge(world), Service("gateway", gateway_port, "/v1/messages", gateway_process.pid),
                    Service("node", node_port, "/v1/inbox", node_process.pid), http)
     canary.close()

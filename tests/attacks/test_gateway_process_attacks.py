@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exchange.testing.processes import PTX, free_port, running
+from exchange.testing.processes import PTX, OperatorAuth, free_port, running
 from tests.attacks.catalogue import ATTACKS, Attack
 from tests.attacks.forge import XML, Canary, Forge, build_world
 from tests.attacks.rawhttp import wait_acknowledged
@@ -53,7 +53,8 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                "--log-level", "warning"]
     with running(receiver, health_url=f"http://127.0.0.1:{receiver_port}/healthz", log=folder / "receiver.log"), \
          running(gateway, health_url=f"http://127.0.0.1:{gateway_port}/readyz", env=FAST, log=folder / "gateway.log"):
-        live = Live(f"http://127.0.0.1:{gateway_port}", Forge(world), application, {}, set(), httpx.Client())
+        live = Live(f"http://127.0.0.1:{gateway_port}", Forge(world), application, {}, set(),
+                    httpx.Client(auth=OperatorAuth(world.workspace.path)))
         yield live
         # after this worker's attacks: the application holds exactly the valid messages, once each
         handed, delivered = receiver_tables(application)

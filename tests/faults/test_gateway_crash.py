@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exchange.testing.processes import PTX, running, stop
+from exchange.testing.processes import PTX, OperatorAuth, running, stop
 from tests.faults.cluster import PATIENT, XML, Cluster, Messages, digest, make_workspace
 
 pytestmark = pytest.mark.slow
@@ -65,7 +65,7 @@ def test_sigkill_during_a_1000_message_stream_loses_nothing(tmp_path: Path) -> N
     answers: dict[str, int] = {}
 
     with running(cluster.receiver_command(), health_url=f"{cluster.receiver_url}/healthz",
-                 log=tmp_path / "receiver.log"), httpx.Client() as http:
+                 log=tmp_path / "receiver.log"), httpx.Client(auth=OperatorAuth(cluster.workspace.path)) as http:
         # 1. stream, and kill the gateway outright in the middle of it
         with running(cluster.gateway_command(), health_url=f"{cluster.base}/readyz", env=PATIENT,
                      log=tmp_path / "gateway-1.log") as gateway:

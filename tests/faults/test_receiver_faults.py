@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exchange.testing.processes import running
+from exchange.testing.processes import OperatorAuth, running
 from tests.faults.cluster import PATIENT, XML, Cluster, Messages, digest, make_workspace
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def test_receiver_down_then_back_gets_everything(tmp_path: Path) -> None:
     messages = Messages(cluster.workspace)
     sent = {f"msg-down-{index:04d}": messages(f"msg-down-{index:04d}") for index in range(40)}
     with running(cluster.gateway_command(), health_url=f"{cluster.base}/readyz", env=PATIENT,
-                 log=tmp_path / "gateway.log"), httpx.Client() as http:
+                 log=tmp_path / "gateway.log"), httpx.Client(auth=OperatorAuth(cluster.workspace.path)) as http:
         down_since = time.monotonic()
         for body in sent.values():
             assert http.post(f"{cluster.base}/v1/messages", content=body, headers=XML, timeout=30).status_code == 202
@@ -59,7 +59,7 @@ def test_receiver_errors_and_timeouts_are_retried(tmp_path: Path, mode: str, cod
     with running(cluster.receiver_command(fail_first=faults, fail_mode=mode, slow_seconds=3),
                  health_url=f"{cluster.receiver_url}/healthz", log=tmp_path / "receiver.log"), \
          running(cluster.gateway_command(), health_url=f"{cluster.base}/readyz", env=env,
-                 log=tmp_path / "gateway.log"), httpx.Client() as http:
+                 log=tmp_path / "gateway.log"), httpx.Client(auth=OperatorAuth(cluster.workspace.path)) as http:
         for body in sent.values():
             assert http.post(f"{cluster.base}/v1/messages", content=body, headers=XML, timeout=30).status_code == 202
         cluster.wait_all(http, set(sent), "ACKNOWLEDGED", timeout=90)

@@ -24,7 +24,7 @@ import httpx
 import pytest
 from sqlalchemy import event
 
-from exchange.testing.processes import running
+from exchange.testing.processes import OperatorAuth, running
 from tests.faults.cluster import PATIENT, XML, Cluster, Messages, make_workspace
 from tests.support.inprocess import InProcessGateway, RecordingReceiver
 
@@ -51,7 +51,7 @@ def test_store_locked_by_another_process(tmp_path: Path) -> None:
     with running(cluster.receiver_command(), health_url=f"{cluster.receiver_url}/healthz",
                  log=tmp_path / "receiver.log"), \
          running(cluster.gateway_command(), health_url=f"{cluster.base}/readyz", env=PATIENT,
-                 log=tmp_path / "gateway.log"), httpx.Client() as http:
+                 log=tmp_path / "gateway.log"), httpx.Client(auth=OperatorAuth(cluster.workspace.path)) as http:
         assert http.post(f"{cluster.base}/v1/messages", content=messages("msg-lock-0001"), headers=XML,
                          timeout=30).status_code == 202
         cluster.wait_all(http, {"msg-lock-0001"}, "ACKNOWLEDGED", timeout=60)
@@ -118,7 +118,7 @@ def test_disk_full_on_a_real_filesystem(tmp_path: Path, tiny_disk: Path) -> None
                  log=tmp_path / "receiver.log"), \
          running(cluster.gateway_command(f"sqlite:///{tiny_disk / 'gateway.db'}"),
                  health_url=f"{cluster.base}/readyz", env=PATIENT, log=tmp_path / "gateway.log"), \
-         httpx.Client() as http:
+         httpx.Client(auth=OperatorAuth(cluster.workspace.path)) as http:
         assert http.post(f"{cluster.base}/v1/messages", content=messages("msg-full-0001"), headers=XML,
                          timeout=30).status_code == 202
         cluster.wait_all(http, {"msg-full-0001"}, "ACKNOWLEDGED", timeout=60)

@@ -70,12 +70,15 @@ def clock() -> list[Any]:
     return [MOMENT]
 
 
-async def started(settings: Any, receiver: Receiver, clock: list[Any]) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+async def started(settings: Any, receiver: Receiver, clock: list[Any], *,
+                  operator: bool = True) -> AsyncIterator[tuple[httpx.AsyncClient, Any]]:
+    """The gateway in process; its client carries the operator's token unless ``operator=False``."""
     delivery_client = httpx.AsyncClient(transport=httpx.MockTransport(receiver))
     app = create_app(settings, http_client=delivery_client, now=lambda: clock[0], run_worker=False)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        headers = {"Authorization": f"Bearer {app.state.gateway.access.token}"} if operator else {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=headers) as client:
             yield client, app.state.gateway
     await delivery_client.aclose()
 

@@ -26,7 +26,9 @@ async def client(workspace: Workspace, tmp_path: Path) -> AsyncIterator[httpx.As
     delivery = httpx.AsyncClient(transport=httpx.MockTransport(lambda request: httpx.Response(503)))
     app = create_app(settings, http_client=delivery, now=lambda: MOMENT, run_worker=False)
     async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test") as c:
+        operator = {"Authorization": f"Bearer {app.state.gateway.access.token}"}  # it reads every message
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gateway.test",
+                                     headers=operator) as c:
             yield c
     await delivery.aclose()
 

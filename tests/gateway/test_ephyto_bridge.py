@@ -24,6 +24,10 @@ MESSAGE_ID = "ephyto:AA:AA-EPHYTO-2026-004512"
 NUMBER = "<hub:hubTrackingNumber>{}</hub:hubTrackingNumber>"
 
 
+#: the hub client's TLS identity (AA's NPPO): it reads the message it sent, as any sender may
+AS_AA = {"X-Test-NPPO": "AA"}
+
+
 @pytest.fixture
 def bb_node(workspace: Workspace, tmp_path: Path) -> Iterator[InProcessNode]:
     node = InProcessNode(workspace, "BB", tmp_path / "bb.db", MOMENT)
@@ -58,17 +62,17 @@ def test_a_hub_delivery_to_a_ptx_node_is_forwarded_checked_and_receipted(
     assert text(answer, "HUBTrackingInfo") == ["PendingDelivery"]
     assert text(call(hub, "GetImportEnvelopeHeaders", nppo="BB")[1], "hubDeliveryNumber") == []  # not pulled too
 
-    queued = hub.get(f"/v1/messages/{MESSAGE_ID}").json()
+    queued = hub.get(f"/v1/messages/{MESSAGE_ID}", headers=AS_AA).json()
     assert (queued["status"], queued["sender"], queued["receiver"]) == ("ACCEPTED", "AA", "BB")
     assert queued["report"]["hub_number"] == number
-    sent = hub.get(f"/v1/messages/{MESSAGE_ID}/envelope").content
+    sent = hub.get(f"/v1/messages/{MESSAGE_ID}/envelope", headers=AS_AA).content
     check = verify_signature(sent)
     assert check.signer is not None  # signed by the gateway, not by AA's node: nothing forged
     assert fingerprint(check.signer) == fingerprint(workspace.gateway_signer().certificate)
     assert fingerprint(check.signer) != fingerprint(workspace.node("AA").certificate)
 
     deliver_queue(hub)
-    assert hub.get(f"/v1/messages/{MESSAGE_ID}").json()["status"] == "ACKNOWLEDGED"  # BB's receipt, verified
+    assert hub.get(f"/v1/messages/{MESSAGE_ID}", headers=AS_AA).json()["status"] == "ACKNOWLEDGED"  # BB's receipt, verified
     _, tracked = call(hub, "GetEnvelopeTrackingInfo", NUMBER.format(number))
     assert text(tracked, "HUBTrackingInfo") == ["Delivered"]
 
@@ -95,7 +99,7 @@ def test_a_certificate_bb_rejects_is_delivered_not_readable(
     (number,) = text(answer, "hubDeliveryNumber")
     workspace.revoke("AA/nppo", moment=MOMENT)
     deliver_queue(hub)
-    assert hub.get(f"/v1/messages/{MESSAGE_ID}").json()["status"] == "RECEIVER_REJECTED"
+    assert hub.get(f"/v1/messages/{MESSAGE_ID}", headers=AS_AA).json()["status"] == "RECEIVER_REJECTED"
     _, tracked = call(hub, "GetEnvelopeTrackingInfo", NUMBER.format(number))
     assert text(tracked, "HUBTrackingInfo") == ["DeliveredNotReadable"]
     assert "TRUST-CERT-REVOKED" in " ".join(text(tracked, "hubDeliveryErrorMessage"))
@@ -106,7 +110,7 @@ def test_the_gateway_takes_no_relayed_envelope_on_its_own_submission_path(
 ) -> None:
     """An envelope the gateway signed is no sender's: posted to /v1/messages it is refused like any spoof."""
     call(hub, "DeliverEnvelope", f"<hub:env>{envelope(signed(workspace))}</hub:env>")
-    sent = hub.get(f"/v1/messages/{MESSAGE_ID}/envelope").content
+    sent = hub.get(f"/v1/messages/{MESSAGE_ID}/envelope", headers=AS_AA).content
     response = hub.post("/v1/messages", content=sent, headers={"Content-Type": "application/xml",
                                                                  "X-Test-NPPO": "AA"})
     assert response.status_code == 403

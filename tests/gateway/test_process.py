@@ -14,6 +14,7 @@ import pytest
 from exchange._catalogue import default_catalogue
 from exchange._dsig import sign_document
 from exchange._envelope import Party, build_envelope
+from exchange._operator import operator_headers
 from exchange._workspace import Workspace, init_workspace
 from exchange.testing.processes import PTX, free_port, running, stop, wait_healthy
 
@@ -55,16 +56,17 @@ def receiver_command(workspace: Workspace, port: int, database: Path, fail_first
             "--fail-first", str(fail_first)]
 
 
-def wait_status(base: str, message_ids: list[str], status: str, timeout: float = 60) -> None:
+def wait_status(base: str, message_ids: list[str], status: str, headers: dict[str, str],
+                timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     pending = set(message_ids)
     while pending and time.monotonic() < deadline:
         for message_id in list(pending):
-            if httpx.get(f"{base}/v1/messages/{message_id}", timeout=5).json().get("status") == status:
+            if httpx.get(f"{base}/v1/messages/{message_id}", timeout=5, headers=headers).json().get("status") == status:
                 pending.discard(message_id)
         time.sleep(0.1)
     if pending:
-        seen = {m: httpx.get(f"{base}/v1/messages/{m}", timeout=5).json().get("status") for m in sorted(pending)[:5]}
+        seen = {m: httpx.get(f"{base}/v1/messages/{m}", timeout=5, headers=headers).json().get("status") for m in sorted(pending)[:5]}
         raise AssertionError(f"not {status} after {timeout} s: {seen}")
 
 
@@ -85,10 +87,11 @@ def test_delivery_to_a_receiver_that_fails_first(workspace: Workspace, tmp_path:
                  health_url=f"{base}/readyz", env=FAST_RETRIES, log=tmp_path / "gateway.log"):
         response = httpx.post(f"{base}/v1/messages", content=message(workspace, 1), headers=XML, timeout=10)
         assert response.status_code == 202, response.text
-        wait_status(base, ["msg-process-000001"], "ACKNOWLEDGED")
-        detail = httpx.get(f"{base}/v1/messages/msg-process-000001").json()
+        operator = operator_headers(workspace.path)  # the gateway wrote its token into its folder at start
+        wait_status(base, ["msg-process-000001"], "ACKNOWLEDGED", operator)
+        detail = httpx.get(f"{base}/v1/messages/msg-process-000001", headers=operator).json()
         assert [a["outcome"] for a in detail["attempts"]] == ["retryable"] * 3 + ["acknowledged"]
-        assert httpx.get(f"{base}/v1/messages/msg-process-000001/receipt").status_code == 200
+        assert httpx.get(f"{base}/v1/messages/msg-process-000001/receipt", headers=operator).status_code == 200
     assert application_counts(app_db) == (1, 1)
 
 
@@ -116,11 +119,12 @@ def test_sigkill_with_undelivered_messages_loses_nothing(workspace: Workspace, t
                  health_url=f"http://127.0.0.1:{receiver_port}/healthz", log=tmp_path / "receiver.log"), \
          running(gateway_command(workspace, gateway_port, receiver_port, gw_db),
                  health_url=f"{base}/readyz", env=patient, log=tmp_path / "gateway-2.log"):
-        wait_status(base, ids, "ACKNOWLEDGED")
+        operator = operator_headers(workspace.path)
+        wait_status(base, ids, "ACKNOWLEDGED", operator)
         seen, deliveries = application_counts(app_db)
         assert seen == len(ids)
         assert deliveries >= len(ids)
-        audit = httpx.get(f"{base}/v1/audit/verify").json()
+        audit = httpx.get(f"{base}/v1/audit/verify", headers=operator).json()
         assert audit["ok"] is True
     result = __import__("subprocess").run(
         [PTX, "audit", "verify", "--workspace", str(workspace.path), "--database-url", f"sqlite:///{gw_db}"],

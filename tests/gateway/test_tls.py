@@ -18,6 +18,7 @@ import httpx
 import pytest
 import yaml
 
+from exchange._operator import operator_headers
 from exchange._pki import build_country_pki, demo_country
 from exchange._workspace import Workspace, init_workspace
 from exchange.testing.processes import PTX, free_port
@@ -148,7 +149,9 @@ def test_a_trusted_but_unregistered_certificate_speaks_for_nobody(services: Serv
                           headers=XML, verify=verify, timeout=10)
     assert response.status_code == 403
     assert failed(response.json()) == {"sender-authentication": ["GW-TRANSPORT-IDENTITY"]}
-    assert httpx.get(f"{services.gateway}/v1/messages/msg-tls-coc-0001", verify=verify).status_code == 404
+    # nor read: the certificate names no party, and the request carries no node signature
+    read = httpx.get(f"{services.gateway}/v1/messages/msg-tls-coc-0001", verify=verify)
+    assert read.status_code == 401 and read.json()["code"] == "GW-READ-NOT-AUTHENTICATED"
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +165,7 @@ def optional_gateway(services: Services) -> Iterator[str]:
         yield url
 
 
-def test_optional_client_certificates_let_readers_in_but_not_submitters(services: Services,
+def test_optional_client_certificates_let_the_operator_in_but_not_submitters(services: Services,
                                                                          optional_gateway: str) -> None:
     anonymous = httpx.Client(base_url=optional_gateway, verify=context(gateway_ca(services.workspace)), timeout=10)
     with anonymous:
@@ -171,7 +174,10 @@ def test_optional_client_certificates_let_readers_in_but_not_submitters(services
                                  headers=XML)
         assert refused.status_code == 401
         assert failed(refused.json()) == {"sender-authentication": ["GW-TRANSPORT-CERT-MISSING"]}
-        audit = anonymous.get("/v1/audit").json()["entries"]
+        refused_read = anonymous.get("/v1/messages/msg-tls-anon-0001")
+        assert refused_read.status_code == 401 and refused_read.json()["code"] == "GW-READ-NOT-AUTHENTICATED"
+        assert anonymous.get("/v1/audit").json()["code"] == "GW-OPERATOR-REQUIRED"
+        audit = anonymous.get("/v1/audit", headers=operator_headers(services.workspace.path)).json()["entries"]
         assert any(entry["action"] == "message.refused" and entry["detail"]["codes"] == ["GW-TRANSPORT-CERT-MISSING"]
                    for entry in audit)
     aa = httpx.Client(base_url=optional_gateway, verify=country_client(services.workspace, "AA",

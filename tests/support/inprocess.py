@@ -79,11 +79,12 @@ class RecordingReceiver:
 class InProcessGateway(SyncClient):
     """The gateway app on ``workspace`` with its store at ``database``, deliveries going to ``deliver``, the clock
     pinned at ``moment`` and no background worker (``run(app.state.gateway.deliverer.run_once())`` delivers).
-    ``deliver`` is a MockTransport handler or a node's ASGI app; ``node_urls`` the countries that run a node."""
+    ``deliver`` is a MockTransport handler or a node's ASGI app; ``node_urls`` the countries that run a node.
+    The client reads as the gateway's operator (its token) unless ``operator=False``."""
 
     def __init__(self, workspace: Workspace, database: Path, moment: datetime,
                  deliver: Callable[[httpx.Request], httpx.Response] | FastAPI,
-                 node_urls: dict[str, str] | None = None) -> None:
+                 node_urls: dict[str, str] | None = None, *, operator: bool = True) -> None:
         from gateway._app import create_app
         from gateway._settings import load_settings
 
@@ -96,6 +97,8 @@ class InProcessGateway(SyncClient):
             httpx.ASGITransport(app=deliver) if isinstance(deliver, FastAPI) else httpx.MockTransport(deliver)))
         super().__init__(create_app(settings, http_client=self._delivery, now=lambda: moment, run_worker=False),
                          "http://gateway.test")
+        if operator:
+            self._client.headers["Authorization"] = f"Bearer {self.app.state.gateway.access.token}"
 
     def close(self) -> None:
         self.run(self._delivery.aclose())

@@ -10,7 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from exchange._workspace import Workspace
+from exchange._operator import operator_headers
+from exchange._workspace import GATEWAY_PARTY, Workspace, party_folder
 from exchange.testing.processes import PTX, free_port
 from tests.support.tls import context, envelope, gateway_ca, root
 
@@ -45,10 +46,14 @@ def test_up_tls_send_status_inbox_down(tmp_path: Path) -> None:
         inbox = ptx("inbox", "BB", "--workspace", workspace)
         assert inbox.returncode == 0 and f"{message_id}  AA -> BB  certificate-of-origin  RECEIVED" in inbox.stdout
 
-        # Without a client certificate a browser reaches the dashboard's API, but cannot submit or deliver.
+        # Without a client certificate the operator (its token) reads the API, but no one can submit or deliver.
         opened = Workspace.open(tmp_path / "ws")
         with httpx.Client(verify=context(gateway_ca(opened), root(opened, "BB")), timeout=10) as anonymous:
-            assert anonymous.get(f"{gateway}/v1/messages/{message_id}").json()["status"] == "ACKNOWLEDGED"
+            read = anonymous.get(f"{gateway}/v1/messages/{message_id}")
+            assert (read.status_code, read.json()["code"]) == (401, "GW-READ-NOT-AUTHENTICATED")
+            operator = operator_headers(party_folder(tmp_path / "ws", GATEWAY_PARTY))
+            assert anonymous.get(f"{gateway}/v1/messages/{message_id}",
+                                 headers=operator).json()["status"] == "ACKNOWLEDGED"
             submitted = anonymous.post(f"{gateway}/v1/messages", content=envelope(opened, "msg-up-tls-anon-1"),
                                        headers={"Content-Type": "application/xml"})
             assert submitted.status_code == 401

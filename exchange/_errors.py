@@ -182,6 +182,19 @@ class Code(Enum):
     INPUT_UNREADABLE = ("INPUT-UNREADABLE", Severity.ERROR, Category.INPUT, "input file cannot be read or decoded")
     CONFIG_INVALID = ("CONFIG-INVALID", Severity.ERROR, Category.CONFIG, "configuration is invalid or missing")
 
+    # --- private keys at rest (exchange/_keystore.py) ------------------------------------------------------
+    KEY_PASSPHRASE_REQUIRED = (
+        "KEY-PASSPHRASE-REQUIRED", Severity.ERROR, Category.CONFIG,
+        "a private key is encrypted and no passphrase is set (PTX_KEY_PASSPHRASE, or a prompt on a terminal)",
+    )
+    KEY_PASSPHRASE_WRONG = (
+        "KEY-PASSPHRASE-WRONG", Severity.ERROR, Category.CONFIG,
+        "the passphrase does not open an encrypted private key (or the key file is damaged)",
+    )
+    KEY_UNREADABLE = (
+        "KEY-UNREADABLE", Severity.ERROR, Category.CONFIG, "a private key file cannot be read (missing, no permission)"
+    )
+
     # --- signatures (XML-DSig) ------------------------------------------------------------------------------
     SIG_MISSING = ("SIG-MISSING", Severity.ERROR, Category.SIGNATURE, "no signature where one is required")
     SIG_DIGEST_MISMATCH = (

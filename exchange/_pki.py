@@ -47,9 +47,16 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 from exchange._errors import Code, ConfigurationError, TrustError
+from exchange._keystore import (
+    FileKeyStore,
+    KeyStore,
+    PrivateKey,
+    load_private_key,
+    load_private_key_file,
+    no_passphrase,
+    write_private,
+)
 from exchange._pkix import names_match
-
-PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
 
 #: ETSI TS 119 612 id-tsl-kp-tslSigning: the extended key usage of a trust list signer.
 TSL_SIGNING = ObjectIdentifier("0.4.0.2231.3.0")
@@ -206,22 +213,15 @@ class Credential:
             serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
         )
 
-    def write(self, key_path: Path, cert_path: Path) -> None:
-        """Write the key (0600, unencrypted PKCS#8: demo material) and the certificate chain PEM."""
-        write_private(key_path, self.key_pem())
+    def write_key(self, path: Path, *, keys: KeyStore | None = None) -> None:
+        """Store the key through ``keys`` (default: a plain PKCS#8 file, mode 0600: demo material)."""
+        (keys or FileKeyStore(passphrase=no_passphrase)).store(path, self.key)
+
+    def write(self, key_path: Path, cert_path: Path, *, keys: KeyStore | None = None) -> None:
+        """Write the key (:meth:`write_key`) and the certificate chain PEM."""
+        self.write_key(key_path, keys=keys)
         cert_path.parent.mkdir(parents=True, exist_ok=True)
         cert_path.write_bytes(self.chain_pem())
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write secret bytes with mode 0600 from the first byte on (not chmod after the fact)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.fchmod(descriptor, 0o600)
-        os.write(descriptor, data)
-    finally:
-        os.close(descriptor)
 
 
 def _signature_hash(key: PrivateKey) -> hashes.SHA256:
@@ -767,30 +767,6 @@ def load_certificate_file(path: str | os.PathLike[str]) -> tuple[x509.Certificat
     except OSError as exc:
         raise TrustError(f"cannot read {file_path}: {exc.strerror}", code=Code.PKI_INVALID) from exc
     return load_certificates(data, source=str(file_path))
-
-
-def load_private_key(data: bytes, *, source: str = "input") -> PrivateKey:
-    """A PEM (PKCS#8 or traditional) or DER private key; ECDSA and RSA only. Unencrypted keys only."""
-    try:
-        if b"-----BEGIN" in data:
-            key = serialization.load_pem_private_key(data, password=None)
-        else:
-            key = serialization.load_der_private_key(data, password=None)
-    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
-        # the message of these exceptions never contains key material
-        raise TrustError(f"{source}: not a usable private key ({type(exc).__name__})", code=Code.PKI_INVALID) from exc
-    if not isinstance(key, ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey):
-        raise TrustError(f"{source}: only ECDSA and RSA keys are supported", code=Code.PKI_INVALID)
-    return key
-
-
-def load_private_key_file(path: str | os.PathLike[str]) -> PrivateKey:
-    file_path = Path(path)
-    try:
-        data = file_path.read_bytes()
-    except OSError as exc:
-        raise TrustError(f"cannot read {file_path}: {exc.strerror}", code=Code.PKI_INVALID) from exc
-    return load_private_key(data, source=str(file_path))
 
 
 def load_crl(data: bytes, *, source: str = "input") -> x509.CertificateRevocationList:

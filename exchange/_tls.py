@@ -36,6 +36,7 @@ sender-authentication check refuses an envelope that claims another sender (``GW
 Failing closed: an ``https://`` URL this service calls needs ``SERVER_CA`` (or ``FROM_WORKSPACE``), there is no
 fallback to the system CA store; a certificate without its key, client verification without HTTPS, and a file
 that does not load are configuration errors (``CONFIG-INVALID``) before anything listens. TLS 1.2 is the floor.
+Keys may be encrypted at rest (:mod:`exchange._keystore`): they open with ``PTX_KEY_PASSPHRASE``.
 The handshake does not consult CRLs (OpenSSL would refuse every connection once one CA's CRL lapsed); removing a
 certificate from the registry withdraws the identity it carried.
 """
@@ -54,6 +55,7 @@ from cryptography import x509
 from pydantic import BaseModel, ConfigDict, FilePath, model_validator
 
 from exchange._errors import Code, ConfigurationError, TrustError
+from exchange._keystore import key_store
 from exchange._pki import fingerprint, load_certificate_file, load_certificates
 from exchange._redact import redact_url
 
@@ -198,8 +200,12 @@ class TlsMaterial:
 
 
 def _load_chain(context: ssl.SSLContext, cert: Path, key: Path, what: str) -> None:
+    """The chain and its key, through the key store: an encrypted key opens with the configured passphrase
+    (``KEY-PASSPHRASE-REQUIRED`` / ``-WRONG`` naming the file otherwise)."""
     try:
-        context.load_cert_chain(cert, key)
+        key_store().load_cert_chain(context, cert, key)
+    except TrustError as exc:  # not a usable key: PKI-INVALID, still a setting that fails before listening
+        raise ConfigurationError(f"TLS settings: {exc.message}", code=exc.code) from exc
     except (ssl.SSLError, OSError) as exc:
         raise ConfigurationError(
             f"TLS settings: {what} {cert} with key {key} does not load: {exc}", code=Code.CONFIG_INVALID

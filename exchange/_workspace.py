@@ -53,6 +53,7 @@ from cryptography import x509
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from exchange._errors import Code, ConfigurationError, InputError, TrustError
+from exchange._keystore import KeyStore
 from exchange._pki import (
     BACKDATE,
     DEMO_AUTHORITIES,
@@ -74,7 +75,6 @@ from exchange._pki import (
     revocations,
     revoke,
     utc,
-    write_private,
 )
 from exchange._trust import Recognition, TrustContext
 from exchange._trustlist import (
@@ -393,8 +393,10 @@ def init_workspace(
     agreements: Sequence[tuple[str, str]] | None = None,
     key_type: KeyType = KeyType.EC_P256,
     force: bool = False,
+    keys: KeyStore | None = None,
 ) -> InitResult:
-    """Create the demo workspace (see the module docstring) at ``moment``.
+    """Create the demo workspace (see the module docstring) at ``moment``; private keys go through ``keys``
+    (default: plain files, mode 0600; ``ptx init --protect-keys`` passes one that encrypts).
 
     ``agreements`` lists the pairs of countries that sign a bilateral agreement (default: every pair).
     On an existing complete workspace with the same countries nothing changes unless ``force``.
@@ -454,8 +456,8 @@ def init_workspace(
     for code in codes:
         pki = build_country_pki(demo_country(code, key_type=key_type), moment=moment)
         pkis[code] = pki
-        records[code] = _write_country(root, pki, moment)
-    gateway = _write_gateway(root, moment, key_type)
+        records[code] = _write_country(root, pki, moment, keys)
+    gateway = _write_gateway(root, moment, key_type, keys)
     agreement_files = []
     for first, second in pairs:
         agreement = demo_agreement(
@@ -547,24 +549,26 @@ def _write_cert(root: Path, relative: str, data: bytes) -> str:
     return relative
 
 
-def _write_credential(root: Path, credential: Credential, cert_relative: str, key_relative: str) -> None:
-    credential.write(root / key_relative, root / cert_relative)
+def _write_credential(
+    root: Path, credential: Credential, cert_relative: str, key_relative: str, keys: KeyStore | None = None
+) -> None:
+    credential.write(root / key_relative, root / cert_relative, keys=keys)
 
 
-def _write_country(root: Path, pki: CountryPki, moment: datetime) -> CountryRecord:
+def _write_country(root: Path, pki: CountryPki, moment: datetime, keys: KeyStore | None = None) -> CountryRecord:
     files = _country_files(pki.code, pki.authorities)
     _write_cert(root, files["root"], pki.root.certificate_pem())
-    write_private(root / files["root_key"], pki.root.key_pem())
+    pki.root.write_key(root / files["root_key"], keys=keys)
     _write_cert(root, files["root_crl"], crl_pem(pki.root_crl))
-    _write_credential(root, pki.issuing_ca, files["issuing_ca"], files["issuing_ca_key"])
+    _write_credential(root, pki.issuing_ca, files["issuing_ca"], files["issuing_ca_key"], keys)
     _write_cert(root, files["issuing_ca_crl"], crl_pem(pki.issuing_ca_crl))
-    _write_credential(root, pki.trust_list_signer, files["trust_list_signer"], files["trust_list_signer_key"])
-    _write_credential(root, pki.tls_server, files["tls_server"], files["tls_server_key"])
-    _write_credential(root, pki.tls_client, files["tls_client"], files["tls_client_key"])
+    _write_credential(root, pki.trust_list_signer, files["trust_list_signer"], files["trust_list_signer_key"], keys)
+    _write_credential(root, pki.tls_server, files["tls_server"], files["tls_server_key"], keys)
+    _write_credential(root, pki.tls_client, files["tls_client"], files["tls_client_key"], keys)
     authorities = {}
     for spec in pki.spec.authorities:
         cert_relative, key_relative = files["authorities"][spec.slug]
-        _write_credential(root, pki.authorities[spec.slug], cert_relative, key_relative)
+        _write_credential(root, pki.authorities[spec.slug], cert_relative, key_relative, keys)
         authorities[spec.slug] = AuthorityRecord(
             name=spec.name, role=spec.role.value, document_types=spec.document_types,  # type: ignore[arg-type]
             certificate=cert_relative, key=key_relative,
@@ -577,7 +581,7 @@ def _write_country(root: Path, pki: CountryPki, moment: datetime) -> CountryReco
     )
 
 
-def _write_gateway(root: Path, moment: datetime, key_type: KeyType) -> GatewayRecord:
+def _write_gateway(root: Path, moment: datetime, key_type: KeyType, keys: KeyStore | None = None) -> GatewayRecord:
     gateway = build_gateway_pki(moment=moment, key_type=key_type)
     record = GatewayRecord(
         name="PTX Gateway",
@@ -587,11 +591,11 @@ def _write_gateway(root: Path, moment: datetime, key_type: KeyType) -> GatewayRe
         tls_client="gateway/tls-client.pem", tls_client_key="gateway/tls-client.key",
     )
     _write_cert(root, record.ca, gateway.ca.certificate_pem())
-    write_private(root / record.ca_key, gateway.ca.key_pem())
+    gateway.ca.write_key(root / record.ca_key, keys=keys)
     _write_cert(root, record.ca_crl, crl_pem(gateway.crl))
-    _write_credential(root, gateway.signer, record.signer, record.signer_key)
-    _write_credential(root, gateway.tls_server, record.tls_server, record.tls_server_key)
-    _write_credential(root, gateway.tls_client, record.tls_client, record.tls_client_key)
+    _write_credential(root, gateway.signer, record.signer, record.signer_key, keys)
+    _write_credential(root, gateway.tls_server, record.tls_server, record.tls_server_key, keys)
+    _write_credential(root, gateway.tls_client, record.tls_client, record.tls_client_key, keys)
     return record
 
 

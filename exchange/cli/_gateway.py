@@ -79,6 +79,7 @@ def serve_gateway(
     from exchange._redact import redact_url
     from exchange._tls import gateway_tls
     from exchange._workspace import Workspace
+    from exchange.cli._keys import open_keys
     from exchange.services._server import server_config
     from gateway._app import create_app
     from gateway._settings import load_settings
@@ -93,6 +94,7 @@ def serve_gateway(
     overrides.update(tls_overrides(tls, require_client_cert))
     settings = load_settings(**overrides)
     material = gateway_tls(settings.tls, Workspace.open(settings.workspace))
+    open_keys(settings.workspace)  # now, not at the first delivery: KEY-* codes naming the file, one prompt
     # before binding: a bad certificate or HTTP limit is a clear error, not a traceback
     config = server_config(create_app(settings), material, log_level=log_level, service="gateway")
     sock = bind_socket(host, port)

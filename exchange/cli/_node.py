@@ -53,6 +53,7 @@ def serve_node(
 
     from exchange._redact import redact_url
     from exchange._tls import node_tls
+    from exchange.cli._keys import open_keys
     from exchange.node import create_app, load_settings
     from exchange.services._server import server_config
 
@@ -68,6 +69,7 @@ def serve_node(
     overrides.update(tls_overrides(tls, require_client_cert))
     settings = load_settings(**overrides)
     app = create_app(settings)
+    open_keys(settings.workspace)  # every key it holds opens now (its authorities'): KEY-* codes naming the file
     material = node_tls(settings.tls, app.state.node.workspace, settings.country)
     # before binding: a bad certificate or HTTP limit is a clear error, not a traceback
     config = server_config(app, material, log_level=log_level, service=f"node-{country.upper()}")

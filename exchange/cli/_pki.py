@@ -91,6 +91,10 @@ def init(
     key_type: Annotated[str, typer.Option("--key-type", help="ec-p256 (default), rsa-2048 or rsa-3072.")] = "ec-p256",
     force: Annotated[bool, typer.Option("--force", help="Regenerate everything, even a complete workspace.")] = False,
     at: AtOption = None,
+    protect_keys: Annotated[bool, typer.Option(
+        "--protect-keys", help="Write the private keys encrypted with a passphrase (PTX_KEY_PASSPHRASE, or typed "
+                               "twice); the demo keeps them plain.",
+    )] = False,
 ) -> None:
     """Create the demo workspace: each country's PKI and signed trust list, the agreements, the gateway."""
     from rich.table import Table
@@ -113,9 +117,16 @@ def init(
                 if len(parts) != 2:
                     raise InputError(f"agreement {item!r}: write it as AA-BB", code=Code.INPUT_INVALID)
                 pairs.append((parts[0], parts[1]))
+        keys = None
+        if protect_keys:
+            from exchange._keystore import FileKeyStore
+            from exchange.cli._keys import new_passphrase
+
+            secret = new_passphrase()
+            keys = FileKeyStore(passphrase=lambda: secret)
         result = init_workspace(
             workspace, moment=parse_moment(at), countries=countries.split(","), agreements=pairs,
-            key_type=chosen_key, force=force,
+            key_type=chosen_key, force=force, keys=keys,
         )
         console = make_console()
         console.print(("[green]" if result.changed else "[yellow]") + result.message)
@@ -132,7 +143,7 @@ def init(
             flows = "; ".join(f"{f.sender} -> {f.receiver}: {len(f.document_types)} types" for f in agreement.flows)
             console.print(f"agreement [bold]{agreement.id}[/bold]: {flows}")
         console.print(
-            "private keys are written with mode 0600; next: "
+            f"private keys are written with mode 0600{', encrypted' if protect_keys else ''}; next: "
             f"[bold]ptx sign FILE --as \"{opened.issuers()[0][2].name}\"[/bold], "
             f"[bold]ptx verify FILE --receiver {opened.countries[1]}[/bold], "
             f"[bold]ptx trust anchor {opened.countries[0]}[/bold]"

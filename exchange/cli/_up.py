@@ -159,6 +159,19 @@ def _pump(name: str, process: subprocess.Popen[bytes], width: int) -> None:
         sys.stdout.flush()
 
 
+def _passphrase_env(root: Path) -> dict[str, str]:
+    """The services never ask (their stdin is not the terminal): when the workspace holds encrypted keys and
+    ``PTX_KEY_PASSPHRASE`` is unset, ``ptx up`` asks once on the terminal and hands the answer to them."""
+    from exchange._keystore import FileKeyStore
+    from exchange._passphrase import PASSPHRASE_ENV, configured_passphrase
+    from exchange.cli._keys import key_files
+
+    if os.environ.get(PASSPHRASE_ENV) or not any(FileKeyStore().is_encrypted(path) for path in key_files(root)):
+        return {}
+    secret = configured_passphrase()  # the prompt ptx installs on a terminal; None elsewhere
+    return {PASSPHRASE_ENV: secret.decode("utf-8")} if secret else {}
+
+
 @app.command("up")
 def up(
     workspace: WorkspaceOption = None,
@@ -193,16 +206,16 @@ def up(
     logs = root / "logs"
     logs.mkdir(exist_ok=True)
     processes: list[subprocess.Popen[bytes]] = []
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", **_passphrase_env(root)}
     try:
         for service in services:
             if detach:
                 with open(logs / f"{service.name}.log", "ab") as log:
                     process = subprocess.Popen(service.command, stdout=log, stderr=subprocess.STDOUT, env=env,
-                                               start_new_session=True)
+                                               stdin=subprocess.DEVNULL, start_new_session=True)
             else:
                 process = subprocess.Popen(service.command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                           env=env, start_new_session=True)
+                                           stdin=subprocess.DEVNULL, env=env, start_new_session=True)
             processes.append(process)
         for service, process in zip(services, processes, strict=True):
             _wait_ready(service, process, timeout, root)

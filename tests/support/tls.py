@@ -25,18 +25,20 @@ from exchange.testing.processes import stop
 HANDSHAKE_REFUSED = (httpx.ConnectError, httpx.ReadError, httpx.RemoteProtocolError, httpx.WriteError)
 
 
-def context(*cas: Path, cert: Path | None = None, key: Path | None = None) -> ssl.SSLContext:
-    """A client context that trusts only ``cas`` and presents ``cert`` (a chain file) when given."""
+def context(*cas: Path, cert: Path | None = None, key: Path | None = None, password: str | None = None) -> ssl.SSLContext:
+    """A client context that trusts only ``cas`` and presents ``cert`` (a chain file) when given (its key
+    encrypted under ``password`` when given)."""
     result = ssl.create_default_context(cadata="".join(path.read_text() for path in cas))
     if cert is not None:
-        result.load_cert_chain(cert, key)
+        result.load_cert_chain(cert, key, password=password)
     return result
 
 
-def country_client(workspace: Workspace, code: str, *cas: Path) -> ssl.SSLContext:
+def country_client(workspace: Workspace, code: str, *cas: Path, password: str | None = None) -> ssl.SSLContext:
     """Country ``code``'s single window as a TLS client (its registered TLS client certificate)."""
     record = workspace.country(code)
-    return context(*cas, cert=workspace.file(record.tls_client), key=workspace.file(record.tls_client_key))
+    return context(*cas, cert=workspace.file(record.tls_client), key=workspace.file(record.tls_client_key),
+                   password=password)
 
 
 def gateway_ca(workspace: Workspace) -> Path:

@@ -243,6 +243,28 @@ start_services() {
   fi
 }
 
+# background NAME COMMAND...: start a long-running command (a service on a party's own folder) in the background,
+# its output in NAME.log; it is stopped when the exercise ends, whatever happens.
+BACKGROUND_PIDS=""
+background() {
+  local name="$1"
+  shift
+  printf '   $ %s &   (output in %s.log)\n' "$(_shown "$@")" "$name"
+  "$@" >"$WORK/$name.log" 2>&1 &
+  BACKGROUND_PIDS="$BACKGROUND_PIDS $!"
+}
+
+# ready URL NAME: wait until URL answers (a service started with background), or fail with its log.
+ready() {
+  local _
+  for _ in $(seq 1 150); do
+    "$PYTHON" -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1], timeout=1)' "$1" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  tail -n 20 "$WORK/$2.log" >&2
+  fail "$2 did not start at $1 (a port may be taken: choose others with PTX_EXAMPLE_GATEWAY_PORT and PTX_EXAMPLE_NODE_PORT)"
+}
+
 # stop_services: ptx down, as a step of its own (the exit trap then has nothing left to stop).
 stop_services() {
   ok ptx down
@@ -260,8 +282,14 @@ finish() {
 }
 
 _on_exit() {
-  local rc=$?
+  local rc=$? pid
   trap - EXIT INT TERM
+  for pid in $BACKGROUND_PIDS; do
+    kill "$pid" 2>/dev/null || true
+  done
+  for pid in $BACKGROUND_PIDS; do
+    wait "$pid" 2>/dev/null || true
+  done
   if [ "$SERVICES_UP" = 1 ]; then
     if [ "$rc" = 0 ]; then
       printf '\nCleaning up: stopping the services.\n   $ ptx down\n'

@@ -99,6 +99,17 @@ class PartyView:
         """The certificate of the single-window node registered for ``party``, or None."""
         raise NotImplementedError
 
+    def node_certificates(self, party: str) -> tuple[tuple[x509.Certificate, datetime | None], ...]:
+        """Every node certificate of ``party`` with the moment it retires (None: current); a renewal keeps the
+        old one for an overlap period. The default: the one :meth:`node_certificate` answers."""
+        current = self.node_certificate(party)
+        return ((current, None),) if current is not None else ()
+
+    def refused_agreements(self) -> tuple[ExchangeError, ...]:
+        """Agreements of this service's folder that were refused (a signature that does not verify), to say why
+        a flow has no agreement. The default: none."""
+        return ()
+
     def receiver_known(self, party: str) -> bool:  # pragma: no cover - interface
         """Whether this service takes messages for ``party`` (the gateway: a member; a node: itself)."""
         raise NotImplementedError
@@ -460,9 +471,9 @@ class Engine:
                 path="/Envelope/Header/Sender/Identifier/@Authority",
             )], 401)
             return
-        registered = view.node_certificate(sender.identifier)
+        registered_all = view.node_certificates(sender.identifier)
         relay = view.relay_certificate() if profile.relayed_types else None
-        if registered is None and relay is None:
+        if not registered_all and relay is None:
             run.fail(Step.SENDER, [Finding.of(
                 profile.code("SENDER-UNKNOWN"), Step.SENDER,
                 f"no single-window node is registered for {sender.identifier!r} here",
@@ -479,18 +490,28 @@ class Engine:
         if relay is not None and fingerprint(check.signer) == fingerprint(relay):
             self._relayed(run, check.signed_content)
             return
-        if registered is None:
+        if not registered_all:
             run.fail(Step.SENDER, [Finding.of(
                 profile.code("SENDER-UNKNOWN"), Step.SENDER,
                 f"no single-window node is registered for {sender.identifier!r} here",
                 path="/Envelope/Header/Sender/Identifier",
             )], 401)
             return
-        if fingerprint(check.signer) != fingerprint(registered):
+        signed_by = fingerprint(check.signer)
+        matched = next(((certificate, retires) for certificate, retires in registered_all
+                        if fingerprint(certificate) == signed_by), None)
+        if matched is None:
             run.fail(Step.SENDER, [Finding.of(
                 profile.code("SENDER-MISMATCH"), Step.SENDER,
                 f"the envelope claims sender {sender.identifier} but is signed by "
                 f"{check.signer.subject.rfc4514_string()}, not by {sender.identifier}'s registered node",
+            )], 403)
+            return
+        if matched[1] is not None and matched[1] <= run.moment:
+            run.fail(Step.SENDER, [Finding.of(
+                profile.code("SENDER-CERT-RETIRED"), Step.SENDER,
+                f"the envelope is signed with {sender.identifier}'s earlier node certificate, which retired at "
+                f"{matched[1].isoformat()} when its renewal's overlap ended; sign with the current one",
             )], 403)
             return
         decision = view.node_trust(sender.identifier).evaluate(check.signer, check.chain, document_type=ENVELOPE_TYPE)
@@ -569,6 +590,7 @@ class Engine:
                     f"to {receiver.identifier}",
                     path="/Envelope/Header/DocumentIdentification/Type",
                 ))
+                findings += [Finding.from_error(error, Step.ROUTING) for error in run.view.refused_agreements()]
             elif header.agreement_ref and header.agreement_ref not in allowing:
                 findings.append(Finding.of(
                     profile.code("NO-AGREEMENT"), Step.ROUTING,

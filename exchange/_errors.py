@@ -277,6 +277,44 @@ class Code(Enum):
         "TRUST-NOT-RECOGNISED", Severity.ERROR, Category.TRUST, "no agreement recognises this issuer's trust list"
     )
     PKI_INVALID = ("PKI-INVALID", Severity.ERROR, Category.TRUST, "key or certificate material is unusable")
+
+    # --- public packages and signed agreements (what crosses a border) ------------------------------------
+    PACKAGE_INVALID = (
+        "PACKAGE-INVALID", Severity.ERROR, Category.TRUST, "a country package cannot be read (not a signed package)"
+    )
+    PACKAGE_ANCHOR_MISMATCH = (
+        "PACKAGE-ANCHOR-MISMATCH", Severity.ERROR, Category.TRUST,
+        "the package's anchor is not the one whose fingerprint was given out of band",
+    )
+    PACKAGE_SIGNATURE_INVALID = (
+        "PACKAGE-SIGNATURE-INVALID", Severity.ERROR, Category.TRUST,
+        "the package's signature does not verify under its country's anchor",
+    )
+    PACKAGE_ROLLBACK = (
+        "PACKAGE-ROLLBACK", Severity.ERROR, Category.TRUST,
+        "the package is older (lower sequence) than the one held: a replay is refused",
+    )
+    PACKAGE_SEQUENCE_REUSED = (
+        "PACKAGE-SEQUENCE-REUSED", Severity.ERROR, Category.TRUST,
+        "the package has the sequence of the one held but other content (a fork)",
+    )
+    PACKAGE_EXPIRED = (
+        "PACKAGE-EXPIRED", Severity.ERROR, Category.TRUST, "the package's trust list is outside its validity period"
+    )
+    AGREEMENT_INVALID = (
+        "AGREEMENT-INVALID", Severity.ERROR, Category.TRUST, "an agreement cannot be read (not a signed agreement)"
+    )
+    AGREEMENT_SIGNATURE_INVALID = (
+        "AGREEMENT-SIGNATURE-INVALID", Severity.ERROR, Category.TRUST,
+        "an agreement's signature does not verify, or its signer does not chain to the party's anchor",
+    )
+    AGREEMENT_UNSIGNED = (
+        "AGREEMENT-UNSIGNED", Severity.ERROR, Category.TRUST, "an agreement lacks the signature of one of its parties"
+    )
+    AGREEMENT_PARTY_UNKNOWN = (
+        "AGREEMENT-PARTY-UNKNOWN", Severity.ERROR, Category.TRUST,
+        "an agreement names a party whose public package this folder does not hold, or another anchor for it",
+    )
     TRUST_AUTHORISATION_UNCHECKED = (
         "TRUST-AUTHORISATION-UNCHECKED", Severity.INFO, Category.TRUST,
         "anchor configured without a trust list: issuer authorisation was not checked",
@@ -381,6 +419,10 @@ class Code(Enum):
         "GW-SENDER-CERT-INVALID", Severity.ERROR, Category.ENVELOPE,
         "the sending node's certificate is expired, not yet valid or revoked",
     )
+    GW_SENDER_CERT_RETIRED = (
+        "GW-SENDER-CERT-RETIRED", Severity.ERROR, Category.ENVELOPE,
+        "signed with the sender's earlier node certificate after its renewal's overlap ended",
+    )
     GW_TRANSPORT_IDENTITY = (
         "GW-TRANSPORT-IDENTITY", Severity.ERROR, Category.ENVELOPE,
         "the TLS client certificate does not belong to the sender named in the envelope",
@@ -472,6 +514,10 @@ class Code(Enum):
     NODE_SENDER_CERT_INVALID = (
         "NODE-SENDER-CERT-INVALID", Severity.ERROR, Category.ENVELOPE,
         "this node's trust does not let it rely on the sending node's certificate for envelopes",
+    )
+    NODE_SENDER_CERT_RETIRED = (
+        "NODE-SENDER-CERT-RETIRED", Severity.ERROR, Category.ENVELOPE,
+        "signed with the sender's earlier node certificate after its renewal's overlap ended",
     )
     NODE_SENDER_RELAYED = (
         "NODE-SENDER-RELAYED", Severity.INFO, Category.ENVELOPE,

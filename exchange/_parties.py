@@ -23,6 +23,7 @@ restart the lists on disk are the baseline (``ptx trust import`` refuses an olde
 
 from __future__ import annotations
 
+import logging
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -34,11 +35,12 @@ from exchange._engine import Parties, PartyView
 from exchange._errors import Code, ConfigurationError, TrustError
 from exchange._pki import load_certificate_file
 from exchange._trustlist import TrustList, check_succession
-from exchange._workspace import Role
 
 if TYPE_CHECKING:
     from exchange._trust import TrustContext
     from exchange._workspace import Agreement, Workspace
+
+log = logging.getLogger("exchange.parties")
 
 #: how many times a snapshot is rebuilt when its files keep changing while it is built
 _ATTEMPTS = 3
@@ -52,11 +54,18 @@ class Snapshot:
 
     stamps: Stamps
     agreements: tuple[Agreement, ...]
-    nodes: dict[str, x509.Certificate]
+    #: each member's node certificates with the moment each retires (None: the current one)
+    nodes: dict[str, tuple[tuple[x509.Certificate, datetime | None], ...]]
     #: trust contexts by whose they are (a country code), or the error that kept one from being built
     contexts: dict[str, TrustContext | TrustError | ConfigurationError] = field(default_factory=dict)
     #: a node's: the gateway's signing certificate, which signs envelopes relayed from its hub interface
     relay: x509.Certificate | None = None
+    #: agreements of the folder that were refused (a bad signature, an unknown party), with their codes
+    refused: tuple[TrustError, ...] = ()
+    #: each member's endpoint from its public package (the gateway delivers there unless configured otherwise)
+    endpoints: dict[str, str] = field(default_factory=dict)
+    #: the folder as read for this snapshot
+    workspace: Workspace | None = None
 
     def trust(self, whose: str, moment: datetime) -> TrustContext:
         built = self.contexts.get(whose)
@@ -81,7 +90,17 @@ class WorkspaceView(PartyView):
         return self.snapshot.agreements
 
     def node_certificate(self, party: str) -> x509.Certificate | None:
-        return self.snapshot.nodes.get(party)
+        return next((certificate for certificate, retires in self.snapshot.nodes.get(party, ())
+                     if retires is None), None)
+
+    def node_certificates(self, party: str) -> tuple[tuple[x509.Certificate, datetime | None], ...]:
+        return self.snapshot.nodes.get(party, ())
+
+    def refused_agreements(self) -> tuple[TrustError, ...]:
+        return self.snapshot.refused
+
+    def endpoint(self, party: str) -> str | None:
+        return self.snapshot.endpoints.get(party)
 
     def receiver_known(self, party: str) -> bool:
         return party == self.country if self.country is not None else party in self.snapshot.nodes
@@ -112,6 +131,7 @@ class WorkspaceParties(Parties):
         self._snapshot: Snapshot | None = None
         #: the newest trust list of each country this service has used (no rollback below it)
         self._held: dict[str, TrustList] = {}
+        self._index_stamp: tuple[int, int] | None = None
 
     def view(self, *, moment: datetime) -> WorkspaceView:
         return self._view_type(self.snapshot(moment), self.country, moment=moment)
@@ -132,18 +152,41 @@ class WorkspaceParties(Parties):
             return built
 
     def _stamps(self) -> Stamps:
-        workspace = self.workspace
-        nodes = [workspace.file(_node_record(workspace, code)) for code in workspace.countries]
-        relay = [workspace.file(workspace.index.gateway.signer)] if self.country is not None else []
+        workspace = self._reopen()
+        nodes = [path for code in workspace.members for path in workspace.node_files(code)]
+        relay = [workspace.file(workspace.gateway_record.signer)] \
+            if self.country is not None and workspace.index.gateway is not None else []
         return workspace.stamps([*workspace.context_inputs(), *nodes, *relay])
+
+    def _reopen(self) -> Workspace:
+        """The folder's index as it is now: re-read when ``workspace.yaml`` changed (a partner admitted or
+        withdrawn, an agreement installed), so the next snapshot sees the new members."""
+        from exchange._workspace import INDEX_NAME, Workspace
+
+        index = self.workspace.path / INDEX_NAME
+        try:
+            stat = index.stat()
+            stamp = (stat.st_mtime_ns, stat.st_size)
+        except OSError:
+            return self.workspace
+        if stamp != self._index_stamp:
+            try:
+                self.workspace = Workspace.open(self.workspace.path)
+            except ConfigurationError as exc:  # a broken index: keep serving on the one read before, and say so
+                log.error("%s", exc, extra={"code": exc.code.value})
+            self._index_stamp = stamp
+        return self.workspace
 
     def _build(self, stamps: Stamps, moment: datetime) -> Snapshot:
         workspace = self.workspace
-        agreements = workspace.agreements if self.country is None else workspace.agreements_of(self.country)
-        nodes = {code: workspace.node_certificate(code) for code in workspace.countries}
+        agreements, refused = workspace.verified_agreements(moment)
+        if self.country is not None:
+            agreements = tuple(agreement for agreement in agreements if agreement.party(self.country) is not None)
+        nodes = {code: workspace.node_certificates(code) for code in workspace.members}
+        endpoints = {code: url for code in workspace.members if (url := workspace.endpoint(code))}
         contexts: dict[str, TrustContext | TrustError | ConfigurationError] = {}
         newest: dict[str, TrustList] = {}
-        for whose in (self.country,) if self.country is not None else workspace.countries:
+        for whose in (self.country,) if self.country is not None else workspace.members:
             try:
                 context = workspace.build_trust_context(whose, moment)
                 for trust_list in (*context.trust_lists, *context.known):
@@ -154,15 +197,11 @@ class WorkspaceParties(Parties):
                 contexts[whose] = exc
         self._held.update(newest)
         relay = None
-        if self.country is not None:  # a node: the gateway's public signing certificate (no key is opened)
-            relay = load_certificate_file(workspace.file(workspace.index.gateway.signer))[0]
-        return Snapshot(stamps=stamps, agreements=agreements, nodes=nodes, contexts=contexts, relay=relay)
-
-
-def _node_record(workspace: Workspace, code: str) -> str:
-    record = workspace.country(code)
-    return next(authority.certificate for authority in record.authorities.values()
-                if authority.role == Role.NODE.value)
+        if self.country is not None and workspace.index.gateway is not None:
+            # a node: the gateway's public signing certificate (no key is opened)
+            relay = load_certificate_file(workspace.file(workspace.gateway_record.signer))[0]
+        return Snapshot(stamps=stamps, agreements=agreements, nodes=nodes, contexts=contexts, relay=relay,
+                        refused=refused, endpoints=endpoints, workspace=workspace)
 
 
 __all__ = ["Snapshot", "WorkspaceParties", "WorkspaceView"]

@@ -253,15 +253,18 @@ def _pem(workspace: Workspace, relative: str) -> str:
 
 
 def country_roots(workspace: Workspace) -> dict[str, str]:
-    """Each country's root CA (PEM) by country code."""
-    return {code: _pem(workspace, workspace.country(code).root) for code in workspace.countries}
+    """Each member country's root CA (PEM) by country code: own and partners' (from their packages)."""
+    return {code: _read_bundle(workspace.anchor_file(code)) for code in workspace.members}
 
 
 def gateway_tls(settings: TlsSettings, workspace: Workspace) -> TlsMaterial:
     """The gateway's material: ``settings``, completed from the workspace when ``from_workspace``."""
 
     def defaults() -> TlsMaterial:
-        record = workspace.index.gateway
+        record = workspace.gateway_record
+        if record.tls_server_key is None or record.tls_client_key is None:
+            raise ConfigurationError(f"{workspace.path} holds the gateway's certificates but not its TLS keys",
+                                     code=Code.CONFIG_INVALID)
         roots = country_roots(workspace)
         bundle = "".join(roots.values())
         return TlsMaterial(
@@ -278,7 +281,7 @@ def node_tls(settings: TlsSettings, workspace: Workspace, country: str) -> TlsMa
 
     def defaults() -> TlsMaterial:
         record = workspace.country(country)
-        gateway_ca = _pem(workspace, workspace.index.gateway.ca)
+        gateway_ca = _pem(workspace, workspace.gateway_record.ca)
         return TlsMaterial(
             cert=workspace.file(record.tls_server), key=workspace.file(record.tls_server_key), client_ca=gateway_ca,
             client_cert=workspace.file(record.tls_client), client_key=workspace.file(record.tls_client_key),
@@ -291,7 +294,7 @@ def node_tls(settings: TlsSettings, workspace: Workspace, country: str) -> TlsMa
 def workspace_ca_bundle(workspace: Workspace) -> str:
     """Every CA a demo service's TLS server chains to (the gateway's CA, each country's root): what ``ptx``'s
     own client commands verify against when the services run with ``--tls``."""
-    return _pem(workspace, workspace.index.gateway.ca) + "".join(country_roots(workspace).values())
+    return _pem(workspace, workspace.gateway_record.ca) + "".join(country_roots(workspace).values())
 
 
 # --- transport identity ----------------------------------------------------------------------------------
@@ -335,8 +338,12 @@ class TransportPolicy:
 
 
 def _leaf(workspace: Workspace, relative: str) -> x509.Certificate:
+    return _leaf_file(workspace.file(relative))
+
+
+def _leaf_file(path: Path) -> x509.Certificate:
     try:
-        return load_certificate_file(workspace.file(relative))[0]
+        return load_certificate_file(path)[0]
     except TrustError as exc:
         raise ConfigurationError(f"TLS registry: {exc.message}", code=Code.CONFIG_INVALID) from exc
 
@@ -344,7 +351,8 @@ def _leaf(workspace: Workspace, relative: str) -> x509.Certificate:
 def gateway_transport_policy(workspace: Workspace) -> TransportPolicy:
     """What the gateway accepts: each country's registered TLS client certificate names that country."""
     parties = {
-        fingerprint(_leaf(workspace, workspace.country(code).tls_client)): code for code in workspace.countries
+        fingerprint(_leaf_file(path)): code for code in workspace.members
+        if (path := workspace.tls_client_file(code)) is not None
     }
     return TransportPolicy(
         MappingProxyType(parties), Code.GW_TRANSPORT_CERT_MISSING, Code.GW_TRANSPORT_IDENTITY, "a submission"
@@ -353,7 +361,7 @@ def gateway_transport_policy(workspace: Workspace) -> TransportPolicy:
 
 def node_transport_policy(workspace: Workspace) -> TransportPolicy:
     """What a node's inbox accepts: only the gateway's registered TLS client certificate."""
-    gateway = _leaf(workspace, workspace.index.gateway.tls_client)
+    gateway = _leaf(workspace, workspace.gateway_record.tls_client)
     return TransportPolicy(
         MappingProxyType({fingerprint(gateway): GATEWAY_PARTY}), Code.NODE_TRANSPORT_IDENTITY,
         Code.NODE_TRANSPORT_IDENTITY, "a delivery",

@@ -464,7 +464,7 @@ def load_trust_list(
             "that this configuration recognises; a list is trusted only under an anchor configured beforehand",
             code=Code.TRUST_NOT_RECOGNISED,
         )
-    _check_list_signer(trust_list, check.signer, tuple(check.chain), declared, moment)
+    check_scheme_signer(trust_list, check.signer, tuple(check.chain), declared, moment)
     check_succession(previous, trust_list)
     if not allow_expired and not trust_list.is_current(moment):
         raise TrustError(
@@ -502,14 +502,15 @@ def load_trust_list_file(
     )
 
 
-def _check_list_signer(
+def check_scheme_signer(
     trust_list: TrustList,
     signer: x509.Certificate,
     presented: tuple[x509.Certificate, ...],
     anchors: Sequence[x509.Certificate],
     moment: datetime,
 ) -> None:
-    """The signer must chain to a configured anchor of the list at ``moment`` (RFC 5280 path validation), carry
+    """The signer of a scheme's list (or of a document the scheme signs with the same key: its public package, its
+    agreements) must chain to a configured anchor of the list at ``moment`` (RFC 5280 path validation), carry
     the trust list signing usage, and be shown not revoked by the list's own CRLs (revoked: TRUST-LIST-SIGNATURE;
     no CRL valid then that covers it: TRUST-REVOCATION-UNKNOWN, and the list is refused rather than trusted on
     an unchecked signer). The signer's revocation is decided at the moment, brought inside the list's own

@@ -76,6 +76,7 @@ from exchange._pki import (
     revoke,
     utc,
 )
+from exchange._signed import AGREEMENT_CODES, PACKAGE_CODES, countersign, dumps, parse, sign, verify_member
 from exchange._trust import Recognition, TrustContext
 from exchange._trustlist import (
     DEFAULT_LIST_LIFETIME,
@@ -117,7 +118,6 @@ class AgreementParty(_Model):
 
     country: str = Field(pattern=_COUNTRY)
     name: str | None = None
-    trust_list: str = Field(min_length=1, description="path of the party's published trust list")
     anchor_sha256: str = Field(pattern=_SHA256, description="SHA-256 of the party's root certificate (DER)")
 
 
@@ -182,8 +182,42 @@ class Agreement(_Model):
 
 
 def load_agreement(path: str | os.PathLike[str]) -> Agreement:
-    """Read an agreement file; unknown keys and bad values are refused with the key named."""
+    """Read an agreement's terms from a YAML file (not a signed agreement: see :meth:`Workspace.read_agreement`);
+    unknown keys and bad values are refused with the key named."""
     return _load_model(Path(path), Agreement, "agreement")
+
+
+def agreement_terms(payload: bytes) -> Agreement:
+    """The terms a signed agreement carries (its payload, YAML): AGREEMENT-INVALID when they are not valid."""
+    try:
+        raw = yaml.safe_load(payload.decode("utf-8"))
+        return Agreement.model_validate(raw)
+    except (UnicodeDecodeError, yaml.YAMLError) as exc:
+        raise TrustError(f"the agreement's terms are not YAML ({exc})", code=Code.AGREEMENT_INVALID) from exc
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: {error['msg']}" for error in exc.errors()
+        )
+        raise TrustError(f"the agreement's terms are not valid: {problems}", code=Code.AGREEMENT_INVALID) from exc
+
+
+class RecognitionEntry(_Model):
+    """One partner a country recognises: for which document types and which period (its own decision)."""
+
+    country: str = Field(pattern=_COUNTRY)
+    document_types: tuple[str, ...] = Field(min_length=1)
+    valid_from: AwareDatetime | None = None
+    valid_until: AwareDatetime | None = None
+
+
+class RecognitionFile(_Model):
+    """``recognition.yaml`` of a country's folder: whom it recognises. Within this, an agreement in force must let
+    the type flow as well (the agreement lets a flow pass the gateway; recognition is the receiver's decision)."""
+
+    recognises: tuple[RecognitionEntry, ...] = ()
+
+    def entry(self, country: str) -> RecognitionEntry | None:
+        return next((entry for entry in self.recognises if entry.country == country), None)
 
 
 class AuthorityRecord(_Model):
@@ -192,6 +226,13 @@ class AuthorityRecord(_Model):
     document_types: tuple[str, ...]
     certificate: str
     key: str
+
+
+class NodeRecord(_Model):
+    """A node certificate kept after a renewal: envelopes it signed are accepted until ``retires_at``."""
+
+    certificate: str
+    retires_at: AwareDatetime | None = None
 
 
 class CountryRecord(_Model):
@@ -211,19 +252,49 @@ class CountryRecord(_Model):
     tls_server_key: str
     tls_client: str
     tls_client_key: str
+    #: earlier node certificates still in their overlap period (``ptx country renew-node``)
+    retired_nodes: tuple[NodeRecord, ...] = ()
+    #: the country's own recognition decisions (its folder's ``recognition.yaml``); None: the agreements decide
+    recognition: str | None = None
+    endpoint: str | None = None
+    #: the last public package exported (``ptx country export``)
+    package: str | None = None
 
 
 class GatewayRecord(_Model):
+    """The gateway's material: with its keys in its own folder, certificates only in a country's folder."""
+
     name: str
     ca: str
-    ca_key: str
     ca_crl: str
     signer: str
-    signer_key: str
     tls_server: str
-    tls_server_key: str
     tls_client: str
-    tls_client_key: str
+    ca_key: str | None = None
+    signer_key: str | None = None
+    tls_server_key: str | None = None
+    tls_client_key: str | None = None
+    endpoint: str | None = None
+    package: str | None = None
+
+    def public(self) -> GatewayRecord:
+        return self.model_copy(update={"ca_key": None, "signer_key": None, "tls_server_key": None,
+                                       "tls_client_key": None, "package": None})
+
+
+class PartnerRecord(_Model):
+    """A partner as its public package describes it (``ptx country import``, ``ptx gateway admit``)."""
+
+    name: str
+    package: str
+    sequence: int
+    anchor: str
+    anchor_sha256: str = Field(pattern=_SHA256)
+    trust_list: str
+    nodes: tuple[NodeRecord, ...] = Field(min_length=1)
+    tls_client: str | None = None
+    tls_server: str | None = None
+    endpoint: str | None = None
 
 
 class ImportedRecord(_Model):
@@ -238,23 +309,34 @@ class WorkspaceIndex(_Model):
     format: Literal[1] = 1
     created: AwareDatetime
     key_type: KeyType
-    countries: dict[str, CountryRecord]
-    gateway: GatewayRecord
+    #: the countries whose PKI (and keys) this folder holds: all of them in the network folder, one in a country's
+    countries: dict[str, CountryRecord] = Field(default_factory=dict)
+    #: the gateway: with its keys in the gateway's folder, its public certificates in a country's
+    gateway: GatewayRecord | None = None
     agreements: tuple[str, ...] = ()
     imported: dict[str, ImportedRecord] = Field(default_factory=dict)
+    #: partners known from their public packages (a country's partners; the gateway's directory)
+    partners: dict[str, PartnerRecord] = Field(default_factory=dict)
 
     def files(self) -> list[str]:
         """Every file the index names (relative paths)."""
         names: list[str] = []
+        skip = {"name", "root_sha256", "endpoint"}
         for record in self.countries.values():
-            names += [value for key, value in record.model_dump().items() if isinstance(value, str) and key != "name"
-                      and key != "root_sha256"]
+            names += [value for key, value in record.model_dump().items() if isinstance(value, str)
+                      and key not in skip]
             for authority in record.authorities.values():
                 names += [authority.certificate, authority.key]
-        names += [value for key, value in self.gateway.model_dump().items() if key != "name"]
+            names += [node.certificate for node in record.retired_nodes]
+        if self.gateway is not None:
+            names += [value for key, value in self.gateway.model_dump().items()
+                      if isinstance(value, str) and key not in skip]
         names += list(self.agreements)
         for imported in self.imported.values():
             names += [imported.trust_list, imported.anchor]
+        for partner in self.partners.values():
+            names += [partner.package, partner.anchor, partner.trust_list, *(node.certificate for node in partner.nodes)]
+            names += [name for name in (partner.tls_client, partner.tls_server) if name is not None]
         return names
 
 
@@ -379,7 +461,10 @@ def private_files(index: WorkspaceIndex, party: str) -> list[str]:
     """The private key files of ``party`` named by the index (relative paths)."""
     if party == GATEWAY_PARTY:
         gateway = index.gateway
-        return [gateway.ca_key, gateway.signer_key, gateway.tls_server_key, gateway.tls_client_key]
+        if gateway is None:
+            return []
+        return [key for key in (gateway.ca_key, gateway.signer_key, gateway.tls_server_key, gateway.tls_client_key)
+                if key is not None]
     record = index.countries[party]
     return [record.root_key, record.issuing_ca_key, record.trust_list_signer_key, record.tls_server_key,
             record.tls_client_key, *(authority.key for authority in record.authorities.values())]
@@ -462,13 +547,15 @@ def init_workspace(
     for first, second in pairs:
         agreement = demo_agreement(
             pkis[first].code, pkis[second].code,
-            trust_lists={c: records[c].trust_list for c in (first, second)},
             anchors={c: records[c].root_sha256 for c in (first, second)},
             names={c: records[c].name for c in (first, second)},
             moment=moment,
         )
-        relative = f"agreements/{agreement.id}.yaml"
-        _write_atomic(root / relative, _dump_yaml(agreement, _AGREEMENT_HEADER))
+        signed = sign_agreement_terms(agreement, pkis[first].trust_list_signer, country=first)
+        signed = countersign(parse(dumps(signed), kind=AGREEMENT_KIND, codes=AGREEMENT_CODES),
+                             pkis[second].trust_list_signer, country=second)
+        relative = f"agreements/{agreement.id}.json"
+        _write_atomic(root / relative, dumps(signed))
         agreement_files.append(relative)
     imported = {
         code: record
@@ -480,7 +567,7 @@ def init_workspace(
         agreements=tuple(agreement_files), imported=imported,
     )
     _write_atomic(index_path, _dump_yaml(index, _INDEX_HEADER))
-    Workspace(root, index).publish()
+    Workspace(root, index).publish(moment)
     from exchange._operator import ensure_operator_token  # the gateway operator's credential, in its folder
 
     ensure_operator_token(party_folder(root, GATEWAY_PARTY))
@@ -494,12 +581,32 @@ def init_workspace(
 def _copy_if_changed(source: Path, target: Path) -> None:
     """Copy ``source`` to ``target`` atomically (keeping a key's 0600 mode) unless it holds the same bytes."""
     data = source.read_bytes()
-    if target.is_file() and target.read_bytes() == data:
-        return
+    if target.is_file():
+        held = target.read_bytes()
+        if held == data:
+            return
+        if source.suffix == ".key" and b"ENCRYPTED PRIVATE KEY" in held[:64] and b"ENCRYPTED" not in data[:64]:
+            # the party protected its keys in its own folder (`ptx keys protect`): a plain copy never replaces
+            # them; a key the network renewed must be protected there again (`ptx keys status` shows which)
+            if _same_public_key(source, target):
+                return
+            log.warning("%s holds an encrypted key for another key pair than %s; left as it is: protect the network "
+                        "folder, or copy and protect the new key in the party's folder", target, source)
+            return
     target.parent.mkdir(parents=True, exist_ok=True)
     _write_atomic(target, data)
     if source.suffix == ".key":
         os.chmod(target, 0o600)
+
+
+def _same_public_key(plain: Path, encrypted: Path) -> bool:
+    """Whether the certificate beside ``encrypted`` is for the key in ``plain`` (no passphrase needed)."""
+    certificate = encrypted.with_suffix(".pem")
+    try:
+        key = load_private_key_file(plain)
+        return bool(certificate.is_file() and load_certificate_file(certificate)[0].public_key() == key.public_key())
+    except (TrustError, ConfigurationError, OSError):
+        return False
 
 
 _INDEX_HEADER = (
@@ -508,16 +615,23 @@ _INDEX_HEADER = (
 )
 _AGREEMENT_HEADER = (
     "# Bilateral agreement on mutual recognition of electronic trade documents (data, like an AS4 P-Mode).\n"
-    "# parties: where each publishes its trust list and the SHA-256 of the root it must be signed under.\n"
+    "# parties: each country and the SHA-256 of the root its trust list and its signature chain to.\n"
     "# flows: which document types each party accepts from the other. Unknown keys are refused.\n"
 )
+
+
+AGREEMENT_KIND = "ptx-agreement+json"
+
+
+def sign_agreement_terms(agreement: Agreement, signer: Credential, *, country: str) -> dict[str, Any]:
+    """A signed agreement with ``country``'s signature: its terms (YAML, as written for people) are the payload."""
+    return sign(_dump_yaml(agreement, _AGREEMENT_HEADER), signer, country=country, kind=AGREEMENT_KIND)
 
 
 def demo_agreement(
     first: str,
     second: str,
     *,
-    trust_lists: dict[str, str],
     anchors: dict[str, str],
     moment: datetime,
     names: dict[str, str] | None = None,
@@ -528,9 +642,7 @@ def demo_agreement(
         id=f"{first}-{second}",
         title=f"Mutual recognition of electronic trade documents between {first} and {second}",
         parties=tuple(
-            AgreementParty(
-                country=code, name=(names or {}).get(code), trust_list=trust_lists[code], anchor_sha256=anchors[code]
-            )
+            AgreementParty(country=code, name=(names or {}).get(code), anchor_sha256=anchors[code])
             for code in (first, second)
         ),
         flows=tuple(
@@ -591,11 +703,11 @@ def _write_gateway(root: Path, moment: datetime, key_type: KeyType, keys: KeySto
         tls_client="gateway/tls-client.pem", tls_client_key="gateway/tls-client.key",
     )
     _write_cert(root, record.ca, gateway.ca.certificate_pem())
-    gateway.ca.write_key(root / record.ca_key, keys=keys)
+    gateway.ca.write_key(root / "gateway/ca.key", keys=keys)
     _write_cert(root, record.ca_crl, crl_pem(gateway.crl))
-    _write_credential(root, gateway.signer, record.signer, record.signer_key, keys)
-    _write_credential(root, gateway.tls_server, record.tls_server, record.tls_server_key, keys)
-    _write_credential(root, gateway.tls_client, record.tls_client, record.tls_client_key, keys)
+    _write_credential(root, gateway.signer, record.signer, "gateway/signer.key", keys)
+    _write_credential(root, gateway.tls_server, record.tls_server, "gateway/tls-server.key", keys)
+    _write_credential(root, gateway.tls_client, record.tls_client, "gateway/tls-client.key", keys)
     return record
 
 
@@ -613,6 +725,7 @@ class Workspace:
         self.path = path
         self.index = index
         self._contexts: dict[str, tuple[tuple[tuple[str, int, int], ...], TrustContext]] = {}
+        self._agreements: tuple[tuple[tuple[str, int, int], ...], datetime, tuple[Agreement, ...]] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> Workspace:
@@ -668,10 +781,89 @@ class Workspace:
         return load_certificate_file(self.file(record.certificate))[0]
 
     def node_certificate(self, code: str) -> x509.Certificate:
-        """The certificate of ``code``'s single-window node: public material only (its key is not opened)."""
+        """The current certificate of ``code``'s single-window node (own or a partner's): public material only."""
+        return next(certificate for certificate, retires in self.node_certificates(code) if retires is None)
+
+    def node_certificates(self, code: str) -> tuple[tuple[x509.Certificate, datetime | None], ...]:
+        """Every node certificate of ``code`` (own or a partner's) with the moment it retires (None: current)."""
+        code = code.upper()
+        partner = self.index.partners.get(code)
+        if partner is not None and code not in self.index.countries:
+            return tuple((load_certificate_file(self.file(node.certificate))[0], node.retires_at)
+                         for node in partner.nodes)
         record = self.country(code)
         node = next(authority for authority in record.authorities.values() if authority.role == Role.NODE.value)
-        return load_certificate_file(self.file(node.certificate))[0]
+        current = load_certificate_file(self.file(node.certificate))[0]
+        return ((current, None), *((load_certificate_file(self.file(old.certificate))[0], old.retires_at)
+                                   for old in record.retired_nodes))
+
+    def node_files(self, code: str) -> list[Path]:
+        """The files :meth:`node_certificates` reads (what a reload point watches)."""
+        code = code.upper()
+        partner = self.index.partners.get(code)
+        if partner is not None and code not in self.index.countries:
+            return [self.file(node.certificate) for node in partner.nodes]
+        record = self.country(code)
+        return [self.file(authority.certificate) for authority in record.authorities.values()
+                if authority.role == Role.NODE.value] + [self.file(old.certificate) for old in record.retired_nodes]
+
+    # --- members: own countries and partners known from their packages -----------------------------------
+
+    @property
+    def members(self) -> tuple[str, ...]:
+        """Every country this folder knows public material of: its own, then its partners."""
+        return (*self.index.countries, *(code for code in self.index.partners if code not in self.index.countries))
+
+    def member_name(self, code: str) -> str:
+        code = code.upper()
+        if code in self.index.countries:
+            return self.index.countries[code].name
+        partner = self.index.partners.get(code)
+        if partner is None:
+            raise InputError(f"{code} is neither this folder's country nor an imported partner "
+                             f"(known: {', '.join(self.members) or 'none'})", code=Code.INPUT_INVALID)
+        return partner.name
+
+    def anchor_sha256(self, code: str) -> str:
+        code = code.upper()
+        if code in self.index.countries:
+            return self.index.countries[code].root_sha256
+        partner = self.index.partners.get(code)
+        if partner is None:
+            raise InputError(f"{code} is not known here", code=Code.INPUT_INVALID)
+        return partner.anchor_sha256
+
+    def endpoint(self, code: str) -> str | None:
+        code = code.upper()
+        if code in self.index.countries:
+            return self.index.countries[code].endpoint
+        partner = self.index.partners.get(code)
+        return partner.endpoint if partner is not None else None
+
+    def tls_client_file(self, code: str) -> Path | None:
+        code = code.upper()
+        if code in self.index.countries:
+            return self.file(self.index.countries[code].tls_client)
+        partner = self.index.partners.get(code)
+        return self.file(partner.tls_client) if partner is not None and partner.tls_client else None
+
+    def anchor_file(self, code: str) -> Path:
+        code = code.upper()
+        if code in self.index.countries:
+            return self.file(self.index.countries[code].root)
+        partner = self.index.partners.get(code)
+        if partner is None:
+            raise InputError(f"{code} is not known here", code=Code.INPUT_INVALID)
+        return self.file(partner.anchor)
+
+    @property
+    def gateway_record(self) -> GatewayRecord:
+        if self.index.gateway is None:
+            raise ConfigurationError(
+                f"{self.path} knows no gateway yet: import the gateway's public package with `ptx country join`",
+                code=Code.CONFIG_INVALID,
+            )
+        return self.index.gateway
 
     def root_ca(self, code: str) -> Credential:
         record = self.country(code)
@@ -686,7 +878,11 @@ class Workspace:
         return self._credential(record.trust_list_signer, record.trust_list_signer_key)
 
     def gateway_signer(self) -> Credential:
-        return self._credential(self.index.gateway.signer, self.index.gateway.signer_key)
+        record = self.gateway_record
+        if record.signer_key is None:
+            raise ConfigurationError(f"{self.path} holds the gateway's certificates only, not its signing key",
+                                     code=Code.CONFIG_INVALID)
+        return self._credential(record.signer, record.signer_key)
 
     def crl(self, relative: str) -> x509.CertificateRevocationList:
         path = self.file(relative)
@@ -704,6 +900,8 @@ class Workspace:
 
     def _trust_list_path(self, code: str) -> Path:
         code = code.upper()
+        if code in self.index.partners and code not in self.index.countries:
+            return self.file(self.index.partners[code].trust_list)
         if code in self.index.imported:
             return self.file(self.index.imported[code].trust_list)
         return self.file(self.country(code).trust_list)
@@ -711,6 +909,12 @@ class Workspace:
     def trust_list(self, code: str, *, moment: datetime, allow_expired: bool = False) -> TrustList:
         """A country's (or an imported) trust list, verified under the anchor the workspace holds for it."""
         code = code.upper()
+        partner = self.index.partners.get(code)
+        if partner is not None and code not in self.index.countries:
+            return load_trust_list_file(
+                self.file(partner.trust_list), root_fingerprints=[partner.anchor_sha256], moment=moment, country=code,
+                allow_expired=allow_expired,
+            )
         if code in self.index.imported:
             record = self.index.imported[code]
             return load_trust_list_file(
@@ -723,12 +927,61 @@ class Workspace:
             allow_expired=allow_expired,
         )
 
-    @property
-    def agreements(self) -> tuple[Agreement, ...]:
-        return tuple(load_agreement(self.file(relative)) for relative in self.index.agreements)
+    def agreements_at(self, moment: datetime) -> tuple[Agreement, ...]:
+        """The agreements of this folder whose signatures verify at ``moment`` (a refused one is logged and left
+        out); remembered while their files and the trust lists are unchanged, for at most a minute of ``moment``."""
+        stamps = self._stamps(self._context_inputs())
+        memo = self._agreements
+        if memo is not None and memo[0] == stamps and abs(moment - memo[1]) < timedelta(minutes=1):
+            return memo[2]
+        accepted = self.verified_agreements(moment)[0]
+        self._agreements = (stamps, moment, accepted)
+        return accepted
 
-    def agreements_of(self, code: str) -> tuple[Agreement, ...]:
-        return tuple(a for a in self.agreements if a.party(code.upper()) is not None)
+    def agreements_of(self, code: str, moment: datetime) -> tuple[Agreement, ...]:
+        return tuple(a for a in self.agreements_at(moment) if a.party(code.upper()) is not None)
+
+    def verified_agreements(self, moment: datetime) -> tuple[tuple[Agreement, ...], tuple[TrustError, ...]]:
+        """Every agreement of the folder verified at ``moment`` (:meth:`read_agreement`), and the refusals."""
+        accepted: list[Agreement] = []
+        refused: list[TrustError] = []
+        for relative in self.index.agreements:
+            path = self.file(relative)
+            try:
+                accepted.append(self.read_agreement(path.read_bytes(), moment=moment))
+            except OSError as exc:
+                refused.append(TrustError(f"cannot read agreement {path}: {exc.strerror}", code=Code.AGREEMENT_INVALID))
+            except TrustError as exc:
+                refused.append(TrustError(f"agreement {path} is refused: {exc}", code=exc.code))
+        for error in refused:
+            log.error("%s", error, extra={"code": error.code.value, "folder": str(self.path)})
+        return tuple(accepted), tuple(refused)
+
+    def read_agreement(self, data: bytes, *, moment: datetime, require: Iterable[str] | None = None) -> Agreement:
+        """Verify a signed agreement here: each party must be a member of this folder under the anchor the agreement
+        names, and must have signed it with its trust-list signer (``require``: only these parties' signatures are
+        checked, for an agreement still being signed). AGREEMENT-* codes on refusal."""
+        document = parse(data, kind=AGREEMENT_KIND, codes=AGREEMENT_CODES)
+        agreement = agreement_terms(document.payload)
+        parties = [party.country for party in agreement.parties]
+        strangers = [country for country in document.countries() if country not in parties]
+        if strangers:
+            raise TrustError(f"agreement {agreement.id} is signed by {', '.join(strangers)}, not a party to it",
+                             code=Code.AGREEMENT_INVALID)
+        wanted = set(parties if require is None else (code.upper() for code in require))
+        for party in agreement.parties:
+            if party.country not in self.members:
+                raise TrustError(
+                    f"agreement {agreement.id} names {party.country}, whose public package this folder does not hold",
+                    code=Code.AGREEMENT_PARTY_UNKNOWN)
+            if self.anchor_sha256(party.country) != party.anchor_sha256:
+                raise TrustError(
+                    f"agreement {agreement.id} pins another anchor for {party.country} than the one this folder holds",
+                    code=Code.AGREEMENT_PARTY_UNKNOWN)
+            if party.country in wanted:
+                trust_list = self.trust_list(party.country, moment=moment, allow_expired=True)
+                verify_member(document, party.country, trust_list, moment=moment, codes=AGREEMENT_CODES)
+        return agreement
 
     # --- issuers ---------------------------------------------------------------------------------------
 
@@ -788,10 +1041,24 @@ class Workspace:
         return tuple(stamps)
 
     def _context_inputs(self) -> list[Path]:
-        paths = [self.file(record.trust_list) for record in self.index.countries.values()]
+        paths = [self.path / INDEX_NAME]
+        paths += [self.file(record.trust_list) for record in self.index.countries.values()]
+        paths += [self.file(record.recognition) for record in self.index.countries.values() if record.recognition]
         paths += [self.file(relative) for relative in self.index.agreements]
         paths += [self.file(record.trust_list) for record in self.index.imported.values()]
+        paths += [self.file(record.trust_list) for record in self.index.partners.values()]
         return paths
+
+    def recognition(self, code: str) -> RecognitionFile | None:
+        """``code``'s own recognition decisions, or None when its folder leaves recognition to the agreements."""
+        record = self.country(code)
+        if record.recognition is None:
+            return None
+        path = self.file(record.recognition)
+        if not path.is_file():
+            return RecognitionFile()
+        model: RecognitionFile = _load_model(path, RecognitionFile, "recognition")
+        return model
 
     def trust_context(self, receiver: str | None = None, *, moment: datetime) -> TrustContext:
         """What ``receiver`` recognises at ``moment`` (see the module docstring).
@@ -826,42 +1093,58 @@ class Workspace:
         recognitions: list[Recognition] = []
         recognised_countries: set[str] = set()
         whose = receiver or "the workspace"
-        if receiver is None:
-            for code in self.countries:
-                recognitions.append(Recognition(
-                    self._recognised(code, self._trust_list_path(code), whose,
-                                     partial(self.trust_list, code, moment=moment, allow_expired=True)),
-                    basis=f"workspace ({code})",
-                ))
-                recognised_countries.add(code)
-        else:
-            self.country(receiver)
+
+        def own_list(code: str, basis: str) -> None:
             recognitions.append(Recognition(
-                self._recognised(receiver, self._trust_list_path(receiver), whose,
-                                 partial(self.trust_list, receiver, moment=moment, allow_expired=True)),
-                basis=f"{receiver}'s own trust list",
+                self._recognised(code, self._trust_list_path(code), whose,
+                                 partial(self.trust_list, code, moment=moment, allow_expired=True)),
+                basis=basis,
             ))
-            recognised_countries.add(receiver)
-            for agreement in self.agreements_of(receiver):
+            recognised_countries.add(code)
+
+        if receiver is None:
+            for code in self.members:
+                own_list(code, f"workspace ({code})")
+        else:
+            if receiver not in self.members:
+                raise InputError(f"{receiver} is not known here (known: {', '.join(self.members)})",
+                                 code=Code.INPUT_INVALID)
+            own_list(receiver, f"{receiver}'s own trust list")
+            decided = self.recognition(receiver) if receiver in self.index.countries else None
+            agreements, refused = self.verified_agreements(moment)
+            for error in refused:
+                if not error.code.value.startswith("AGREEMENT-"):
+                    raise error  # a party's trust list is unusable: a configuration fault, not a bad agreement
+            for agreement in agreements:
+                if agreement.party(receiver) is None:
+                    continue
                 for party in agreement.parties:
                     if party.country == receiver:
                         continue
                     types = agreement.document_types(party.country, receiver)
+                    valid_from, valid_until = agreement.valid_from, agreement.valid_until
+                    basis = f"agreement {agreement.id}"
+                    if decided is not None:  # the receiver's own decision narrows what the agreement allows
+                        entry = decided.entry(party.country)
+                        if entry is None:
+                            continue
+                        types = types & frozenset(entry.document_types)
+                        valid_from = max(valid_from, entry.valid_from or valid_from)
+                        valid_until = min((moment_ for moment_ in (valid_until, entry.valid_until)
+                                           if moment_ is not None), default=None)
+                        basis = f"{receiver}'s recognition under agreement {agreement.id}"
                     if not types:
                         continue
                     trust_list = self._recognised(
-                        party.country, self.file(party.trust_list), whose,
-                        partial(load_trust_list_file, self.file(party.trust_list),
-                                root_fingerprints=[party.anchor_sha256], moment=moment, country=party.country,
-                                allow_expired=True),
+                        party.country, self._trust_list_path(party.country), whose,
+                        partial(self.trust_list, party.country, moment=moment, allow_expired=True),
                     )
                     recognitions.append(Recognition(
-                        trust_list, document_types=types, valid_from=agreement.valid_from,
-                        valid_until=agreement.valid_until, basis=f"agreement {agreement.id}",
+                        trust_list, document_types=types, valid_from=valid_from, valid_until=valid_until, basis=basis,
                     ))
                     recognised_countries.add(party.country)
         known = []
-        for code in (*self.countries, *self.index.imported):
+        for code in (*self.members, *self.index.imported):
             if code in recognised_countries:
                 continue
             try:
@@ -927,7 +1210,7 @@ class Workspace:
         _write_atomic(self.file(record.root_crl), crl_pem(root_crl))
         _write_atomic(self.file(record.issuing_ca_crl), crl_pem(issuing_crl))
         _write_atomic(self.file(record.trust_list), signed)
-        self.publish()
+        self.publish(moment)
         return reissued.sequence_number
 
     # --- third-party trust lists -----------------------------------------------------------------------
@@ -954,35 +1237,471 @@ class Workspace:
         )
         self.index = self.index.model_copy(update={"imported": imported})
         _write_atomic(self.path / INDEX_NAME, _dump_yaml(self.index, _INDEX_HEADER))
-        self.publish()
+        self.publish(moment)
         return trust_list
 
+    # --- public packages: export, import, admit ----------------------------------------------------------
+
+    def _write_index(self) -> None:
+        _write_atomic(self.path / INDEX_NAME, _dump_yaml(self.index, _INDEX_HEADER))
+
+    def export_package(self, code: str, *, moment: datetime, endpoint: str | None = None) -> tuple[bytes, str]:
+        """``code``'s public package (bytes) and its anchor's SHA-256: signed by its trust-list signer, with a
+        sequence one above the last export when the content changed (the same bytes again when it did not)."""
+        from exchange._packages import build_country_package, read_country_package
+
+        moment = utc(moment)
+        code = code.upper()
+        record = self.country(code)
+        if endpoint is not None:
+            record = record.model_copy(update={"endpoint": endpoint})
+        nodes = tuple((certificate, retires) for certificate, retires in self.node_certificates(code)
+                      if retires is None or retires > moment)
+        tls_client = load_certificate_file(self.file(record.tls_client))[0]
+        tls_server = load_certificate_file(self.file(record.tls_server))[0]
+        previous = None
+        if record.package is not None and self.file(record.package).is_file():
+            data = self.file(record.package).read_bytes()
+            previous = read_country_package(data, anchor_sha256=record.root_sha256,
+                                            moment=_issued_at(data, moment))
+        sequence = previous.manifest.sequence + 1 if previous is not None else 1
+        manifest, data = build_country_package(
+            country=code, name=record.name, sequence=sequence, moment=moment, anchor=self.root(code),
+            trust_list=self.trust_list_bytes(code), nodes=nodes, tls_client=tls_client, tls_server=tls_server,
+            endpoint=record.endpoint, signer=self.trust_list_signer(code),
+        )
+        if previous is not None and previous.manifest.same_content(manifest):
+            return previous.data, record.root_sha256
+        relative = f"packages/{code}.json"
+        _write_atomic(self.file(relative), data)
+        countries = dict(self.index.countries)
+        countries[code] = record.model_copy(update={"package": relative})
+        self.index = self.index.model_copy(update={"countries": countries})
+        self._write_index()
+        return data, record.root_sha256
+
+    def held_package(self, code: str) -> Any:
+        """The package held for partner ``code`` (verified as of when it was issued), or None."""
+        from exchange._packages import read_country_package
+
+        record = self.index.partners.get(code.upper())
+        if record is None or not self.file(record.package).is_file():
+            return None
+        data = self.file(record.package).read_bytes()
+        return read_country_package(data, anchor_sha256=record.anchor_sha256,
+                                    moment=_issued_at(data, self.index.created))
+
+    def import_package(self, data: bytes, *, anchor_sha256: str, moment: datetime, actor: str = "ptx") -> Any:
+        """Verify a partner's public package under the anchor fingerprint given out of band and keep it: a
+        country importing a partner, or the gateway admitting a party. An older package than the one held is
+        refused (PACKAGE-ROLLBACK); a newer one replaces it. Every import is appended to ``audit/imports.jsonl``.
+        Returns the :class:`exchange._packages.CountryPackage` (``changed`` False when it was already held)."""
+        from exchange._packages import digest, read_country_package
+
+        moment = utc(moment)
+        try:
+            held = self.held_package_of(data)
+        except TrustError:
+            held = None
+        package = read_country_package(data, anchor_sha256=anchor_sha256, moment=moment, held=held)
+        code = package.country
+        if code in self.index.countries:
+            raise ConfigurationError(f"{code} is this folder's own country; its package is not imported here",
+                                     code=Code.CONFIG_INVALID)
+        if held is not None and held.data == package.data:
+            return package
+        folder = f"partners/{code}"
+        _write_atomic(self.file(f"{folder}/package.json"), package.data)
+        _write_atomic(self.file(f"{folder}/anchor.pem"), pem([package.anchor]))
+        _write_atomic(self.file(f"{folder}/trust-list.xml"), package.trust_list.signed_xml or b"")
+        nodes = []
+        for position, (certificate, retires) in enumerate(package.nodes, start=1):
+            relative = f"{folder}/node-{position}.pem"
+            _write_atomic(self.file(relative), pem([certificate]))
+            nodes.append(NodeRecord(certificate=relative, retires_at=retires))
+        tls = {}
+        for what in ("tls_client", "tls_server"):
+            text = getattr(package.manifest, what)
+            if text is not None:
+                relative = f"{folder}/{what.replace('_', '-')}.pem"
+                _write_atomic(self.file(relative), text.encode("ascii"))
+                tls[what] = relative
+        partners = dict(self.index.partners)
+        partners[code] = PartnerRecord(
+            name=package.manifest.name, package=f"{folder}/package.json", sequence=package.manifest.sequence,
+            anchor=f"{folder}/anchor.pem", anchor_sha256=package.anchor_sha256, trust_list=f"{folder}/trust-list.xml",
+            nodes=tuple(nodes), endpoint=package.manifest.endpoint, **tls,
+        )
+        self.index = self.index.model_copy(update={"partners": partners})
+        self._write_index()
+        self.audit_import({
+            "at": moment.isoformat(), "actor": actor, "event": "package-imported", "country": code,
+            "sequence": package.manifest.sequence,
+            "previous_sequence": held.manifest.sequence if held is not None else None,
+            "trust_list_sequence": package.trust_list.sequence_number, "anchor_sha256": package.anchor_sha256,
+            "package_sha256": digest(package.data), "endpoint": package.manifest.endpoint,
+            "nodes": [fingerprint(certificate) for certificate, _ in package.nodes],
+        })
+        return package
+
+    def held_package_of(self, data: bytes) -> Any:
+        """The package held for the country ``data`` claims to be from (None when none is held)."""
+        import json as _json
+
+        from exchange._packages import COUNTRY_PACKAGE, CountryManifest
+
+        try:
+            document = parse(data, kind=COUNTRY_PACKAGE, codes=PACKAGE_CODES)  # structure only
+            country = CountryManifest.model_validate(_json.loads(document.payload)).country
+        except (TrustError, ValidationError, ValueError):
+            return None
+        return self.held_package(country)
+
+    def withdraw_partner(self, code: str, *, moment: datetime, actor: str = "ptx") -> bool:
+        """Forget partner ``code`` (its package and files); agreements naming it stop verifying here."""
+        code = code.upper()
+        if code not in self.index.partners:
+            return False
+        partners = dict(self.index.partners)
+        del partners[code]
+        self.index = self.index.model_copy(update={"partners": partners})
+        self._write_index()
+        shutil.rmtree(self.file(f"partners/{code}"), ignore_errors=True)
+        self.audit_import({"at": utc(moment).isoformat(), "actor": actor, "event": "partner-withdrawn",
+                           "country": code})
+        return True
+
+    def audit_import(self, entry: dict[str, Any]) -> None:
+        """Append one line to the folder's import audit (``audit/imports.jsonl``)."""
+        import json as _json
+
+        path = self.file("audit/imports.jsonl")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a", encoding="utf-8") as handle:
+            handle.write(_json.dumps(entry, sort_keys=True) + "\n")
+        log.info("%s %s", entry.get("event"), entry.get("country"), extra={"audit": entry})
+
+    def export_gateway_package(self, *, moment: datetime, endpoint: str | None = None) -> tuple[bytes, str]:
+        """The gateway's public package and its CA's SHA-256 (the gateway's folder or the network folder)."""
+        from exchange._packages import build_gateway_package
+
+        record = self.gateway_record
+        ca = load_certificate_file(self.file(record.ca))[0]
+        data = build_gateway_package(
+            name=record.name, moment=moment, ca=ca, ca_crl=self.file(record.ca_crl).read_bytes(),
+            signer=self.gateway_signer(), tls_server=load_certificate_file(self.file(record.tls_server))[0],
+            tls_client=load_certificate_file(self.file(record.tls_client))[0], endpoint=endpoint or record.endpoint,
+        )
+        return data, fingerprint(ca)
+
+    def join_gateway(self, data: bytes, *, anchor_sha256: str, moment: datetime, actor: str = "ptx") -> Any:
+        """Keep the gateway's public certificates (a country's folder), verified under the CA fingerprint given."""
+        from exchange._packages import digest, read_gateway_package
+
+        package = read_gateway_package(data, anchor_sha256=anchor_sha256, moment=moment)
+        if self.index.gateway is not None and self.index.gateway.ca_key is not None:
+            raise ConfigurationError("this is the gateway's own folder", code=Code.CONFIG_INVALID)
+        manifest = package.manifest
+        files = {"ca": manifest.ca, "ca_crl": manifest.ca_crl, "signer": manifest.signer,
+                 "tls_server": manifest.tls_server, "tls_client": manifest.tls_client}
+        names = {"ca": "gateway/ca.pem", "ca_crl": "gateway/ca.crl", "signer": "gateway/signer.pem",
+                 "tls_server": "gateway/tls-server.pem", "tls_client": "gateway/tls-client.pem"}
+        for key, text in files.items():
+            _copy_bytes(self.file(names[key]), text.encode("ascii"))
+        record = GatewayRecord(name=manifest.name, endpoint=manifest.endpoint, **names)
+        if record != self.index.gateway:
+            self.index = self.index.model_copy(update={"gateway": record})
+            self._write_index()
+            self.audit_import({"at": utc(moment).isoformat(), "actor": actor, "event": "gateway-joined",
+                               "country": None, "anchor_sha256": fingerprint(package.ca),
+                               "package_sha256": digest(package.data)})
+        return package
+
+    # --- node key renewal with an overlap ----------------------------------------------------------------
+
+    def renew_node(self, code: str, *, moment: datetime, overlap: timedelta) -> x509.Certificate:
+        """A new key and certificate for ``code``'s node (same name, same issuing CA); the old certificate is
+        kept, retiring at ``moment + overlap``: until then envelopes signed with either key are accepted by
+        whoever imports the next package, after it only the new key's. The trust list is reissued with both
+        certificates listed (sequence + 1), so the next export carries them. The node process signs with the
+        new key once restarted."""
+        from exchange._pki import SIGNER_LIFETIME, issue_certificate
+        from exchange._pki import generate_key as new_key
+        from exchange._trustlist import IssuerEntry
+
+        moment = utc(moment)
+        if overlap < timedelta(0):
+            raise InputError("the overlap cannot be negative", code=Code.INPUT_INVALID)
+        code = code.upper()
+        record = self.country(code)
+        slug, authority = next((slug, authority) for slug, authority in record.authorities.items()
+                               if authority.role == Role.NODE.value)
+        old = self.authority(code, slug)
+        issuing = self.issuing_ca(code)
+        key = new_key(self.index.key_type)
+        usage = old.certificate.extensions.get_extension_for_class(x509.KeyUsage).value
+        bits = [name for name in ("digital_signature", "content_commitment", "key_encipherment",
+                                  "data_encipherment", "key_agreement") if getattr(usage, name)]
+        certificate = issue_certificate(
+            subject=old.certificate.subject, public_key=key.public_key(), issuer=issuing, role=Role.NODE,
+            not_before=moment - BACKDATE, not_after=moment - BACKDATE + SIGNER_LIFETIME, key_usage_bits=bits,
+        )
+        retired = f"{code}/authorities/{slug}-{old.certificate.serial_number:x}.pem"
+        _write_atomic(self.file(retired), pem([old.certificate, *old.chain]))
+        renewed = Credential(key, certificate, old.chain)
+        renewed.write(self.file(authority.key), self.file(authority.certificate))
+        current = self.trust_list(code, moment=moment, allow_expired=True)
+        entries = list(current.issuers)
+        position = next(index for index, entry in enumerate(entries) if entry.matches(old.certificate))
+        entries.insert(position, IssuerEntry.for_credential(
+            certificate, authority.document_types, since=moment - BACKDATE, role=Role.NODE, name=authority.name))
+        reissued = current.reissued(issued_at=moment, next_update=moment + DEFAULT_LIST_LIFETIME,
+                                    issuers=tuple(entries))
+        _write_atomic(self.file(record.trust_list), reissued.sign(self.trust_list_signer(code)))
+        kept = tuple(node for node in record.retired_nodes if node.retires_at is None or node.retires_at > moment)
+        countries = dict(self.index.countries)
+        countries[code] = record.model_copy(update={
+            "retired_nodes": (*kept, NodeRecord(certificate=retired, retires_at=moment + overlap))})
+        self.index = self.index.model_copy(update={"countries": countries})
+        self._write_index()
+        self.publish(moment)
+        return certificate
+
+    # --- recognition and agreements of a country's own folder ------------------------------------------
+
+    def own_country(self) -> str:
+        """The one country whose keys this folder holds (a country's folder)."""
+        if len(self.index.countries) != 1:
+            raise ConfigurationError(
+                f"{self.path} holds {len(self.index.countries)} countries' keys; run this in one country's folder "
+                "(for the demo: workspace/parties/<CC>)", code=Code.CONFIG_INVALID)
+        return next(iter(self.index.countries))
+
+    def set_recognition(self, partner: str, document_types: Sequence[str] | None, *, moment: datetime,
+                        valid_until: datetime | None = None, actor: str = "ptx") -> RecognitionFile:
+        """Recognise ``partner`` for ``document_types`` (None: withdraw the recognition), in force at once."""
+        code = self.own_country()
+        partner = partner.upper()
+        record = self.country(code)
+        relative = record.recognition or "recognition.yaml"
+        current = self.recognition(code) or RecognitionFile()
+        entries = [entry for entry in current.recognises if entry.country != partner]
+        if document_types is not None:
+            if partner not in self.index.partners:
+                raise InputError(f"{partner} is not a partner of {code}: import its package first "
+                                 "(`ptx country import`)", code=Code.INPUT_INVALID)
+            entries.append(RecognitionEntry(country=partner, document_types=tuple(document_types),
+                                            valid_from=utc(moment), valid_until=valid_until))
+        updated = RecognitionFile(recognises=tuple(entries))
+        _write_atomic(self.file(relative), _dump_yaml(updated, _RECOGNITION_HEADER))
+        if record.recognition != relative:
+            countries = dict(self.index.countries)
+            countries[code] = record.model_copy(update={"recognition": relative})
+            self.index = self.index.model_copy(update={"countries": countries})
+            self._write_index()
+        self.audit_import({"at": utc(moment).isoformat(), "actor": actor, "country": partner,
+                           "event": "recognised" if document_types is not None else "recognition-withdrawn",
+                           "document_types": list(document_types or ())})
+        return updated
+
+    def propose_agreement(self, partner: str, *, moment: datetime, document_types: Sequence[str] = DEMO_FLOW_TYPES,
+                          lifetime: timedelta = AGREEMENT_LIFETIME) -> bytes:
+        """An agreement between this folder's country and ``partner``, signed by this country only."""
+        code = self.own_country()
+        partner = partner.upper()
+        if partner not in self.members:
+            raise InputError(f"{partner} is not a partner here: import its package first", code=Code.INPUT_INVALID)
+        first, second = sorted((code, partner))
+        agreement = demo_agreement(
+            first, second, anchors={c: self.anchor_sha256(c) for c in (first, second)},
+            names={c: self.member_name(c) for c in (first, second)}, moment=utc(moment),
+            document_types=document_types,
+        )
+        agreement = agreement.model_copy(update={"valid_from": utc(moment), "valid_until": utc(moment) + lifetime})
+        return dumps(sign_agreement_terms(agreement, self.trust_list_signer(code), country=code))
+
+    def countersign_agreement(self, data: bytes, *, moment: datetime) -> bytes:
+        """Add this folder's country's signature to an agreement the other party signed (verified first)."""
+        code = self.own_country()
+        document = parse(data, kind=AGREEMENT_KIND, codes=AGREEMENT_CODES)
+        agreement = agreement_terms(document.payload)
+        if agreement.party(code) is None:
+            raise InputError(f"agreement {agreement.id} is not one {code} is a party to", code=Code.INPUT_INVALID)
+        others = [party.country for party in agreement.parties if party.country != code]
+        self.read_agreement(data, moment=moment, require=others)
+        return dumps(countersign(document, self.trust_list_signer(code), country=code))
+
+    def install_agreement(self, data: bytes, *, moment: datetime, actor: str = "ptx") -> Agreement:
+        """Verify an agreement signed by both parties and keep it (a country's folder or the gateway's)."""
+        from exchange._packages import digest
+
+        agreement = self.read_agreement(data, moment=moment)
+        relative = f"agreements/{agreement.id}.json"
+        _write_atomic(self.file(relative), data)
+        if relative not in self.index.agreements:
+            self.index = self.index.model_copy(update={"agreements": (*self.index.agreements, relative)})
+            self._write_index()
+        self.audit_import({"at": utc(moment).isoformat(), "actor": actor, "event": "agreement-installed",
+                           "country": None, "agreement": agreement.id, "sha256": digest(data)})
+        return agreement
+
     # --- party folders -------------------------------------------------------------------------------------
+
+    @property
+    def is_network(self) -> bool:
+        """The demo's simulation of the whole network (``ptx init``): every country's keys and the gateway's."""
+        gateway = self.index.gateway
+        return (len(self.index.countries) >= 2 and gateway is not None and gateway.ca_key is not None
+                and self.path.parent.name != PARTIES_DIR)
 
     @property
     def parties(self) -> tuple[str, ...]:
         """Every party of the network: each country and the gateway."""
         return (*self.countries, GATEWAY_PARTY)
 
-    def publish(self) -> None:
-        """Refresh ``parties/<party>/`` for every party from this (network) folder: the index, every public file
-        and the added document types; the party's own private keys once. Never another party's key; a key of
-        another party found there is removed. A party folder's own state (stores, logs) is left alone."""
-        if self.path.name != "" and self.path.parent.name == PARTIES_DIR:
-            return  # this is a party's own folder: it publishes nothing to others
+    def publish(self, moment: datetime) -> None:
+        """Build or refresh ``parties/<party>/`` for every party from this (network) folder, the way the parties
+        would on their own machines: each country's folder gets its own PKI and keys, then imports the gateway's
+        package and every partner's package (verified under the anchor the network folder holds for it) and the
+        agreements it is a party to (verified); the gateway's folder gets its own keys and admits every country.
+        No key ever moves between parties; a key of another party found there (an older layout) is removed. A
+        party folder's own state (stores, logs, recognition decisions, partners imported by hand) is left alone."""
+        if not self.is_network:
+            return  # a party's own folder: it publishes nothing to others (it exports its package)
+        moment = utc(moment)
+        packages = {code: self.export_package(code, moment=moment) for code in self.countries}
+        gateway_package, gateway_anchor = self.export_gateway_package(moment=moment)
         keys = {party: set(private_files(self.index, party)) for party in self.parties}
         every_key = set().union(*keys.values())
-        public = [name for name in self.index.files() if name not in every_key]
+        agreements = {relative: self.file(relative).read_bytes() for relative in self.index.agreements}
         for party in self.parties:
             folder = self.path / PARTIES_DIR / party
-            for name in (*public, *keys[party]):
+            existing = _existing_index(folder)
+            gateway = self.gateway_record if party == GATEWAY_PARTY else self.gateway_record.public()
+            own = self.index.countries[party] if party != GATEWAY_PARTY else None
+            names = [*keys[party], *(value for key, value in gateway.model_dump().items()
+                                     if isinstance(value, str) and key not in {"name", "endpoint"}
+                                     and party == GATEWAY_PARTY)]
+            if own is not None:
+                own_index = WorkspaceIndex(created=self.index.created, key_type=self.index.key_type,
+                                           countries={party: own})
+                names += own_index.files()
+            for name in dict.fromkeys(names):
                 _copy_if_changed(self.file(name), folder / name)
             for name in every_key - keys[party]:
                 (folder / name).unlink(missing_ok=True)
+            for imported in self.index.imported.values():
+                _copy_if_changed(self.file(imported.trust_list), folder / imported.trust_list)
+                _copy_if_changed(self.file(imported.anchor), folder / imported.anchor)
             extra = self.path / "schemas"
             if extra.is_dir():
                 shutil.copytree(extra, folder / "schemas", dirs_exist_ok=True)
-            _copy_if_changed(self.path / INDEX_NAME, folder / INDEX_NAME)
+            countries = {}
+            if own is not None:
+                kept = existing.countries.get(party) if existing is not None else None
+                countries[party] = own.model_copy(update={
+                    "recognition": "recognition.yaml",
+                    "package": kept.package if kept is not None else None,
+                    "retired_nodes": own.retired_nodes,
+                })
+            index = WorkspaceIndex(
+                created=self.index.created, key_type=self.index.key_type, countries=countries,
+                gateway=gateway if party == GATEWAY_PARTY else (existing.gateway if existing else None),
+                agreements=tuple(a for a in existing.agreements if a.endswith(".json")) if existing else (),
+                imported=self.index.imported,
+                partners=existing.partners if existing is not None else {},
+            )
+            _write_atomic(folder / INDEX_NAME, _dump_yaml(index, _INDEX_HEADER))
+            member = Workspace(folder, index)
+            if party != GATEWAY_PARTY:
+                member.join_gateway(gateway_package, anchor_sha256=gateway_anchor, moment=moment, actor="ptx init")
+            for code, (data, anchor) in packages.items():
+                if code != party:
+                    member.import_package(data, anchor_sha256=anchor, moment=moment, actor="ptx init")
+            for relative, data in agreements.items():
+                terms = agreement_terms(parse(data, kind=AGREEMENT_KIND, codes=AGREEMENT_CODES).payload)
+                if party == GATEWAY_PARTY or terms.party(party) is not None:
+                    held = folder / relative
+                    if not held.is_file() or held.read_bytes() != data:
+                        member.install_agreement(data, moment=moment, actor="ptx init")
+            if own is not None and not (folder / "recognition.yaml").is_file():
+                decided = [
+                    RecognitionEntry(country=other.country, document_types=tuple(sorted(
+                        agreement.document_types(other.country, party))))
+                    for agreement in member.verified_agreements(moment)[0] if agreement.party(party) is not None
+                    for other in agreement.parties
+                    if other.country != party and agreement.document_types(other.country, party)
+                ]
+                _write_atomic(folder / "recognition.yaml",
+                              _dump_yaml(RecognitionFile(recognises=tuple(decided)), _RECOGNITION_HEADER))
+
+
+def _issued_at(data: bytes, default: datetime) -> datetime:
+    """A package's own issue time (to re-verify a held package as of when it was issued)."""
+    import json as _json
+
+    try:
+        document = parse(data, kind="ptx-country-package+json", codes=PACKAGE_CODES)
+        return datetime.fromisoformat(_json.loads(document.payload)["issued_at"])
+    except (TrustError, ValueError, KeyError, TypeError):
+        return default
+
+
+def _existing_index(folder: Path) -> WorkspaceIndex | None:
+    try:
+        index: WorkspaceIndex = _load_model(folder / INDEX_NAME, WorkspaceIndex, "workspace index")
+        return index
+    except ConfigurationError:
+        return None
+
+
+def _copy_bytes(target: Path, data: bytes) -> None:
+    if target.is_file() and target.read_bytes() == data:
+        return
+    _write_atomic(target, data)
+
+
+_RECOGNITION_HEADER = (
+    "# Whom this country recognises, for which document types and until when: its own decision\n"
+    "# (`ptx country recognise` / `ptx country withdraw`). An agreement in force must let the type flow as well.\n"
+)
+
+
+def init_country(
+    path: str | os.PathLike[str], code: str, *, moment: datetime, key_type: KeyType = KeyType.EC_P256,
+    name: str | None = None, endpoint: str | None = None,
+) -> Workspace:
+    """One country alone, in its own folder: its PKI and keys, its signed trust list, no partner yet."""
+    moment = utc(moment)
+    code = code.strip().upper()
+    if not re.match(_COUNTRY, code):
+        raise InputError(f"country code {code!r}: two letters (ISO 3166-1 alpha-2)", code=Code.INPUT_INVALID)
+    root = Path(path)
+    if (root / INDEX_NAME).exists():
+        raise ConfigurationError(f"{root} already holds a folder ({INDEX_NAME}); choose another",
+                                 code=Code.CONFIG_INVALID)
+    root.mkdir(parents=True, exist_ok=True)
+    pki = build_country_pki(demo_country(code, key_type=key_type, name=name), moment=moment)
+    record = _write_country(root, pki, moment).model_copy(update={"recognition": "recognition.yaml",
+                                                                   "endpoint": endpoint})
+    _write_atomic(root / "recognition.yaml", _dump_yaml(RecognitionFile(), _RECOGNITION_HEADER))
+    index = WorkspaceIndex(created=moment, key_type=key_type, countries={code: record})
+    _write_atomic(root / INDEX_NAME, _dump_yaml(index, _INDEX_HEADER))
+    return Workspace(root, index)
+
+
+def init_gateway(path: str | os.PathLike[str], *, moment: datetime, key_type: KeyType = KeyType.EC_P256,
+                 endpoint: str | None = None) -> Workspace:
+    """The gateway alone, in its own folder: its CA, signer and TLS keys, an empty directory."""
+    root = Path(path)
+    if (root / INDEX_NAME).exists():
+        raise ConfigurationError(f"{root} already holds a folder ({INDEX_NAME}); choose another",
+                                 code=Code.CONFIG_INVALID)
+    root.mkdir(parents=True, exist_ok=True)
+    record = _write_gateway(root, utc(moment), key_type).model_copy(update={"endpoint": endpoint})
+    index = WorkspaceIndex(created=utc(moment), key_type=key_type, gateway=record)
+    _write_atomic(root / INDEX_NAME, _dump_yaml(index, _INDEX_HEADER))
+    return Workspace(root, index)
 
 
 __all__ = [
@@ -1002,6 +1721,10 @@ __all__ = [
     "WorkspaceIndex",
     "default_workspace_dir",
     "demo_agreement",
+    "init_country",
+    "init_gateway",
     "init_workspace",
     "load_agreement",
+    "agreement_terms",
+    "RecognitionFile",
 ]

@@ -150,7 +150,12 @@ class Gateway:
         self.access: Access | None = None
 
     def inbox_url(self, receiver: str) -> str | None:
+        """Where ``receiver``'s inbox is: the configured URL (``PTX_NODE_URLS``), else the endpoint of its
+        public package in the gateway's directory (a party admitted while the gateway runs)."""
         base = self.settings.node_urls.get(receiver)
+        if not base:
+            view = self.members.view(moment=self.now())
+            base = view.endpoint(receiver) if hasattr(view, "endpoint") else None
         return f"{base.rstrip('/')}/v1/inbox" if base else None
 
     # --- delivery hook: POST signed by the gateway, then verify the receiver's signed receipt --------------

@@ -603,7 +603,7 @@ class HubService:
         workspace = self.gateway.members.workspace
         answer = etree.Element(_q(Ns.HUB, "GetActiveNpposResponse"))
         result = _add(answer, Ns.HUB, "GetActiveNpposResult", None)
-        for code in workspace.countries:
+        for code in workspace.members:
             nppo = _add(result, Ns.ENTITIES, "Nppo", None)
             _add(nppo, Ns.ENTITIES, "Country", code)
             _add(nppo, Ns.ENTITIES, "Receive", "true")

@@ -48,6 +48,7 @@ EXPECTED: dict[str, list[str]] = {
     "06-trust-and-mutual-recognition": [
         "signature verified", "VALID coo.signed.xml", "TRUST-ISSUER-NOT-AUTHORISED", "TRUST-CHAIN-UNTRUSTED",
         "imported the trust list of CC", "TRUST-NOT-RECOGNISED", "INVALID coo.signed.xml",
+        "BB recognises AA for commercial-invoice", "AGREEMENT-SIGNATURE-INVALID",
     ],
     "07-send-through-the-gateway": [
         ": ACCEPTED", "ACKNOWLEDGED  (receipt verified by this node)", "ACCEPTED  all checks passed",
@@ -83,11 +84,16 @@ EXPECTED: dict[str, list[str]] = {
         "EPHYTO-REEXPORT-01", "signed ephyto.xml as AA NPPO", "HUBTrackingInfo: PendingDelivery",
         "ephyto-sps-certificate  RECEIVED", "verified receipt", "HUBTrackingInfo: Delivered", "stopped gateway, AA, BB",
     ],
+    "15-two-laptops": [
+        "anchor SHA-256 (read this to your partners)", "usb-stick/aa.json:0", "PACKAGE-ANCHOR-MISMATCH",
+        "AA (Country AA) imported", "BB admitted", "agreement AA-BB verifies: signed by AA and BB",
+        "recognised: certificate-of-origin", "ACKNOWLEDGED  (receipt verified by this node)", "RECEIVER_REJECTED",
+    ],
 }
 
 #: exercises that start the gateway and both single windows
 WITH_SERVICES = {"07-send-through-the-gateway", "08-read-the-receipt", "09-revoke-an-issuer",
-                 "10-caught-at-the-gateway", "11-verify-the-audit-log", "14-ephyto-through-the-hub"}
+                 "10-caught-at-the-gateway", "11-verify-the-audit-log", "14-ephyto-through-the-hub", "15-two-laptops"}
 
 
 def _bindable(port: int) -> bool:

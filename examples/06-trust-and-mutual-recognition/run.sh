@@ -46,12 +46,22 @@ seen TRUST-NOT-RECOGNISED
 saw "Now BB knows CC's keys and can tell the document really comes from CC's chamber; still TRUST-NOT-RECOGNISED." \
   "Knowing is not recognising: recognition is a decision between countries (Art. 8), written in an agreement."
 
-step "Recognition is data: withdraw certificates of origin from the AA -> BB direction of the agreement."
-shell 0 "sed -n '/^flows:/,/^- from: BB/p' workspace/agreements/AA-BB.yaml"
-replace workspace/agreements/AA-BB.yaml "  - certificate-of-origin" "  # - certificate-of-origin (withdrawn)"
-refused ptx verify coo.signed.xml --receiver BB
+step "Recognition is BB's own decision, kept in BB's own folder: BB stops recognising AA's certificates of origin."
+shell 0 "cat workspace/parties/BB/recognition.yaml | head -8"
+ok ptx country recognise AA --types commercial-invoice,customs-declaration,envelope,receipt --dir workspace/parties/BB
+seen "BB recognises AA for commercial-invoice"
+refused ptx verify coo.signed.xml --receiver BB --workspace workspace/parties/BB
 seen TRUST-NOT-RECOGNISED
-saw "The same document that was VALID in step 2 is no longer recognised by BB. No code changed:" \
-  "the agreement (like an AS4 P-Mode) says which document types flow from whom to whom."
+saw "The same document that was VALID in step 2 is no longer recognised by BB. No code changed, and AA was not" \
+  "asked: which partner issuers and types a country recognises is that country's data (ptx country recognise/withdraw)."
 
-finish "Trust is explicit: anchors, per-type authorisations and agreements. Exercise 07 sends a document through the gateway."
+step "The agreement both countries signed cannot be edited quietly: change one letter and it is refused."
+ok ptx agreement verify workspace/agreements/AA-BB.json
+seen "verifies: signed by AA and BB"
+replace workspace/agreements/AA-BB.json '"payload": "IyBCaWxh' '"payload": "IyBDaWxh'
+run 2 ptx agreement verify workspace/agreements/AA-BB.json
+seen AGREEMENT-SIGNATURE-INVALID
+saw "AGREEMENT-SIGNATURE-INVALID: each country signed the agreement with its trust-list signer. A gateway or a" \
+  "participant who changes a flow or a date breaks both signatures, and every service that relies on it refuses it."
+
+finish "Trust is explicit: anchors, per-type authorisations, each country's recognition and signed agreements. Exercise 07 sends a document through the gateway."

@@ -139,7 +139,7 @@ def init(
         for code, slug, authority in opened.issuers():
             table.add_row(code, authority.name, f"{code}/{slug}", ", ".join(authority.document_types))
         console.print(table)
-        for agreement in opened.agreements:
+        for agreement in opened.agreements_at(parse_moment(at)):
             flows = "; ".join(f"{f.sender} -> {f.receiver}: {len(f.document_types)} types" for f in agreement.flows)
             console.print(f"agreement [bold]{agreement.id}[/bold]: {flows}")
         console.print(

@@ -347,12 +347,14 @@ def send(
     wait: Annotated[bool, typer.Option("--wait", help="Wait until the message reaches a final status.")] = False,
     workspace: WorkspaceOption = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 60,
+    node_url: Annotated[str | None, typer.Option(
+        "--node", help="The sending node's URL (default: from `ptx up`, or the default ports).")] = None,
 ) -> None:
     """Send a document from one country's single window to another's, through the gateway."""
     from exchange._builder import load_input
 
     urls = _urls(workspace)
-    node = urls.get(sender.upper())
+    node = node_url.rstrip("/") if node_url else urls.get(sender.upper())
     if node is None:
         raise InputError(f"no node for {sender!r}; known: {', '.join(k for k in urls if k != 'gateway')}",
                          code=Code.INPUT_INVALID)

@@ -158,10 +158,9 @@ def create_app(
     catalogue = catalogue or default_catalogue()
     limits = XmlLimits(max_bytes=settings.max_message_bytes)
     node = workspace.node(country)
-    gateway_certificate = load_certificate_file(workspace.file(workspace.index.gateway.signer))[0]
+    gateway_certificate = load_certificate_file(workspace.file(workspace.gateway_record.signer))[0]
     country_name = workspace.country(country).name
     checks = InboxChecks(country=country, workspace=workspace, catalogue=catalogue, limits=limits)
-    nodes = {code: workspace.node_certificate(code) for code in workspace.countries}  # public material only
     metrics = NodeMetrics()
     store = NodeStore.open(settings.store_url, now=clock)
     owns_client = client is None
@@ -180,7 +179,7 @@ def create_app(
         ),
         outbox=Outbox(
             country=country, country_name=country_name, workspace=workspace, catalogue=catalogue, node=node,
-            nodes=nodes, store=store, gateway=gateway, clock=clock, limits=limits,
+            parties=checks.parties, store=store, gateway=gateway, clock=clock, limits=limits,
             gateway_certificate=gateway_certificate, demo=settings.demo, metrics=metrics,
         ),
         clock=clock,

@@ -39,6 +39,7 @@ from exchange import (
     ExchangeError,
     Finding,
     InputError,
+    Parties,
     Party,
     ReceiptCheck,
     RejectionCheck,
@@ -162,7 +163,7 @@ class Outbox:
         workspace: Workspace,
         catalogue: Catalogue,
         node: Credential,
-        nodes: dict[str, x509.Certificate],
+        parties: Parties,
         store: NodeStore,
         gateway: GatewayClient,
         clock: Clock,
@@ -178,7 +179,8 @@ class Outbox:
         self._catalogue = catalogue
         self._validator = Validator(catalogue, limits=limits)
         self._node = node
-        self._nodes = nodes
+        #: the node's one reload point (partners, agreements, trust): the same the inbox checks use
+        self._parties = parties
         self._store = store
         self._gateway = gateway
         self._clock = clock
@@ -327,10 +329,8 @@ class Outbox:
         return namespace or "urn:unknown", "1.0"
 
     def _agreement(self, receiver: str, type_id: str, moment: Any) -> str | None:
-        for agreement in self._workspace.agreements_of(self.country):
-            if agreement.allows(self.country, receiver, type_id, moment=moment):
-                return str(agreement.id)
-        return None
+        allowing = self._parties.view(moment=moment).agreements_for(self.country, receiver, type_id)
+        return allowing[0] if allowing else None
 
     async def _submit(self, entry: OutboxEntry) -> OutboxEntry:
         message_id = entry.message_id
@@ -423,7 +423,8 @@ class Outbox:
 
     def check_receipt(self, entry: OutboxEntry, body: bytes) -> ReceiptCheck:
         """Verify a receipt for ``entry`` with this node's own material and trust (blocking)."""
-        receiver_node = self._nodes.get(entry.receiver)
+        view = self._parties.view(moment=self._clock())
+        receiver_node = view.node_certificate(entry.receiver)
         if receiver_node is None:
             return ReceiptCheck(verified=False, findings=(Finding.of(
                 Code.NODE_RECEIPT_INVALID, CHECK_RECEIPT, f"{self.country} knows no node for {entry.receiver!r}",
@@ -434,7 +435,7 @@ class Outbox:
             message_id=entry.message_id,
             receiver=entry.receiver,
             receiver_node=receiver_node,
-            trust=self._workspace.trust_context(self.country, moment=self._clock()),
+            trust=view.trust_for(self.country),
             validator=self._validator,
             receipt_type=self._catalogue.get(RECEIPT_TYPE),
             limits=self._limits,

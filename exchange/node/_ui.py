@@ -258,10 +258,11 @@ def _receivers(services: NodeServices, type_id: str) -> tuple[str, ...]:
     """Every other country; those an agreement lets this type flow to come first."""
     country = services.settings.country
     moment = services.clock()
-    agreed = [receiver for receiver in services.workspace.countries if receiver != country and any(
+    members = services.workspace.members
+    agreed = [receiver for receiver in members if receiver != country and any(
         agreement.allows(country, receiver, type_id, moment=moment)
-        for agreement in services.workspace.agreements_of(country))]
-    others = [receiver for receiver in services.workspace.countries if receiver != country and receiver not in agreed]
+        for agreement in services.workspace.agreements_of(country, moment))]
+    others = [receiver for receiver in members if receiver != country and receiver not in agreed]
     return tuple(agreed + others)
 
 

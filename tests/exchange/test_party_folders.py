@@ -36,20 +36,29 @@ def test_each_party_folder_holds_its_own_keys_and_nobody_elses(network: Workspac
         folder = network.path / PARTIES_DIR / party
         assert party_folder(network.path, party) == folder
         assert private_key_files(folder) == set(private_files(network.index, party)), party
-        public = [name for name in network.index.files() if not name.endswith(".key")]
-        assert all((folder / name).is_file() for name in public), party
+        own = Workspace.open(folder)
+        assert all((folder / name).is_file() for name in own.index.files()), party
+        others = [code for code in network.countries if code != party]
+        assert tuple(own.index.countries) == (() if party == GATEWAY_PARTY else (party,))
+        assert sorted(own.index.partners) == others  # every other country, from its public package
+        for code in others:
+            assert own.anchor_sha256(code) == network.country(code).root_sha256
+            assert own.node_certificate(code) == network.node_certificate(code)
 
 
-def test_a_revocation_reaches_every_party_as_public_material_only(network: Workspace, tmp_path: Path) -> None:
+def test_a_revocation_reaches_every_party_as_a_newer_package(network: Workspace, tmp_path: Path) -> None:
     copy = tmp_path / "workspace"
     shutil.copytree(network.path, copy)
     workspace = Workspace.open(copy)
-    before = (copy / PARTIES_DIR / "BB" / workspace.country("AA").trust_list).read_bytes()
+    before = (copy / PARTIES_DIR / "BB" / "partners" / "AA" / "trust-list.xml").read_bytes()
     workspace.revoke("AA Chamber of Commerce", moment=datetime.now(UTC))
-    for party in workspace.parties:
+    for party in ("BB", GATEWAY_PARTY):
         folder = copy / PARTIES_DIR / party
-        assert (folder / workspace.country("AA").trust_list).read_bytes() == workspace.trust_list_bytes("AA")
+        assert (folder / "partners" / "AA" / "trust-list.xml").read_bytes() == workspace.trust_list_bytes("AA")
+        assert Workspace.open(folder).index.partners["AA"].sequence == 2
         assert private_key_files(folder) == set(private_files(workspace.index, party))
+        audit = (folder / "audit" / "imports.jsonl").read_text().splitlines()
+        assert '"previous_sequence": 1' in audit[-1] and '"country": "AA"' in audit[-1]
     assert before != workspace.trust_list_bytes("AA")
 
 

@@ -13,12 +13,15 @@ import yaml
 from exchange._dsig import sign_document
 from exchange._errors import Code, ConfigurationError, InputError, TrustError
 from exchange._pki import KeyType, fingerprint
+from exchange._signed import AGREEMENT_CODES, countersign, dumps, parse, sign
 from exchange._verify import VerificationResult, verify_document
 from exchange._workspace import (
+    AGREEMENT_KIND,
     Agreement,
     Workspace,
+    agreement_terms,
     init_workspace,
-    load_agreement,
+    sign_agreement_terms,
 )
 
 MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
@@ -55,8 +58,8 @@ def test_init_writes_every_part_with_private_keys_0600(ws: Workspace) -> None:
     assert len(keys) == 3 * 9 + 4  # per country: root, CA, list signer, 4 authorities, 2 TLS; gateway: 4
     for name in keys:
         assert stat.S_IMODE((ws.path / name).stat().st_mode) == 0o600, name
-    assert ws.index.agreements == ("agreements/AA-BB.yaml",)
-    agreement = ws.agreements[0]
+    assert ws.index.agreements == ("agreements/AA-BB.json",)
+    agreement = ws.verified_agreements(MOMENT)[0][0]
     assert agreement.party("AA") is not None
     assert agreement.party("AA").anchor_sha256 == fingerprint(ws.root("AA"))  # type: ignore[union-attr]
     assert "certificate-of-origin" in agreement.document_types("AA", "BB")
@@ -125,17 +128,29 @@ def test_plant_protection_issuer_cannot_sign_a_certificate_of_origin(ws: Workspa
     assert _errors(_verify(ws, _signed(ws, "AA NPPO"), "BB")) == ["TRUST-ISSUER-NOT-AUTHORISED"]
 
 
+AGREEMENT = Path("agreements") / "AA-BB.json"
+
+
+def _terms(ws: Workspace) -> dict[str, object]:
+    document = parse((ws.path / AGREEMENT).read_bytes(), kind=AGREEMENT_KIND, codes=AGREEMENT_CODES)
+    terms: dict[str, object] = yaml.safe_load(document.payload)
+    return terms
+
+
 def _edit_agreement(ws: Workspace, change: dict[str, object]) -> None:
-    path = ws.path / "agreements" / "AA-BB.yaml"
-    data = yaml.safe_load(path.read_text())
-    data.update(change)
-    path.write_text(yaml.safe_dump(data))
+    """New terms, signed again by both parties (the network folder holds both trust-list signers' keys)."""
+    terms = Agreement.model_validate({**_terms(ws), **change})
+    signed = sign_agreement_terms(terms, ws.trust_list_signer("AA"), country="AA")
+    signed = countersign(parse(dumps(signed), kind=AGREEMENT_KIND, codes=AGREEMENT_CODES),
+                         ws.trust_list_signer("BB"), country="BB")
+    (ws.path / AGREEMENT).write_bytes(dumps(signed))
 
 
 def test_agreement_decides_which_types_flow(ws: Workspace) -> None:
-    data = yaml.safe_load((ws.path / "agreements" / "AA-BB.yaml").read_text())
-    data["flows"][0]["document_types"] = ["phytosanitary-certificate"]
-    _edit_agreement(ws, {"flows": data["flows"]})
+    flows = _terms(ws)["flows"]
+    assert isinstance(flows, list)
+    flows[0]["document_types"] = ["phytosanitary-certificate"]
+    _edit_agreement(ws, {"flows": flows})
     assert _errors(_verify(ws, _signed(ws, "AA Chamber of Commerce"), "BB")) == ["TRUST-NOT-RECOGNISED"]
     assert _verify(ws, _signed(ws, "BB Chamber of Commerce"), "AA").valid  # the other direction is untouched
 
@@ -145,17 +160,56 @@ def test_agreement_period_bounds_recognition(ws: Workspace) -> None:
     assert _errors(_verify(ws, _signed(ws, "AA Chamber of Commerce"), "BB")) == ["TRUST-NOT-RECOGNISED"]
 
 
+@pytest.mark.parametrize("edit", ["payload", "signature", "protected"])
+def test_one_changed_byte_of_an_agreement_refuses_it(ws: Workspace, edit: str) -> None:
+    """Either party's signature covers the terms and who signed: any change refuses the agreement, so the partner
+    is no longer recognised under it (and the refusal carries its code)."""
+    path = ws.path / AGREEMENT
+    raw = __import__("json").loads(path.read_bytes())
+    if edit == "payload":
+        raw["payload"] = raw["payload"][:40] + ("A" if raw["payload"][40] != "A" else "B") + raw["payload"][41:]
+    elif edit == "signature":
+        signature = raw["signatures"][1]["signature"]
+        raw["signatures"][1]["signature"] = ("A" if signature[0] != "A" else "B") + signature[1:]
+    else:
+        raw["signatures"][0]["protected"] = raw["signatures"][1]["protected"]
+    path.write_bytes(dumps(raw))
+    accepted, refused = ws.verified_agreements(MOMENT + HOUR)
+    assert accepted == ()
+    assert [error.code for error in refused] in ([Code.AGREEMENT_SIGNATURE_INVALID], [Code.AGREEMENT_INVALID])
+    assert _errors(_verify(ws, _signed(ws, "AA Chamber of Commerce"), "BB")) == ["TRUST-NOT-RECOGNISED"]
+
+
+def test_an_agreement_signed_by_one_party_only_is_refused(ws: Workspace) -> None:
+    terms = agreement_terms(parse((ws.path / AGREEMENT).read_bytes(), kind=AGREEMENT_KIND,
+                                  codes=AGREEMENT_CODES).payload)
+    (ws.path / AGREEMENT).write_bytes(dumps(sign_agreement_terms(terms, ws.trust_list_signer("AA"), country="AA")))
+    [error] = ws.verified_agreements(MOMENT + HOUR)[1]
+    assert error.code is Code.AGREEMENT_UNSIGNED and "BB" in error.message
+
+
+def test_an_agreement_signed_with_another_key_than_the_trust_list_signer_is_refused(ws: Workspace) -> None:
+    """BB's customs authority chains to BB's root, but only BB's trust-list signer speaks for BB."""
+    document = parse((ws.path / AGREEMENT).read_bytes(), kind=AGREEMENT_KIND, codes=AGREEMENT_CODES)
+    forged = countersign(document, ws.authority("BB", "customs"), country="BB")
+    (ws.path / AGREEMENT).write_bytes(dumps(forged))
+    [error] = ws.verified_agreements(MOMENT + HOUR)[1]
+    assert error.code is Code.AGREEMENT_SIGNATURE_INVALID
+
+
 def test_agreement_with_unknown_key_is_refused(ws: Workspace) -> None:
-    _edit_agreement(ws, {"recognise_everything": True})
-    with pytest.raises(ConfigurationError) as raised:
-        load_agreement(ws.path / "agreements" / "AA-BB.yaml")
-    assert "recognise_everything" in raised.value.message
-    with pytest.raises(ConfigurationError):
-        ws.trust_context("BB", moment=MOMENT)
+    payload = yaml.safe_dump({**_terms(ws), "recognise_everything": True}).encode()
+    signed = sign(payload, ws.trust_list_signer("AA"), country="AA", kind=AGREEMENT_KIND)
+    signed = countersign(parse(dumps(signed), kind=AGREEMENT_KIND, codes=AGREEMENT_CODES),
+                         ws.trust_list_signer("BB"), country="BB")
+    (ws.path / AGREEMENT).write_bytes(dumps(signed))
+    [error] = ws.verified_agreements(MOMENT + HOUR)[1]
+    assert error.code is Code.AGREEMENT_INVALID and "recognise_everything" in error.message
+    assert _errors(_verify(ws, _signed(ws, "AA Chamber of Commerce"), "BB")) == ["TRUST-NOT-RECOGNISED"]
 
 
 def test_agreement_model_checks_its_parties() -> None:
-    party = {"trust_list": "x.xml", "anchor_sha256": "0" * 64}
+    party = {"anchor_sha256": "0" * 64}
     base = {
         "id": "AA-BB", "title": "t", "valid_from": "2030-01-01T00:00:00Z",
         "parties": [{"country": "AA", **party}, {"country": "BB", **party}],

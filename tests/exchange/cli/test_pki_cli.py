@@ -32,7 +32,7 @@ def ws(tmp_path: Path) -> Path:
 def test_init_reports_and_is_idempotent(ws: Path) -> None:
     index = Workspace.open(ws).index
     assert list(index.countries) == ["AA", "BB", "CC"]
-    assert index.agreements == ("agreements/AA-BB.yaml",)
+    assert index.agreements == ("agreements/AA-BB.json",)
     assert stat.S_IMODE((ws / "AA" / "authorities" / "nppo.key").stat().st_mode) == 0o600
     before = (ws / "AA" / "trust-list.xml").read_bytes()
     again = runner.invoke(app, ["init", "--workspace", str(ws), "--at", LATER, "--countries", "AA,BB,CC"])

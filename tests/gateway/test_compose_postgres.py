@@ -20,7 +20,7 @@ import yaml
 
 from exchange._workspace import Workspace
 from exchange.testing.postgres import PostgresServer
-from exchange.testing.processes import PTX, free_port, running_together
+from exchange.testing.processes import PTX, OperatorAuth, free_port, running_together
 from tests.support.messages import signed_envelopes
 from tests.support.needs import require
 
@@ -93,8 +93,9 @@ def test_the_replicas_share_one_store(compose: dict[str, Any], postgres_server: 
             [(message_id, body)] = signed_envelopes(Workspace.open(workspace), 1, prefix="msg-compose")
             accepted = httpx.post(f"{bases[0]}/v1/messages", content=body, headers=XML, timeout=30)
             assert accepted.status_code == 202, accepted.text
-            seen = httpx.get(f"{bases[1]}/v1/messages/{message_id}", timeout=30)
+            operator = OperatorAuth(workspace / "parties" / "gateway")  # the token ptx init wrote in the volume
+            seen = httpx.get(f"{bases[1]}/v1/messages/{message_id}", timeout=30, auth=operator)
             assert seen.status_code == 200 and seen.json()["verdict"] == "ACCEPTED"
             resend = httpx.post(f"{bases[1]}/v1/messages", content=body, headers=XML, timeout=30)
             assert resend.status_code == 200  # the other replica knows it: one store
-            assert httpx.get(f"{bases[1]}/v1/audit/verify", timeout=30).json()["ok"] is True
+            assert httpx.get(f"{bases[1]}/v1/audit/verify", timeout=30, auth=operator).json()["ok"] is True

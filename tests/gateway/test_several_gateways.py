@@ -25,7 +25,7 @@ import pytest
 
 from exchange._workspace import Workspace, init_workspace
 from exchange.testing.postgres import PostgresServer
-from exchange.testing.processes import PTX, free_port, running, running_together
+from exchange.testing.processes import PTX, OperatorAuth, free_port, running, running_together
 from tests.support.messages import signed_envelopes
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgresql]
@@ -116,7 +116,8 @@ def test_three_gateways_on_one_postgresql_deliver_each_of_1000_messages_exactly_
             races = asyncio.run(submit_to_all_at_once(bases, raced))
             statuses = asyncio.run(submit_round_robin(bases, rest))
             wait_all_acknowledged(database, MESSAGES)
-            verifications = [httpx.get(f"{base}/v1/audit/verify", timeout=60).json() for base in bases]
+            operator = OperatorAuth(workspace.path)  # one folder, one token for every gateway on it
+            verifications = [httpx.get(f"{base}/v1/audit/verify", timeout=60, auth=operator).json() for base in bases]
             resent = httpx.post(f"{bases[1]}/v1/messages", content=messages[0][1], headers=XML, timeout=30)
             pids = {str(process.pid) for process in processes}
 

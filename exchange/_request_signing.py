@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import secrets
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -190,7 +190,7 @@ def verify_request(
     url: str,
     headers: Iterable[tuple[str, str]],
     *,
-    certificate_of: Callable[[str], x509.Certificate | None],
+    certificate_of: Callable[[str], x509.Certificate | Sequence[x509.Certificate] | None],
     moment: datetime,
     nonces: NonceMemory,
     max_age: timedelta = MAX_AGE,
@@ -198,7 +198,8 @@ def verify_request(
 ) -> RequestSignatureCheck:
     """Check the read signature of a request (``url`` absolute, as the server received it) at ``moment``.
 
-    ``certificate_of`` gives the registered node certificate of a party (None: no such party). The caller decides
+    ``certificate_of`` gives the registered node certificate of a party, or the certificates in force during a
+    renewal's overlap (None or empty: no such party); the one whose key verifies is answered. The caller decides
     whether that certificate can still be relied on (its trust, revocation): this checks the signature only.
     """
     lines = list(headers)
@@ -212,21 +213,27 @@ def verify_request(
     key_id = _key_id(lines)
     if key_id is None:
         return refused(f"the request carries no signature tagged {READ_TAG!r} with a keyid")
-    certificate = certificate_of(key_id)
-    if certificate is None:
+    registered = certificate_of(key_id)
+    candidates = (registered,) if isinstance(registered, x509.Certificate) else tuple(registered or ())
+    if not candidates:
         return refused(f"no single-window node is registered for keyid {key_id!r}")
-    public_key = certificate.public_key()
-    try:
-        algorithm = algorithm_for(public_key)
-    except ConfigurationError as exc:
-        return refused(exc.message, key_id)
-    verifier = _Verifier(signature_algorithm=algorithm, key_resolver=_Keys(key_id, public=public_key))  # type: ignore[arg-type]
-    try:
-        results = verifier.verify(_Message(method, url, lines), max_age=None, expect_tag=READ_TAG,
-                                  require_components=COVERED)
-    except HTTPMessageSignaturesException as exc:
-        return refused(f"the signature does not verify with the registered node key: "
-                       f"{exc or 'the signature value does not match'}", key_id)
+    results: Any = None
+    problem = "the signature value does not match"
+    for certificate in candidates:  # a renewal overlaps the old and the new node key: either may have signed
+        public_key = certificate.public_key()
+        try:
+            algorithm = algorithm_for(public_key)
+        except ConfigurationError as exc:
+            return refused(exc.message, key_id)
+        verifier = _Verifier(signature_algorithm=algorithm, key_resolver=_Keys(key_id, public=public_key))  # type: ignore[arg-type]
+        try:
+            results = verifier.verify(_Message(method, url, lines), max_age=None, expect_tag=READ_TAG,
+                                      require_components=COVERED)
+            break
+        except HTTPMessageSignaturesException as exc:
+            problem = str(exc) or problem
+    else:
+        return refused(f"the signature does not verify with the registered node key: {problem}", key_id)
     if len(results) != 1:
         return refused(f"expected one signature tagged {READ_TAG!r}, found {len(results)}", key_id)
     parameters = results[0].parameters

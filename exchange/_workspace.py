@@ -725,7 +725,8 @@ class Workspace:
         self.path = path
         self.index = index
         self._contexts: dict[str, tuple[tuple[tuple[str, int, int], ...], TrustContext]] = {}
-        self._agreements: tuple[tuple[tuple[str, int, int], ...], datetime, tuple[Agreement, ...]] | None = None
+        self._agreements: tuple[tuple[tuple[str, int, int], ...], datetime,
+                                tuple[tuple[Agreement, ...], tuple[TrustError, ...]]] | None = None
 
     @classmethod
     def open(cls, path: str | os.PathLike[str] | None = None) -> Workspace:
@@ -929,20 +930,20 @@ class Workspace:
 
     def agreements_at(self, moment: datetime) -> tuple[Agreement, ...]:
         """The agreements of this folder whose signatures verify at ``moment`` (a refused one is logged and left
-        out); remembered while their files and the trust lists are unchanged, for at most a minute of ``moment``."""
-        stamps = self._stamps(self._context_inputs())
-        memo = self._agreements
-        if memo is not None and memo[0] == stamps and abs(moment - memo[1]) < timedelta(minutes=1):
-            return memo[2]
-        accepted = self.verified_agreements(moment)[0]
-        self._agreements = (stamps, moment, accepted)
-        return accepted
+        out)."""
+        return self.verified_agreements(moment)[0]
 
     def agreements_of(self, code: str, moment: datetime) -> tuple[Agreement, ...]:
         return tuple(a for a in self.agreements_at(moment) if a.party(code.upper()) is not None)
 
     def verified_agreements(self, moment: datetime) -> tuple[tuple[Agreement, ...], tuple[TrustError, ...]]:
-        """Every agreement of the folder verified at ``moment`` (:meth:`read_agreement`), and the refusals."""
+        """Every agreement of the folder verified at ``moment`` (:meth:`read_agreement`), and the refusals (each
+        logged once). Remembered while the agreements, the trust lists and the index are unchanged, for moments
+        within a minute of the one they were verified at."""
+        stamps = self._stamps(self._context_inputs())
+        memo = self._agreements
+        if memo is not None and memo[0] == stamps and abs(moment - memo[1]) < timedelta(minutes=1):
+            return memo[2]
         accepted: list[Agreement] = []
         refused: list[TrustError] = []
         for relative in self.index.agreements:
@@ -955,7 +956,9 @@ class Workspace:
                 refused.append(TrustError(f"agreement {path} is refused: {exc}", code=exc.code))
         for error in refused:
             log.error("%s", error, extra={"code": error.code.value, "folder": str(self.path)})
-        return tuple(accepted), tuple(refused)
+        result = (tuple(accepted), tuple(refused))
+        self._agreements = (stamps, moment, result)
+        return result
 
     def read_agreement(self, data: bytes, *, moment: datetime, require: Iterable[str] | None = None) -> Agreement:
         """Verify a signed agreement here: each party must be a member of this folder under the anchor the agreement

@@ -60,6 +60,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
+from cryptography import x509
+
 from exchange import (
     ENVELOPE_TYPE,
     Code,
@@ -163,7 +165,11 @@ class Access:
         policy = self.transport()
         transport = policy.identify(facts.peer) if policy is not None else None
         tls_party = transport.party if transport is not None else None
-        check = verify_request(facts.method, facts.url, facts.headers, certificate_of=view.node_certificate,
+        def in_force(party: str) -> list[x509.Certificate]:  # the current node certificate, and during a
+            return [certificate for certificate, retires in view.node_certificates(party)  # renewal the old one
+                    if retires is None or retires > moment]
+
+        check = verify_request(facts.method, facts.url, facts.headers, certificate_of=in_force,
                                moment=moment, nonces=self.nonces)
         if check.present and not check.verified:
             raise _not_authenticated(f"the request signature does not hold: {check.problem}")

@@ -85,13 +85,21 @@ def stop(process: subprocess.Popen[bytes], *, kill: bool = False) -> None:
     if process.poll() is not None:
         return
     try:
-        os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
+        leader = os.getpgid(process.pid) == process.pid
     except ProcessLookupError:
         return
+
+    def send(sig: signal.Signals) -> None:  # the process's own group when it leads one, else the process alone
+        try:
+            os.killpg(process.pid, sig) if leader else process.send_signal(sig)
+        except ProcessLookupError:
+            pass
+
+    send(signal.SIGKILL if kill else signal.SIGTERM)
     try:
         process.wait(timeout=10)
     except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
+        send(signal.SIGKILL)
         process.wait(timeout=10)
 
 

@@ -185,6 +185,10 @@ def certificate_of_origin(target_bytes: int) -> bytes:
 # --- the services as real processes, started as ``ptx up`` starts them -------------------------------------------
 
 
+class WrongAnswer(Exception):
+    """A service answered something other than what the benchmark expects: its figures would mean nothing."""
+
+
 @dataclass(frozen=True)
 class Service:
     """One running service: its name (``gateway``, ``gateway-2``, ``AA``, ``AA-2``, ``BB``), URL and process."""
@@ -244,14 +248,24 @@ def _numbered(name: str, index: int) -> str:
 
 @contextmanager
 def running_services(commands: Sequence[tuple[str, str, list[str]]], logs: Path) -> Iterator[list[Service]]:
-    """Start every command at once, wait for each ``/readyz``, stop them all afterwards (logs in ``logs``)."""
+    """Start every command at once, wait for each ``/readyz``, stop them all afterwards (logs in the folder
+    ``logs``, made here); if anything fails meanwhile, print the end of each log first."""
     from exchange.testing.processes import running_together
 
-    with running_together([command for _, _, command in commands],
-                          health_urls=[f"{url}/readyz" for _, url, _ in commands],
-                          env={"PYTHONUNBUFFERED": "1"},
-                          logs=[logs / f"{name}.log" for name, _, _ in commands]) as processes:
-        yield [Service(name, url, process) for (name, url, _), process in zip(commands, processes, strict=True)]
+    logs.mkdir(parents=True, exist_ok=True)
+    paths = [logs / f"{name}.log" for name, _, _ in commands]
+    try:
+        with running_together([command for _, _, command in commands],
+                              health_urls=[f"{url}/readyz" for _, url, _ in commands],
+                              env={"PYTHONUNBUFFERED": "1"}, logs=paths) as processes:
+            yield [Service(name, url, process) for (name, url, _), process in zip(commands, processes, strict=True)]
+    except BaseException:
+        for path in paths:  # what the services said, before the temporary folder goes
+            lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+            errors = [line for line in lines if "Traceback" in line or "ERROR" in line or "error" in line.lower()]
+            print(f"--- {path.name}: {len(lines)} lines, {len(errors)} naming an error; the last 15:", file=sys.stderr)
+            print("\n".join(lines[-15:]), file=sys.stderr)
+        raise
 
 
 def postgres_pid(server: object) -> int | None:
@@ -292,7 +306,7 @@ def wait_for_status(counts: Callable[[], dict[str, int]], status: str, total: in
     deadline = time.monotonic() + timeout
     while (found := counts()).get(status, 0) < total:
         if time.monotonic() > deadline:
-            raise SystemExit(f"only {found.get(status, 0)} of {total} messages {status} after {timeout:.0f} s: {found}")
+            raise WrongAnswer(f"only {found.get(status, 0)} of {total} messages {status} after {timeout:.0f} s: {found}")
         time.sleep(interval)
     return found
 
@@ -319,7 +333,7 @@ async def post_all(
             latencies.append(time.perf_counter() - started)
             problem = expect(response)
             if problem is not None:
-                raise SystemExit(f"{url}: {problem}")
+                raise WrongAnswer(f"{url}: {problem}")
             if after_each is not None:
                 after_each(len(latencies))
 

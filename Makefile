@@ -33,11 +33,15 @@ lint: $(STAMP)
 	$(BIN)/ruff check exchange gateway tests bench fuzz
 	$(BIN)/mypy
 
+# make bench: every figure beside its reference, measured in the same run (bench/README.md says what each means
+# and its goal; about 20 min on 2 cores). make bench BENCH_FLAGS=--quick: the same figures from shorter runs.
+# A script that finds a wrong exit code, verdict or status says PROBLEM and the run fails, after all have run.
+BENCH_FLAGS ?=
 bench: $(STAMP) deps
-	$(BIN)/python bench/validate.py --quick
-	$(BIN)/python bench/sign_verify.py --quick
-	$(BIN)/python bench/gateway.py --quick
-	$(BIN)/python bench/scale.py --quick
+	@status=0; for script in validate sign_verify trust gateway scale; do \
+	    echo "== bench/$$script.py $(BENCH_FLAGS)"; \
+	    $(BIN)/python bench/$$script.py $(BENCH_FLAGS) || status=1; echo; \
+	done; exit $$status
 
 fuzz: $(STAMP)
 	$(BIN)/python fuzz/run.py --seconds 300

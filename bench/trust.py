@@ -20,7 +20,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+sys.path[:0] = [str(REPO), str(REPO / "bench")]
+
+from _common import banner, finished  # noqa: E402
 
 from exchange._pki import build_country_pki, demo_country  # noqa: E402
 from exchange._trust import Recognition, TrustContext, TrustStatus  # noqa: E402
@@ -35,6 +37,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     cold_runs, warm_runs = (10, 200) if args.quick else (40, 1000)
+    started = time.perf_counter()
+    banner("ptx trust evaluation benchmark: TrustContext.evaluate, cold and warm" + (" (--quick)" if args.quick else ""))
 
     aa = build_country_pki(demo_country("AA"), moment=MOMENT)
     bb = build_country_pki(demo_country("BB"), moment=MOMENT)
@@ -79,6 +83,7 @@ def main() -> None:
     row("warm", warm)
     row("warm, other moment", moved)
     print(f"cold/warm ratio: {statistics.median(cold) / statistics.median(warm):.1f}")
+    finished(started)
 
 
 if __name__ == "__main__":

@@ -1,37 +1,41 @@
-"""The demo workspace: every country's PKI, its signed trust list, the bilateral agreements, the gateway.
+"""Party folders: a country's PKI and keys, or the gateway's, and the public material each imported.
 
-``ptx init`` writes (default folder ``./workspace`` or ``$PTX_WORKSPACE``)::
+One index (``workspace.yaml``, unknown keys refused) describes a folder of one of three kinds:
 
-    workspace.yaml                  index: countries, files, key type, agreements (read with unknown keys refused)
+* **a country's own folder** (``ptx country init``): its PKI and keys, its signed trust list, its recognition
+  decisions (``recognition.yaml``), and what it imported: partners' packages (``partners/<CC>/``), the gateway's
+  public certificates (``gateway/*.pem``), signed agreements (``agreements/<id>.json``);
+* **the gateway's folder** (``ptx gateway init``): the gateway's CA, signer and TLS keys, the directory of admitted
+  countries (their packages, ``partners/<CC>/``) and the agreements;
+* **the demo network** (``ptx init``, default ``./workspace`` or ``$PTX_WORKSPACE``): every country's PKI and the
+  gateway's, for the trainer's commands (sign as any issuer, revoke, renew, import), plus one folder per party
+  under ``parties/``, built the way the parties would build theirs: each country's own PKI and keys, then the
+  gateway's package and every partner's package imported under the anchor the network holds for it, and the
+  agreements verified. :meth:`Workspace.publish` refreshes them after a change as newer packages; it never copies a
+  key between parties. Each service is started on its party's folder alone.
+
+Layout of a country's PKI (the same in the network folder and in the country's own)::
+
     AA/pki/root.pem|.key|.crl       root CA (the anchor partners pin), its CRL
     AA/pki/issuing-ca.pem|.key|.crl issuing CA, its CRL
-    AA/pki/trust-list-signer.pem|.key
+    AA/pki/trust-list-signer.pem|.key   signs the trust list, the country's package and its agreements
     AA/authorities/<slug>.pem|.key  chamber-of-commerce, nppo, customs, single-window (the node); PEM = leaf + CA
     AA/tls/server.pem|.key, client.pem|.key
     AA/trust-list.xml               AA's signed trust list (what AA publishes)
-    BB/...                          the same for every other country
-    gateway/ca.pem|.key|.crl, signer.pem|.key, tls-server.pem|.key, tls-client.pem|.key
-    agreements/AA-BB.yaml           a bilateral agreement (data, like an AS4 P-Mode)
-    trust/CC.xml, CC-anchor.pem     third-party trust lists brought in with ``ptx trust import``
-    parties/AA/, parties/BB/, parties/gateway/
-                                    one folder per party: the same index and every public file (certificates,
-                                    CRLs, trust lists, agreements, imported lists, added document types), and only
-                                    that party's own private keys
-
-The top folder is the demo's simulation of the whole network, for the trainer's commands (sign as any issuer,
-revoke, renew, import). Each service is started on its party's folder alone (``ptx up``, ``ptx demo``, the
-exercises), so no service can open another party's key: it is not there. :meth:`Workspace.publish` refreshes the
-public material of every party folder after a change (``init``, ``revoke``, ``renew``, ``trust import``, ``schemas
-add``), as each party would import its partners' public packages; it never copies a key between parties.
+    packages/AA.json                AA's last exported public package (:mod:`exchange._packages`)
+    trust/CC.xml, CC-anchor.pem     third-party trust lists brought in with ``ptx trust import`` (known only)
 
 Private keys are written with mode 0600 and never printed. ``init`` is idempotent: on a complete workspace
 with the same countries it changes nothing and says so; ``force=True`` regenerates.
 
-An agreement names its parties, where each publishes its trust list and the SHA-256 of the anchor that list
-must be signed under (exchanged out of band, as ICAO CSCAs are), the document types that flow in each
-direction, and its period. :meth:`Workspace.trust_context` builds what a receiving country recognises: its
-own trust list for everything it grants, and each partner's list for the types the agreements let flow from
-that partner to it, within the agreement's period. Other countries' lists are known but not recognised.
+An agreement is a JWS signed by both countries' trust-list signers over its terms: its parties with the SHA-256 of
+each one's anchor (exchanged out of band, as ICAO CSCAs are), the document types that flow in each direction, and
+its period. Every folder verifies it under the anchors it holds (:meth:`Workspace.read_agreement`); one that does
+not verify does not count. :meth:`Workspace.trust_context` builds what a receiving country recognises: its own trust
+list for everything it grants, and each partner's list for the types the agreements let flow from that partner to
+it, within the agreement's period, narrowed by the country's own recognition decisions where its folder has them
+(a country's own folder always does; the network folder and the gateway's view of a receiver use the agreements).
+Other countries' lists are known but not recognised.
 """
 
 from __future__ import annotations

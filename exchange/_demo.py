@@ -71,22 +71,40 @@ class Demo:
     # --- services -----------------------------------------------------------------------------------------
 
     def start(self) -> None:
-        from exchange._workspace import init_workspace
+        from exchange._workspace import PARTIES_DIR, init_workspace
 
         init_workspace(self.workspace_path, moment=datetime.now(UTC) - timedelta(minutes=1))
+        for party in ("gateway", "AA", "BB"):  # each party's folder on "its own machine", apart from the others
+            shutil.copytree(self.workspace_path / PARTIES_DIR / party, self.folder(party))
         for name in ("gateway", "AA", "BB"):
             self.start_service(name)
 
-    def _command(self, name: str) -> list[str]:
-        from exchange._workspace import party_folder
+    def folder(self, party: str) -> Path:
+        """The folder ``party``'s service runs on: a copy of its party folder outside the network folder, which
+        no other service is given; changes reach it as public packages (:meth:`distribute`)."""
+        return self.root / "machines" / party
 
+    def distribute(self, country: str, moment: datetime) -> int:
+        """``country`` exports its public package after a change of its PKI; every other party imports it (verified
+        under the anchor it holds, newer than the one held), and the country's own folder takes its reissued list."""
+        from exchange._workspace import PARTIES_DIR, Workspace
+
+        data, anchor = self.workspace.export_package(country, moment=moment)
+        shutil.copytree(self.workspace_path / PARTIES_DIR / country, self.folder(country), dirs_exist_ok=True)
+        sequence = 0
+        for party in ("gateway", "AA", "BB"):
+            if party != country:
+                sequence = Workspace.open(self.folder(party)).import_package(
+                    data, anchor_sha256=anchor, moment=moment).manifest.sequence
+        return sequence
+
+    def _command(self, name: str) -> list[str]:
         ptx = [sys.executable, "-m", "exchange.cli"]
-        workspace = str(party_folder(self.workspace_path, name))  # each service on its party's folder alone
+        workspace = str(self.folder("gateway" if name == "hub" else name))  # each service on its own folder alone
         if name == "gateway":
             return [*ptx, "serve", "gateway", "--workspace", workspace, "--port", str(self.ports["gateway"]),
                     "--node", f"AA={self.urls['AA']}", "--node", f"BB={self.urls['BB']}", "--log-level", "warning"]
         if name == "hub":
-            workspace = str(party_folder(self.workspace_path, "gateway"))
             return [*ptx, "serve", "gateway", "--tls", "--workspace", workspace, "--port", str(self.ports["hub"]),
                     "--node", f"BB={self.urls['BB']}", "--log-level", "warning"]
         return [*ptx, "serve", "node", "--country", name, "--workspace", workspace, "--port", str(self.ports[name]),
@@ -166,9 +184,9 @@ class Demo:
         """The gateway operator's credential (its token, from the gateway's folder): the demo narrates from the
         gateway's own records, which only the operator and the message's two nodes may read."""
         from exchange._operator import operator_headers
-        from exchange._workspace import GATEWAY_PARTY, party_folder
+        from exchange._workspace import GATEWAY_PARTY
 
-        return operator_headers(party_folder(self.workspace_path, GATEWAY_PARTY))
+        return operator_headers(self.folder(GATEWAY_PARTY))
 
     def send(self, request: dict[str, Any]) -> dict[str, Any]:
         import httpx
@@ -291,10 +309,15 @@ def _unauthorised(demo: Demo) -> Outcome:
 
 
 def _revoked(demo: Demo) -> Outcome:
-    result = demo.workspace.revoke("AA/customs", moment=datetime.now(UTC))
+    moment = datetime.now(UTC)
+    result = demo.workspace.revoke("AA/customs", moment=moment)
+    sequence = demo.distribute("AA", moment)
     document = demo.signed(demo.sample("customs-declaration", "valid/basic.xml"), "AA/customs")
     outcome = _rejected(_answer(demo.send({"document": document})))
-    outcome.lines.insert(0, f"AA revoked its customs authority: new CRL, trust list sequence {result.trust_list_sequence}")
+    outcome.lines[:0] = [
+        f"AA revoked its customs authority: new CRL, trust list sequence {result.trust_list_sequence}",
+        f"AA's public package {sequence} (with that list) imported by BB and the gateway, each in its own folder",
+    ]
     return outcome
 
 

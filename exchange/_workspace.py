@@ -958,8 +958,9 @@ class Workspace:
                 refused.append(TrustError(f"cannot read agreement {path}: {exc.strerror}", code=Code.AGREEMENT_INVALID))
             except TrustError as exc:
                 refused.append(TrustError(f"agreement {path} is refused: {exc}", code=exc.code))
-        for error in refused:
-            log.error("%s", error, extra={"code": error.code.value, "folder": str(self.path)})
+        for error in refused:  # a party's unusable trust list is logged where it is read, with its file
+            if error.code.value.startswith("AGREEMENT-"):
+                log.error("%s", error, extra={"code": error.code.value, "folder": str(self.path)})
         result = (tuple(accepted), tuple(refused))
         self._agreements = (stamps, moment, result)
         return result
@@ -986,7 +987,9 @@ class Workspace:
                     f"agreement {agreement.id} pins another anchor for {party.country} than the one this folder holds",
                     code=Code.AGREEMENT_PARTY_UNKNOWN)
             if party.country in wanted:
-                trust_list = self.trust_list(party.country, moment=moment, allow_expired=True)
+                trust_list = self._recognised(
+                    party.country, self._trust_list_path(party.country), f"agreement {agreement.id}",
+                    partial(self.trust_list, party.country, moment=moment, allow_expired=True))
                 verify_member(document, party.country, trust_list, moment=moment, codes=AGREEMENT_CODES)
         return agreement
 

@@ -84,6 +84,9 @@ class Step(StrEnum):
 
 
 STEP_ORDER: tuple[Step, ...] = tuple(Step)
+#: where an ePhyto certificate names its importing country
+_SPS_NS = {"rsm": "urn:un:unece:uncefact:data:standard:SPSCertificate:17",
+           "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:21"}
 
 
 # --- what a service knows about the parties --------------------------------------------------------------
@@ -649,6 +652,16 @@ class Engine:
                 f"{doc_type.namespace} version {doc_type.version}",
                 path="/Envelope/Header/DocumentIdentification",
             ))
+        if doc_type.id == EPHYTO_TYPE and not findings:
+            importing = str(document.xpath("string(/rsm:SPSCertificate/rsm:SPSConsignment/ram:ImportSPSCountry/ram:ID)",
+                                           namespaces=_SPS_NS)).strip()
+            if importing and importing != header.receiver.identifier:
+                findings.append(Finding.of(
+                    self.profile.code("PAYLOAD-MISMATCH"), Step.DOCUMENT_TYPE,
+                    f"the phytosanitary certificate is for importing country {importing}, but the envelope goes to "
+                    f"{header.receiver.identifier}: a certificate reaches only the country it was issued for",
+                    path="/SPSCertificate/SPSConsignment/ImportSPSCountry/ID",
+                ))
         run.doc_type = doc_type
         if run.record(Step.DOCUMENT_TYPE, findings):
             run.document = document

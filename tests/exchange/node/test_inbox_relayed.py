@@ -22,10 +22,17 @@ def bb(node_app: NodeFactory) -> AppClient:
 
 
 def relayed(workspace: Workspace, type_id: str = EPHYTO, *, issuer: str = "nppo",
-            name: str = "three-lines-attachment-languages.xml", signer: str = "gateway") -> bytes:
-    """What the gateway forwards: the NPPO-signed certificate in an envelope the gateway (or ``signer``) signs."""
+            name: str = "three-lines-attachment-languages.xml", signer: str = "gateway",
+            importing: str | None = None) -> bytes:
+    """What the gateway forwards: the NPPO-signed certificate in an envelope the gateway (or ``signer``) signs;
+    ``importing``: the certificate names this importing country instead of BB."""
     authority = workspace.authority("AA", issuer)
-    document = sign_document(sample(type_id, name), authority.key, authority.signing_chain)
+    data = sample(type_id, name)
+    if importing is not None:
+        before = b"<ram:ImportSPSCountry>\n      <ram:ID>BB</ram:ID>"
+        assert before in data
+        data = data.replace(before, before.replace(b">BB<", f">{importing}<".encode()))
+    document = sign_document(data, authority.key, authority.signing_chain)
     doc_type = default_catalogue().get(type_id)
     envelope = build_envelope(document, sender=Party("AA"), receiver=Party("BB"), document_type=type_id,
                               type_version=doc_type.version, standard=doc_type.namespace, message_id=MESSAGE_ID,
@@ -79,3 +86,11 @@ def test_another_node_cannot_sign_for_the_sender(bb: AppClient, workspace: Works
     detail = deliver(bb, workspace, relayed(workspace, signer="BB"))
     assert detail["verdict"] == "REJECTED"
     assert codes(detail, "sender-authentication") == ["NODE-SENDER-MISMATCH"]
+
+
+def test_a_certificate_for_another_importing_country_is_rejected(bb: AppClient, workspace: Workspace) -> None:
+    """A relay (or a sender) cannot redirect a certificate the NPPO issued for CC to BB: the certificate names its
+    importing country, and only that country's node takes it."""
+    detail = deliver(bb, workspace, relayed(workspace, importing="CC"))
+    assert detail["verdict"] == "REJECTED"
+    assert codes(detail, "document-type") == ["NODE-PAYLOAD-MISMATCH"]

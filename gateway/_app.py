@@ -70,6 +70,7 @@ from exchange import (
     sign_rejection_answer,
     verify_receipt,
 )
+from exchange.services._webui import LanguageMiddleware
 from gateway._access import CHALLENGES, Access, Reader, forbidden, is_loopback, request_facts
 from gateway._delivery import Deliverer, classify_answer, send_envelope
 from gateway._ephyto import router as ephyto_router
@@ -612,6 +613,7 @@ def create_app(
     app.include_router(operations)
     app.include_router(ui_router)
     app.include_router(ephyto_router)  # the ePhyto hub interface (SOAP 1.1)
+    app.add_middleware(LanguageMiddleware)  # the page language: ?lang=, the ptx_lang cookie, Accept-Language
     app.add_middleware(RequestLog, logger="gateway.access")  # one structured access line per request
     return app
 

@@ -28,6 +28,9 @@ from exchange.cli import _country as _country  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:
+    from exchange import _i18n
+
+    _i18n.use(_i18n.from_environment())  # PTX_LANG, LC_ALL, LC_MESSAGES, LANG; --lang overrides
     try:
         app()
     except ExchangeError as exc:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import Annotated, Any
 
 import click
 import typer
 from typer.core import TyperGroup
 
+from exchange import _i18n
 from exchange._errors import ExchangeError
 from exchange._passphrase import use_prompt
 
@@ -49,3 +50,26 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def set_language(value: str | None) -> str | None:
+    """``--lang en|zh|ru``: the language of everything the command prints for people (codes and JSON stay)."""
+    if value is None:
+        _i18n.use(_i18n.from_environment())
+        return None
+    language = _i18n.normalise(value)
+    if language is None or (language not in _i18n.LANGUAGES and language != _i18n.PSEUDO):
+        raise typer.BadParameter(f"{value!r}: one of {', '.join(_i18n.LANGUAGES)}")
+    _i18n.use(language)
+    return language
+
+
+LANG_HELP = "Language for people: en, zh or ru (default: PTX_LANG, then LC_ALL/LC_MESSAGES/LANG)."
+
+
+@app.callback()
+def _options(
+    lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP, callback=set_language,
+                                             is_eager=True)] = None,
+) -> None:
+    """Cross-border paperless trade: validate, sign, verify and exchange trade documents."""

@@ -48,6 +48,7 @@ from exchange.node._metrics import NodeMetrics
 from exchange.node._outbox import DocumentRefused, Outbox
 from exchange.node._settings import NodeSettings, get_settings
 from exchange.node._store import Clock, NodeStore, utc_now
+from exchange.services._webui import LanguageMiddleware
 
 log = logging.getLogger("exchange.node")
 
@@ -209,6 +210,7 @@ def create_app(
     app.add_exception_handler(RequestValidationError, _validation_error)
     for module in (_api_health, _api_inbox, _api_outbox, _api_documents, _ui):
         app.include_router(module.router)
+    app.add_middleware(LanguageMiddleware)  # the page language: ?lang=, the ptx_lang cookie, Accept-Language
     app.add_middleware(RequestLog, logger="exchange.node.access")  # one structured access line per request
     return app
 

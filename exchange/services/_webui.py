@@ -23,10 +23,13 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlencode
 
 import jinja2
 from cryptography import x509
@@ -38,6 +41,21 @@ from exchange._algorithms import CanonicalizationMethod, DigestMethod, Namespace
 from exchange._dsig import DEFAULT_POLICY, SignaturePolicy, verify_signature
 from exchange._errors import XmlError
 from exchange._findings import Finding
+from exchange._i18n import (
+    DEFAULT,
+    HTML_LANG,
+    LANGUAGES,
+    code_message,
+    current,
+    from_accept_language,
+    gettext,
+    ngettext,
+    normalise,
+    pgettext,
+    reset,
+    status_label,
+    use,
+)
 from exchange._pki import common_name, fingerprint
 from exchange._xml import parse_xml
 
@@ -96,6 +114,81 @@ def short(value: str | None, length: int = 12) -> str:
     return value if len(value) <= length else value[:length] + "…"
 
 
+# --- the page's language ---------------------------------------------------------------------------------------
+
+LANGUAGE_COOKIE = "ptx_lang"
+_page_path: ContextVar[str] = ContextVar("ptx_page_path", default="")
+
+
+def request_language(query_lang: str | None, cookie_lang: str | None, accept_language: str | None) -> str:
+    """``?lang=``, then the ``ptx_lang`` cookie, then ``Accept-Language``, then English."""
+    return normalise(query_lang) or normalise(cookie_lang) or from_accept_language(accept_language) or DEFAULT
+
+
+class LanguageMiddleware:
+    """Pure ASGI: makes the request's language current (a context variable, so concurrent requests do not mix)
+    and remembers an explicit ``?lang=`` choice in a cookie. Applies to every path; only pages show text."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        query = tuple(parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True))
+        asked = normalise(next((value for key, value in query if key == "lang"), None))
+        headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", ())}
+        cookie_lang = None
+        if "cookie" in headers:
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(headers["cookie"])
+            except Exception:  # noqa: BLE001 - a malformed Cookie header only loses the remembered language
+                jar = SimpleCookie()
+            if LANGUAGE_COOKIE in jar:
+                cookie_lang = jar[LANGUAGE_COOKIE].value
+        language = request_language(asked, cookie_lang, headers.get("accept-language"))
+        token = use(language)
+        address = _page_path.set(scope.get("root_path", "") + scope["path"])
+
+        async def send_with_cookie(message: Any) -> None:
+            if message["type"] == "http.response.start" and asked:
+                cookie = f"{LANGUAGE_COOKIE}={asked}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly"
+                message = {**message, "headers": [*message.get("headers", []),
+                                                  (b"set-cookie", cookie.encode("latin-1"))]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_cookie if asked else send)
+        finally:
+            _page_path.reset(address)
+            reset(token)
+
+
+@dataclass(frozen=True, slots=True)
+class LanguageLink:
+    code: str
+    name: str
+    href: str
+    current: bool
+
+
+def language_links() -> list[LanguageLink]:
+    """The language switch: this page in each language (the query is not echoed: the filters start afresh)."""
+    path = _page_path.get()
+    return [LanguageLink(code, name, f"{path}?{urlencode([('lang', code)])}", code == current())
+            for code, name in LANGUAGES.items()]
+
+
+def finding_message(finding: Any) -> str:
+    """A finding's code's message in the page's language; empty in English (the English message is shown)."""
+    if current() == DEFAULT:
+        return ""
+    code = finding.get("code") if isinstance(finding, Mapping) else getattr(finding, "code", None)
+    return code_message(code) if code else ""
+
+
 def make_templates(folder: Path) -> jinja2.Environment:
     """A Jinja2 environment for one app's templates, falling back to the shared ones. Autoescape is always on."""
     environment = jinja2.Environment(
@@ -107,6 +200,13 @@ def make_templates(folder: Path) -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        extensions=["jinja2.ext.i18n"],
+    )
+    # the page's language is a context variable, so one environment serves concurrent requests in any language
+    environment.install_gettext_callables(gettext, ngettext, newstyle=True, pgettext=pgettext)  # type: ignore[attr-defined]
+    environment.globals.update(
+        status_label=status_label, code_message=code_message, finding_message=finding_message,
+        language_links=language_links, page_lang=lambda: HTML_LANG.get(current(), "en"), language=current,
     )
     environment.filters["when"] = when
     environment.filters["short"] = short

@@ -173,6 +173,31 @@ class Code(Enum):
     )
     SCHEMA_LOAD_FAILED = ("SCHEMA-LOAD-FAILED", Severity.ERROR, Category.CONFIG, "a schema could not be compiled")
     RULES_LOAD_FAILED = ("RULES-LOAD-FAILED", Severity.ERROR, Category.CONFIG, "Schematron rules could not be compiled")
+    RULES_RUN_FAILED = (
+        "RULES-RUN-FAILED", Severity.ERROR, Category.CONFIG,
+        "a rules file failed while running on a document (a dynamic XSLT error, the engine process ended): never a pass",
+    )
+    RULES_LIMIT_EXCEEDED = (
+        "RULES-LIMIT-EXCEEDED", Severity.ERROR, Category.CONFIG,
+        "compiling or running a rules file took longer or more memory than its limit (the engine process was ended)",
+    )
+    RULES_FORBIDDEN = (
+        "RULES-FORBIDDEN", Severity.ERROR, Category.CONFIG,
+        "a rules file uses a construct that reads or writes outside the document (doc(), unparsed-text(), "
+        "environment-variable(), xsl:result-document, xsl:evaluate, ...): rules are code and are confined",
+    )
+    RULES_ENGINE_UNAVAILABLE = (
+        "RULES-ENGINE-UNAVAILABLE", Severity.ERROR, Category.CONFIG,
+        "rules need the XSLT 2/3 engine (saxonche), which is not installed or does not start",
+    )
+    SCENARIOS_INVALID = (
+        "SCENARIOS-INVALID", Severity.ERROR, Category.CONFIG,
+        "a scenario file is invalid (YAML, an unknown key, a missing schema or rules file, a bad XPath)",
+    )
+    SCENARIO_NO_MATCH = (
+        "SCENARIO-NO-MATCH", Severity.ERROR, Category.CATALOGUE,
+        "no validation scenario matches the document (root element, namespace, XPath)",
+    )
 
     # --- user input -----------------------------------------------------------------------------------------
     INPUT_INVALID = ("INPUT-INVALID", Severity.ERROR, Category.INPUT, "input data is invalid")

@@ -90,19 +90,26 @@ class CheckResult:
     name: str
     status: CheckStatus
     findings: tuple[Finding, ...] = ()
+    #: what the check ran, when it says more than its name: a schema or rules file (a validation's steps)
+    subject: str | None = None
 
     @classmethod
-    def from_findings(cls, name: str, findings: tuple[Finding, ...] | list[Finding]) -> CheckResult:
+    def from_findings(cls, name: str, findings: tuple[Finding, ...] | list[Finding], *,
+                      subject: str | None = None) -> CheckResult:
         found = tuple(findings)
         status = CheckStatus.FAILED if any(f.is_error for f in found) else CheckStatus.PASSED
-        return cls(name=name, status=status, findings=found)
+        return cls(name=name, status=status, findings=found, subject=subject)
 
     @classmethod
-    def skipped(cls, name: str) -> CheckResult:
-        return cls(name=name, status=CheckStatus.SKIPPED)
+    def skipped(cls, name: str, *, subject: str | None = None) -> CheckResult:
+        return cls(name=name, status=CheckStatus.SKIPPED, subject=subject)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "status": self.status.value, "findings": [f.to_dict() for f in self.findings]}
+        out: dict[str, Any] = {"name": self.name, "status": self.status.value,
+                               "findings": [f.to_dict() for f in self.findings]}
+        if self.subject is not None:
+            out["subject"] = self.subject
+        return out
 
 
 __all__ = ["CheckResult", "CheckStatus", "Finding", "MessageVerdict"]

@@ -1,15 +1,23 @@
-"""Validation: hardened parse -> document type -> XSD -> Schematron, as a frozen report.
+"""Validation: hardened parse -> scenario (document type) -> XSD -> each rules file, as a frozen report.
 
-The hot path stays on libxml2 (lxml's XSD validator and its ISO Schematron compiled to XSLT). Compiled schemas
-and rules are cached per thread (lxml validators keep their error log on the object, so one compiled
-validator must not be shared between concurrent calls) and keyed by absolute file path.
+What applies to a document is a :class:`~exchange._scenarios.Scenario`: a catalogue type is one, a scenario file
+(``ptx validate --scenarios``) holds others, and an explicit ``schema=``/``rules=`` makes one on the spot; one path
+runs them all. The hot path stays on libxml2 (lxml's XSD validator and its ISO Schematron compiled to XSLT 1).
+Rules files whose query binding is XSLT 2 or 3 (EN 16931, Peppol) run on the XSLT 2/3 engine
+(:mod:`exchange._xslt2`, SaxonC-HE in a bounded process): the binding picks the engine, so the gateway and the
+nodes get it for catalogue types too. Compiled XSDs and XSLT 1 rules are cached per thread (lxml validators keep
+their error log on the object, so one compiled validator must not be shared between concurrent calls) and keyed by
+absolute file path; XSLT 2 rules are cached by content hash (see :mod:`exchange._xslt2`).
 
-Like KoSIT, the rules are not run on a document that fails its schema: the ``rules`` check is then
-``skipped``. Every finding carries ``{code, severity, check, message, line, column, path}``.
+Like KoSIT, the rules are not run on a document that fails its schema: the ``rules`` checks are then
+``skipped``. A rules file that fails while running is an error finding (``RULES-RUN-FAILED``,
+``RULES-LIMIT-EXCEEDED``), never a pass. Every finding carries ``{code, severity, check, message, line, column,
+path}``; SVRL locations are resolved to the line, column and a readable path in the source document.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import re
 import threading
@@ -24,12 +32,13 @@ from lxml import etree, isoschematron
 from exchange._catalogue import Catalogue, DocumentType, default_catalogue
 from exchange._errors import Code, ConfigurationError, ExchangeError, Severity, XmlError
 from exchange._findings import CheckResult, CheckStatus, Finding
+from exchange._scenarios import Scenario, ScenarioSet, make_scenario, scenario_for_type
+from exchange._schematron import SCH_NS, QueryBinding, query_binding
 from exchange._xml import (
     DEFAULT_LIMITS,
     XmlLimits,
     load_trusted_xml,
     parse_xml,
-    parse_xml_file,
     stream_schema_errors,
     take_refused_imports,
 )
@@ -61,6 +70,8 @@ class ValidationReport:
     document_type: str | None
     checks: tuple[CheckResult, ...]
     source: str | None = None
+    #: the scenario that applied (a catalogue type's id, a scenario file's id, ``custom`` for ``schema=``)
+    scenario: str | None = None
     findings: tuple[Finding, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -82,18 +93,21 @@ class ValidationReport:
             "path": self.source,
             "verdict": self.verdict.value,
             "document_type": self.document_type,
+            "scenario": self.scenario,
             "findings": [finding.to_dict() for finding in self.findings],
             "checks": [check.to_dict() for check in self.checks],
         }
 
 
-def _report(checks: list[CheckResult], document_type: str | None, source: str | None) -> ValidationReport:
+def _report(checks: list[CheckResult], document_type: str | None, source: str | None,
+            scenario: str | None = None) -> ValidationReport:
     invalid = any(finding.is_error for check in checks for finding in check.findings)
     return ValidationReport(
         verdict=Verdict.INVALID if invalid else Verdict.VALID,
         document_type=document_type,
         checks=tuple(checks),
         source=source,
+        scenario=scenario,
     )
 
 
@@ -110,6 +124,8 @@ def _file_key(path: str | os.PathLike[str]) -> str:
 def clear_caches() -> None:
     """Forget this thread's compiled schemas and rules (after editing a schema in a long-running process)."""
     _cache.__dict__.clear()
+    with _xslt2_lock:
+        _xslt2_rules.clear()
 
 
 def _raise_refused_imports(path: str) -> None:
@@ -139,19 +155,108 @@ def compiled_schema(path: str | os.PathLike[str]) -> etree.XMLSchema:
     return schema
 
 
-def compiled_rules(path: str | os.PathLike[str]) -> isoschematron.Schematron:
-    """The compiled ISO Schematron at ``path``, cached per thread."""
-    rules: dict[str, isoschematron.Schematron] = _cache.__dict__.setdefault("rules", {})
-    key = _file_key(path)
-    compiled = rules.get(key)
-    if compiled is None:
-        tree = load_trusted_xml(key)
+class Rules:
+    """A compiled rules file, whichever engine runs it: :meth:`svrl` gives its SVRL report on a document.
+
+    ``binding`` says which: ``xslt1`` on lxml (ISO Schematron through lxml's XSLT 1 skeleton, or a compiled XSLT 1
+    stylesheet), ``xslt2``/``xslt3`` on the XSLT 2/3 engine. Every failure raises; nothing is a silent pass.
+    """
+
+    def __init__(self, source: str, binding: QueryBinding, run: Any) -> None:
+        self.source = source
+        self.binding = binding
+        self._run = run
+
+    @property
+    def engine(self) -> str:
+        return "lxml-xslt1" if self.binding is QueryBinding.XSLT1 else "saxon-xslt2"
+
+    def svrl(self, tree: etree._ElementTree) -> etree._ElementTree:
+        report: etree._ElementTree = self._run(tree)
+        return report
+
+
+_xslt2_rules: dict[tuple[str, int, int], Rules] = {}
+_xslt2_lock = threading.Lock()
+
+
+def _load_rules_error(key: str, exc: Exception) -> ConfigurationError:
+    return ConfigurationError(f"{key}: {' '.join(str(exc).split())}", code=Code.RULES_LOAD_FAILED)
+
+
+def _xslt1_rules(key: str, tree: etree._ElementTree) -> Rules:
+    root = tree.getroot()
+    if root.tag == f"{{{SCH_NS}}}schema":
         try:
-            compiled = isoschematron.Schematron(tree, store_report=True)
+            schematron = isoschematron.Schematron(tree, store_report=True)
         except (etree.SchematronParseError, etree.XSLTParseError, etree.XSLTApplyError, KeyError) as exc:
-            raise ConfigurationError(f"{key}: {exc}", code=Code.RULES_LOAD_FAILED) from exc
-        rules[key] = compiled
-    return compiled
+            raise _load_rules_error(key, exc) from exc
+
+        def run_schematron(document: etree._ElementTree) -> etree._ElementTree:
+            try:
+                schematron.validate(document)
+            except etree.XSLTApplyError as exc:
+                raise ConfigurationError(f"{key}: failed on the document: {exc}", code=Code.RULES_RUN_FAILED) from exc
+            report = schematron.validation_report
+            if report is None:
+                raise ConfigurationError(f"{key}: produced no SVRL report", code=Code.RULES_RUN_FAILED)
+            return report if isinstance(report, etree._ElementTree) else etree.ElementTree(report)
+
+        return Rules(key, QueryBinding.XSLT1, run_schematron)
+    from exchange._xslt2 import check_confined
+
+    check_confined(root, key)
+    access = etree.XSLTAccessControl.DENY_ALL
+    try:
+        transform = etree.XSLT(tree, access_control=access)
+    except etree.XSLTParseError as exc:
+        raise _load_rules_error(key, exc) from exc
+
+    def run_xslt(document: etree._ElementTree) -> etree._ElementTree:
+        try:
+            result = transform(document)
+        except etree.XSLTApplyError as exc:
+            raise ConfigurationError(f"{key}: failed on the document: {exc}", code=Code.RULES_RUN_FAILED) from exc
+        if result.getroot() is None or result.getroot().tag != f"{{{SVRL_NS}}}schematron-output":
+            raise ConfigurationError(f"{key}: the rules' output is not an SVRL report", code=Code.RULES_RUN_FAILED)
+        return result
+
+    return Rules(key, QueryBinding.XSLT1, run_xslt)
+
+
+def compiled_rules(path: str | os.PathLike[str]) -> Rules:
+    """The compiled rules at ``path`` (ISO Schematron, or a compiled rules stylesheet), on the engine its binding names.
+
+    XSLT 1 rules are cached per thread; XSLT 2/3 rules once per process (the engine process is shared) and by the
+    file's size and modification time, so an edited rules file is compiled again.
+    """
+    key = _file_key(path)
+    try:
+        tree = load_trusted_xml(key)
+    except ConfigurationError as exc:
+        code = Code.RULES_LOAD_FAILED if exc.code is Code.SCHEMA_LOAD_FAILED else exc.code
+        raise ConfigurationError(exc.message, code=code, line=exc.line, column=exc.column) from exc
+    binding = query_binding(tree.getroot(), key)
+    if binding is QueryBinding.XSLT1:
+        rules: dict[str, Rules] = _cache.__dict__.setdefault("rules", {})
+        compiled = rules.get(key)
+        if compiled is None:
+            compiled = _xslt1_rules(key, tree)
+            rules[key] = compiled
+        return compiled
+    stat = os.stat(key)
+    stamp = (key, stat.st_mtime_ns, stat.st_size)
+    with _xslt2_lock:
+        found = _xslt2_rules.get(stamp)
+    if found is not None:
+        return found
+    from exchange._xslt2 import load_xslt2_rules
+
+    loaded = load_xslt2_rules(key)
+    made = Rules(key, loaded.binding, loaded.svrl)
+    with _xslt2_lock:
+        _xslt2_rules[stamp] = made
+    return made
 
 
 # --- locations ---------------------------------------------------------------------------------------------
@@ -176,10 +281,30 @@ class _Locator:
     locator per validation: nothing is shared between calls.
     """
 
-    def __init__(self, tree: etree._ElementTree) -> None:
+    def __init__(self, tree: etree._ElementTree, data: bytes | None = None) -> None:
         self._tree = tree
         self._repeated: dict[tuple[etree._Element, str], bool] = {}
         self._namespaces: dict[str, str] | None = None
+        self._lines: list[bytes] | None = data.split(b"\n") if data is not None and _is_utf8(data) else None
+
+    def column(self, element: etree._Element) -> int | None:
+        """The column of an element's start tag, looked up in the source text (lxml keeps only the line)."""
+        line = element.sourceline
+        if self._lines is None or not line or line > len(self._lines):
+            return None
+        qname = etree.QName(element)
+        prefix = element.prefix
+        name = (f"{prefix}:{qname.localname}" if prefix else qname.localname).encode()
+        text = self._lines[line - 1]
+        at = 0
+        while True:
+            found = text.find(b"<" + name, at)
+            if found < 0:
+                return None
+            end = found + 1 + len(name)
+            if end >= len(text) or text[end:end + 1] in b" \t\r/>":
+                return len(text[:found].decode("utf-8", "replace")) + 1
+            at = end
 
     def _step(self, parent: etree._Element, node: etree._Element) -> str:
         qname = etree.QName(node)
@@ -214,6 +339,25 @@ class _Locator:
             self._namespaces = namespaces
         return self._namespaces
 
+    def locate_node(self, xpath: str | None) -> tuple[int | None, int | None, str | None]:
+        """Resolve an SVRL location (XPath 1 or the XSLT 2 skeleton's ``*:name[namespace-uri()='...']`` and
+        ``Q{uri}name`` forms) to (line, column, readable path)."""
+        if not xpath:
+            return None, None, None
+        expression = _Q_NAME.sub(_q_step, _STAR_NAME.sub(_star_step, xpath)) if (":" in xpath or "Q{" in xpath) else xpath
+        try:
+            found = self._tree.xpath(expression)
+        except etree.XPathError:
+            found = None
+        if isinstance(found, list) and found:
+            node = found[0]
+            element = node if isinstance(node, etree._Element) else getattr(node, "getparent", lambda: None)()
+            if isinstance(element, etree._Element):
+                line, path = self.locate(expression)
+                return line, self.column(element), path
+        line, path = self.locate(xpath)
+        return line, None, path
+
     def locate(self, xpath: str | None) -> tuple[int | None, str | None]:
         """Resolve a libxml2 or SVRL location to (line, readable path)."""
         if not xpath:
@@ -236,6 +380,25 @@ class _Locator:
             suffix = f"/@{etree.QName(node.attrname).localname}" if getattr(node, "is_attribute", False) else ""
             return parent.sourceline, self.path(parent) + suffix
         return None, xpath
+
+
+_STAR_NAME = re.compile(r"\*:([\w.\-]+)\[namespace-uri\(\)\s*=\s*'([^']*)'\]")
+_Q_NAME = re.compile(r"Q\{([^}]*)\}([\w.\-]+)")
+
+
+def _star_step(match: re.Match[str]) -> str:
+    return f"*[local-name()='{match.group(1)}' and namespace-uri()='{match.group(2)}']"
+
+
+def _q_step(match: re.Match[str]) -> str:
+    return f"*[local-name()='{match.group(2)}' and namespace-uri()='{match.group(1)}']"
+
+
+def _is_utf8(data: bytes) -> bool:
+    head = data[:200].lower()
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")) or (b"encoding=" in head and b"utf-8" not in head):
+        return False
+    return True
 
 
 # --- XSD findings ------------------------------------------------------------------------------------------
@@ -327,20 +490,29 @@ _ROLE_SEVERITY = {
 _SEVERITY_RANK = (Severity.INFO, Severity.WARNING, Severity.ERROR)
 
 
-def _rule_findings(rules: isoschematron.Schematron, tree: etree._ElementTree) -> list[Finding]:
-    rules.validate(tree)
-    report = rules.validation_report
-    if report is None:
-        return []
+def _rule_findings(rules: Rules, tree: etree._ElementTree, data: bytes | None = None) -> list[Finding]:
+    """The findings of one rules file on a document; a failure to run is an error finding, never a pass."""
+    try:
+        report = rules.svrl(tree)
+    except ConfigurationError as exc:
+        if exc.code not in (Code.RULES_RUN_FAILED, Code.RULES_LIMIT_EXCEEDED):
+            raise
+        return [Finding.of(exc.code, CHECK_RULES, exc.message)]
+    return svrl_findings(report, tree, data)
+
+
+def svrl_findings(report: etree._ElementTree | etree._Element, tree: etree._ElementTree,
+                  data: bytes | None = None) -> list[Finding]:
+    """An SVRL report read into findings: rule id as code, flag/role as severity, location as line/column/path."""
     findings: list[Finding] = []
     results = list(report.iter(f"{{{SVRL_NS}}}failed-assert", f"{{{SVRL_NS}}}successful-report"))
-    locator = _Locator(tree)
+    locator = _Locator(tree, data)
     for node in results[:MAX_FINDINGS_PER_CHECK]:
         rule_id = node.get("id")
         severity = _rule_severity(node)
         text = node.find(f"{{{SVRL_NS}}}text")
-        message = " ".join((text.text or "").split()) if text is not None else ""
-        line, path = locator.locate(node.get("location"))
+        message = " ".join("".join(text.itertext()).split()) if text is not None else ""
+        line, column, path = locator.locate_node(node.get("location"))
         base = Code.RULE_WARNING if severity is not Severity.ERROR else Code.RULE_FAILED
         findings.append(
             Finding(
@@ -349,6 +521,7 @@ def _rule_findings(rules: isoschematron.Schematron, tree: etree._ElementTree) ->
                 check=CHECK_RULES,
                 message=message or f"rule {node.get('test')!r} failed",
                 line=line,
+                column=column,
                 path=path,
             )
         )
@@ -372,14 +545,17 @@ def _rule_severity(node: etree._Element) -> Severity:
 
 
 class Validator:
-    """Validates documents against catalogue types or an arbitrary XSD (+ Schematron).
+    """Validates documents against catalogue types, a scenario set, or an arbitrary XSD (+ rules).
 
-    Safe to share between threads: it holds only the catalogue and limits; compiled schemas are per thread.
+    Safe to share between threads: it holds only the catalogue, scenarios and limits; compiled schemas are per
+    thread, XSLT 2 rules live in the shared engine process.
     """
 
-    def __init__(self, catalogue: Catalogue | None = None, *, limits: XmlLimits = DEFAULT_LIMITS) -> None:
+    def __init__(self, catalogue: Catalogue | None = None, *, limits: XmlLimits = DEFAULT_LIMITS,
+                 scenarios: ScenarioSet | None = None) -> None:
         self._catalogue = catalogue
         self.limits = limits
+        self.scenarios = scenarios
 
     @property
     def catalogue(self) -> Catalogue:
@@ -395,23 +571,27 @@ class Validator:
         schema: str | os.PathLike[str] | None = None,
         rules: str | os.PathLike[str] | None = None,
         source: str | None = None,
+        scenario: Scenario | None = None,
     ) -> ValidationReport:
         """Validate bytes (parsed through the hardened parser) or an already parsed tree.
 
-        With ``schema``, the document is checked against that XSD (and ``rules`` if given) instead of a
-        catalogue type. Otherwise the type is ``document_type`` or detected from the root element.
-        Configuration faults (a schema that does not compile, an unknown type id) raise
-        :class:`ConfigurationError`; document faults are findings.
+        What applies is, in order: ``scenario``; ``schema`` (that XSD and ``rules`` if given, as scenario
+        ``custom``); ``document_type``; the first matching scenario of this validator's scenario set; the catalogue
+        type detected from the root element. Configuration faults (a schema that does not compile, an unknown type
+        id) raise :class:`ConfigurationError`; document faults are findings.
         """
+        raw: bytes | None = None
         if isinstance(data, etree._ElementTree):
             tree = data
         else:
+            raw = data
             try:
                 tree = parse_xml(data, limits=self.limits)
             except XmlError as exc:
                 return _report([CheckResult.from_findings(CHECK_PARSE, [Finding.from_error(exc, CHECK_PARSE)])],
                                None, source)
-        return self._validate_tree(tree, document_type=document_type, schema=schema, rules=rules, source=source)
+        return self._validate_tree(tree, document_type=document_type, schema=schema, rules=rules, source=source,
+                                   scenario=scenario, data=raw)
 
     def validate_file(
         self,
@@ -420,14 +600,49 @@ class Validator:
         document_type: str | DocumentType | None = None,
         schema: str | os.PathLike[str] | None = None,
         rules: str | os.PathLike[str] | None = None,
+        scenario: Scenario | None = None,
     ) -> ValidationReport:
         source = str(path)
         try:
-            tree = parse_xml_file(path, limits=self.limits)
+            data = read_xml_file(path, limits=self.limits)
         except XmlError as exc:
             return _report([CheckResult.from_findings(CHECK_PARSE, [Finding.from_error(exc, CHECK_PARSE)])],
                            None, source)
-        return self._validate_tree(tree, document_type=document_type, schema=schema, rules=rules, source=source)
+        return self.validate(data, document_type=document_type, schema=schema, rules=rules, source=source,
+                             scenario=scenario)
+
+    def pick(
+        self,
+        tree: etree._ElementTree,
+        *,
+        document_type: str | DocumentType | None = None,
+        schema: str | os.PathLike[str] | None = None,
+        rules: str | os.PathLike[str] | None = None,
+    ) -> Scenario | Finding:
+        """The scenario that applies to a document, or the finding that says why none does."""
+        root_qname = tree.getroot().tag if isinstance(tree.getroot().tag, str) else ""
+        if schema is not None:
+            qname = etree.QName(root_qname) if root_qname else None
+            return make_scenario("custom", "schema given on the command line", qname.localname if qname else "",
+                                 (qname.namespace or "") if qname else "", schema=Path(schema),
+                                 rules=(Path(rules),) if rules is not None else ())
+        if document_type is None and self.scenarios is not None:
+            found = self.scenarios.match(tree)
+            if found is None:
+                known = ", ".join(f"{s.id} ({s.qname})" for s in self.scenarios.scenarios)
+                return Finding.of(
+                    Code.SCENARIO_NO_MATCH, CHECK_TYPE,
+                    f"no scenario of {self.scenarios.source} matches this document (root {root_qname}; "
+                    f"scenarios: {known})",
+                    line=tree.getroot().sourceline or 1,
+                    path="/" + etree.QName(root_qname).localname if root_qname else None,
+                )
+            return found if rules is None else _with_rules(found, rules)
+        doc_type = self._resolve_type(document_type, root_qname)
+        if isinstance(doc_type, Finding):
+            return doc_type
+        picked = scenario_for_type(doc_type)
+        return picked if rules is None else _with_rules(picked, rules)
 
     def _validate_tree(
         self,
@@ -437,34 +652,37 @@ class Validator:
         schema: str | os.PathLike[str] | None,
         rules: str | os.PathLike[str] | None,
         source: str | None,
+        scenario: Scenario | None = None,
+        data: bytes | None = None,
     ) -> ValidationReport:
         checks = [CheckResult(CHECK_PARSE, CheckStatus.PASSED)]
-        root = tree.getroot()
-        if schema is not None:
-            schema_path: Path = Path(schema)
-            rules_path: Path | None = Path(rules) if rules is not None else None
-            type_id = None
+        picked = scenario if scenario is not None else self.pick(tree, document_type=document_type, schema=schema,
+                                                                 rules=rules)
+        if isinstance(picked, Finding):
+            checks.append(CheckResult.from_findings(CHECK_TYPE, [picked]))
+            checks += [CheckResult.skipped(CHECK_SCHEMA), CheckResult.skipped(CHECK_RULES)]
+            requested = None if document_type is None else str(getattr(document_type, "id", document_type))
+            return _report(checks, requested, source)
+        if schema is None:
+            checks.append(CheckResult(CHECK_TYPE, CheckStatus.PASSED, subject=picked.id))
+        schema_ok = True
+        if picked.schema is not None:
+            schema_findings = _schema_findings(compiled_schema(picked.schema), tree, self.limits)
+            if data is not None:
+                schema_findings = _with_columns(schema_findings, tree, data)
+            checks.append(CheckResult.from_findings(CHECK_SCHEMA, schema_findings, subject=picked.schema.name))
+            schema_ok = not any(finding.is_error for finding in schema_findings)
         else:
-            doc_type = self._resolve_type(document_type, root.tag)
-            if isinstance(doc_type, Finding):
-                checks.append(CheckResult.from_findings(CHECK_TYPE, [doc_type]))
-                checks += [CheckResult.skipped(CHECK_SCHEMA), CheckResult.skipped(CHECK_RULES)]
-                return _report(checks, None if document_type is None else str(getattr(document_type, "id",
-                               document_type)), source)
-            checks.append(CheckResult(CHECK_TYPE, CheckStatus.PASSED))
-            schema_path = doc_type.schema_path
-            rules_path = Path(rules) if rules is not None else doc_type.rules_path
-            type_id = doc_type.id
-
-        schema_findings = _schema_findings(compiled_schema(schema_path), tree, self.limits)
-        checks.append(CheckResult.from_findings(CHECK_SCHEMA, schema_findings))
-        if rules_path is None:
+            checks.append(CheckResult.skipped(CHECK_SCHEMA))
+        if not picked.rules:
             checks.append(CheckResult.skipped(CHECK_RULES))
-        elif any(finding.is_error for finding in schema_findings):
-            checks.append(CheckResult.skipped(CHECK_RULES))
-        else:
-            checks.append(CheckResult.from_findings(CHECK_RULES, _rule_findings(compiled_rules(rules_path), tree)))
-        return _report(checks, type_id, source)
+        for rules_path in picked.rules:
+            if not schema_ok:
+                checks.append(CheckResult.skipped(CHECK_RULES, subject=rules_path.name))
+            else:
+                findings = _rule_findings(compiled_rules(rules_path), tree, data)
+                checks.append(CheckResult.from_findings(CHECK_RULES, findings, subject=rules_path.name))
+        return _report(checks, picked.document_type, source, picked.id)
 
     def _resolve_type(self, requested: str | DocumentType | None, root_tag: Any) -> DocumentType | Finding:
         root_qname = root_tag if isinstance(root_tag, str) else ""
@@ -490,6 +708,55 @@ class Validator:
                 path="/" + etree.QName(root_qname).localname if root_qname else None,
             )
         return doc_type
+
+
+def _with_rules(scenario: Scenario, rules: str | os.PathLike[str]) -> Scenario:
+    """``--rules`` given beside a type or scenario: those rules instead of its own."""
+    return make_scenario(scenario.id, scenario.title, scenario.root, scenario.namespace, schema=scenario.schema,
+                         rules=(Path(rules),), xpath=scenario.xpath, namespaces=dict(scenario.namespaces),
+                         document_type=scenario.document_type)
+
+
+def _with_columns(findings: list[Finding], tree: etree._ElementTree, data: bytes) -> list[Finding]:
+    """Schema findings located by path but without a column get the column of the element's start tag."""
+    if len(data) > 2_000_000 or not any(f.column is None and f.line for f in findings):
+        return findings
+    locator = _Locator(tree, data)
+    out = []
+    for finding in findings:
+        if finding.column is None and finding.line and finding.path:
+            element = _element_at_line(tree, finding.line, finding.path)
+            if element is not None:
+                column = locator.column(element)
+                if column is not None:
+                    finding = dataclasses.replace(finding, column=column)
+        out.append(finding)
+    return out
+
+
+def _element_at_line(tree: etree._ElementTree, line: int, path: str) -> etree._Element | None:
+    local = path.rsplit("/", 1)[-1].split("[", 1)[0]
+    if local.startswith("@"):
+        local = path.rsplit("/", 2)[-2].split("[", 1)[0]
+    for element in tree.iter(etree.Element):
+        if element.sourceline == line and etree.QName(element).localname == local:
+            return element
+        if element.sourceline and element.sourceline > line:
+            break
+    return None
+
+
+def read_xml_file(path: str | os.PathLike[str], *, limits: XmlLimits = DEFAULT_LIMITS) -> bytes:
+    """A document's bytes, size checked before reading (``XML-TOO-LARGE``, ``INPUT-UNREADABLE``)."""
+    try:
+        with open(path, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > limits.max_bytes:
+                raise XmlError(f"{os.fspath(path)} is {size:,} bytes; the limit is {limits.max_bytes:,}",
+                               code=Code.XML_TOO_LARGE)
+            return handle.read()
+    except OSError as exc:
+        raise XmlError(f"cannot read {os.fspath(path)}: {exc.strerror}", code=Code.INPUT_UNREADABLE) from exc
 
 
 _default_validator: Validator | None = None

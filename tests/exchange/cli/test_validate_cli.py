@@ -81,7 +81,7 @@ def test_text_report_shows_location(files: Path) -> None:
     result = runner.invoke(app, ["validate", str(files / "docs" / "sub"), "--schema", str(files / "order.xsd")])
     assert result.exit_code == 1
     assert "INVALID" in result.output and "bad-date.xml" in result.output
-    assert "4 error SCHEMA-VALUE-INVALID [schema]" in result.output and "at /Order/Date" in result.output
+    assert "4:3 error SCHEMA-VALUE-INVALID [schema]" in result.output and "at /Order/Date" in result.output
 
 
 def test_junit_report(files: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sys
 
 from exchange._errors import ExchangeError
-from exchange.cli._app import EXIT_USAGE, app
+from exchange.cli._app import EXIT_USAGE, app, error_text
 
 # Registration: importing a module adds its commands to ``app``.
 from exchange.cli import _validate as _validate  # noqa: E402,F401  isort: skip
@@ -34,7 +34,7 @@ def main() -> None:
     try:
         app()
     except ExchangeError as exc:
-        print(f"ptx: {exc}", file=sys.stderr)
+        print(error_text(exc), file=sys.stderr)
         sys.exit(EXIT_USAGE)
 
 

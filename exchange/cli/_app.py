@@ -29,6 +29,14 @@ def ask_passphrase() -> str:
     return str(click.prompt("Passphrase of the private keys", hide_input=True, err=True))
 
 
+def error_text(exc: ExchangeError) -> str:
+    """``ptx: CODE: message`` (stable, English), and in another language a second line with the code's message."""
+    text = f"ptx: {exc}"
+    if _i18n.current() != _i18n.DEFAULT:
+        text += f"\n     {_i18n.code_message(exc.code)}"
+    return text
+
+
 class _ExchangeGroup(TyperGroup):
     """Turns any project error that escapes a command into ``ptx: CODE: message`` and exit code 2; on a terminal,
     lets an encrypted key ask for its passphrase (once, and only when ``PTX_KEY_PASSPHRASE`` is unset)."""
@@ -38,7 +46,7 @@ class _ExchangeGroup(TyperGroup):
         try:
             return super().invoke(ctx)
         except ExchangeError as exc:
-            typer.echo(f"ptx: {exc}", err=True)
+            typer.echo(error_text(exc), err=True)
             raise typer.Exit(EXIT_USAGE) from exc
 
 

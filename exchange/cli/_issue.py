@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from exchange._errors import Code, ExchangeError, InputError
-from exchange.cli._app import EXIT_INVALID, EXIT_USAGE, app
+from exchange.cli._app import EXIT_INVALID, EXIT_USAGE, app, error_text
 
 if TYPE_CHECKING:
     from exchange._builder import BuildResult
@@ -77,7 +77,7 @@ def issue_command(
         _write(xml, out)
         written, signed_as = len(xml), (as_issuer if as_issuer is not None else None)
     except ExchangeError as exc:
-        typer.echo(f"ptx: {exc}", err=True)
+        typer.echo(error_text(exc), err=True)
         raise typer.Exit(EXIT_USAGE) from exc
     _print_report(doc_type, result, out, output_format, written=written, signed_as=signed_as)
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from exchange._errors import Code, ExchangeError, InputError
-from exchange.cli._app import EXIT_OK, EXIT_USAGE, app
+from exchange.cli._app import EXIT_OK, EXIT_USAGE, app, error_text
 from exchange.cli._console import console as make_console
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def cli_errors() -> Iterator[None]:
     try:
         yield
     except ExchangeError as exc:
-        print(f"ptx: {exc}", file=sys.stderr)
+        print(error_text(exc), file=sys.stderr)
         raise typer.Exit(EXIT_USAGE) from exc
 
 

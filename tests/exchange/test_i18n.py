@@ -106,3 +106,20 @@ def test_cli_lang_option_and_environment() -> None:
     bad = run("--lang", "fr", "schemas", "list", env={})
     assert bad.returncode == 2 and "en, zh, ru" in bad.stderr
     assert run("--lang", "zh", "schemas", "list", env={}).returncode == 0
+
+
+def test_cli_errors_keep_the_code_line_and_add_the_message(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.xml"
+    bad.write_text("<x")
+    command = [sys.executable, "-m", "exchange.cli", "inspect", str(bad)]
+    english = subprocess.run(command, capture_output=True, text=True, env={"PATH": "/usr/bin:/bin"}, timeout=60,
+                             cwd=REPO)
+    chinese = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=REPO,
+                             env={"PATH": "/usr/bin:/bin", "LANG": "zh_CN.UTF-8"})
+    russian = subprocess.run([*command[:3], "--lang", "ru", *command[3:]], capture_output=True, text=True,
+                             timeout=60, cwd=REPO, env={"PATH": "/usr/bin:/bin", "PTX_LANG": "zh"})
+    assert english.returncode == chinese.returncode == russian.returncode == 2
+    first = english.stderr.splitlines()
+    assert len(first) == 1 and first[0].startswith("ptx: XML-MALFORMED: ")
+    assert chinese.stderr.splitlines() == [first[0], "     输入不是格式正确的 XML"]
+    assert russian.stderr.splitlines() == [first[0], "     входные данные не являются корректным XML"]

@@ -13,6 +13,7 @@ A scenario file is YAML, validated with unknown keys refused (``SCENARIOS-INVALI
         schema: ubl/xsd/maindoc/UBL-Invoice-2.1.xsd      # optional; relative to this file
         rules: [en16931/ubl/xslt/EN16931-UBL-validation.xslt]   # zero or more, run in order
 
+Paths are relative to the scenario file and may name environment variables, ``${PTX_CORPUS:-../shared/corpus}``.
 The first scenario whose root, namespace and XPath (XPath 1, evaluated by lxml on the document) all match is the
 one; a document none matches is ``SCENARIO-NO-MATCH``. The catalogue's document types are scenarios too
 (:meth:`ScenarioSet.from_catalogue`), so ``ptx validate`` without ``--scenarios`` takes the same path.
@@ -21,6 +22,7 @@ one; a document none matches is ``SCENARIO-NO-MATCH``. The catalogue's document 
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -113,6 +115,14 @@ class ScenarioSet:
         return cls(tuple(scenario_for_type(doc_type) for doc_type in catalogue), "the catalogue")
 
 
+_VARIABLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _expand(text: str) -> str:
+    """``${NAME}`` and ``${NAME:-default}`` from the environment (a scenario file can name ``$PTX_CORPUS``)."""
+    return _VARIABLE.sub(lambda m: os.environ.get(m.group(1)) or (m.group(2) or ""), text)
+
+
 def _problems(exc: Any) -> str:
     return "; ".join(
         f"{'.'.join(str(part) for part in error['loc']) or '(top)'}: {error['msg']}" for error in exc.errors()
@@ -160,7 +170,7 @@ def load_scenarios(path: str | os.PathLike[str]) -> ScenarioSet:
     base = file.resolve().parent
 
     def resolve(relative: str, what: str, scenario_id: str) -> Path:
-        target = (base / os.path.expandvars(relative)).resolve()
+        target = (base / _expand(relative)).resolve()
         if not target.is_file():
             raise ConfigurationError(f"{where}: scenario {scenario_id!r}: {what} {relative!r} does not exist "
                                      f"(looked for {target})", code=Code.SCENARIOS_INVALID)

@@ -18,6 +18,7 @@ path}``; SVRL locations are resolved to the line, column and a readable path in 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import os
 import re
 import threading
@@ -72,6 +73,10 @@ class ValidationReport:
     source: str | None = None
     #: the scenario that applied (a catalogue type's id, a scenario file's id, ``custom`` for ``schema=``)
     scenario: str | None = None
+    #: the SVRL each rules file produced, as (rules file name, bytes): ``--format svrl`` passes it through
+    svrl: tuple[tuple[str, bytes], ...] = field(default=(), compare=False, repr=False)
+    #: SHA-256 (hex) of the bytes validated, when bytes were given (not a parsed tree)
+    sha256: str | None = None
     findings: tuple[Finding, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -100,7 +105,7 @@ class ValidationReport:
 
 
 def _report(checks: list[CheckResult], document_type: str | None, source: str | None,
-            scenario: str | None = None) -> ValidationReport:
+            scenario: str | None = None, svrl: tuple[tuple[str, bytes], ...] = ()) -> ValidationReport:
     invalid = any(finding.is_error for check in checks for finding in check.findings)
     return ValidationReport(
         verdict=Verdict.INVALID if invalid else Verdict.VALID,
@@ -108,6 +113,7 @@ def _report(checks: list[CheckResult], document_type: str | None, source: str | 
         checks=tuple(checks),
         source=source,
         scenario=scenario,
+        svrl=svrl,
     )
 
 
@@ -490,15 +496,17 @@ _ROLE_SEVERITY = {
 _SEVERITY_RANK = (Severity.INFO, Severity.WARNING, Severity.ERROR)
 
 
-def _rule_findings(rules: Rules, tree: etree._ElementTree, data: bytes | None = None) -> list[Finding]:
-    """The findings of one rules file on a document; a failure to run is an error finding, never a pass."""
+def _rule_findings(rules: Rules, tree: etree._ElementTree, data: bytes | None = None,
+                   ) -> tuple[list[Finding], bytes | None]:
+    """The findings of one rules file on a document and its SVRL; a failure to run is an error finding, never a
+    pass."""
     try:
         report = rules.svrl(tree)
     except ConfigurationError as exc:
         if exc.code not in (Code.RULES_RUN_FAILED, Code.RULES_LIMIT_EXCEEDED):
             raise
-        return [Finding.of(exc.code, CHECK_RULES, exc.message)]
-    return svrl_findings(report, tree, data)
+        return [Finding.of(exc.code, CHECK_RULES, exc.message)], None
+    return svrl_findings(report, tree, data), bytes(etree.tostring(report, encoding="UTF-8"))
 
 
 def svrl_findings(report: etree._ElementTree | etree._Element, tree: etree._ElementTree,
@@ -580,18 +588,19 @@ class Validator:
         type detected from the root element. Configuration faults (a schema that does not compile, an unknown type
         id) raise :class:`ConfigurationError`; document faults are findings.
         """
-        raw: bytes | None = None
         if isinstance(data, etree._ElementTree):
-            tree = data
-        else:
-            raw = data
-            try:
-                tree = parse_xml(data, limits=self.limits)
-            except XmlError as exc:
-                return _report([CheckResult.from_findings(CHECK_PARSE, [Finding.from_error(exc, CHECK_PARSE)])],
-                               None, source)
-        return self._validate_tree(tree, document_type=document_type, schema=schema, rules=rules, source=source,
-                                   scenario=scenario, data=raw)
+            return self._validate_tree(data, document_type=document_type, schema=schema, rules=rules, source=source,
+                                       scenario=scenario)
+        digest = hashlib.sha256(data).hexdigest()
+        try:
+            tree = parse_xml(data, limits=self.limits)
+        except XmlError as exc:
+            failed = _report([CheckResult.from_findings(CHECK_PARSE, [Finding.from_error(exc, CHECK_PARSE)])],
+                             None, source)
+            return dataclasses.replace(failed, sha256=digest)
+        report = self._validate_tree(tree, document_type=document_type, schema=schema, rules=rules, source=source,
+                                     scenario=scenario, data=data)
+        return dataclasses.replace(report, sha256=digest)
 
     def validate_file(
         self,
@@ -676,13 +685,16 @@ class Validator:
             checks.append(CheckResult.skipped(CHECK_SCHEMA))
         if not picked.rules:
             checks.append(CheckResult.skipped(CHECK_RULES))
+        svrl: list[tuple[str, bytes]] = []
         for rules_path in picked.rules:
             if not schema_ok:
                 checks.append(CheckResult.skipped(CHECK_RULES, subject=rules_path.name))
             else:
-                findings = _rule_findings(compiled_rules(rules_path), tree, data)
+                findings, output = _rule_findings(compiled_rules(rules_path), tree, data)
                 checks.append(CheckResult.from_findings(CHECK_RULES, findings, subject=rules_path.name))
-        return _report(checks, picked.document_type, source, picked.id)
+                if output is not None:
+                    svrl.append((rules_path.name, output))
+        return _report(checks, picked.document_type, source, picked.id, tuple(svrl))
 
     def _resolve_type(self, requested: str | DocumentType | None, root_tag: Any) -> DocumentType | Finding:
         root_qname = root_tag if isinstance(root_tag, str) else ""

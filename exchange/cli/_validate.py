@@ -1,4 +1,5 @@
-"""``ptx validate``: files or folders against the catalogue or an XSD (+ Schematron), text/JSON/JUnit."""
+"""``ptx validate``: files or folders against the catalogue, a scenario file or an XSD (+ rules), as text, JSON,
+JUnit, ePhyto, SVRL or one self-contained HTML report."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ class OutputFormat(StrEnum):
     JSON = "json"
     JUNIT = "junit"
     EPHYTO = "ephyto"  # the ePhyto hub's validation result (exchange/_ephyto.py)
+    SVRL = "svrl"  # the rules' own SVRL, passed through (exchange/_reports.py)
+    HTML = "html"  # one self-contained HTML report (exchange/_reports.py)
 
 
 # --- workers -----------------------------------------------------------------------------------------------
@@ -33,12 +36,18 @@ _worker_options: dict[str, Any] = {}
 def _init_worker(options: dict[str, Any]) -> None:
     _worker_options.clear()
     _worker_options.update(options)
+    if options.get("scenarios") is not None:
+        from exchange._scenarios import load_scenarios
+        from exchange._validation import Validator
+
+        _worker_options["validator"] = Validator(scenarios=load_scenarios(options["scenarios"]))
 
 
 def _validate_one(path: str) -> ValidationReport:
-    from exchange._validation import validate_file
+    from exchange._validation import default_validator
 
-    return validate_file(
+    validator = _worker_options.get("validator") or default_validator()
+    return validator.validate_file(
         path,
         document_type=_worker_options.get("document_type"),
         schema=_worker_options.get("schema"),
@@ -82,16 +91,9 @@ def _run(files: Sequence[Path], options: dict[str, Any], jobs: int, progress: bo
 
 
 def _text_lines(report: ValidationReport) -> list[str]:
-    mark = "valid  " if report.valid else "INVALID"
-    kind = f" ({report.document_type})" if report.document_type else ""
-    lines = [f"{mark} {report.source}{kind}"]
-    for finding in report.findings:
-        where = ""
-        if finding.line is not None:
-            where = f"{finding.line}" + (f":{finding.column}" if finding.column is not None else "") + " "
-        at = f"  at {finding.path}" if finding.path else ""
-        lines.append(f"  {where}{finding.severity.value} {finding.code} [{finding.check}] {finding.message}{at}")
-    return lines
+    from exchange._reports import text_lines
+
+    return text_lines(report)
 
 
 def _junit(reports: Sequence[ValidationReport], seconds: float) -> bytes:
@@ -130,7 +132,11 @@ def validate(
     schema: Annotated[
         Path | None, typer.Option("--schema", help="Validate against this XSD instead of the catalogue.")
     ] = None,
-    rules: Annotated[Path | None, typer.Option("--rules", help="ISO Schematron rules to run as well.")] = None,
+    rules: Annotated[Path | None, typer.Option(
+        "--rules", help="Rules to run instead: ISO Schematron (.sch) or compiled rules (.xsl/.xslt); the query "
+        "binding picks the engine (xslt1: lxml, xslt2/xslt3: SaxonC-HE).")] = None,
+    scenarios: Annotated[Path | None, typer.Option(
+        "--scenarios", help="A scenario file (YAML): schema and rules picked per document.")] = None,
     output: Annotated[OutputFormat, typer.Option("--format", "-f", help="Report format.")] = OutputFormat.TEXT,
     jobs: Annotated[int, typer.Option("--jobs", "-j", help="Parallel workers (0: one per CPU).", min=0)] = 0,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Text: list only invalid files.")] = False,
@@ -143,6 +149,8 @@ def validate(
 
     if type_id and schema:
         raise typer.BadParameter("give either --type or --schema, not both")
+    if scenarios is not None and (type_id or schema):
+        raise typer.BadParameter("give either --scenarios or --type/--schema, not both")
     missing = [str(path) for path in paths if not path.exists()]
     if missing:
         raise typer.BadParameter(f"no such file or folder: {', '.join(missing)}")
@@ -153,6 +161,11 @@ def validate(
         compiled_rules(rules)
     if type_id is not None:
         default_catalogue().get(type_id)
+    if scenarios is not None:
+        from exchange._scenarios import load_scenarios
+
+        for rules_file in load_scenarios(scenarios).rules_files:  # every rules file compiles before any document
+            compiled_rules(rules_file)
 
     files = iter_xml_files(paths)
     if not files:
@@ -160,7 +173,7 @@ def validate(
         raise typer.Exit(EXIT_USAGE)
     if jobs == 0:
         jobs = min(os.cpu_count() or 1, 8) if len(files) >= 64 else 1
-    options = {"document_type": type_id, "schema": schema, "rules": rules}
+    options = {"document_type": type_id, "schema": schema, "rules": rules, "scenarios": scenarios}
     progress = sys.stderr.isatty() and len(files) >= 50 and output is OutputFormat.TEXT
     started = time.perf_counter()
 
@@ -173,20 +186,16 @@ def validate(
     seconds = time.perf_counter() - started
     invalid = sum(1 for report in reports if not report.valid)
 
-    if output is OutputFormat.JSON:
-        document = {
-            "summary": {"files": len(reports), "valid": len(reports) - invalid, "invalid": invalid},
-            "results": [
-                {
-                    "path": report.source,
-                    "verdict": report.verdict.value,
-                    "document_type": report.document_type,
-                    "findings": [finding.to_dict() for finding in report.findings],
-                }
-                for report in reports
-            ],
-        }
-        out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    if output in (OutputFormat.JSON, OutputFormat.HTML, OutputFormat.SVRL):
+        from exchange import _reports
+
+        filed = [_reports.file_report(report) for report in reports]
+        if output is OutputFormat.JSON:
+            out.write(_reports.to_json(filed))
+        elif output is OutputFormat.HTML:
+            out.write(_reports.to_html(filed))
+        else:
+            sys.stdout.buffer.write(_reports.to_svrl(filed))
     elif output is OutputFormat.EPHYTO:
         from exchange._ephyto import hub_results
 

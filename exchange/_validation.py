@@ -506,7 +506,7 @@ def _rule_findings(rules: Rules, tree: etree._ElementTree, data: bytes | None = 
         if exc.code not in (Code.RULES_RUN_FAILED, Code.RULES_LIMIT_EXCEEDED):
             raise
         return [Finding.of(exc.code, CHECK_RULES, exc.message)], None
-    return svrl_findings(report, tree, data), bytes(etree.tostring(report, encoding="UTF-8"))
+    return svrl_findings(report, tree, data), bytes(etree.tostring(report, xml_declaration=True, encoding="UTF-8"))
 
 
 def svrl_findings(report: etree._ElementTree | etree._Element, tree: etree._ElementTree,

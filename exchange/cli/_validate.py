@@ -207,3 +207,33 @@ def validate(
     else:
         out.write(f"{len(reports)} file(s): {len(reports) - invalid} valid, {invalid} invalid ({seconds:.2f} s)\n")
     raise typer.Exit(EXIT_INVALID if invalid else EXIT_OK)
+
+
+# --- ptx serve validator ------------------------------------------------------------------------------------
+
+from exchange.cli._serve import bind_socket, serve_app  # noqa: E402  the serve group, shared with the services
+
+
+@serve_app.command("validator")
+def serve_validator(
+    scenarios: Annotated[Path | None, typer.Option(
+        "--scenarios", help="A scenario file (YAML); default: the catalogue's document types.")] = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=1, max=65535, help="Port to listen on.")] = 8080,
+    log_level: Annotated[str, typer.Option("--log-level", help="uvicorn log level.")] = "info",
+) -> None:
+    """Run the validation service: POST a document, get the report (200 acceptable, 406 not, 422 cannot be
+    processed); compiled rules are kept warm."""
+    import uvicorn
+
+    from exchange._tls import TlsMaterial
+    from exchange.services._server import server_config
+    from exchange.validator import ValidatorSettings, create_app
+
+    app = create_app(ValidatorSettings(scenarios=scenarios))
+    config = server_config(app, TlsMaterial(), log_level=log_level, service="validator")
+    sock = bind_socket(host, port)
+    rules = len(app.state.scenarios.rules_files)
+    typer.echo(f"validator on http://{host}:{port} ({len(app.state.scenarios.scenarios)} scenario(s), {rules} rules "
+               "file(s) compiled)", err=True)
+    uvicorn.Server(config).run(sockets=[sock])

@@ -1,0 +1,109 @@
+"""The validation service's FastAPI app: one router, one Validator shared by every request."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
+
+from exchange import _reports
+from exchange._errors import Code, ExchangeError
+from exchange._scenarios import ScenarioSet, load_scenarios
+from exchange._validation import Validator, compiled_rules
+from exchange._xml import DEFAULT_LIMITS, XmlLimits
+
+
+@dataclass(frozen=True, slots=True)
+class ValidatorSettings:
+    """What the service validates with: a scenario file, or (``None``) the catalogue's types."""
+
+    scenarios: Path | None = None
+    limits: XmlLimits = DEFAULT_LIMITS
+
+
+def _error(status: int, code: Code, message: str) -> JSONResponse:
+    return JSONResponse({"code": code.value, "message": message}, status_code=status)
+
+
+def _pick_format(accept: str, requested: str | None) -> str:
+    if requested:
+        return requested
+    if "text/html" in accept:
+        return "html"
+    if "svrl" in accept or "application/xml" in accept:
+        return "svrl"
+    return "json"
+
+
+router = APIRouter()
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+def readyz(request: Request) -> dict[str, object]:
+    state = request.app.state
+    return {"status": "ready", "scenarios": [s.id for s in state.scenarios.scenarios],
+            "rules": [str(path) for path in state.scenarios.rules_files]}
+
+
+def _validate(request: Request, body: bytes, source: str | None, requested: str | None) -> Response:
+    state = request.app.state
+    if not body:
+        return _error(422, Code.XML_EMPTY, "the request body is empty: POST the document itself")
+    if len(body) > state.limits.max_bytes:
+        return _error(413, Code.XML_TOO_LARGE, f"the document is {len(body):,} bytes; the limit is "
+                                               f"{state.limits.max_bytes:,}")
+    try:
+        report = state.validator.validate(body, source=source or "request")
+    except ExchangeError as exc:  # a rules file that does not compile any more: cannot be processed
+        return _error(422, exc.code, exc.message)
+    filed = _reports.file_report(report, at=datetime.now(UTC))
+    status = filed.outcome.http_status
+    headers = {"PTX-Recommendation": filed.recommendation.value, "PTX-Outcome": filed.outcome.value}
+    chosen = _pick_format(request.headers.get("accept", ""), requested)
+    if chosen == "html":
+        return Response(_reports.to_html([filed]), status_code=status, media_type="text/html; charset=utf-8",
+                        headers=headers)
+    if chosen == "svrl" and report.svrl:
+        return Response(_reports.to_svrl([filed]), status_code=status, media_type="application/svrl+xml",
+                        headers=headers)
+    return JSONResponse(filed.to_dict(), status_code=status, headers=headers)
+
+
+@router.post("/")
+@router.post("/v1/validate")
+async def validate(
+    request: Request,
+    name: Annotated[str | None, Query(description="the document's name in the report")] = None,
+    format: Annotated[str | None, Query(pattern="^(json|svrl|html)$")] = None,
+) -> Response:
+    body = await request.body()
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(_validate, request, body, name, format)
+
+
+def create_app(settings: ValidatorSettings) -> FastAPI:
+    """The service, with every rules file compiled before it answers (``RULES-*`` codes raise here)."""
+    if settings.scenarios is not None:
+        scenarios = load_scenarios(settings.scenarios)
+        validator = Validator(scenarios=scenarios, limits=settings.limits)
+    else:
+        validator = Validator(limits=settings.limits)
+        scenarios = ScenarioSet.from_catalogue(validator.catalogue)
+    for rules in scenarios.rules_files:
+        compiled_rules(rules)  # warm: the XSLT 2/3 engine holds them compiled from now on
+    app = FastAPI(title="ptx validator", version="1", docs_url=None, redoc_url=None)
+    app.state.validator = validator
+    app.state.scenarios = scenarios
+    app.state.limits = settings.limits
+    app.include_router(router)
+    return app

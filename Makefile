@@ -38,7 +38,7 @@ lint: $(STAMP)
 # A script that finds a wrong exit code, verdict or status says PROBLEM and the run fails, after all have run.
 BENCH_FLAGS ?=
 bench: $(STAMP) deps
-	@status=0; for script in validate sign_verify trust gateway scale; do \
+	@status=0; for script in validate rules sign_verify trust gateway scale; do \
 	    echo "== bench/$$script.py $(BENCH_FLAGS)"; \
 	    $(BIN)/python bench/$$script.py $(BENCH_FLAGS) || status=1; echo; \
 	done; exit $$status

@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-import yaml
 
 from exchange._catalogue import default_catalogue
 from exchange._engine import GATEWAY_PROFILE, NODE_PROFILE, STEP_ORDER, Engine, Outcome, Previous, Profile, Step
@@ -20,6 +19,7 @@ from exchange._workspace import Workspace
 from exchange._xml import XmlLimits
 from tests.gateway import conftest as gateway_fixtures
 from tests.gateway.conftest import MOMENT, MessageFactory
+from tests.support.agreements import resign
 
 # the gateway tests' demo workspace and message factory, shared (fixtures, used by name)
 workspace_template = gateway_fixtures.workspace_template
@@ -151,6 +151,11 @@ def test_an_indeterminate_trust_decision_is_refused_with_the_deciders_code(works
     assert "GW-TRUST-INDETERMINATE" not in run(engine, make_message()).codes
 
 
+def _without_invoices(terms: dict[str, Any]) -> None:
+    for flow in terms["flows"]:
+        flow["document_types"] = [t for t in flow["document_types"] if t != "commercial-invoice"]
+
+
 def test_an_agreement_changed_on_disk_counts_from_the_next_message(workspace: Workspace,
                                                                    make_message: MessageFactory) -> None:
     """One reload point: routing reads the agreements of the same view as trust (was: frozen at start-up)."""
@@ -158,10 +163,7 @@ def test_an_agreement_changed_on_disk_counts_from_the_next_message(workspace: Wo
     assert run(gateway, make_message("commercial-invoice")).accepted
     [relative] = workspace.index.agreements
     path = workspace.file(relative)
-    agreement = yaml.safe_load(path.read_text())
-    for flow in agreement["flows"]:
-        flow["document_types"] = [t for t in flow["document_types"] if t != "commercial-invoice"]
-    path.write_text(yaml.safe_dump(agreement))
+    resign(workspace, path, _without_invoices)
     refused = run(gateway, make_message("commercial-invoice"))
     assert refused.http_status == 403 and "GW-NO-AGREEMENT" in failed(refused)["routing"]
     assert run(gateway, make_message("certificate-of-origin", message_id="msg-0000000000000002")).accepted
@@ -184,10 +186,7 @@ def test_a_view_answers_from_one_snapshot_even_when_files_change_under_it(worksp
     view = parties.view(moment=MOMENT)
     [relative] = workspace.index.agreements
     path = workspace.file(relative)
-    agreement = yaml.safe_load(path.read_text())
-    for flow in agreement["flows"]:
-        flow["document_types"] = [t for t in flow["document_types"] if t != "commercial-invoice"]
-    path.write_text(yaml.safe_dump(agreement))
+    resign(workspace, path, _without_invoices)
 
     def recognised(trust: Any) -> set[str]:
         return {t for r in trust.recognitions if r.basis.startswith("agreement") for t in r.document_types or ()}

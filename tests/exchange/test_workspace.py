@@ -23,6 +23,7 @@ from exchange._workspace import (
     init_workspace,
     sign_agreement_terms,
 )
+from tests.support.agreements import resign, terms
 
 MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
 HOUR = dt.timedelta(hours=1)
@@ -132,18 +133,12 @@ AGREEMENT = Path("agreements") / "AA-BB.json"
 
 
 def _terms(ws: Workspace) -> dict[str, object]:
-    document = parse((ws.path / AGREEMENT).read_bytes(), kind=AGREEMENT_KIND, codes=AGREEMENT_CODES)
-    terms: dict[str, object] = yaml.safe_load(document.payload)
-    return terms
+    return terms(ws.path / AGREEMENT)
 
 
 def _edit_agreement(ws: Workspace, change: dict[str, object]) -> None:
     """New terms, signed again by both parties (the network folder holds both trust-list signers' keys)."""
-    terms = Agreement.model_validate({**_terms(ws), **change})
-    signed = sign_agreement_terms(terms, ws.trust_list_signer("AA"), country="AA")
-    signed = countersign(parse(dumps(signed), kind=AGREEMENT_KIND, codes=AGREEMENT_CODES),
-                         ws.trust_list_signer("BB"), country="BB")
-    (ws.path / AGREEMENT).write_bytes(dumps(signed))
+    resign(ws, ws.path / AGREEMENT, lambda current: current.update(change))
 
 
 def test_agreement_decides_which_types_flow(ws: Workspace) -> None:

@@ -346,15 +346,18 @@ class Engine:
 
 
 _engine: Engine | None = None
+_engine_pid: int | None = None
 _engine_lock = threading.Lock()
 
 
 def default_engine() -> Engine:
-    """The process's shared engine (started on first use)."""
-    global _engine
+    """The process's shared engine (started on first use). A forked child (``ptx validate --jobs``) gets its own:
+    the parent's pipes are the parent's."""
+    global _engine, _engine_pid
     with _engine_lock:
-        if _engine is None:
+        if _engine is None or _engine_pid != os.getpid():
             _engine = Engine()
+            _engine_pid = os.getpid()
             import atexit
 
             atexit.register(_engine.close)

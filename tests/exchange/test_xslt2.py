@@ -198,3 +198,29 @@ def test_compiled_schematron_is_cached_by_content_hash(tmp_path: Path) -> None:
     rules.write_text(sch(TOTAL_RULE.replace("R-TOTAL", "R-TOTAL-2")))
     assert load_xslt2_rules(rules).key != first.key
     assert len(list((tmp_path / "cache").glob("*.xslt"))) == 2
+
+
+# --- one mechanism: a catalogue type whose rules are XSLT 2 -------------------------------------------------
+
+
+def test_a_catalogue_type_with_xslt2_rules_runs_on_the_engine_and_its_samples_behave(tmp_path: Path) -> None:
+    """What the gateway and the nodes run (Validator over the catalogue) picks the engine by the rules' binding."""
+    import shutil
+
+    from exchange._catalogue import Catalogue, default_catalogue, load_document_type
+    from exchange._validation import check_type_folder
+
+    original = default_catalogue().get("certificate-of-origin")
+    folder = tmp_path / "certificate-of-origin"
+    shutil.copytree(original.folder, folder)
+    rules = folder / "rules.sch"
+    rules.write_text(rules.read_text(encoding="utf-8").replace('queryBinding="xslt"', 'queryBinding="xslt2"'),
+                     encoding="utf-8")
+    doc_type = load_document_type(folder)
+    assert compiled_rules(doc_type.rules_path).engine == "saxon-xslt2"  # type: ignore[arg-type]
+    assert check_type_folder(doc_type) == []
+    validator = Validator(Catalogue([doc_type]))
+    for sample in doc_type.samples:
+        ours = validator.validate_file(sample.path)
+        lxml = Validator(Catalogue([original])).validate_file(original.folder / sample.path.relative_to(folder))
+        assert ours.codes == lxml.codes and [f.path for f in ours.findings] == [f.path for f in lxml.findings]

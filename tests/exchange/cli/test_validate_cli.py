@@ -164,3 +164,31 @@ def test_detects_catalogue_type_from_root(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["results"][0]["document_type"] == "certificate-of-origin"
     root = etree.QName(parse_xml(sample.path.read_bytes()).getroot())
     assert root.namespace == doc_type.namespace
+
+
+def test_scenarios_with_xslt2_rules_in_parallel_workers(tmp_path: Path) -> None:
+    """Each worker process gets its own XSLT 2/3 engine (the parent's pipes stay the parent's)."""
+    (tmp_path / "order.xsd").write_text(XSD)
+    (tmp_path / "rules.sch").write_text(RULES.replace('queryBinding="xslt"', 'queryBinding="xslt2"'))
+    (tmp_path / "scenarios.yaml").write_text(
+        "scenarios:\n  - id: order\n    match: {root: Order, namespace: 'urn:t'}\n    schema: order.xsd\n"
+        "    rules: [rules.sch]\n")
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for index in range(12):
+        (docs / f"{index:02d}.xml").write_text(order(qty="500" if index % 4 == 0 else "5"))
+    result = runner.invoke(app, ["validate", str(docs), "--scenarios", str(tmp_path / "scenarios.yaml"), "-j", "2",
+                                 "--format", "json"])
+    assert result.exit_code == 1, result.output
+    document = json.loads(result.stdout)
+    assert document["summary"]["invalid"] == 3
+    assert {r["scenario"] for r in document["results"]} == {"order"}
+    assert all(r["findings"][0]["code"] == "ORD-01" for r in document["results"] if r["verdict"] == "invalid")
+
+
+def test_a_scenario_file_with_an_unknown_key_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "scenarios.yaml").write_text("scenarios:\n  - id: x\n    match: {root: Order}\n    rulez: []\n")
+    (tmp_path / "a.xml").write_text(order())
+    result = runner.invoke(app, ["validate", str(tmp_path / "a.xml"), "--scenarios", str(tmp_path / "scenarios.yaml")])
+    assert result.exit_code == 2
+    assert "SCENARIOS-INVALID" in result.output and "rulez" in result.output

@@ -1,9 +1,10 @@
 """The XSLT 2/3 engine process: SaxonC-HE (``saxonche``) behind a pipe, started by :mod:`exchange._xslt2`.
 
-Never imported by the parent: the parent talks to ``python -m exchange._xslt2_worker`` over stdin/stdout, so a
-runaway stylesheet (an endless recursion, a memory blow-up) is ended by killing this process, and its memory limit
-(``RLIMIT_DATA``, set before SaxonC loads) and clean environment (no variables: ``environment-variable()`` finds nothing)
-cannot touch the caller. Frames: a 4-byte big-endian length, a JSON header, then ``size`` bytes of payload.
+Never imported by the parent: the parent starts this module's :func:`main` in ``python -I`` and talks to it over
+stdin/stdout, so a runaway stylesheet (an endless recursion, a memory blow-up) is ended by killing this process,
+and its memory limit (``RLIMIT_DATA``, set before SaxonC loads) and clean environment (no variables:
+``environment-variable()`` finds nothing) cannot touch the caller. Frames: a 4-byte big-endian length, a JSON
+header, then ``size`` bytes of payload.
 
 Requests: ``{"op": "compile", "key", "size"}`` + XSLT, ``{"op": "run", "key", "size"}`` + a document (UTF-8,
 already parsed and re-serialised by the hardened parser: no DOCTYPE), ``{"op": "ping"}``. Answers: ``{"ok": true,

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
 from exchange import _reports
@@ -37,6 +38,12 @@ def _pick_format(accept: str, requested: str | None) -> str:
     if "svrl" in accept or "application/xml" in accept:
         return "svrl"
     return "json"
+
+
+async def _bad_request(request: Request, exc: Exception) -> JSONResponse:
+    problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}"
+                         for e in getattr(exc, "errors", lambda: [])())
+    return _error(400, Code.INPUT_INVALID, f"the request is not one the service takes ({problems})")
 
 
 router = APIRouter()
@@ -102,6 +109,7 @@ def create_app(settings: ValidatorSettings) -> FastAPI:
     for rules in scenarios.rules_files:
         compiled_rules(rules)  # warm: the XSLT 2/3 engine holds them compiled from now on
     app = FastAPI(title="ptx validator", version="1", docs_url=None, redoc_url=None)
+    app.add_exception_handler(RequestValidationError, _bad_request)
     app.state.validator = validator
     app.state.scenarios = scenarios
     app.state.limits = settings.limits

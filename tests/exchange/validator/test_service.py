@@ -78,3 +78,9 @@ def test_readyz_names_the_warm_rules(service: str) -> None:
     assert ready["scenarios"] == ["en16931-ubl-invoice", "en16931-ubl-credit-note", "en16931-cii"]
     assert all(os.path.basename(p).startswith("EN16931-") for p in ready["rules"])
     assert Path(ready["rules"][0]).is_file()
+
+
+def test_a_bad_query_is_400_with_a_code(service: str) -> None:
+    response = httpx.post(f"{service}/?format=pdf", content=EXAMPLE.read_bytes(), timeout=60)
+    assert response.status_code == 400
+    assert response.json()["code"] == "INPUT-INVALID" and "format" in response.json()["message"]

@@ -237,6 +237,19 @@ def compiled_rules(path: str | os.PathLike[str]) -> Rules:
     file's size and modification time, so an edited rules file is compiled again.
     """
     key = _file_key(path)
+    rules: dict[str, Rules] = _cache.__dict__.setdefault("rules", {})
+    compiled = rules.get(key)
+    if compiled is not None:
+        return compiled
+    try:
+        stat = os.stat(key)
+    except OSError as exc:
+        raise ConfigurationError(f"cannot read {key}: {exc.strerror}", code=Code.RULES_LOAD_FAILED) from exc
+    stamp = (key, stat.st_mtime_ns, stat.st_size)
+    with _xslt2_lock:
+        found = _xslt2_rules.get(stamp)
+    if found is not None:
+        return found
     try:
         tree = load_trusted_xml(key)
     except ConfigurationError as exc:
@@ -244,18 +257,9 @@ def compiled_rules(path: str | os.PathLike[str]) -> Rules:
         raise ConfigurationError(exc.message, code=code, line=exc.line, column=exc.column) from exc
     binding = query_binding(tree.getroot(), key)
     if binding is QueryBinding.XSLT1:
-        rules: dict[str, Rules] = _cache.__dict__.setdefault("rules", {})
-        compiled = rules.get(key)
-        if compiled is None:
-            compiled = _xslt1_rules(key, tree)
-            rules[key] = compiled
+        compiled = _xslt1_rules(key, tree)
+        rules[key] = compiled
         return compiled
-    stat = os.stat(key)
-    stamp = (key, stat.st_mtime_ns, stat.st_size)
-    with _xslt2_lock:
-        found = _xslt2_rules.get(stamp)
-    if found is not None:
-        return found
     from exchange._xslt2 import load_xslt2_rules
 
     loaded = load_xslt2_rules(key)

@@ -89,6 +89,7 @@ if TYPE_CHECKING:
         node_transport_policy,
         peer_certificate,
         require_verifiable,
+        tls_connection,
     )
     from exchange._transport import DELIVERY_HEADER, sign_delivery, verify_delivery
     from exchange._trust import Recognition, TrustContext, TrustDecision, TrustStatus
@@ -193,6 +194,7 @@ _LAZY: dict[str, str] = {
     "parse_xml": "exchange._xml",
     "parse_xml_file": "exchange._xml",
     "peer_certificate": "exchange._tls",
+    "tls_connection": "exchange._tls",
     "read_envelope": "exchange._envelope",
     "read_operator_token": "exchange._operator",
     "read_receipt": "exchange._envelope",
@@ -311,6 +313,7 @@ __all__ = [
     "parse_xml",
     "parse_xml_file",
     "peer_certificate",
+    "tls_connection",
     "read_envelope",
     "read_operator_token",
     "read_receipt",

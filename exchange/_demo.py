@@ -61,8 +61,8 @@ class Demo:
         self.workspace_path = root / "workspace"
         self.ports = {"gateway": _free_port(), "AA": _free_port(), "BB": _free_port()}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
-        # the gateway's ePhyto hub interface: the same gateway (workspace, database) on mutual TLS, started when a
-        # scenario needs it, since the hub identifies each NPPO by its TLS client certificate
+        # the gateway's ePhyto hub interface: a second listener of the same gateway process (one store), with mutual
+        # TLS, since the hub identifies each NPPO by its TLS client certificate
         self.ports["hub"] = _free_port()
         self.urls["hub"] = f"https://127.0.0.1:{self.ports['hub']}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
@@ -100,13 +100,11 @@ class Demo:
 
     def _command(self, name: str) -> list[str]:
         ptx = [sys.executable, "-m", "exchange.cli"]
-        workspace = str(self.folder("gateway" if name == "hub" else name))  # each service on its own folder alone
+        workspace = str(self.folder(name))  # each service on its own folder alone
         if name == "gateway":
             return [*ptx, "serve", "gateway", "--workspace", workspace, "--port", str(self.ports["gateway"]),
+                    "--hub-port", str(self.ports["hub"]),
                     "--node", f"AA={self.urls['AA']}", "--node", f"BB={self.urls['BB']}", "--log-level", "warning"]
-        if name == "hub":
-            return [*ptx, "serve", "gateway", "--tls", "--workspace", workspace, "--port", str(self.ports["hub"]),
-                    "--node", f"BB={self.urls['BB']}", "--log-level", "warning"]
         return [*ptx, "serve", "node", "--country", name, "--workspace", workspace, "--port", str(self.ports[name]),
                 "--gateway", self.urls["gateway"], "--log-level", "warning", "--demo"]
 
@@ -124,7 +122,7 @@ class Demo:
             if process.poll() is not None:
                 raise RuntimeError(f"{name} stopped while starting; see {self.root / (name + '.log')}")
             try:
-                verify: Any = self.nppo_tls("AA") if name == "hub" else True
+                verify: Any = True
                 if httpx.get(f"{self.urls[name]}/readyz", timeout=1, verify=verify).status_code == 200:
                     return
             except httpx.HTTPError:
@@ -384,8 +382,6 @@ def _soap_texts(root: Any, local: str) -> list[str]:
 def _ephyto_hub(demo: Demo) -> Outcome:
     import base64
 
-    if "hub" not in demo.processes:
-        demo.start_service("hub")
     sample = "three-lines-attachment-languages.xml"
     number = "AA-EPHYTO-2026-004512"
     document = demo.signed(demo.sample("ephyto-sps-certificate", f"valid/{sample}"), "AA/nppo")

@@ -368,6 +368,12 @@ def node_transport_policy(workspace: Workspace) -> TransportPolicy:
     )
 
 
+def tls_connection(scope: Mapping[str, Any]) -> bool:
+    """Whether the request of this ASGI scope came over TLS (the listener filled the TLS extension)."""
+    extensions = scope.get("extensions") or {}
+    return isinstance(extensions, Mapping) and TLS_EXTENSION in extensions
+
+
 def peer_certificate(scope: Mapping[str, Any]) -> x509.Certificate | None:
     """The TLS client's (verified) leaf certificate from the ASGI TLS extension, or None (plain HTTP, or a TLS
     client without a certificate). The server fills the extension (:mod:`exchange.services._asgi_tls`)."""
@@ -389,6 +395,7 @@ __all__ = [
     "node_tls",
     "node_transport_policy",
     "peer_certificate",
+    "tls_connection",
     "require_verifiable",
     "workspace_ca_bundle",
 ]

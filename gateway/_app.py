@@ -68,6 +68,7 @@ from exchange import (
     peer_certificate,
     sign_delivery,
     sign_rejection_answer,
+    tls_connection,
     verify_receipt,
 )
 from exchange.services._webui import LanguageMiddleware
@@ -149,6 +150,16 @@ class Gateway:
         self.transport: TransportPolicy | None = None
         #: who may read what (set when the app starts: it needs the operator token and the transport policy)
         self.access: Access | None = None
+
+    def transport_for(self, scope: Mapping[str, Any]) -> TransportPolicy | None:
+        """The transport policy for a request: the registered TLS client certificates when it came over a mutually
+        authenticated listener; None over the plain main listener of a gateway that also serves the hub interface
+        on its own TLS listener (``hub_listener``), where envelopes authenticate by their signatures alone."""
+        if self.transport is None:
+            return None
+        if self.settings.hub_listener and not tls_connection(scope):
+            return None
+        return self.transport
 
     def inbox_url(self, receiver: str) -> str | None:
         """Where ``receiver``'s inbox is: the configured URL (``PTX_NODE_URLS``), else the endpoint of its
@@ -326,8 +337,9 @@ operations = APIRouter(tags=["operations"])
 @messages.post("", summary="Submit a signed envelope", status_code=202)
 async def submit_message(request: Request, gateway: GatewayDep) -> Response:
     transport_party = None
-    if gateway.transport is not None:  # mutual TLS: who is on the other end, before any byte is read
-        identity = gateway.transport.identify(peer_certificate(request.scope))
+    transport = gateway.transport_for(request.scope)
+    if transport is not None:  # mutual TLS: who is on the other end, before any byte is read
+        identity = transport.identify(peer_certificate(request.scope))
         if not identity.identified:
             status, answer = await run_in_threadpool(gateway.refuse_transport, identity, gateway.now())
             return JSONResponse(answer, status_code=status)
@@ -570,7 +582,7 @@ def create_app(
             now=now,
         )
         tls = gateway_tls(settings.tls, workspace)
-        if tls.verifies_clients:
+        if tls.verifies_clients or settings.hub_listener:
             gateway.transport = gateway_transport_policy(workspace)
         gateway.access = Access(
             token=await run_in_threadpool(ensure_operator_token, settings.workspace), members=gateway.members,

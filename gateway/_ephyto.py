@@ -613,10 +613,16 @@ class HubService:
                 allowed.set("active", "true")
                 etree.SubElement(allowed, "certificateType", number=certificate_type)
                 etree.SubElement(allowed, "certificateStatus", number="70")
-            certificate = workspace.authority_certificate(code, "nppo")  # public: the NPPO's key stays with it
-            signature = _add(nppo, Ns.ENTITIES, "Signature", None)
-            _add(signature, None, "dn", certificate.subject.rfc4514_string())
-            _add(signature, None, "certificate", base64.b64encode(certificate.public_bytes(_DER)).decode("ascii"))
+            # the NPPO as the country's own trust list names it (public: the NPPO's key stays with it)
+            moment = self.gateway.now()
+            issuers = workspace.trust_list(code, moment=moment, allow_expired=True).issuers
+            certificate = next((issuer.certificate for issuer in issuers if issuer.certificate is not None
+                                and EPHYTO_TYPE in issuer.granted_types(moment)), None)
+            if certificate is not None:
+                signature = _add(nppo, Ns.ENTITIES, "Signature", None)
+                _add(signature, None, "dn", certificate.subject.rfc4514_string())
+                _add(signature, None, "certificate",
+                     base64.b64encode(certificate.public_bytes(_DER)).decode("ascii"))
         return answer
 
 
@@ -652,8 +658,9 @@ async def wsdl(request: Request) -> Response:
 async def soap(request: Request) -> Response:
     gateway = request.app.state.gateway
     party = None
-    if gateway.transport is not None:
-        identity = gateway.transport.identify(peer_certificate(request.scope))
+    transport = gateway.transport_for(request.scope)
+    if transport is not None:
+        identity = transport.identify(peer_certificate(request.scope))
         party = identity.party
     body = bytearray()
     async for chunk in request.stream():

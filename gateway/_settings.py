@@ -128,6 +128,11 @@ class GatewaySettings(BaseSettings):
     listen_host: str | None = Field(
         default=None, description="the interface the server listens on; the dashboard is open only on loopback"
     )
+    hub_listener: bool = Field(
+        default=False,
+        description="a second listener with mutual TLS serves the ePhyto hub interface beside a plain-HTTP main "
+                    "listener in the same process (`ptx serve gateway --hub-port`): TLS identities count on it only",
+    )
 
     @model_validator(mode="after")
     def _check_store(self) -> Self:

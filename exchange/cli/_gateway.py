@@ -3,6 +3,7 @@ command line."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -72,6 +73,11 @@ def serve_gateway(
         help="With mutual TLS: fail the handshake without a client certificate (default), or let clients without "
              "one reach the dashboard and read-only API (submissions still need one).",
     )] = None,
+    hub_port: Annotated[int | None, typer.Option(
+        "--hub-port", min=1, max=65535,
+        help="Also serve the ePhyto hub interface on this port with mutual TLS (the workspace's certificates), in "
+             "this same process and store, beside the plain-HTTP main listener.",
+    )] = None,
 ) -> None:
     """Run the gateway: ordered checks, durable store-and-forward, receipts, audit, metrics."""
     import uvicorn
@@ -92,6 +98,11 @@ def serve_gateway(
     if database_url is not None:
         overrides["database_url"] = database_url
     overrides.update(tls_overrides(tls, require_client_cert))
+    if hub_port is not None:
+        if tls:
+            raise typer.BadParameter("--hub-port adds a mutual-TLS listener beside a plain one; with --tls the main "
+                                     "listener serves the hub interface already")
+        overrides["hub_listener"] = True
     settings = load_settings(**overrides)
     material = gateway_tls(settings.tls, Workspace.open(settings.workspace))
     open_keys(settings.workspace)  # now, not at the first delivery: KEY-* codes naming the file, one prompt
@@ -103,7 +114,43 @@ def serve_gateway(
     nodes = ", ".join(f"{code}={redact_url(url)}" for code, url in sorted(settings.node_urls.items())) or "none"
     typer.echo(f"gateway on {material.scheme}://{host}:{port} (store {redact_url(settings.store_url)}; "
                f"nodes {nodes}{mutual})", err=True)
-    uvicorn.Server(config).run(sockets=[sock])
+    if hub_port is None:
+        uvicorn.Server(config).run(sockets=[sock])
+        return
+    from exchange._tls import TlsSettings
+
+    hub_material = gateway_tls(TlsSettings(from_workspace=True, require_client_cert=True),
+                               Workspace.open(settings.workspace))
+    hub_config = server_config(config.app, hub_material, log_level=log_level, service="gateway")
+    hub_config.lifespan = "off"  # one app, started once by the main listener
+    hub_sock = bind_socket(host, hub_port)
+    typer.echo(f"ePhyto hub interface on https://{host}:{hub_port}/hub/DeliveryService (mutual TLS, client "
+               "certificates required)", err=True)
+    asyncio.run(_serve_both(uvicorn.Server(config), sock, _quiet_server(hub_config), hub_sock))
+
+
+def _quiet_server(config: Any) -> Any:
+    """A second uvicorn server in the main one's process and loop: it installs no signal handlers (the main server
+    owns them) and stops when the main server stops (:func:`_serve_both`)."""
+    import contextlib
+
+    import uvicorn
+
+    class Quiet(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            yield
+
+    return Quiet(config)
+
+
+async def _serve_both(main: Any, main_sock: Any, hub: Any, hub_sock: Any) -> None:
+    second = asyncio.ensure_future(hub.serve(sockets=[hub_sock]))
+    try:
+        await main.serve(sockets=[main_sock])
+    finally:
+        hub.should_exit = True
+        await second
 
 
 @app.command("retry")

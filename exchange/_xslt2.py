@@ -297,7 +297,12 @@ class Engine:
                 f"{source}: {what} took longer than {seconds:g} s: stopped", code=Code.RULES_LIMIT_EXCEEDED
             ) from exc
         except (EOFError, BrokenPipeError, OSError, ValueError) as exc:
-            code = self._process.poll() if self._process is not None else None
+            code = None
+            if self._process is not None:
+                try:
+                    code = self._process.wait(timeout=2)
+                except subprocess.TimeoutExpired:
+                    pass
             self._stop()
             raise ConfigurationError(
                 f"{source}: the XSLT 2/3 engine process ended while {what} (exit {code}; over the memory limit of "

@@ -224,3 +224,19 @@ def test_a_catalogue_type_with_xslt2_rules_runs_on_the_engine_and_its_samples_be
         ours = validator.validate_file(sample.path)
         lxml = Validator(Catalogue([original])).validate_file(original.folder / sample.path.relative_to(folder))
         assert ours.codes == lxml.codes and [f.path for f in ours.findings] == [f.path for f in lxml.findings]
+
+
+@pytest.mark.slow
+def test_a_rule_that_eats_memory_is_stopped_at_the_memory_limit(tmp_path: Path) -> None:
+    greedy = write(tmp_path, "greedy.xslt", '<xsl:stylesheet version="3.0" xmlns:xsl="http://www.w3.org/1999/XSL/'
+                   'Transform"><xsl:template match="/"><x><xsl:value-of select="string-length(string-join('
+                   "for $i in 1 to 200000000 return concat('xxxxxxxxxxxxxxxxxxxx', $i)))\"/></x></xsl:template>"
+                   "</xsl:stylesheet>")
+    engine = Engine(EngineLimits(memory_bytes=512 << 20, run_seconds=120))
+    try:
+        rules = load_xslt2_rules(greedy, engine=engine)
+        with pytest.raises(ConfigurationError) as caught:
+            rules.svrl(parse_xml(DOC), engine=engine)
+        assert caught.value.code is Code.RULES_LIMIT_EXCEEDED and "memory limit of 512 MiB" in caught.value.message
+    finally:
+        engine.close()

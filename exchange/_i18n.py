@@ -201,12 +201,14 @@ def code_message(code: object, title: str | None = None) -> str:
     return pgettext(member.value, title or member.title)
 
 
-#: Every status word the pages show (the gateway's message statuses, a node's own, a check's and a verdict's);
+#: Every status word the pages show (the gateway's message statuses, a node's own, a check's, a verdict's, a
+#: finding's severity, a delivery attempt's outcome, a receipt's verdict);
 #: people read :func:`status_label`, machines the status itself.
 STATUSES = (
     "NEW", "SUBMIT_FAILED", "RECEIVED", "ACCEPTED", "REJECTED", "DELIVERING", "WAITING_FOR_RETRY", "DELIVERED",
     "ACKNOWLEDGED", "RECEIVER_REJECTED", "FAILED", "passed", "failed", "skipped", "valid", "invalid",
     "error", "warning", "info",
+    "delivered", "acknowledged", "receiver_rejected", "retryable", "permanent", "abandoned", "received", "rejected",
 )
 
 

@@ -48,6 +48,7 @@ from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
 from exchange import Code, ExchangeError, Receipt, StoreError, parse_xml, read_envelope, read_receipt, token_matches
+from exchange._i18n import N_, gettext, status_label
 from exchange.services._webui import (
     STREAM_SECONDS,
     SignatureView,
@@ -89,7 +90,7 @@ _INTERNAL_TYPES = frozenset({ENVELOPE_TYPE, "receipt", "trust-list"})
 
 TEMPLATES = make_templates(Path(__file__).parent / "ui" / "templates")
 UI = "/ui"
-NAV = ((f"{UI}", "Messages"), (f"{UI}/audit", "Audit"))
+NAV = ((f"{UI}", N_("Messages")), (f"{UI}/audit", N_("Audit")))  # labels translated where shown
 
 
 
@@ -116,7 +117,7 @@ def _gateway(request: Request) -> Gateway:
 
 
 def _page(name: str, context: Mapping[str, Any], *, status_code: int = 200, active: str = "") -> Response:
-    base = {"ui": UI, "app_name": "ptx gateway", "app_kind": "gateway", "nav": NAV, "active": active}
+    base = {"ui": UI, "app_name": gettext("ptx gateway"), "app_kind": "gateway", "nav": NAV, "active": active}
     return render_page(TEMPLATES, name, {**base, **context}, status_code=status_code)
 
 
@@ -395,8 +396,9 @@ def _error_codes(check: Mapping[str, Any]) -> list[str]:
 def timeline(detail: MessageDetail) -> list[TimelineItem]:
     """Received, every check in pipeline order, then status changes, attempts and receipts in time order."""
     record = detail.record
-    items = [TimelineItem(record.received_at, "received", "Received by the gateway", "ok",
-                          f"{record.size:,} bytes, SHA-256 {record.digest}")]
+    items = [TimelineItem(record.received_at, "received", gettext("Received by the gateway"), "ok",
+                          gettext("{size} bytes, SHA-256 {digest}").format(size=f"{record.size:,}",
+                                                                            digest=record.digest))]
     for check in _checks(detail.report):
         status = str(check.get("status"))
         state = {"passed": "ok", "failed": "fail"}.get(status, "skip")
@@ -408,7 +410,7 @@ def timeline(detail: MessageDetail) -> list[TimelineItem]:
     for attempt in detail.attempts:
         state = "ok" if attempt.outcome.value in ("delivered", "acknowledged") else (
             "fail" if attempt.outcome.value in ("permanent", "receiver_rejected") else "pending")
-        parts = [f"HTTP {attempt.http_status}" if attempt.http_status else "no answer"]
+        parts = [f"HTTP {attempt.http_status}" if attempt.http_status else gettext("no answer")]
         if attempt.code:
             parts.append(attempt.code)
         if attempt.message:
@@ -416,19 +418,23 @@ def timeline(detail: MessageDetail) -> list[TimelineItem]:
         if attempt.duration_ms is not None:
             parts.append(f"{attempt.duration_ms:.0f} ms")
         later.append((attempt.finished_at, 0, TimelineItem(
-            attempt.finished_at, "attempt", f"Delivery attempt {attempt.number}: {attempt.outcome.value}", state,
+            attempt.finished_at, "attempt",
+            gettext("Delivery attempt {number}: {outcome}").format(number=attempt.number,
+                                                                    outcome=status_label(attempt.outcome)), state,
             " · ".join(parts))))
     for receipt in detail.receipts:
         if receipt.verified:
             verdict = receipt.verdict.value if receipt.verdict else "?"
-            title = f"Signed receipt from {record.receiver}: {verdict.upper()} (verified)"
+            title = gettext("Signed receipt from {country}: {verdict} (verified)").format(
+                country=record.receiver, verdict=status_label(verdict.upper()))
             state = "ok" if verdict == "received" else "fail"
         else:
-            title, state = f"Receipt refused: {receipt.code}", "fail"
+            title, state = gettext("Receipt refused: {code}").format(code=receipt.code), "fail"
         later.append((receipt.received_at, 1, TimelineItem(receipt.received_at, "receipt", title, state,
                                                             receipt.reason)))
     for change in detail.history:
-        later.append((change.at, 2, TimelineItem(change.at, "status", f"Status {change.status.value}",
+        later.append((change.at, 2, TimelineItem(change.at, "status",
+                                                 gettext("Status {status}").format(status=change.status.value),
                                                  status_state(change.status), change.detail)))
     items.extend(item for _, _, item in sorted(later, key=lambda entry: (entry[0], entry[1])))
     return items
@@ -445,45 +451,52 @@ def sequence_diagram(detail: MessageDetail) -> Diagram:
     steps: list[tuple[int, int, str, str, str, bool]] = []
     rejected = record.status is MessageStatus.REJECTED
     failed_codes = [code for check in _checks(detail.report) for code in _error_codes(check)]
-    steps.append((sender, gateway, "POST /v1/messages", f"envelope signed by {record.sender}'s node", "ok", False))
+    steps.append((sender, gateway, "POST /v1/messages",
+                  gettext("envelope signed by {country}'s node").format(country=record.sender), "ok", False))
     if rejected:
-        steps.append((gateway, gateway, "checks: REJECTED", ", ".join(dict.fromkeys(failed_codes)) or "", "fail",
-                      False))
-        steps.append((gateway, sender, "answer: REJECTED", "with every finding", "fail", True))
-        steps.append((gateway, receiver, "never delivered", "a rejected message is not forwarded", "skip", True))
+        steps.append((gateway, gateway, gettext("checks: REJECTED"), ", ".join(dict.fromkeys(failed_codes)) or "",
+                      "fail", False))
+        steps.append((gateway, sender, gettext("answer: REJECTED"), gettext("with every finding"), "fail", True))
+        steps.append((gateway, receiver, gettext("never delivered"), gettext("a rejected message is not forwarded"),
+                      "skip", True))
     else:
         passed = sum(1 for check in _checks(detail.report) if check.get("status") == "passed")
-        steps.append((gateway, gateway, "checks: ACCEPTED", f"{passed} checks passed, stored durably", "ok", False))
-        steps.append((gateway, sender, "answer: 202 ACCEPTED", "message id and report", "ok", True))
+        steps.append((gateway, gateway, gettext("checks: ACCEPTED"),
+                      gettext("{count} checks passed, stored durably").format(count=passed), "ok", False))
+        steps.append((gateway, sender, gettext("answer: 202 ACCEPTED"), gettext("message id and report"), "ok",
+                      True))
         if not detail.attempts:
-            steps.append((gateway, receiver, "delivery queued", "POST /v1/inbox (signed by the gateway)", "pending",
-                          False))
+            steps.append((gateway, receiver, gettext("delivery queued"),
+                          gettext("POST /v1/inbox (signed by the gateway)"), "pending", False))
         for attempt in detail.attempts[-4:]:
             outcome = attempt.outcome.value
             state = "ok" if outcome in ("delivered", "acknowledged") else (
                 "fail" if outcome in ("permanent", "receiver_rejected") else "pending")
-            note = f"HTTP {attempt.http_status}" if attempt.http_status else (attempt.code or "no answer")
-            steps.append((gateway, receiver, f"delivery #{attempt.number}: {outcome}", note, state, False))
+            note = f"HTTP {attempt.http_status}" if attempt.http_status else (attempt.code or gettext("no answer"))
+            steps.append((gateway, receiver, gettext("delivery #{number}: {outcome}").format(
+                number=attempt.number, outcome=status_label(outcome)), note, state, False))
         receipt = _latest_receipt(detail)
         if receipt is None:
-            steps.append((receiver, gateway, "signed receipt", "not yet", "pending", True))
-            steps.append((gateway, sender, "receipt to the sender", "not yet", "pending", True))
+            steps.append((receiver, gateway, gettext("signed receipt"), gettext("not yet"), "pending", True))
+            steps.append((gateway, sender, gettext("receipt to the sender"), gettext("not yet"), "pending", True))
         elif receipt.verified:
             verdict = (receipt.verdict.value if receipt.verdict else "?").upper()
             state = "ok" if verdict == "RECEIVED" else "fail"
-            steps.append((receiver, gateway, f"signed receipt: {verdict}", "verified: signer, id, digest", state,
+            steps.append((receiver, gateway, gettext("signed receipt: {verdict}").format(verdict=status_label(verdict)),
+                          gettext("verified: signer, id, digest"), state, True))
+            steps.append((gateway, sender, gettext("receipt available"), "GET /v1/messages/{id}/receipt", state,
                           True))
-            steps.append((gateway, sender, "receipt available", "GET /v1/messages/{id}/receipt", state, True))
         else:
-            steps.append((receiver, gateway, "receipt refused", receipt.code or "", "fail", True))
-            steps.append((gateway, sender, "receipt to the sender", "none verified", "pending", True))
+            steps.append((receiver, gateway, gettext("receipt refused"), receipt.code or "", "fail", True))
+            steps.append((gateway, sender, gettext("receipt to the sender"), gettext("none verified"), "pending",
+                          True))
     top = 86
     placed = tuple(Step(source, target, label, note, state, dashed, top + index * 58)
                    for index, (source, target, label, note, state, dashed) in enumerate(steps))
     lanes = (
-        (sender, f"{record.sender} single window", "sending node"),
-        (gateway, "Gateway", "checks, stores, forwards"),
-        (receiver, f"{record.receiver} single window", "receiving node"),
+        (sender, gettext("{country} single window").format(country=record.sender), gettext("sending node")),
+        (gateway, gettext("Gateway"), gettext("checks, stores, forwards")),
+        (receiver, gettext("{country} single window").format(country=record.receiver), gettext("receiving node")),
     )
     return Diagram(lanes=lanes, steps=placed, width=760, height=top + len(placed) * 58 + 10)
 
@@ -502,13 +515,14 @@ class Part:
 def _payload(envelope: bytes, outer: SignatureView) -> tuple[bytes | None, str]:
     """The issuer-signed document inside the envelope: from the signed content when the node's signature holds."""
     if outer.valid and outer.signed_content is not None:
-        source, note = outer.signed_content, "read from what the node's signature covers"
+        source, note = outer.signed_content, gettext("read from what the node's signature covers")
     else:
-        source, note = envelope, "read from the received bytes: the node's signature does not hold"
+        source, note = envelope, gettext("read from the received bytes: the node's signature does not hold")
     try:
         return read_envelope(parse_xml(source)).payload, note
     except ExchangeError as exc:
-        return None, f"the payload cannot be read: {exc.code.value}: {exc.message}"
+        return None, gettext("the payload cannot be read: {code}: {message}").format(code=exc.code.value,
+                                                                                      message=exc.message)
 
 
 def _receipt_fields(signature: SignatureView) -> Receipt | None:
@@ -526,29 +540,29 @@ def message_context(gateway: Gateway, message_id: str) -> dict[str, Any]:
     record = detail.record
     api = f"/v1/messages/{message_id}"
     base = f"{UI}/messages/{message_id}"
-    outer = signature_view(detail.envelope, label=f"Envelope signature ({record.sender}'s node)",
-                           moment=record.received_at, policy=ENVELOPE_POLICY)
-    parts = [Part("Envelope", xml_view(detail.envelope), outer,
-                  "The sending node's signature covers the whole envelope, the base64 payload included.",
+    outer = signature_view(detail.envelope, label=gettext("Envelope signature ({country}'s node)").format(
+                               country=record.sender), moment=record.received_at, policy=ENVELOPE_POLICY)
+    parts = [Part(gettext("Envelope"), xml_view(detail.envelope), outer,
+                  gettext("The sending node's signature covers the whole envelope, the base64 payload included."),
                   f"{base}/envelope")]
     payload, payload_note = _payload(detail.envelope, outer)
     if payload is not None:
-        inner = signature_view(payload, label="Document signature (issuing authority)", moment=record.received_at,
-                               policy=gateway.pipeline.document_policy)
-        parts.append(Part(f"Document ({record.document_type})", xml_view(payload), inner,
-                          f"The payload, decoded from base64 ({payload_note}). The issuing authority's signature "
-                          "covers the whole document."))
+        inner = signature_view(payload, label=gettext("Document signature (issuing authority)"),
+                               moment=record.received_at, policy=gateway.pipeline.document_policy)
+        parts.append(Part(gettext("Document ({type})").format(type=record.document_type), xml_view(payload), inner,
+                          gettext("The payload, decoded from base64 ({how}). The issuing authority's signature "
+                                  "covers the whole document.").format(how=payload_note)))
     else:
-        parts.append(Part("Document", XmlView(lines=(), error=payload_note), None))
+        parts.append(Part(gettext("Document"), XmlView(lines=(), error=payload_note), None))
     receipt = _latest_receipt(detail)
     receipt_fields = None
     if receipt is not None:
-        receipt_signature = signature_view(receipt.body, label=f"Receipt signature ({record.receiver}'s node)",
-                                           moment=receipt.received_at)
+        receipt_signature = signature_view(receipt.body, label=gettext("Receipt signature ({country}'s node)").format(
+                                               country=record.receiver), moment=receipt.received_at)
         receipt_fields = _receipt_fields(receipt_signature)
-        parts.append(Part("Receipt", xml_view(receipt.body), receipt_signature,
-                          "The receiving node's signed answer: the message id and the SHA-256 of the envelope "
-                          "it received.", f"{base}/receipt" if receipt.verified else None))
+        parts.append(Part(gettext("Receipt"), xml_view(receipt.body), receipt_signature,
+                          gettext("The receiving node's signed answer: the message id and the SHA-256 of the envelope "
+                                  "it received."), f"{base}/receipt" if receipt.verified else None))
     trust = next((check for check in _checks(detail.report) if check.get("name") == "issuer-trust"), None)
     return {
         "detail": detail,
@@ -678,7 +692,7 @@ async def login(request: Request) -> Response:
     token, next_page = (fields.get("token") or [""])[0], (fields.get("next") or [UI])[0]
     access = _gateway(request).access
     if access is None or not token_matches(token.strip(), access.token):
-        return login_page(request, next_page=next_page, error="that is not this gateway's operator token")
+        return login_page(request, next_page=next_page, error=gettext("that is not this gateway's operator token"))
     response = RedirectResponse(_next_page(next_page), status_code=303)
     response.set_cookie(DASHBOARD_COOKIE, access.cookie_value, path=UI, httponly=True, samesite="strict",
                         secure=request.url.scheme == "https")

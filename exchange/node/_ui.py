@@ -46,6 +46,7 @@ from exchange import (
     read_receipt,
     strip_userinfo,
 )
+from exchange._i18n import N_, gettext
 from exchange.node._app import NodeServices, http_status
 from exchange.node._checks import ENVELOPE_TYPE, RECEIPT_TYPE
 from exchange.node._outbox import DocumentRefused, OutboxRequest
@@ -102,9 +103,9 @@ def _page(services: NodeServices, name: str, context: Mapping[str, Any], *, stat
     country = services.settings.country
     base = {
         "ui": UI,
-        "app_name": f"{country} single window",
+        "app_name": gettext("{country} single window").format(country=country),
         "app_kind": "node",
-        "nav": ((UI, "Outbox & inbox"), (f"{UI}/issue", "Issue a document")),
+        "nav": ((UI, N_("Outbox & inbox")), (f"{UI}/issue", N_("Issue a document"))),  # translated where shown
         "active": active,
         "country": country,
         "country_name": services.workspace.country(country).name,
@@ -326,9 +327,10 @@ async def issue(request: Request) -> Response:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
         return await again(422, code=Code.INPUT_INVALID.value,
-                           error=f"the data is not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}")
+                           error=gettext("the data is not JSON: {reason} at line {line}, column {column}").format(
+                               reason=exc.msg, line=exc.lineno, column=exc.colno))
     if not isinstance(data, dict):
-        return await again(422, code=Code.INPUT_INVALID.value, error="the data must be a JSON object")
+        return await again(422, code=Code.INPUT_INVALID.value, error=gettext("the data must be a JSON object"))
     try:
         outbox_request = OutboxRequest(type=type_id or None, data=data, issuer=issuer or None, to=to, tamper=tamper)
     except ValidationError as exc:
@@ -373,19 +375,20 @@ def outbox_context(services: NodeServices, entry: OutboxEntry) -> dict[str, Any]
     """What the page of a sent message shows (blocking: signatures are verified again to show their chains)."""
     moment = entry.created_at
     parts = [Part(
-        f"Document sent ({entry.document_type})", xml_view(entry.document),
-        signature_view(entry.document, label="Issuer's signature", moment=moment),
-        "Signed by the issuing authority" + (" — then one letter was changed before sending." if entry.tampered
-                                             else "."),
+        gettext("Document sent ({type})").format(type=entry.document_type), xml_view(entry.document),
+        signature_view(entry.document, label=gettext("Issuer's signature"), moment=moment),
+        gettext("Signed by the issuing authority — then one letter was changed before sending.") if entry.tampered
+        else gettext("Signed by the issuing authority."),
     )]
     receipt_fields = None
     if entry.receipt is not None:
-        receipt_signature = signature_view(entry.receipt, label=f"Receipt signature ({entry.receiver}'s node)",
-                                           moment=entry.updated_at)
+        receipt_signature = signature_view(entry.receipt, label=gettext("Receipt signature ({country}'s node)").format(
+                                               country=entry.receiver), moment=entry.updated_at)
         receipt_fields = _receipt_fields(receipt_signature)
-        parts.insert(0, Part("Receipt", xml_view(entry.receipt), receipt_signature,
-                             f"{entry.receiver}'s signed answer, fetched from the gateway and verified here with "
-                             f"{services.settings.country}'s own trust."))
+        parts.insert(0, Part(gettext("Receipt"), xml_view(entry.receipt), receipt_signature,
+                             gettext("{receiver}'s signed answer, fetched from the gateway and verified here with "
+                                     "{country}'s own trust.").format(receiver=entry.receiver,
+                                                                      country=services.settings.country)))
     answer = entry.gateway_answer if isinstance(entry.gateway_answer, Mapping) else {}
     checks = [check for check in answer.get("checks") or () if isinstance(check, Mapping)]
     return {
@@ -418,14 +421,15 @@ def inbox_context(services: NodeServices, entry: InboxEntry) -> dict[str, Any]:
     parts: list[Part] = []
     if entry.verdict is ReceiptStatus.RECEIVED:
         document = services.store.inbox_document(entry.message_id)
-        parts.append(Part(f"Document received ({entry.document_type})", xml_view(document),
-                          signature_view(document, label="Issuer's signature", moment=entry.received_at),
-                          "Byte for byte as its issuer signed it.", f"/v1/documents/{quote(entry.message_id, safe='')}"))
-    parts.append(Part("Receipt answered", xml_view(entry.receipt),
-                      signature_view(entry.receipt, label=f"Receipt signature ({services.settings.country}'s node)",
-                                     moment=entry.received_at),
-                      "This node's signed answer: the message id, the SHA-256 of the envelope as received, "
-                      "the verdict and its reasons.",
+        parts.append(Part(gettext("Document received ({type})").format(type=entry.document_type), xml_view(document),
+                          signature_view(document, label=gettext("Issuer's signature"), moment=entry.received_at),
+                          gettext("Byte for byte as its issuer signed it."),
+                          f"/v1/documents/{quote(entry.message_id, safe='')}"))
+    parts.append(Part(gettext("Receipt answered"), xml_view(entry.receipt),
+                      signature_view(entry.receipt, label=gettext("Receipt signature ({country}'s node)").format(
+                          country=services.settings.country), moment=entry.received_at),
+                      gettext("This node's signed answer: the message id, the SHA-256 of the envelope as received, "
+                              "the verdict and its reasons."),
                       f"/v1/inbox/{quote(entry.message_id, safe='')}/receipt"))
     return {"entry": entry, "state": inbox_state(entry), "checks": entry.checks, "parts": parts}
 

@@ -335,11 +335,13 @@ def _summarise(index: int, signature: etree._Element) -> SignatureSummary:
     parent = signature.getparent()
     owner = _qualified(parent.tag, parent.nsmap) if parent is not None and isinstance(parent.tag, str) else "?"
     if references == ("",) and "ENVELOPED" in transforms:
-        covers = f"the whole document ({owner} and everything in it) except this signature"
+        covers = gettext("the whole document ({owner} and everything in it) except this signature").format(
+            owner=owner)
     elif references == ("",):
-        covers = "the whole document (Reference URI=\"\")"
+        covers = gettext("the whole document (Reference URI=\"\")")
     else:
-        covers = "references " + ", ".join(repr(r) for r in references) + " (outside the profile: refused)"
+        covers = gettext("references {references} (outside the profile: refused)").format(
+            references=", ".join(repr(r) for r in references))
     return SignatureSummary(
         index=index,
         path=_element_path(signature),

@@ -48,6 +48,7 @@ class Room:
     aa: httpx.AsyncClient
     bb: httpx.AsyncClient
     gateway: Any  # gateway._app.Gateway
+    gw: httpx.AsyncClient | None = None  # the gateway's own pages
 
     async def deliver(self) -> None:
         assert self.gateway.deliverer is not None
@@ -72,8 +73,9 @@ async def room(workspace: Workspace, tmp_path: Path) -> AsyncIterator[Room]:
     gateway_client._transport = Hosts({"aa.test": nodes["AA"], "bb.test": nodes["BB"]})
     async with gateway_app.router.lifespan_context(gateway_app):
         pages = {country: httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=f"http://{country}.ui")
-                 for country, app in nodes.items()}
-        yield Room(pages["AA"], pages["BB"], gateway_app.state.gateway)
+                 for country, app in {**nodes, "gateway": gateway_app}.items()}
+        pages["gateway"].headers["Authorization"] = f"Bearer {gateway_app.state.gateway.access.token}"
+        yield Room(pages["AA"], pages["BB"], gateway_app.state.gateway, pages["gateway"])
         for client in (*pages.values(), *to_gateway, gateway_client):
             await client.aclose()
     for app in nodes.values():

@@ -61,6 +61,7 @@ from exchange import (
     TrustError,
     Validator,
     about_message,
+    country_roots,
     default_catalogue,
     ensure_operator_token,
     gateway_tls,
@@ -148,18 +149,49 @@ class Gateway:
         self.deliverer: Deliverer | None = None
         #: With mutual TLS, the registered TLS client certificates by party; None when submissions carry none.
         self.transport: TransportPolicy | None = None
+        #: the SSL contexts of the TLS listeners (``ptx serve`` hands them over): new members' roots are added
+        self.tls_contexts: list[Any] = []
+        self._transport_snapshot: object | None = None
+        self._loaded_roots: set[tuple[str, str]] = set()
         #: who may read what (set when the app starts: it needs the operator token and the transport policy)
         self.access: Access | None = None
+
+    def refresh_transport(self) -> None:
+        """Follow the directory: when the members' snapshot changed (a country admitted or withdrawn, a newer
+        package), rebuild the registered TLS client certificates and add new countries' roots to the TLS listeners'
+        client CA store (an SSL context's store only grows; a withdrawn country's certificate is refused by the
+        registry). Called by the refresher task and before each identification."""
+        if self.transport is None:
+            return
+        snapshot = self.members.view(moment=self.now()).snapshot  # type: ignore[attr-defined]
+        if snapshot is self._transport_snapshot or snapshot.workspace is None:
+            return
+        self.transport = gateway_transport_policy(snapshot.workspace)
+        roots = country_roots(snapshot.workspace)
+        for context in self.tls_contexts:
+            for code, bundle in roots.items():
+                if (code, bundle) not in self._loaded_roots:
+                    context.load_verify_locations(cadata=bundle)
+        self._loaded_roots |= set(roots.items())
+        self._transport_snapshot = snapshot
+
+    def current_transport(self) -> TransportPolicy | None:
+        """The registered TLS client certificates of the directory's current version (None: no TLS identities)."""
+        if self.transport is None:
+            return None
+        try:
+            self.refresh_transport()
+        except (ExchangeError, AttributeError) as exc:  # the snapshot's own faults answer on their own paths
+            log.warning("the TLS registry was not refreshed: %s", exc)
+        return self.transport
 
     def transport_for(self, scope: Mapping[str, Any]) -> TransportPolicy | None:
         """The transport policy for a request: the registered TLS client certificates when it came over a mutually
         authenticated listener; None over the plain main listener of a gateway that also serves the hub interface
         on its own TLS listener (``hub_listener``), where envelopes authenticate by their signatures alone."""
-        if self.transport is None:
-            return None
         if self.settings.hub_listener and not tls_connection(scope):
             return None
-        return self.transport
+        return self.current_transport()
 
     def inbox_url(self, receiver: str) -> str | None:
         """Where ``receiver``'s inbox is: the configured URL (``PTX_NODE_URLS``), else the endpoint of its
@@ -584,9 +616,10 @@ def create_app(
         tls = gateway_tls(settings.tls, workspace)
         if tls.verifies_clients or settings.hub_listener:
             gateway.transport = gateway_transport_policy(workspace)
+            gateway.tls_contexts = list(getattr(app.state, "tls_contexts", ()))
         gateway.access = Access(
             token=await run_in_threadpool(ensure_operator_token, settings.workspace), members=gateway.members,
-            transport=lambda: gateway.transport, now=now, dashboard_open=is_loopback(settings.listen_host),
+            transport=gateway.current_transport, now=now, dashboard_open=is_loopback(settings.listen_host),
         )
         if store.dialect == "sqlite":
             await run_in_threadpool(store.expire_leases, actor="gateway-start")
@@ -598,9 +631,12 @@ def create_app(
         gateway.deliverer = deliverer
         app.state.gateway = gateway
         task = asyncio.create_task(deliverer.run()) if run_worker else None
+        refresher = asyncio.create_task(_refresh_transport(gateway)) if gateway.tls_contexts else None
         try:
             yield
         finally:
+            if refresher is not None:
+                refresher.cancel()
             deliverer.stop()
             if task is not None:
                 with contextlib.suppress(asyncio.CancelledError):
@@ -628,6 +664,18 @@ def create_app(
     app.add_middleware(LanguageMiddleware)  # the page language: ?lang=, the ptx_lang cookie, Accept-Language
     app.add_middleware(RequestLog, logger="gateway.access")  # one structured access line per request
     return app
+
+
+async def _refresh_transport(gateway: Gateway, interval: float = 1.0) -> None:
+    """Keep the TLS listeners' client CAs and the TLS registry on the directory's current version, so a country
+    admitted while the gateway runs can complete its TLS handshake within about ``interval`` seconds (a handshake
+    comes before any request, so it cannot wait for one)."""
+    while True:
+        try:
+            await run_in_threadpool(gateway.refresh_transport)
+        except (ExchangeError, AttributeError) as exc:
+            log.warning("the TLS registry was not refreshed: %s", exc)
+        await asyncio.sleep(interval)
 
 
 __all__ = ["ConfigurationFault", "Gateway", "configuration_fault", "create_app"]

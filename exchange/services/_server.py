@@ -382,6 +382,13 @@ def server_config(
     limits = limits or HttpLimits.from_env()
     options = uvicorn_options(material)  # before binding: a bad certificate is a clear error, not a traceback
     options["http"] = guarded_protocol_class(limits, tls=material.serves_tls)
+    factory = options.get("ssl_context_factory")
+    if factory is not None and hasattr(app, "state"):  # the app can grow the listener's client CAs (new members)
+        contexts = getattr(app.state, "tls_contexts", None)
+        if contexts is None:
+            contexts = []
+            app.state.tls_contexts = contexts
+        contexts.append(factory(None, None))
     return uvicorn.Config(app, log_level=log_level.lower(), log_config=log_config(service, log_level), access_log=False,
                           proxy_headers=False, server_header=False,
                           timeout_graceful_shutdown=3, h11_max_incomplete_event_size=limits.max_header_bytes,

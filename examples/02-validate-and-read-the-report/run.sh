@@ -19,7 +19,7 @@ bring coo-with-problems.xml
 refused ptx validate coo-with-problems.xml
 seen "INVALID coo-with-problems.xml" COO-HS-01 COO-COUNTRY-02 COO-MASS-01
 saw "Every problem is reported, not only the first. Read one line from left to right:" \
-  "line number in the file, severity, stable code (COO-HS-01), which check found it [rules], the message," \
+  "line:column in the file, severity, stable code (COO-HS-01), which check found it [rules], the message," \
   "and 'at': the path of the element, which stays right even after the file is reformatted." \
   "Exit status 1 means invalid: a script or a CI job can act on it."
 

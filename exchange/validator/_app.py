@@ -65,9 +65,6 @@ def _validate(request: Request, body: bytes, source: str | None, requested: str 
     state = request.app.state
     if not body:
         return _error(422, Code.XML_EMPTY, "the request body is empty: POST the document itself")
-    if len(body) > state.limits.max_bytes:
-        return _error(413, Code.XML_TOO_LARGE, f"the document is {len(body):,} bytes; the limit is "
-                                               f"{state.limits.max_bytes:,}")
     try:
         report = state.validator.validate(body, source=source or "request")
     except ExchangeError as exc:  # a rules file that does not compile any more: cannot be processed
@@ -92,10 +89,19 @@ async def validate(
     name: Annotated[str | None, Query(description="the document's name in the report")] = None,
     format: Annotated[str | None, Query(pattern="^(json|svrl|html)$")] = None,
 ) -> Response:
-    body = await request.body()
+    limit = request.app.state.limits.max_bytes
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:  # refused before a byte of the body is read
+        return _error(413, Code.XML_TOO_LARGE, f"the document is {int(declared):,} bytes; the limit is {limit:,}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            return _error(413, Code.XML_TOO_LARGE, f"the document is over the limit of {limit:,} bytes")
+        chunks.append(chunk)
     from starlette.concurrency import run_in_threadpool
 
-    return await run_in_threadpool(_validate, request, body, name, format)
+    return await run_in_threadpool(_validate, request, b"".join(chunks), name, format)
 
 
 def create_app(settings: ValidatorSettings) -> FastAPI:

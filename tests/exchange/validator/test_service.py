@@ -84,3 +84,8 @@ def test_a_bad_query_is_400_with_a_code(service: str) -> None:
     response = httpx.post(f"{service}/?format=pdf", content=EXAMPLE.read_bytes(), timeout=60)
     assert response.status_code == 400
     assert response.json()["code"] == "INPUT-INVALID" and "format" in response.json()["message"]
+
+
+def test_a_document_over_the_size_limit_is_413_before_it_is_read(service: str) -> None:
+    response = httpx.post(service, content=b"<a>" + b" " * (17 << 20) + b"</a>", timeout=60)  # limit: 16 MiB
+    assert response.status_code == 413 and response.json()["code"] == "XML-TOO-LARGE"

@@ -34,7 +34,7 @@ lint: $(STAMP)
 	$(BIN)/mypy
 
 # make bench: every figure beside its reference, measured in the same run (bench/README.md says what each means
-# and its goal; about 20 min on 2 cores). make bench BENCH_FLAGS=--quick: the same figures from shorter runs.
+# and its goal; about 35 min on 2 shared cores). make bench BENCH_FLAGS=--quick: the same from shorter runs.
 # A script that finds a wrong exit code, verdict or status says PROBLEM and the run fails, after all have run.
 BENCH_FLAGS ?=
 bench: $(STAMP) deps

@@ -22,6 +22,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from exchange._i18n import N_, code_message, current, gettext, status_label
+
 REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 _SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 _HUB = "http://ephyto.ippc.int/"
@@ -243,17 +245,22 @@ def _failed_lines(answer: dict[str, Any]) -> list[str]:
                 continue
             where = ""
             if finding.get("line"):
-                where = f" (line {finding['line']}" + (f", {finding['path']}" if finding.get("path") else "") + ")"
+                where = " (" + gettext("line {line}").format(line=finding["line"]) + (
+                    f", {finding['path']}" if finding.get("path") else "") + ")"
             elif finding.get("path"):
                 where = f" ({finding['path']})"
-            lines.append(f"{check['name']}: {finding['code']}: {finding['message']}{where}")
+            message = finding["message"]
+            if current() != "en" and code_message(finding["code"]):  # the code's message, the English detail beside
+                message = f"{code_message(finding['code'])} ({message})"
+            lines.append(f"{check['name']}: {finding['code']}: {message}{where}")
     return lines
 
 
 def _rejected(answer: dict[str, Any]) -> Outcome:
     codes = _codes(answer)
     return Outcome(f"{answer.get('verdict', '?')} {' '.join(codes)}".strip(),
-                   [f"gateway verdict: {answer.get('verdict')}", *_failed_lines(answer)])
+                   [gettext("gateway verdict: {verdict}").format(verdict=answer.get("verdict")),
+                    *_failed_lines(answer)])
 
 
 def _delivered(demo: Demo, body: dict[str, Any]) -> Outcome:
@@ -263,10 +270,12 @@ def _delivered(demo: Demo, body: dict[str, Any]) -> Outcome:
     passed = sum(1 for check in answer.get("checks", []) if check["status"] == "passed")
     verified = " receipt-verified" if receipt.get("verified") else ""
     return Outcome(f"{final['status']}{verified}", [
-        f"message {body['message_id']}",
-        f"gateway verdict: {answer.get('verdict')} ({passed} checks passed)",
-        f"status: {final['status']}; BB's signed receipt says {receipt.get('status')}, "
-        f"verified by AA: {bool(receipt.get('verified'))}",
+        gettext("message {id}").format(id=body["message_id"]),
+        gettext("gateway verdict: {verdict} ({count} checks passed)").format(verdict=answer.get("verdict"),
+                                                                               count=passed),
+        gettext("status: {status}; BB's signed receipt says {receipt}, verified by AA: {verified}").format(
+            status=final["status"], receipt=receipt.get("status"),
+            verified=gettext("yes") if receipt.get("verified") else gettext("no")),
     ])
 
 
@@ -313,8 +322,10 @@ def _revoked(demo: Demo) -> Outcome:
     document = demo.signed(demo.sample("customs-declaration", "valid/basic.xml"), "AA/customs")
     outcome = _rejected(_answer(demo.send({"document": document})))
     outcome.lines[:0] = [
-        f"AA revoked its customs authority: new CRL, trust list sequence {result.trust_list_sequence}",
-        f"AA's public package {sequence} (with that list) imported by BB and the gateway, each in its own folder",
+        gettext("AA revoked its customs authority: new CRL, trust list sequence {sequence}").format(
+            sequence=result.trust_list_sequence),
+        gettext("AA's public package {sequence} (with that list) imported by BB and the gateway, each in its own "
+                "folder").format(sequence=sequence),
     ]
     return outcome
 
@@ -328,7 +339,8 @@ def _third_country(demo: Demo) -> Outcome:
     document = sign_document(demo.sample("certificate-of-origin", "valid/basic.xml"), chamber.key,
                              list(chamber.signing_chain)).decode("utf-8")
     outcome = _rejected(_answer(demo.send({"document": document})))
-    outcome.lines.insert(0, "a chamber of commerce of country CC signed it; no agreement recognises CC's trust list")
+    outcome.lines.insert(0, gettext("a chamber of commerce of country CC signed it; no agreement recognises CC's "
+                                    "trust list"))
     return outcome
 
 
@@ -352,9 +364,12 @@ def _resend(demo: Demo) -> Outcome:
     same = again.json() == first["report"]
     delivered_once = before == after
     return Outcome(f"HTTP {again.status_code}{' same-answer' if same else ''}{' delivered-once' if delivered_once else ''}",
-                   [f"resent the exact bytes of message {message_id}",
-                    f"gateway answered HTTP {again.status_code} with {'the same' if same else 'a different'} answer",
-                    f"BB's inbox held {before} message(s) before and {after} after"])
+                   [gettext("resent the exact bytes of message {id}").format(id=message_id),
+                    (gettext("gateway answered HTTP {status} with the same answer") if same else
+                     gettext("gateway answered HTTP {status} with a different answer")).format(
+                        status=again.status_code),
+                    gettext("BB's inbox held {before} message(s) before and {after} after").format(before=before,
+                                                                                                   after=after)])
 
 
 def _offline(demo: Demo) -> Outcome:
@@ -368,10 +383,11 @@ def _offline(demo: Demo) -> Outcome:
     attempts = [a["outcome"] for a in detail.get("attempts", [])]
     receipt = final.get("receipt") or {}
     return Outcome(f"{seen} then {final['status']}{' receipt-verified' if receipt.get('verified') else ''}", [
-        "BB's single window was stopped; AA sent a certificate of origin",
-        f"while BB was away the gateway kept it: {seen}",
-        f"BB came back; delivery attempts: {', '.join(attempts)}",
-        f"status: {final['status']}",
+        gettext("BB's single window was stopped; AA sent a certificate of origin"),
+        gettext("while BB was away the gateway kept it: {status}").format(status=seen),
+        gettext("BB came back; delivery attempts: {attempts}").format(
+            attempts=", ".join(status_label(attempt) for attempt in attempts)),
+        gettext("status: {status}").format(status=final["status"]),
     ])
 
 
@@ -395,7 +411,8 @@ def _ephyto_hub(demo: Demo) -> Outcome:
     answer = demo.hub_call("AA", "DeliverEnvelope", f"<hub:env>{header}</hub:env>")
     faults = _soap_texts(answer, "faultstring")
     if faults:
-        return Outcome(faults[0].split(":", 1)[0], [f"the hub interface answered a SOAP fault: {faults[0]}"])
+        return Outcome(faults[0].split(":", 1)[0],
+                       [gettext("the hub interface answered a SOAP fault: {fault}").format(fault=faults[0])])
     hub_number = _soap_texts(answer, "hubDeliveryNumber")[0]
     message_id = f"ephyto:AA:{number}"
     deadline = time.monotonic() + 20
@@ -411,64 +428,85 @@ def _ephyto_hub(demo: Demo) -> Outcome:
     sender: dict[str, Any] = next((c for c in received.get("checks", []) if c["name"] == "sender-authentication"), {})
     relayed = [f["code"] for f in sender.get("findings", [])]
     return Outcome(f"{tracking} {received.get('verdict', '?')} {' '.join(relayed)}".strip(), [
-        f"the real-shape certificate ({sample}: three lines, a PDF attachment, several languages), signed by "
-        f"AA's NPPO; the hub's validation report: {severe} SEVERE finding(s)",
-        f"DeliverEnvelope over mutual TLS as AA's NPPO: From AA, To BB, type 851, status 70, {number}",
-        f"the hub interface answered hubDeliveryNumber {hub_number}, PendingDelivery",
-        f"BB runs a ptx node: forwarded as message {message_id} in an envelope the gateway signs",
-        f"BB's node checked it with its own trust: {received.get('verdict')} (issuer {received.get('issuer')}, "
-        f"{', '.join(relayed) or 'not relayed'})",
-        f"AA's NPPO tracks it: HUBTrackingInfo {tracking}",
+        gettext("the real-shape certificate ({sample}: three lines, a PDF attachment, several languages), signed "
+                "by AA's NPPO; the hub's validation report: {severe} SEVERE finding(s)").format(sample=sample,
+                                                                                            severe=severe),
+        gettext("DeliverEnvelope over mutual TLS as AA's NPPO: From AA, To BB, type 851, status 70, {number}").format(
+            number=number),
+        gettext("the hub interface answered hubDeliveryNumber {number}, PendingDelivery").format(number=hub_number),
+        gettext("BB runs a ptx node: forwarded as message {id} in an envelope the gateway signs").format(
+            id=message_id),
+        gettext("BB's node checked it with its own trust: {verdict} (issuer {issuer}, {relayed})").format(
+            verdict=received.get("verdict"), issuer=received.get("issuer"),
+            relayed=", ".join(relayed) or gettext("not relayed")),
+        gettext("AA's NPPO tracks it: HUBTrackingInfo {tracking}").format(tracking=tracking),
     ])
 
 
-SCENARIOS: tuple[Scenario, ...] = (
-    Scenario(1, "Certificate of origin from AA to BB", "AA's chamber of commerce issues and signs a certificate "
-             "of origin; AA's single window wraps it, signs the envelope and sends it through the gateway; BB checks "
-             "it again and answers a signed receipt.",
-             "Functional equivalence (CPTA Art. 5): the signed electronic document does what the paper one did, and "
-             "the receipt is evidence that BB received exactly these bytes.",
+SCENARIOS: tuple[Scenario, ...] = (  # title, what happens and why: marked here (N_), translated where shown
+    Scenario(1, N_("Certificate of origin from AA to BB"),
+             N_("AA's chamber of commerce issues and signs a certificate of origin; AA's single window wraps "
+                "it, signs the envelope and sends it through the gateway; BB checks it again and answers a "
+                "signed receipt."),
+             N_("Functional equivalence (CPTA Art. 5): the signed electronic document does what the paper one "
+                "did, and the receipt is evidence that BB received exactly these bytes."),
              "ACKNOWLEDGED receipt-verified", _coo),
-    Scenario(2, "Phytosanitary certificate", "AA's plant-protection organisation (NPPO) issues a phytosanitary "
-             "certificate, as in the IPPC ePhyto hub.",
-             "International standards (Art. 9): the same exchange carries every document type in the catalogue.",
+    Scenario(2, N_("Phytosanitary certificate"),
+             N_("AA's plant-protection organisation (NPPO) issues a phytosanitary certificate, as in the IPPC "
+                "ePhyto hub."),
+             N_("International standards (Art. 9): the same exchange carries every document type in the "
+                "catalogue."),
              "ACKNOWLEDGED receipt-verified", _phyto),
-    Scenario(3, "One byte changed after signing", "AA's node changes one character of the signed document before "
-             "sending it.", "Integrity: any change after signing breaks the signature; nobody can alter a document "
-             "in transit unnoticed.", "REJECTED SIG-DIGEST-MISMATCH", _tamper),
-    Scenario(4, "A document that breaks its schema", "The issue date lacks its time part, which the schema requires.",
-             "Schema conformance: both sides agree on the structure, so a malformed document is caught with its line "
-             "and path.", "REJECTED SCHEMA-VALUE-INVALID", _schema_invalid),
-    Scenario(5, "A business rule is violated", "A line's gross weight is below its net weight.",
-             "Business rules (Schematron) catch what a schema cannot: numbers that do not add up.",
+    Scenario(3, N_("One byte changed after signing"),
+             N_("AA's node changes one character of the signed document before sending it."),
+             N_("Integrity: any change after signing breaks the signature; nobody can alter a document in "
+                "transit unnoticed."),
+             "REJECTED SIG-DIGEST-MISMATCH", _tamper),
+    Scenario(4, N_("A document that breaks its schema"),
+             N_("The issue date lacks its time part, which the schema requires."),
+             N_("Schema conformance: both sides agree on the structure, so a malformed document is caught "
+                "with its line and path."),
+             "REJECTED SCHEMA-VALUE-INVALID", _schema_invalid),
+    Scenario(5, N_("A business rule is violated"),
+             N_("A line's gross weight is below its net weight."),
+             N_("Business rules (Schematron) catch what a schema cannot: numbers that do not add up."),
              "REJECTED COO-MASS-01", _rule),
-    Scenario(6, "Issuer not authorised for the type", "AA's plant-protection organisation signs a certificate of "
-             "origin, which only the chamber of commerce may issue.",
-             "Mutual recognition is per issuer and per document type (Art. 8): trust is specific, not blanket.",
+    Scenario(6, N_("Issuer not authorised for the type"),
+             N_("AA's plant-protection organisation signs a certificate of origin, which only the chamber of "
+                "commerce may issue."),
+             N_("Mutual recognition is per issuer and per document type (Art. 8): trust is specific, not "
+                "blanket."),
              "REJECTED TRUST-ISSUER-NOT-AUTHORISED", _unauthorised),
-    Scenario(7, "Issuer revoked", "AA revokes its customs authority's certificate (new CRL, trust list reissued), then "
-             "that authority signs a customs declaration.",
-             "Recognition is revocable: a country withdraws trust and its partners see it at the next document.",
+    Scenario(7, N_("Issuer revoked"),
+             N_("AA revokes its customs authority's certificate (new CRL, trust list reissued), then that "
+                "authority signs a customs declaration."),
+             N_("Recognition is revocable: a country withdraws trust and its partners see it at the next "
+                "document."),
              "REJECTED TRUST-CERT-REVOKED", _revoked),
-    Scenario(8, "A third country nobody recognises", "A chamber of commerce of country CC, which has no agreement "
-             "with BB, signs the document.",
-             "Transboundary trust is chosen explicitly: a valid signature from an unrecognised country is not enough.",
+    Scenario(8, N_("A third country nobody recognises"),
+             N_("A chamber of commerce of country CC, which has no agreement with BB, signs the document."),
+             N_("Transboundary trust is chosen explicitly: a valid signature from an unrecognised country is "
+                "not enough."),
              "REJECTED TRUST-CHAIN-UNTRUSTED", _third_country),
-    Scenario(9, "Identical resend", "The first message's exact bytes are submitted again.",
-             "Duplicates are caught: the same answer comes back and BB's application sees the document once.",
+    Scenario(9, N_("Identical resend"),
+             N_("The first message's exact bytes are submitted again."),
+             N_("Duplicates are caught: the same answer comes back and BB's application sees the document "
+                "once."),
              "HTTP 200 same-answer delivered-once", _resend),
-    Scenario(10, "Receiver offline", "BB's single window is stopped while AA sends; then it comes back.",
-             "Store and forward: an accepted message is never lost; the gateway retries until it is delivered.",
+    Scenario(10, N_("Receiver offline"),
+             N_("BB's single window is stopped while AA sends; then it comes back."),
+             N_("Store and forward: an accepted message is never lost; the gateway retries until it is "
+                "delivered."),
              "WAITING_FOR_RETRY then ACKNOWLEDGED receipt-verified", _offline),
-    Scenario(11, "An ePhyto certificate through the hub interface", "AA's NPPO system, built for the IPPC ePhyto "
-             "hub, validates a real-shape SPS certificate with the hub's report form and delivers it with the hub's "
-             "own SOAP call, identified by its TLS client certificate; BB runs a ptx single window, so the gateway "
-             "forwards it there.",
-             "Interoperability (Art. 5): a system built for an existing network joins without change; BB still "
-             "checks the NPPO's signature with its own trust, and the gateway never signs in AA's name.",
+    Scenario(11, N_("An ePhyto certificate through the hub interface"),
+             N_("AA's NPPO system, built for the IPPC ePhyto hub, validates a real-shape SPS certificate with "
+                "the hub's report form and delivers it with the hub's own SOAP call, identified by its TLS "
+                "client certificate; BB runs a ptx single window, so the gateway forwards it there."),
+             N_("Interoperability (Art. 5): a system built for an existing network joins without change; BB "
+                "still checks the NPPO's signature with its own trust, and the gateway never signs in AA's "
+                "name."),
              "Delivered RECEIVED NODE-SENDER-RELAYED", _ephyto_hub),
 )
-
 
 def matches(expected: str, actual: str) -> bool:
     """Every word of the expectation appears in the actual outcome, in order of importance (verdict first)."""

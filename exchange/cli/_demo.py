@@ -13,7 +13,8 @@ from typing import Annotated, Any
 
 import typer
 
-from exchange.cli._app import EXIT_INVALID, EXIT_OK, app
+from exchange._i18n import gettext as _
+from exchange.cli._app import EXIT_INVALID, EXIT_OK, LANG_HELP, app, set_language
 from exchange.cli._console import console
 
 
@@ -27,6 +28,7 @@ def demo(
     as_json: Annotated[bool, typer.Option("--json", help="Print a machine-readable summary only.")] = False,
     keep: Annotated[bool, typer.Option("--keep", help="Leave the services running after the demo (Ctrl-C stops).")]
     = False,
+    lang: Annotated[str | None, typer.Option("--lang", help=LANG_HELP, callback=set_language)] = None,
 ) -> None:
     """Play the exchange between two single windows, scenario by scenario, and check every outcome."""
     from rich.markup import escape
@@ -37,12 +39,14 @@ def demo(
     out = console()
     if list_only:
         for item in SCENARIOS:
-            out.print(f"{item.number:>2}. {escape(item.title)}  [dim](expects {escape(item.expected)})[/dim]", soft_wrap=True)
+            out.print(f"{item.number:>2}. {escape(_(item.title))}  [dim]("
+                      + _("expects {outcome}").format(outcome=escape(item.expected)) + ")[/dim]", soft_wrap=True)
         raise typer.Exit(EXIT_OK)
     chosen = [s for s in SCENARIOS if not scenario or s.number in scenario]
     unknown = sorted(set(scenario or []) - {s.number for s in SCENARIOS})
     if unknown:
-        raise typer.BadParameter(f"no scenario {', '.join(map(str, unknown))}; see ptx demo --list")
+        raise typer.BadParameter(_("no scenario {numbers}; see ptx demo --list").format(
+            numbers=", ".join(map(str, unknown))))
 
     def say(text: str) -> None:
         if not as_json:
@@ -53,18 +57,19 @@ def demo(
     session = Demo(root, log=say)
     rows: list[dict[str, Any]] = []
     try:
-        say("[bold]Cross-border paperless trade: a live exchange between the single windows of AA and BB[/bold]")
-        say("Starting a fresh demo workspace (two countries' PKI, signed trust lists, an agreement), the gateway "
-            "and both single windows...")
+        say("[bold]" + _("Cross-border paperless trade: a live exchange between the single windows of AA and BB")
+            + "[/bold]")
+        say(_("Starting a fresh demo workspace (two countries' PKI, signed trust lists, an agreement), the gateway "
+              "and both single windows..."))
         session.start()
-        say(f"  gateway {session.urls['gateway']}  (dashboard {session.urls['gateway']}/ui)   "
-            f"AA {session.urls['AA']}   BB {session.urls['BB']}\n")
+        say("  " + _("gateway {url}  (dashboard {url}/ui)   AA {aa}   BB {bb}").format(
+            url=session.urls["gateway"], aa=session.urls["AA"], bb=session.urls["BB"]) + "\n")
         for item in chosen:
-            say(f"[bold cyan]{item.number}. {escape(item.title)}[/bold cyan]")
-            say(f"  [bold]What happens:[/bold] {escape(item.happens)}")
-            say(f"  [bold]Why it matters:[/bold] {escape(item.why)}")
+            say(f"[bold cyan]{item.number}. {escape(_(item.title))}[/bold cyan]")
+            say("  [bold]" + _("What happens:") + f"[/bold] {escape(_(item.happens))}")
+            say("  [bold]" + _("Why it matters:") + f"[/bold] {escape(_(item.why))}")
             if pause:
-                typer.prompt("  press Enter to play it", default="", show_default=False)
+                typer.prompt("  " + _("press Enter to play it"), default="", show_default=False)
             try:
                 outcome = item.play(session)
                 actual, lines = outcome.actual, outcome.lines
@@ -73,12 +78,13 @@ def demo(
             ok = matches(item.expected, actual)
             for line in lines:
                 say(f"  [dim]>[/dim] {escape(line)}")
-            say(f"  expected [bold]{escape(item.expected)}[/bold], got [bold]{escape(actual)}[/bold] "
-                + ("[green]OK[/green]" if ok else "[red]MISMATCH[/red]") + "\n")
+            say("  " + _("expected {expected}, got {actual}").format(
+                expected=f"[bold]{escape(item.expected)}[/bold]", actual=f"[bold]{escape(actual)}[/bold]") + " "
+                + ("[green]" + _("OK") + "[/green]" if ok else "[red]" + _("MISMATCH") + "[/red]") + "\n")
             rows.append({"number": item.number, "title": item.title, "expected": item.expected, "actual": actual,
                          "matched": ok})
         if keep and not as_json:
-            say(f"Services keep running (dashboard {session.urls['gateway']}/ui); Ctrl-C stops them.")
+            say(_("Services keep running (dashboard {url}/ui); Ctrl-C stops them.").format(url=session.urls["gateway"]))
             try:
                 while True:
                     time.sleep(1)
@@ -93,12 +99,13 @@ def demo(
         print(json.dumps({"scenarios": rows, "matched": matched, "total": len(rows), "seconds": round(seconds, 1)},
                          indent=2))
     else:
-        table = Table(title="Expected versus actual")
-        for column in ("#", "scenario", "expected", "actual", "ok"):
+        table = Table(title=_("Expected versus actual"))
+        for column in ("#", _("scenario"), _("expected"), _("actual"), _("ok")):
             table.add_column(column)
-        for row in rows:
-            table.add_row(str(row["number"]), escape(row["title"]), escape(row["expected"]), escape(row["actual"]),
-                          "[green]yes[/green]" if row["matched"] else "[red]NO[/red]")
+        for row in rows:  # Rich measures cells by their width on a terminal, so Chinese columns stay aligned
+            table.add_row(str(row["number"]), escape(_(row["title"])), escape(row["expected"]), escape(row["actual"]),
+                          "[green]" + _("yes") + "[/green]" if row["matched"] else "[red]" + _("NO") + "[/red]")
         out.print(table)
-        out.print(f"{matched} of {len(rows)} outcomes matched in {seconds:.0f} s")
+        out.print(_("{matched} of {total} outcomes matched in {seconds} s").format(
+            matched=matched, total=len(rows), seconds=f"{seconds:.0f}"))
     raise typer.Exit(EXIT_OK if rows and matched == len(rows) else EXIT_INVALID)

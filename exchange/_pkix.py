@@ -285,6 +285,10 @@ def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
     parsed = asn1_x509.Certificate.load(certificate.public_bytes(Encoding.DER))
     _ = (parsed.subject.hashable, parsed.issuer.hashable, parsed.sha256, parsed.issuer_serial)
     _ = (parsed.key_identifier, parsed.authority_key_identifier, parsed.public_key.dump(), parsed.self_issued)
+    # the validity and every extension too: asn1crypto parses them lazily on first access, and two threads that
+    # validate paths through one shared certificate must not both parse it (KeyError in Validity, seen under load)
+    _ = (parsed["tbs_certificate"].native, parsed.critical_extensions, parsed.signature_algo,
+         parsed["signature_algorithm"].hash_algo)
     return parsed
 
 

@@ -6,6 +6,7 @@ Whole paths and revocation decisions are tested through TrustContext in test_pat
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
@@ -70,3 +71,21 @@ def test_the_algorithm_profile_refuses_other_hashes_and_small_rsa() -> None:
     assert validator.build(good, moment=MOMENT) == (good, root)
     assert validator.build(sha224, moment=MOMENT) is None
     assert validator.build(small, moment=MOMENT) is None  # the subject key is outside the profile
+
+
+def test_certificates_are_parsed_in_full_before_threads_share_them(tmp_path: Path) -> None:
+    """asn1crypto parses a certificate's parts on first access and is not thread-safe: two gateway threads validating
+    paths through one fresh certificate raised KeyError in its Validity under load (bench/scale.py with several
+    gateways). The shared parsed form is complete before anyone else sees it."""
+    from datetime import UTC, datetime
+
+    from exchange._pkix import _asn1
+    from exchange._workspace import init_country
+
+    certificate = init_country(tmp_path / "cc", "CC", moment=datetime.now(UTC)).node_certificate("CC")
+    parsed = _asn1(certificate)
+    tbs = parsed["tbs_certificate"]
+    assert tbs.children is not None and not any(isinstance(child, tuple) for child in tbs.children)
+    assert tbs["validity"].children is not None and all(
+        not isinstance(child, tuple) for child in tbs["validity"].children)
+    assert parsed.critical_extensions is not None

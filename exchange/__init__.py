@@ -79,6 +79,7 @@ if TYPE_CHECKING:
     )
     from exchange._redact import redact_url, strip_userinfo
     from exchange._request_signing import NonceMemory, RequestSignatureCheck, sign_request, verify_request
+    from exchange._scenarios import ScenarioSet, load_scenarios
     from exchange._tls import (
         TlsSettings,
         TransportIdentity,
@@ -95,7 +96,7 @@ if TYPE_CHECKING:
     from exchange._transport import DELIVERY_HEADER, sign_delivery, verify_delivery
     from exchange._trust import Recognition, TrustContext, TrustDecision, TrustStatus
     from exchange._trustlist import TrustList, load_trust_list
-    from exchange._validation import ValidationReport, Validator, Verdict, validate, validate_file
+    from exchange._validation import ValidationReport, Validator, Verdict, compiled_rules, validate, validate_file
     from exchange._verify import VerificationResult, verify_document
     from exchange._workspace import Agreement, Workspace, init_workspace
     from exchange._xml import DEFAULT_LIMITS, XmlLimits, parse_xml, parse_xml_file
@@ -195,6 +196,9 @@ _LAZY: dict[str, str] = {
     "parse_xml": "exchange._xml",
     "parse_xml_file": "exchange._xml",
     "peer_certificate": "exchange._tls",
+    "ScenarioSet": "exchange._scenarios",
+    "load_scenarios": "exchange._scenarios",
+    "compiled_rules": "exchange._validation",
     "country_roots": "exchange._tls",
     "tls_connection": "exchange._tls",
     "read_envelope": "exchange._envelope",
@@ -315,6 +319,9 @@ __all__ = [
     "parse_xml",
     "parse_xml_file",
     "peer_certificate",
+    "ScenarioSet",
+    "load_scenarios",
+    "compiled_rules",
     "country_roots",
     "tls_connection",
     "read_envelope",

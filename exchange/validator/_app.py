@@ -11,11 +11,17 @@ from fastapi import APIRouter, FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 
-from exchange import _reports
-from exchange._errors import Code, ExchangeError
-from exchange._scenarios import ScenarioSet, load_scenarios
-from exchange._validation import Validator, compiled_rules
-from exchange._xml import DEFAULT_LIMITS, XmlLimits
+from exchange import (
+    DEFAULT_LIMITS,
+    Code,
+    ExchangeError,
+    ScenarioSet,
+    Validator,
+    XmlLimits,
+    _reports,
+    compiled_rules,
+    load_scenarios,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -61,7 +61,7 @@ def test_the_services_do_not_import_each_others_internals() -> None:
 def test_the_services_use_the_librarys_public_api() -> None:
     """``from exchange import ...`` (lazy, curated, kept honest by test_exported_members.py), never a private
     module of the library."""
-    for folder in (REPO / "gateway", REPO / "exchange" / "node"):
+    for folder in (REPO / "gateway", REPO / "exchange" / "node", REPO / "exchange" / "validator"):
         for path, names in imported_modules(folder).items():
             private = [name for name in names if name.startswith("exchange._")]
             assert not private, f"{path.relative_to(REPO)} imports {sorted(private)}"

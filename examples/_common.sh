@@ -13,6 +13,8 @@
 #   PTX_EXAMPLE_WORKDIR       where the work folders go (default: examples/.work)
 #   PTX_EXAMPLE_KEEP=1        keep the work folder after the run
 #   PTX_EXAMPLE_PAUSE=1       wait for Enter before each step (live teaching)
+#   PTX_LANG=zh|ru            the narration (steps, explanations, "=>" lines) in Chinese or Russian, from the
+#                             exercise's messages.<lang>.po; a line without a translation stays English
 
 EXAMPLES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$EXAMPLES_DIR/.." && pwd)"
@@ -36,6 +38,11 @@ fi
 # Python runs ptx, so it is there; the exercises use it only to read JSON and, in one, to edit a database.
 if command -v python3 >/dev/null 2>&1; then PYTHON=python3; else PYTHON="$(dirname "$(command -v ptx)")/python"; fi
 
+# The narration's language (PTX_LANG, else LC_ALL/LC_MESSAGES/LANG): kept for the narration only, the ptx
+# commands below run as in the tests.
+NARRATION_LANG="${PTX_LANG:-}"
+declare -A _T=()
+
 # Settings a participant may have exported for their own work must not leak into an exercise.
 for _name in $(compgen -e); do
   case "$_name" in PTX_EXAMPLE_*) ;; PTX_*) unset "$_name" ;; esac
@@ -50,13 +57,25 @@ SERVICES_UP=0
 LAST_RC=0
 LAST=""
 
+# _t LINE: the line in the narration's language (from the exercise's messages.<lang>.po and examples/locale's),
+# or the line itself. _load_narration fills the table once per exercise (one ptx call).
+_t() { if [ -n "${_T[$1]+set}" ]; then printf '%s' "${_T[$1]}"; else printf '%s' "$1"; fi; }
+_load_narration() {
+  local english translated
+  _T=()
+  while IFS= read -r -d '' english && IFS= read -r -d '' translated; do
+    _T["$english"]="$translated"
+  done < <(PTX_LANG="$NARRATION_LANG" ptx narration-table "$HERE" 2>/dev/null || true)
+}
+
 # begin NN "title" "CPTA idea": the header; a clean work folder with its own workspace, which becomes the
 # current directory; PTX_WORKSPACE points at it, so ptx commands need no --workspace.
 begin() {
   EXERCISE="$1"
   HERE="$(cd "$(dirname "${BASH_SOURCE[1]}")" && pwd)"
-  printf '=== Exercise %s: %s ===\n' "$1" "$2"
-  [ -n "${3:-}" ] && printf 'CPTA: %s\n' "$3"
+  _load_narration
+  printf "$(_t '=== Exercise %s: %s ===')\n" "$1" "$(_t "$2")"
+  [ -n "${3:-}" ] && printf "$(_t 'CPTA: %s')\n" "$(_t "$3")"
   WORK="${PTX_EXAMPLE_WORKDIR:-$EXAMPLES_DIR/.work}/$EXERCISE"
   [ -n "$WORK" ] && [ "$WORK" != "/$EXERCISE" ] || { echo "refusing to use $WORK as a work folder" >&2; exit 2; }
   if [ -f "$WORK/workspace/run/services.json" ]; then  # services an interrupted earlier run left behind
@@ -70,26 +89,26 @@ begin() {
   trap 'exit 143' TERM
   cd "$WORK"
   export PTX_WORKSPACE="$WORK/workspace"
-  printf 'Work folder: %s (the commands below run there)\n' "$WORK"
+  printf "$(_t 'Work folder: %s (the commands below run there)')\n" "$WORK"
 }
 
 # step "what we do now": a numbered step.
 step() {
   STEP=$((STEP + 1))
   if [ "${PTX_EXAMPLE_PAUSE:-0}" = 1 ] && [ -t 0 ]; then
-    read -r -p "   (Enter for step $STEP) " _
+    read -r -p "   $(printf "$(_t '(Enter for step %d)')" "$STEP") " _
   fi
-  printf '\nStep %d. %s\n' "$STEP" "$*"
+  printf "\n$(_t 'Step %d. %s')\n" "$STEP" "$(_t "$*")"
 }
 
 # say "line" ...: why we do it (each argument is one line).
-say() { for line in "$@"; do printf '   %s\n' "$line"; done; }
+say() { for line in "$@"; do printf '   %s\n' "$(_t "$line")"; done; }
 
 # saw "line" ...: what happened and why it matters.
 saw() {
-  printf '   => %s\n' "$1"
+  printf '   => %s\n' "$(_t "$1")"
   shift
-  for line in "$@"; do printf '      %s\n' "$line"; done
+  for line in "$@"; do printf '      %s\n' "$(_t "$line")"; done
 }
 
 fail() {
@@ -157,13 +176,13 @@ bring() {
   for item in "$@"; do
     cp -R "$HERE/$item" "$WORK/"
     from="$(cd "$(dirname "$HERE/$item")" && pwd)/$(basename "$item")"
-    printf '   (copied %s into the work folder)\n' "examples${from#"$EXAMPLES_DIR"}"
+    printf "   $(_t '(copied %s into the work folder)')\n" "examples${from#"$EXAMPLES_DIR"}"
   done
 }
 
 # replace FILE OLD NEW: replace the first OLD in FILE by NEW, literally (fails when OLD is not there).
 replace() {
-  printf "   (edit %s: '%s' becomes '%s')\n" "$1" "$2" "$3"
+  printf "   $(_t "(edit %s: '%s' becomes '%s')")\n" "$1" "$2" "$3"
   "$PYTHON" - "$1" "$2" "$3" <<'PY' || fail "could not edit $1"
 import sys
 path, old, new = sys.argv[1:4]
@@ -278,7 +297,7 @@ message_id() {
 
 # finish "what this exercise showed": the closing line; run.sh then exits 0.
 finish() {
-  printf '\nDone: exercise %s went as expected. %s\n' "$EXERCISE" "$*"
+  printf "\n$(_t 'Done: exercise %s went as expected. %s')\n" "$EXERCISE" "$(_t "$*")"
 }
 
 _on_exit() {

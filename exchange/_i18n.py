@@ -218,6 +218,60 @@ def status_label(status: object) -> str:
     return pgettext("status", value)
 
 
+# --- the exercises' narration --------------------------------------------------------------------------------
+
+
+def narration(folders: list[Path], language: str) -> dict[str, str]:
+    """The translated narration lines of a workshop exercise: ``messages.<language>.po`` in each folder (the shared
+    ``examples/locale`` one, then the exercise's own), English line -> translation; fuzzy or empty entries left out
+    (the English line is shown). Empty for English."""
+    if language not in LANGUAGES or language == DEFAULT:
+        return {}
+    from babel.messages.pofile import read_po
+
+    table: dict[str, str] = {}
+    for folder in folders:
+        path = folder / f"messages.{language}.po"
+        if path.is_file():
+            with path.open("rb") as source:
+                for message in read_po(source, locale=language):
+                    if message.id and isinstance(message.string, str) and message.string and not message.fuzzy:
+                        table[str(message.id)] = message.string
+    return table
+
+
+_NARRATED = {"step": "joined", "finish": "joined", "say": "each", "saw": "each", "begin": "title"}
+#: what examples/_common.sh itself prints (its printf formats)
+COMMON_NARRATION = ("=== Exercise %s: %s ===", "CPTA: %s", "Work folder: %s (the commands below run there)",
+                    "(Enter for step %d)", "Step %d. %s", "Done: exercise %s went as expected. %s",
+                    "(copied %s into the work folder)", "(edit %s: '%s' becomes '%s')")
+
+
+def narration_lines(script: Path) -> list[str]:
+    """The lines an exercise's ``run.sh`` narrates (the arguments of ``step``, ``say``, ``saw``, ``begin`` and
+    ``finish``), in order, as ``_common.sh`` looks them up."""
+    import shlex
+
+    found: list[str] = []
+    logical = script.read_text(encoding="utf-8").replace("\\\n", " ").splitlines()
+    for line in logical:
+        words = line.strip().split(maxsplit=1)
+        if not words or words[0] not in _NARRATED:
+            continue
+        try:
+            args = shlex.split(line.strip())[1:]
+        except ValueError:
+            continue
+        kind = _NARRATED[words[0]]
+        if kind == "joined":
+            found.append(" ".join(args))
+        elif kind == "each":
+            found.extend(args)
+        else:
+            found.extend(args[1:3])
+    return [text for text in found if text and "$" not in text]
+
+
 # --- maintenance: python -m exchange._i18n extract ----------------------------------------------------------
 
 _SOURCES = ("exchange", "gateway")
@@ -311,6 +365,8 @@ __all__ = [
     "from_environment",
     "gettext",
     "ngettext",
+    "narration",
+    "narration_lines",
     "normalise",
     "pgettext",
     "pseudo",

@@ -25,6 +25,7 @@ from exchange.cli import _sign as _sign  # noqa: E402,F401  isort: skip
 from exchange.cli import _node as _node  # noqa: E402,F401  isort: skip
 from exchange.cli import _keys as _keys  # noqa: E402,F401  isort: skip
 from exchange.cli import _country as _country  # noqa: E402,F401  isort: skip
+from exchange.cli import _narration as _narration  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:

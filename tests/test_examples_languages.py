@@ -1,0 +1,60 @@
+"""The exercises' narration in Chinese and Russian: ``PTX_LANG=zh bash examples/NN-.../run.sh`` prints every step,
+explanation and ``=>`` line from the exercise's ``messages.<lang>.po`` (and ``examples/locale``'s for what
+``_common.sh`` prints); the commands, their output and the outcomes checked stay as they are.
+
+An exercise's catalogue, where there is one, is complete and current: one translated, non-fuzzy entry for each of
+its narrated lines (``exchange._i18n.narration_lines``), placeholders, codes and numbers kept."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from exchange._i18n import COMMON_NARRATION, narration_lines
+
+REPO = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO / "examples"
+_KEPT = re.compile(r"%[sd]|\b[A-Z][A-Z0-9]*(?:[-_][A-Z0-9]+)+\b|\d+")
+CATALOGUES = sorted(EXAMPLES.glob("*/messages.*.po"))
+
+
+def entries(path: Path) -> dict[str, str]:
+    with path.open("rb") as source:
+        catalog = read_po(source)
+    assert not [m.id for m in catalog if m.id and m.fuzzy], f"{path}: fuzzy entries are never used"
+    return {str(m.id): m.string for m in catalog if m.id}  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("path", CATALOGUES, ids=lambda p: f"{p.parent.name}/{p.name}")
+def test_each_exercise_catalogue_is_complete_and_current(path: Path) -> None:
+    wanted = set(COMMON_NARRATION) if path.parent.name == "locale" else set(narration_lines(path.parent / "run.sh"))
+    held = entries(path)
+    assert set(held) == wanted, f"missing {sorted(wanted - set(held))[:3]}, stale {sorted(set(held) - wanted)[:3]}"
+    untranslated = [english for english, text in held.items() if not text]
+    assert not untranslated, untranslated[:3]
+    broken = [english for english, text in held.items() if sorted(_KEPT.findall(text)) != sorted(_KEPT.findall(english))]
+    assert not broken, broken[:3]
+
+
+def test_there_is_a_shared_catalogue_for_each_language() -> None:
+    assert {p.name for p in (EXAMPLES / "locale").glob("messages.*.po")} == {"messages.zh.po", "messages.ru.po"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("lang", "done"), [("zh", "完成：练习 01 的结果符合预期。"),
+                                             ("ru", "Готово: упражнение 01 прошло как ожидалось.")])
+def test_exercise_01_narrated_in_chinese_and_russian(tmp_path: Path, lang: str, done: str) -> None:
+    venv = str(Path(sys.executable).parent)
+    result = subprocess.run(["bash", str(EXAMPLES / "01-build-a-document" / "run.sh")], capture_output=True,
+                            text=True, timeout=300, env={"PATH": f"{venv}:/usr/bin:/bin", "PTX_LANG": lang,
+                                                         "PTX_EXAMPLE_WORKDIR": str(tmp_path)})
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr
+    assert done in result.stdout
+    english = [line for line in narration_lines(EXAMPLES / "01-build-a-document" / "run.sh") if line in result.stdout]
+    assert not english, english
+    assert "INPUT-FIELD-UNKNOWN" in result.stdout  # what the exercise checks stays as it is

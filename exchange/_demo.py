@@ -214,10 +214,13 @@ class Demo:
         credential = self.workspace.signer(issuer)
         return sign_document(document, credential.key, list(credential.signing_chain)).decode("utf-8")
 
-    def input(self, type_id: str) -> dict[str, Any]:
+    def input(self, type_id: str, *, language: str = "en") -> dict[str, Any]:
+        """The type's input example; ``input.<language>.yaml`` (names and descriptions in that language, with
+        ``languageID``) where the catalogue has one."""
         from exchange._builder import load_input
 
-        return load_input(REPO_SCHEMAS / type_id / "input.yaml")
+        localised = REPO_SCHEMAS / type_id / f"input.{language}.yaml"
+        return load_input(localised if localised.is_file() else REPO_SCHEMAS / type_id / "input.yaml")
 
     def sample(self, type_id: str, name: str) -> bytes:
         return (REPO_SCHEMAS / type_id / "samples" / name).read_bytes()
@@ -283,9 +286,26 @@ def _delivered(demo: Demo, body: dict[str, Any]) -> Outcome:
 
 
 def _coo(demo: Demo) -> Outcome:
-    body = demo.send({"type": "certificate-of-origin", "data": demo.input("certificate-of-origin")})
+    # in the room's language: party names and goods in Chinese or Russian (languageID set), codes unchanged
+    data = demo.input("certificate-of-origin", language=current())
+    body = demo.send({"type": "certificate-of-origin", "data": data})
     demo.sent[1] = body["message_id"]
-    return _delivered(demo, body)
+    outcome = _delivered(demo, body)
+    if outcome.actual.startswith("ACKNOWLEDGED"):
+        outcome.lines.append(gettext("BB's node holds the exporter's name as AA's chamber signed it: {name}").format(
+            name=_consignor(demo, body["message_id"])))
+    return outcome
+
+
+def _consignor(demo: Demo, message_id: str) -> str:
+    import httpx
+
+    from exchange._xml import parse_xml
+
+    document = parse_xml(httpx.get(f"{demo.urls['BB']}/v1/documents/{message_id}", timeout=15).content)
+    names = [e.text or "" for e in document.iter() if isinstance(e.tag, str) and e.tag.endswith("}Name")
+             and e.getparent() is not None and str(e.getparent().tag).endswith("}ConsignorParty")]
+    return names[0] if names else "?"
 
 
 def _phyto(demo: Demo) -> Outcome:

@@ -61,23 +61,28 @@ def fits(page: Any, name: str) -> None:
     assert page.evaluate(OVERFLOW) == [], name
 
 
-def send(room: Room, type_id: str, *, tamper: bool = False) -> str:
-    data = load_input(default_catalogue().get(type_id).input_example)  # type: ignore[arg-type]
+def send(room: Room, type_id: str, *, tamper: bool = False, language: str = "en") -> str:
+    example = default_catalogue().get(type_id).input_example
+    assert example is not None
+    localised = example.with_name(f"input.{language}.yaml")  # names and goods in the room's language
+    data = load_input(localised if localised.is_file() else example)
     answer = httpx.post(f"{room.aa}/v1/outbox", timeout=30,
                         json={"type": type_id, "data": data, "to": "BB", "tamper": tamper})
     assert answer.status_code == 201, answer.text
     return str(answer.json()["message_id"])
 
 
-@pytest.mark.parametrize(("language", "html_lang", "messages", "acknowledged", "rejected"), [
-    ("zh", "zh-Hans", "报文", "已确认", "已拒绝"),
-    ("ru", "ru", "Сообщения", "подтверждено", "отклонено"),
+@pytest.mark.parametrize(("language", "html_lang", "messages", "acknowledged", "rejected", "exporter"), [
+    ("zh", "zh-Hans", "报文", "已确认", "已拒绝", "金穗食品有限公司"),
+    ("ru", "ru", "Сообщения", "подтверждено", "отклонено", "ООО «Золотая нива»"),
 ])
 def test_the_dashboards_in_chinese_and_russian(pages: Any, room: Room, language: str, html_lang: str,  # noqa: F811
-                                               messages: str, acknowledged: str, rejected: str) -> None:
+                                               messages: str, acknowledged: str, rejected: str,
+                                               exporter: str) -> None:
     from playwright.sync_api import expect
 
-    good, bad = send(room, "certificate-of-origin"), send(room, "certificate-of-origin", tamper=True)
+    good = send(room, "certificate-of-origin", language=language)
+    bad = send(room, "certificate-of-origin", tamper=True)
     page = pages.new_page()
     page.set_viewport_size({"width": 1280, "height": 800})
     page.goto(f"{room.gateway}/ui?lang={language}")
@@ -94,6 +99,7 @@ def test_the_dashboards_in_chinese_and_russian(pages: Any, room: Room, language:
     page.goto(f"{room.gateway}/ui/messages/{good}")
     expect(page.locator("html")).to_have_attribute("lang", html_lang)
     expect(page.locator("#sequence")).to_be_visible()
+    expect(page.locator("#xml-2")).to_contain_text(exporter)  # the document in the participants' language
     fits(page, f"{language}-gateway-message")
     page.goto(f"{room.gateway}/ui/messages/{bad}")
     expect(page.locator('tr[data-check="document-signature"]')).to_contain_text("SIG-DIGEST-MISMATCH")
@@ -116,6 +122,9 @@ def test_the_dashboards_in_chinese_and_russian(pages: Any, room: Room, language:
         expect(page.locator("html")).to_have_attribute("lang", html_lang)
         expect(page.locator(f'#languages a[data-lang="{language}"]')).to_have_attribute("aria-current", "true")
         fits(page, f"{language}-{country}-home")
+    page.goto(f"{room.bb}/ui/inbox/{good}")  # the receiving side shows the same names, as signed
+    expect(page.locator("pre.xml").first).to_contain_text(exporter)
+    fits(page, f"{language}-BB-received")
     page.goto(f"{room.aa}/ui/outbox/{good}")
     expect(page.locator("#receipt")).to_contain_text("✓")
     fits(page, f"{language}-AA-sent")

@@ -53,11 +53,12 @@ def play(lang: str, *extra: str) -> subprocess.CompletedProcess[str]:
                           env={"COLUMNS": "1000", "PATH": "/usr/bin:/bin"})
 
 
-@pytest.mark.parametrize(("lang", "script", "summary"), [
-    ("zh", _CJK, "11 个结果中有 11 个符合预期"),
-    ("ru", _CYRILLIC, "совпало 11 из 11 результатов"),
+@pytest.mark.parametrize(("lang", "script", "summary", "exporter"), [
+    ("zh", _CJK, "11 个结果中有 11 个符合预期", "金穗食品有限公司"),
+    ("ru", _CYRILLIC, "совпало 11 из 11 результатов", "ООО «Золотая нива»"),
 ])
-def test_the_whole_demo_in_chinese_and_russian(lang: str, script: re.Pattern[str], summary: str) -> None:
+def test_the_whole_demo_in_chinese_and_russian(lang: str, script: re.Pattern[str], summary: str,
+                                               exporter: str) -> None:
     """Every scenario plays and matches; every line a person reads is in the language (ids, URLs, codes and
     outcomes inside it stay as they are); the result table keeps its columns aligned with wide characters."""
     result = play(lang)
@@ -66,6 +67,8 @@ def test_the_whole_demo_in_chinese_and_russian(lang: str, script: re.Pattern[str
     english = [line for line in lines if not script.search(line) and not re.fullmatch(r"[\s│┃┏┓┗┛━─┡┩╇┳┻┠┨┼═]*", line)]
     assert not english, english[:5]
     assert summary in result.stdout
+    # the first certificate carries the exporter's name in the room's language, and BB holds it as signed
+    assert re.search(rf"> .*[:：] ?{re.escape(exporter)}$", result.stdout, flags=re.MULTILINE)
     rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
     assert len(rows) == 11
     widths = {wcswidth(row) for row in rows}

@@ -61,3 +61,12 @@ def test_translated_exercises_narrate_in_chinese_and_russian(tmp_path: Path, exe
     assert DONE[lang].format(n=exercise[:2]) in result.stdout
     english = [line for line in narration_lines(EXAMPLES / exercise / "run.sh") if line in result.stdout]
     assert not english, english
+
+
+@pytest.mark.parametrize("lang", ["zh", "ru"])
+def test_the_trainers_guide_in_chinese_and_russian_lists_every_exercise(lang: str) -> None:
+    guide = (EXAMPLES / f"README.{lang}.md").read_text(encoding="utf-8")
+    exercises = sorted(path.parent.name for path in EXAMPLES.glob("[0-9]*/run.sh"))
+    assert exercises and all(f"]({name}/)" in guide for name in exercises)
+    assert f"PTX_LANG={lang}" in guide and "README.md" in guide
+    assert f"README.{lang}.md" in (EXAMPLES / "README.md").read_text(encoding="utf-8")

@@ -63,6 +63,7 @@ if TYPE_CHECKING:
         XmlError,
     )
     from exchange._findings import CheckResult, CheckStatus, Finding, MessageVerdict
+    from exchange._i18n import N_, code_message, gettext, status_label
     from exchange._logging import RequestLog, about_message, message_scope
     from exchange._operator import ensure_operator_token, operator_headers, read_operator_token, token_matches
     from exchange._parties import WorkspaceParties, WorkspaceView
@@ -174,8 +175,12 @@ _LAZY: dict[str, str] = {
     "WorkspaceView": "exchange._parties",
     "XmlError": "exchange._errors",
     "XmlLimits": "exchange._xml",
+    "N_": "exchange._i18n",
     "about_message": "exchange._logging",
     "build_document": "exchange._builder",
+    "code_message": "exchange._i18n",
+    "gettext": "exchange._i18n",
+    "status_label": "exchange._i18n",
     "build_envelope": "exchange._envelope",
     "build_receipt": "exchange._envelope",
     "default_catalogue": "exchange._catalogue",
@@ -296,15 +301,18 @@ __all__ = [
     "WorkspaceView",
     "XmlError",
     "XmlLimits",
+    "N_",
     "__version__",
     "about_message",
     "build_document",
     "build_envelope",
     "build_receipt",
+    "code_message",
     "default_catalogue",
     "ensure_operator_token",
     "gateway_tls",
     "gateway_transport_policy",
+    "gettext",
     "hub_results",
     "init_workspace",
     "load_catalogue",
@@ -334,6 +342,7 @@ __all__ = [
     "sign_receipt",
     "sign_rejection_answer",
     "sign_request",
+    "status_label",
     "strip_userinfo",
     "token_matches",
     "validate",

@@ -118,6 +118,7 @@ def reset(token: Token[str]) -> None:
 
 @contextmanager
 def using(language: str) -> Iterator[None]:
+    """``with using("zh"):`` the block runs in that language."""
     token = use(language)
     try:
         yield
@@ -153,6 +154,7 @@ class _Pseudo(NullTranslations):
 
 
 def po_path(language: str) -> Path:
+    """The ``.po`` source of ``language``."""
     return LOCALE_DIR / language / "LC_MESSAGES" / f"{DOMAIN}.po"
 
 
@@ -176,14 +178,17 @@ def translations(language: str) -> NullTranslations:
 
 
 def gettext(message: str) -> str:
+    """``message`` (English, the msgid) in the current language; itself when the catalogue lacks it."""
     return translations(_current.get()).gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
+    """The singular or plural form for ``n``, in the current language (Russian has three)."""
     return translations(_current.get()).ngettext(singular, plural, n)
 
 
 def pgettext(context: str, message: str) -> str:
+    """``message`` in the current language, as the entry of ``context`` (a code, or ``status``)."""
     return translations(_current.get()).pgettext(context, message)
 
 

@@ -47,8 +47,19 @@ from sqlalchemy import exc as sa_exc
 from sqlalchemy import func, select
 from starlette.concurrency import run_in_threadpool
 
-from exchange import Code, ExchangeError, Receipt, StoreError, parse_xml, read_envelope, read_receipt, token_matches
-from exchange._i18n import N_, gettext, status_label
+from exchange import (
+    N_,
+    Code,
+    ExchangeError,
+    Receipt,
+    StoreError,
+    gettext,
+    parse_xml,
+    read_envelope,
+    read_receipt,
+    status_label,
+    token_matches,
+)
 from exchange.services._webui import (
     STREAM_SECONDS,
     SignatureView,

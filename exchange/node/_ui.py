@@ -35,18 +35,19 @@ from pydantic import ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from exchange import (
+    N_,
     Code,
     DocumentType,
     ExchangeError,
     InputError,
     Receipt,
     ReceiptStatus,
+    gettext,
     load_input,
     parse_xml,
     read_receipt,
     strip_userinfo,
 )
-from exchange._i18n import N_, gettext
 from exchange.node._app import NodeServices, http_status
 from exchange.node._checks import ENVELOPE_TYPE, RECEIPT_TYPE
 from exchange.node._outbox import DocumentRefused, OutboxRequest

@@ -79,6 +79,7 @@ if TYPE_CHECKING:
         verify_rejection,
     )
     from exchange._redact import redact_url, strip_userinfo
+    from exchange._reports import FiledReport, file_report, report_html, report_svrl
     from exchange._request_signing import NonceMemory, RequestSignatureCheck, sign_request, verify_request
     from exchange._scenarios import ScenarioSet, load_scenarios
     from exchange._tls import (
@@ -202,6 +203,10 @@ _LAZY: dict[str, str] = {
     "parse_xml_file": "exchange._xml",
     "peer_certificate": "exchange._tls",
     "ScenarioSet": "exchange._scenarios",
+    "FiledReport": "exchange._reports",
+    "file_report": "exchange._reports",
+    "report_html": "exchange._reports",
+    "report_svrl": "exchange._reports",
     "load_scenarios": "exchange._scenarios",
     "compiled_rules": "exchange._validation",
     "country_roots": "exchange._tls",
@@ -328,6 +333,10 @@ __all__ = [
     "parse_xml_file",
     "peer_certificate",
     "ScenarioSet",
+    "FiledReport",
+    "file_report",
+    "report_html",
+    "report_svrl",
     "load_scenarios",
     "compiled_rules",
     "country_roots",

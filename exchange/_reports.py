@@ -16,7 +16,7 @@ import html
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -84,9 +84,9 @@ class FiledReport:
         }
 
 
-def file_report(validation: ValidationReport, *, at: datetime | None = None) -> FiledReport:
-    """A report to file, stamped with ``at`` (default: now, UTC)."""
-    return FiledReport(validation, at or datetime.now(UTC))
+def file_report(validation: ValidationReport, *, at: datetime) -> FiledReport:
+    """A report to file, stamped with ``at`` (the caller's clock: the command line's or the service's)."""
+    return FiledReport(validation, at)
 
 
 def to_json(reports: Sequence[FiledReport]) -> str:
@@ -194,6 +194,11 @@ validate; each finding has a stable code.</p>
 {sections}
 </body></html>
 """
+
+
+#: the names the library's public API gives them (``from exchange import report_html``)
+report_html = to_html
+report_svrl = to_svrl
 
 
 def text_lines(v: ValidationReport) -> list[str]:

@@ -187,9 +187,11 @@ def validate(
     invalid = sum(1 for report in reports if not report.valid)
 
     if output in (OutputFormat.JSON, OutputFormat.HTML, OutputFormat.SVRL):
+        from datetime import UTC, datetime
+
         from exchange import _reports
 
-        filed = [_reports.file_report(report) for report in reports]
+        filed = [_reports.file_report(report, at=datetime.now(UTC)) for report in reports]
         if output is OutputFormat.JSON:
             out.write(_reports.to_json(filed))
         elif output is OutputFormat.HTML:

@@ -175,9 +175,10 @@ class LanguageLink:
 
 
 def language_links() -> list[LanguageLink]:
-    """The language switch: this page in each language (the query is not echoed: the filters start afresh)."""
-    path = _page_path.get()
-    return [LanguageLink(code, name, f"{path}?{urlencode([('lang', code)])}", code == current())
+    """The language switch: this page in each language, as a query-only relative link (``?lang=zh``, which the
+    browser resolves against the page's own path): neither the path nor the query is echoed into the page, so a
+    refusal or login page shows nothing of the URL asked for, and filters start afresh."""
+    return [LanguageLink(code, name, f"?{urlencode([('lang', code)])}", code == current())
             for code, name in LANGUAGES.items()]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,9 +19,11 @@ from exchange import (
     ScenarioSet,
     Validator,
     XmlLimits,
-    _reports,
     compiled_rules,
+    file_report,
     load_scenarios,
+    report_html,
+    report_svrl,
 )
 
 
@@ -75,15 +78,15 @@ def _validate(request: Request, body: bytes, source: str | None, requested: str 
         report = state.validator.validate(body, source=source or "request")
     except ExchangeError as exc:  # a rules file that does not compile any more: cannot be processed
         return _error(422, exc.code, exc.message)
-    filed = _reports.file_report(report, at=datetime.now(UTC))
+    filed = file_report(report, at=state.now())
     status = filed.outcome.http_status
     headers = {"PTX-Recommendation": filed.recommendation.value, "PTX-Outcome": filed.outcome.value}
     chosen = _pick_format(request.headers.get("accept", ""), requested)
     if chosen == "html":
-        return Response(_reports.to_html([filed]), status_code=status, media_type="text/html; charset=utf-8",
+        return Response(report_html([filed]), status_code=status, media_type="text/html; charset=utf-8",
                         headers=headers)
     if chosen == "svrl" and report.svrl:
-        return Response(_reports.to_svrl([filed]), status_code=status, media_type="application/svrl+xml",
+        return Response(report_svrl([filed]), status_code=status, media_type="application/svrl+xml",
                         headers=headers)
     return JSONResponse(filed.to_dict(), status_code=status, headers=headers)
 
@@ -110,7 +113,12 @@ async def validate(
     return await run_in_threadpool(_validate, request, b"".join(chunks), name, format)
 
 
-def create_app(settings: ValidatorSettings) -> FastAPI:
+def _now() -> datetime:
+    """The service's clock (the one place it reads the wall clock; tests inject another)."""
+    return datetime.now(UTC)
+
+
+def create_app(settings: ValidatorSettings, *, now: Callable[[], datetime] = _now) -> FastAPI:
     """The service, with every rules file compiled before it answers (``RULES-*`` codes raise here)."""
     if settings.scenarios is not None:
         scenarios = load_scenarios(settings.scenarios)
@@ -123,6 +131,7 @@ def create_app(settings: ValidatorSettings) -> FastAPI:
     app = FastAPI(title="ptx validator", version="1", docs_url=None, redoc_url=None)
     app.add_exception_handler(RequestValidationError, _bad_request)
     app.state.validator = validator
+    app.state.now = now
     app.state.scenarios = scenarios
     app.state.limits = settings.limits
     app.include_router(router)

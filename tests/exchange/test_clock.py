@@ -22,6 +22,7 @@ CLOCKS = {
     "exchange/node/_store.py": "utc_now",
     "gateway/_store.py": "utc_now",
     "gateway/_app.py": "_now",
+    "exchange/validator/_app.py": "_now",
 }
 READS = {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"), ("time", "time")}
 

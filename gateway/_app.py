@@ -630,6 +630,7 @@ def create_app(
         )
         gateway.deliverer = deliverer
         app.state.gateway = gateway
+        await run_in_threadpool(_warm, gateway.members, now)
         task = asyncio.create_task(deliverer.run()) if run_worker else None
         refresher = asyncio.create_task(_refresh_transport(gateway)) if gateway.tls_contexts else None
         try:
@@ -664,6 +665,15 @@ def create_app(
     app.add_middleware(LanguageMiddleware)  # the page language: ?lang=, the ptx_lang cookie, Accept-Language
     app.add_middleware(RequestLog, logger="gateway.access")  # one structured access line per request
     return app
+
+
+def _warm(members: Members, now: Callable[[], datetime]) -> None:
+    """Build the first snapshot of the parties (agreements verified, trust contexts built) before the first message,
+    so that message costs what every other one does; a fault in the material is answered per message, as later."""
+    try:
+        members.view(moment=now())
+    except ExchangeError as exc:
+        log.warning("the parties' material could not be read at start: %s", exc, extra={"code": exc.code.value})
 
 
 async def _refresh_transport(gateway: Gateway, interval: float = 1.0) -> None:

@@ -24,6 +24,7 @@ import httpx
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from exchange import (
     Catalogue,
@@ -190,6 +191,13 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        try:
+            # the first snapshot of the partners (agreements verified, trust built) before the first delivery, so
+            # that delivery costs what every other one does; a fault is answered per delivery, as later
+            await run_in_threadpool(checks.parties.view, moment=clock())
+        except ExchangeError as exc:
+            log.warning("the partners' material could not be read at start: %s", exc,
+                        extra={"code": exc.code.value})
         try:
             yield
         finally:

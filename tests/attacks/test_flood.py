@@ -44,8 +44,35 @@ ENVELOPE = 10 * MIB - 64 * 1024  # the services' 10 MiB limit, less the envelope
 DOCUMENT = 7 * MIB  # inside a 10 MiB envelope once base64-encoded
 
 
+#: The bound was set where bench/'s C floor (parse, C14N, digest of an envelope) measured 0.38 ms; a 2-core machine
+#: of this project measured 1.05 ms for the same (issue 16), and the same code's floods cost proportionally more
+#: there. So the bound is scaled by this machine's speed, measured at the start of the run on a fixed C workload
+#: (the hardened parse + exclusive C14N + SHA-256 of a 3.8 MiB document: REFERENCE_SECONDS where it was set),
+#: never below the bound as written: a flood that costs far more than its size (a quadratic path) still fails.
+REFERENCE_SECONDS = 0.129  # 0.355 s measured on a machine 2.76x slower (1.05 / 0.38 ms C floor)
+
+
+def _machine_scale() -> float:
+    import hashlib
+
+    from lxml import etree
+
+    from exchange._xml import parse_xml
+
+    body = b"<r>" + b"".join(b'<e a="%d" b="x">text %d</e>' % (i, i) for i in range(120000)) + b"</r>"
+    best = float("inf")
+    for _ in range(3):
+        started = time.process_time()
+        hashlib.sha256(etree.tostring(parse_xml(body), method="c14n", exclusive=True)).hexdigest()
+        best = min(best, time.process_time() - started)
+    return max(1.0, best / REFERENCE_SECONDS)
+
+
+SCALE = _machine_scale()
+
+
 def bound(size: int) -> float:
-    return FLOOR + PER_MIB * size / MIB
+    return (FLOOR + PER_MIB * size / MIB) * SCALE
 
 
 def _fill(unit: bytes, size: int) -> bytes:
@@ -125,7 +152,7 @@ def test_xml_floods_cost_at_most_the_bound(gateway: SyncClient, node: SyncClient
             rows.append((name, side, best[2] / MIB, best[0], best[1]))
     worst = max(rows, key=lambda row: row[3] / row[2])
     with capsys.disabled():
-        print(f"\nflood costs (bound: {FLOOR} s + {PER_MIB} s CPU per MiB)")
+        print(f"\nflood costs (bound: ({FLOOR} s + {PER_MIB} s CPU per MiB) x {SCALE:.2f}, this machine's speed)")
         for name, side, mib, spent, status in rows:
             print(f"  {name:45s} {side:8s} {mib:6.2f} MiB  {status}  {spent:6.3f} s  {spent / mib:6.3f} s/MiB")
         print(f"worst case: {worst[0]} at the {worst[1]}: {worst[3]:.3f} s for {worst[2]:.2f} MiB, "

@@ -76,6 +76,15 @@ def _say(text: str) -> None:
     typer.echo(text, err=True)
 
 
+def _exported(data: bytes, out: Path | None, what: str, anchor_name: str, anchor: str) -> None:
+    """Write a package and say, on stderr, the fingerprint its owner reads aloud."""
+    from exchange._packages import anchor_fingerprint_text
+
+    _emit(data, out)
+    _say(f"{what}{f' written to {out}' if out else ''}; {anchor_name} SHA-256 to read aloud: "
+         f"{anchor_fingerprint_text(anchor)}")
+
+
 def _types(text: str | None) -> tuple[str, ...] | None:
     if text is None:
         return None
@@ -132,15 +141,12 @@ def country_init(
 def country_export(directory: DirOption = None, endpoint: EndpointOption = None, out: OutOption = None,
                    at: AtOption = None) -> None:
     """Write this country's public package: signed trust list, node and TLS certificates, endpoint, name."""
-    from exchange._packages import anchor_fingerprint_text
 
     with cli_errors():
         workspace = _open(directory)
         country = workspace.own_country()
         data, anchor = workspace.export_package(country, moment=parse_moment(at), endpoint=endpoint)
-        _emit(data, out)
-        _say(f"package of {country}{f' written to {out}' if out else ''}; anchor SHA-256 to read aloud: "
-             f"{anchor_fingerprint_text(anchor)}")
+        _exported(data, out, f"package of {country}", "anchor", anchor)
 
 
 @country_app.command("import")
@@ -316,13 +322,10 @@ def gateway_init(directory: DirOption = None, endpoint: EndpointOption = None,
 def gateway_export(directory: DirOption = None, endpoint: EndpointOption = None, out: OutOption = None,
                    at: AtOption = None) -> None:
     """Write the gateway's public package (its CA, signer and TLS certificates) for the countries to join."""
-    from exchange._packages import anchor_fingerprint_text
 
     with cli_errors():
         data, anchor = _open(directory).export_gateway_package(moment=parse_moment(at), endpoint=endpoint)
-        _emit(data, out)
-        _say(f"gateway package{f' written to {out}' if out else ''}; CA SHA-256 to read aloud: "
-             f"{anchor_fingerprint_text(anchor)}")
+        _exported(data, out, "gateway package", "CA", anchor)
 
 
 @gateway_app.command("admit")

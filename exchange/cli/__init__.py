@@ -26,6 +26,7 @@ from exchange.cli import _node as _node  # noqa: E402,F401  isort: skip
 from exchange.cli import _keys as _keys  # noqa: E402,F401  isort: skip
 from exchange.cli import _country as _country  # noqa: E402,F401  isort: skip
 from exchange.cli import _narration as _narration  # noqa: E402,F401  isort: skip
+from exchange.cli import _conformance as _conformance  # noqa: E402,F401  isort: skip
 
 
 def main() -> None:

@@ -134,12 +134,12 @@ class Probe:
 
 
 class Listening:
-    """The probe served by uvicorn in a background thread (a context manager)."""
+    """An ASGI app (the probe) served by uvicorn in a background thread of this process (a context manager)."""
 
-    def __init__(self, probe: Probe, host: str, port: int) -> None:
+    def __init__(self, app: Any, host: str, port: int) -> None:
         import uvicorn
 
-        self.server = uvicorn.Server(uvicorn.Config(probe, host=host, port=port, log_level="warning",
+        self.server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
                                                     lifespan="on", access_log=False))
         self.thread = threading.Thread(target=self.server.run, name="ptx-kit-probe", daemon=True)
 
@@ -148,7 +148,7 @@ class Listening:
         deadline = time.monotonic() + 10
         while not self.server.started:
             if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise OSError("the kit's receiver inbox could not listen (is the address free?)")
+                raise OSError(f"nothing listens on {self.server.config.host}:{self.server.config.port} (is it free?)")
             time.sleep(0.02)
         return self
 

@@ -15,6 +15,7 @@
 #   PTX_EXAMPLE_PAUSE=1       wait for Enter before each step (live teaching)
 #   PTX_LANG=zh|ru            the narration (steps, explanations, "=>" lines) in Chinese or Russian, from the
 #                             exercise's messages.<lang>.po; a line without a translation stays English
+#                             ({NAME} in a narrated line is filled from the shell variable NAME, in any language)
 
 EXAMPLES_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 REPO_DIR="$(cd "$EXAMPLES_DIR/.." && pwd)"
@@ -58,8 +59,20 @@ LAST_RC=0
 LAST=""
 
 # _t LINE: the line in the narration's language (from the exercise's messages.<lang>.po and examples/locale's),
-# or the line itself. _load_narration fills the table once per exercise (one ptx call).
-_t() { if [ -n "${_T[$1]+set}" ]; then printf '%s' "${_T[$1]}"; else printf '%s' "$1"; fi; }
+# or the line itself; then each {NAME} in it becomes the value of the shell variable NAME, so a narrated line
+# that names a message id or a time is still one catalogue entry (say "Message id: {ID}", never "... $ID").
+# _load_narration fills the table once per exercise (one ptx call).
+_t() {
+  local text="$1" filled="" name
+  [ -n "${_T[$1]+set}" ] && text="${_T[$1]}"
+  while [[ "$text" =~ \{([A-Za-z_][A-Za-z0-9_]*)\} ]]; do
+    name="${BASH_REMATCH[1]}"
+    filled+="${text%%"${BASH_REMATCH[0]}"*}"
+    if [ -n "${!name+set}" ]; then filled+="${!name}"; else filled+="${BASH_REMATCH[0]}"; fi
+    text="${text#*"${BASH_REMATCH[0]}"}"
+  done
+  printf '%s' "$filled$text"
+}
 _load_narration() {
   local english translated
   _T=()

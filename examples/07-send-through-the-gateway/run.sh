@@ -11,7 +11,7 @@ shell 0 "ptx init | grep created"
 start_services
 seen "gateway  http://127.0.0.1:$GATEWAY_PORT" "AA       http" "BB       http"
 saw "Three separate programs on this laptop, talking HTTP on the loopback interface only; no internet needed." \
-  "Open $GATEWAY/ui in a browser to watch the messages arrive."
+  "Open {GATEWAY}/ui in a browser to watch the messages arrive."
 
 step "AA's single window sends a certificate of origin to BB."
 bring ../01-build-a-document/shipment.json
@@ -21,7 +21,7 @@ ID=$(message_id)
 saw "AA built the document, had its chamber of commerce sign it, put it in an envelope signed by AA's single window," \
   "and submitted it. The gateway checked it and stored it (ACCEPTED), delivered it (DELIVERING), and BB" \
   "checked it again with its own trust settings and sent back a signed receipt (ACKNOWLEDGED)." \
-  "Message id: $ID"
+  "Message id: {ID}"
 
 step "Follow the message at the gateway."
 ok ptx status "$ID"
@@ -33,7 +33,8 @@ fetch "$GATEWAY/v1/messages/$ID" message.json
 shell 0 "python3 -c \"import json; [print(c['name'], c['status']) for c in json.load(open('message.json'))['report']['checks']]\""
 seen "size passed" "sender-authentication passed" "routing passed" "document-schema passed" "document-rules passed" \
   "document-signature passed" "issuer-trust passed"
-saw "$(wc -l < "$LAST" | tr -d ' ') named checks: the size, the XML, the envelope, who sent it (AA's node signature), whether an agreement" \
+CHECKS=$(wc -l < "$LAST" | tr -d ' ')
+saw "{CHECKS} named checks: the size, the XML, the envelope, who sent it (AA's node signature), whether an agreement" \
   "lets this type flow from AA to BB, duplicates, the type, schema, business rules, the document's signature," \
   "and whether BB recognises its issuer. Any failed check would have stopped the message here."
 

@@ -13,7 +13,7 @@ bring ../01-build-a-document/shipment.json
 ok ptx send --type certificate-of-origin --data shipment.json --from AA --to BB --wait
 seen "ACKNOWLEDGED"
 ID=$(message_id)
-saw "ACKNOWLEDGED means the gateway holds a receipt from BB and has checked it. Message id: $ID"
+saw "ACKNOWLEDGED means the gateway holds a receipt from BB and has checked it. Message id: {ID}"
 
 step "Fetch the receipt from the gateway's HTTP API."
 fetch "$GATEWAY/v1/messages/$ID/receipt" receipt.xml
@@ -39,7 +39,7 @@ else
 fi
 computed=$(tr -d ' \n' < "$LAST")
 in_receipt=$(sed -n 's/.*<EnvelopeDigest[^>]*>\([^<]*\)<.*/\1/p' receipt.xml)
-printf '   digest in the receipt:  %s\n   digest we computed:     %s\n' "$in_receipt" "$computed"
+say "digest in the receipt:  {in_receipt}" "digest we computed:     {computed}"
 [ -n "$computed" ] && [ "$computed" = "$in_receipt" ] || fail "the receipt's digest does not match the envelope"
 saw "The same digest: BB received these exact bytes, nothing more, nothing less."
 

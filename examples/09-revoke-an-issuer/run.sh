@@ -16,7 +16,7 @@ ok ptx issue certificate-of-origin --data shipment.json --as AA/chamber-of-comme
 ok ptx issue customs-declaration --data "$REPO_DIR/schemas/customs-declaration/input.yaml" --as AA/customs --out customs-signed-before.xml
 before=$(date -u +%Y-%m-%dT%H:%M:%SZ)
 sleep 1
-saw "Delivered and acknowledged. We also keep two documents signed now, at $before, for step 6."
+saw "Delivered and acknowledged. We also keep two documents signed now, at {before}, for step 6."
 
 step "AA revokes its chamber of commerce's certificate (say its private key was stolen)."
 ok ptx pki revoke AA/chamber-of-commerce --reason key-compromise
@@ -42,7 +42,7 @@ step "What about documents signed before a revocation? It depends on the reason.
 refused ptx verify coo-signed-before.xml --receiver BB --as-of "$before"
 seen TRUST-CERT-REVOKED
 saw "The chamber's key was compromised: whoever stole it can sign with any date, so even a certificate" \
-  "judged as of $before, before the revocation, is refused. keyCompromise taints earlier signatures too."
+  "judged as of {before}, before the revocation, is refused. keyCompromise taints earlier signatures too."
 ok ptx pki revoke AA/customs --reason superseded
 seen "revoked AA Customs" "reason superseded"
 refused ptx verify customs-signed-before.xml --receiver BB
@@ -50,7 +50,7 @@ seen TRUST-CERT-REVOKED
 ok ptx verify customs-signed-before.xml --receiver BB --as-of "$before"
 seen "VALID customs-signed-before.xml"
 saw "AA customs' certificate was replaced (superseded), not stolen. Judged now, its declaration fails; judged as of" \
-  "$before, before the revocation, it is valid: an ordinary revocation is not retroactive. The receiver needs" \
+  "{before}, before the revocation, it is valid: an ordinary revocation is not retroactive. The receiver needs" \
   "trustworthy evidence of that time, such as the gateway's receipt or audit log (exercise 11)."
 
 finish "Revocation takes effect on the next document. Exercise 10 shows the other mistakes the gateway catches."

@@ -13,7 +13,7 @@ bring ../01-build-a-document/shipment.json
 ok ptx send --type certificate-of-origin --data shipment.json --wait
 seen "ACKNOWLEDGED"
 GOOD_ID=$(message_id)
-saw "This one is fine (message $GOOD_ID). Now the mistakes."
+saw "This one is fine (message {GOOD_ID}). Now the mistakes."
 
 step "A signed document that breaks the schema: the issuer element is missing."
 ok cp "$REPO_DIR/schemas/certificate-of-origin/samples/invalid/missing-issuer.xml" .

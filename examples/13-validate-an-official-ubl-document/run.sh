@@ -20,16 +20,17 @@ if [ -d "$ubl_dir" ]; then
   coo_xsd="$(find "$ubl_dir" -name UBL-CertificateOfOrigin-2.1.xsd -path '*maindoc*' 2>/dev/null | sort | head -n 1)"
 fi
 if [ -z "$coo_xsd" ]; then
-  say "No UBL 2.1 schemas found in: $ubl_dir" \
+  SCRIPT="$0"
+  say "No UBL 2.1 schemas found in: {ubl_dir}" \
     "This exercise needs the official OASIS UBL 2.1 schema set, which the project does not copy." \
     "Download it once, on any machine with internet, from docs.oasis-open.org:" \
     "    https://docs.oasis-open.org/ubl/os-UBL-2.1/UBL-2.1.zip" \
-    "unzip it anywhere on this laptop, then run:  $0 /path/to/the/unzipped/folder"
+    "unzip it anywhere on this laptop, then run:  {SCRIPT} /path/to/the/unzipped/folder"
   printf '\nUBL 2.1 schemas not found; nothing was checked (exit 2).\n' >&2
   exit 2
 fi
 invoice_xsd="$(dirname "$coo_xsd")/UBL-Invoice-2.1.xsd"
-printf '   UBL 2.1 schema set: %s\n' "$ubl_dir"
+say "UBL 2.1 schema set: {ubl_dir}"
 shell 0 "ls '$(dirname "$coo_xsd")' | wc -l"
 saw "One XSD per UBL document type (UBL-CertificateOfOrigin-2.1.xsd among them). Each imports the common" \
   "components, which import data types: a schema set spread over many files, loaded as the standard ships it."

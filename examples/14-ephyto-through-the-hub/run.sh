@@ -42,7 +42,7 @@ shell 0 "$HUBPY deliver AA BB ephyto.signed.xml AA-EPHYTO-2026-004512"
 seen "sent: From AA, To BB, CertificateType 851, CertificateStatus 70" "HUBTrackingInfo: PendingDelivery" "hubDeliveryNumber: HUB-"
 NUMBER=$(sed -n 's/^hubDeliveryNumber: //p' "$LAST")
 saw "The hub header: who sends (checked against AA's TLS certificate), to whom, type, status, the NPPO's number." \
-  "The gateway ran its checks on the certificate (schema, rules, the NPPO's signature, issuer trust) and gave it $NUMBER."
+  "The gateway ran its checks on the certificate (schema, rules, the NPPO's signature, issuer trust) and gave it {NUMBER}."
 
 step "BB runs a ptx single window, so the gateway forwards the certificate there; BB checks it again itself."
 for _ in $(seq 1 50); do

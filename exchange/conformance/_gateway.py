@@ -185,6 +185,7 @@ class GatewaySuite:
             ("gateway.unauthorised-issuer", self.unauthorised),
             ("gateway.revoked-issuer", self.revoked),
             ("gateway.unknown-receiver", self.unknown_receiver),
+            ("gateway.payload-mismatch", self.payload_mismatch),
             ("gateway.unsigned-envelope", self.unsigned_envelope),
             ("gateway.wrong-envelope-signer", self.wrong_signer),
             ("gateway.retry-keeps-message-id", self.retry),
@@ -257,6 +258,10 @@ class GatewaySuite:
 
     def unknown_receiver(self, log: Log) -> str:
         return self.faulty(log, "unknown-receiver", (403, 422), lambda code: code.startswith("GW-"), "a GW-* code")
+
+    def payload_mismatch(self, log: Log) -> str:
+        return self.faulty(log, "payload-mismatch", (422,), lambda code: code == "GW-PAYLOAD-MISMATCH",
+                           "GW-PAYLOAD-MISMATCH")
 
     def unsigned_envelope(self, log: Log) -> str:
         return self.faulty(log, "unsigned", (401,), lambda code: code.startswith(("SIG-", "GW-SENDER")),

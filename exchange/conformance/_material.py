@@ -198,6 +198,8 @@ class Messages:
     """The messages the scenarios send, the same for a node and a gateway: valid ones, and each kind of fault."""
 
     TYPE = "certificate-of-origin"
+    #: another type the same issuer may sign: the envelope names it over a certificate of origin
+    OTHER_TYPE = "commercial-invoice"
 
     def __init__(self, material: Material, receiver: str, *, revoked_issuer: str | None = None) -> None:
         self.material = material
@@ -221,7 +223,8 @@ class Messages:
 
     def fault(self, kind: str) -> Made:
         """The message of one kind of fault (``tampered``, ``unauthorised``, ``revoked``, ``unknown-receiver``,
-        ``unsigned``, ``wrong-signer``); a kind the tester's material cannot make is not applicable."""
+        ``unsigned``, ``wrong-signer``, ``payload-mismatch``); a kind the tester's material cannot make is not
+        applicable."""
         from exchange.conformance._play import fail, not_applicable
 
         type_id, receiver, signer, sign = self.TYPE, self.receiver, None, True
@@ -243,7 +246,8 @@ class Messages:
             issuer = self.issuer(type_id)
             what = {"tampered": f"{type_id} changed after signing", "unsigned": "envelope without the node's signature",
                     "wrong-signer": f"envelope signed by {issuer}, not by the node key",
-                    "unknown-receiver": f"{type_id} addressed to {UNKNOWN_RECEIVER}"}[kind]
+                    "unknown-receiver": f"{type_id} addressed to {UNKNOWN_RECEIVER}",
+                    "payload-mismatch": f"{type_id} in an envelope that names it {self.OTHER_TYPE}"}[kind]
         document = self.material.document(type_id, issuer)
         if kind == "tampered":
             document = tamper(document)
@@ -253,7 +257,8 @@ class Messages:
             signer = self.country.workspace.authority(self.country.code, issuer)
         elif kind == "unsigned":
             sign = False
-        message_id, envelope = self.material.envelope(document, type_id=type_id, receiver=receiver, signer=signer,
+        named = self.OTHER_TYPE if kind == "payload-mismatch" else type_id  # the type the envelope names
+        message_id, envelope = self.material.envelope(document, type_id=named, receiver=receiver, signer=signer,
                                                       sign=sign)
         return Made(message_id, envelope, what)
 

@@ -136,6 +136,7 @@ class NodeSuite:
             ("node.unauthorised-issuer", self.unauthorised),
             ("node.revoked-issuer", self.revoked),
             ("node.unknown-receiver", self.unknown_receiver),
+            ("node.payload-mismatch", self.payload_mismatch),
             ("node.unsigned-envelope", self.unsigned_envelope),
             ("node.wrong-envelope-signer", self.wrong_signer),
             ("node.delivery-unauthenticated", self.no_header),
@@ -206,6 +207,10 @@ class NodeSuite:
 
     def unknown_receiver(self, log: Log) -> str:
         return self.faulty(log, "unknown-receiver", lambda code: code.startswith("NODE-"), "a NODE-* code")
+
+    def payload_mismatch(self, log: Log) -> str:
+        return self.faulty(log, "payload-mismatch", lambda code: code == "NODE-PAYLOAD-MISMATCH",
+                           "NODE-PAYLOAD-MISMATCH")
 
     def unsigned_envelope(self, log: Log) -> str:
         return self.faulty(log, "unsigned", lambda code: code.startswith(("SIG-", "NODE-SENDER")),

@@ -85,7 +85,7 @@ def test_a_node_that_accepts_everything_fails_every_fault_scenario(folders: Fold
         results = node_suite(folders, tmp_path, standin)
     assert failed(results) == {
         "node.replay-other-bytes", "node.tampered-document", "node.unauthorised-issuer", "node.revoked-issuer",
-        "node.unknown-receiver", "node.unsigned-envelope", "node.wrong-envelope-signer",
+        "node.unknown-receiver", "node.payload-mismatch", "node.unsigned-envelope", "node.wrong-envelope-signer",
         "node.delivery-unauthenticated", "node.delivery-wrong-key", "node.delivery-other-message",
         "node.delivery-stale",
     }
@@ -97,9 +97,9 @@ def test_a_node_that_accepts_everything_fails_every_fault_scenario(folders: Fold
     text = render(report, "text").decode()
     assert "FAIL            node.tampered-document" in text and "failed scenarios: node.replay-other-bytes" in text
     as_json = json.loads(render(report, "json"))
-    assert as_json["passed"] is False and as_json["counts"]["fail"] == 11
+    assert as_json["passed"] is False and as_json["counts"]["fail"] == 12
     suite = parse_xml(render(report, "junit")).getroot().find("testsuite")
-    assert suite is not None and suite.get("failures") == "11" and suite.get("skipped") == "1"
+    assert suite is not None and suite.get("failures") == "12" and suite.get("skipped") == "1"
     failures = {case.get("name") for case in suite.iter("testcase") if case.find("failure") is not None}
     assert failures == failed(results)
     page = render(report, "html").decode()

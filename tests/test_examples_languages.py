@@ -86,3 +86,31 @@ def test_the_trainers_guide_in_chinese_and_russian_lists_every_exercise(lang: st
     assert exercises and all(f"]({name}/)" in guide for name in exercises)
     assert f"PTX_LANG={lang}" in guide and "README.md" in guide
     assert f"README.{lang}.md" in (EXAMPLES / "README.md").read_text(encoding="utf-8")
+
+
+EXERCISES = sorted(path.parent.name for path in EXAMPLES.glob("[0-9]*/README.md"))
+HEADINGS = {"zh": ("## 目标", "## 运行", "## 预期输出", "## 试一试"), "ru": ("## Цель", "## Запуск", "## Ожидаемый вывод",
+                                                                          "## Попробуйте")}
+SWITCH = {"zh": "[English](README.md) · 中文 · [Русский](README.ru.md)",
+          "ru": "[English](README.md) · [中文](README.zh.md) · Русский"}
+
+
+@pytest.mark.parametrize("lang", ["zh", "ru"])
+@pytest.mark.parametrize("exercise", [name for name in EXERCISES if (EXAMPLES / name / "README.zh.md").exists()])
+def test_each_exercise_readme_in_chinese_and_russian(exercise: str, lang: str) -> None:
+    """The exercise's README in that language: the same sections and commands as the English one, its expected output
+    with the narration as ``PTX_LANG`` prints it (no narrated English line left), linked from the trainer's guide."""
+    english = (EXAMPLES / exercise / "README.md").read_text(encoding="utf-8")
+    readme = (EXAMPLES / exercise / f"README.{lang}.md").read_text(encoding="utf-8")
+    assert readme.startswith(f"# {exercise[:2]} ") and SWITCH[lang] in readme
+    assert all(heading in readme for heading in HEADINGS[lang])
+    assert readme.count("\n## ") == english.count("\n## ") and readme.count("```") == english.count("```")
+    assert f"PTX_LANG={lang} examples/{exercise}/run.sh" in readme
+    codes = set(re.findall(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b", english))
+    assert codes <= set(re.findall(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b", readme)), codes
+    table = entries(EXAMPLES / exercise / f"messages.{lang}.po")
+    left = [line for line in narration_lines(EXAMPLES / exercise / "run.sh")
+            if table[line] != line and len(line) > 12 and shown(line, readme)]
+    assert not left, left
+    guide = (EXAMPLES / f"README.{lang}.md").read_text(encoding="utf-8")
+    assert f"]({exercise}/README.{lang}.md)" in guide

@@ -324,7 +324,7 @@ _on_exit() {
   done
   if [ "$SERVICES_UP" = 1 ]; then
     if [ "$rc" = 0 ]; then
-      printf '\nCleaning up: stopping the services.\n   $ ptx down\n'
+      printf '\n%s\n   $ ptx down\n' "$(_t 'Cleaning up: stopping the services.')"
       ptx down 2>&1 | sed 's/^/     /' || true
     else
       for log in "$PTX_WORKSPACE"/logs/*.log; do
@@ -337,14 +337,14 @@ _on_exit() {
   fi
   cd "$EXAMPLES_DIR"
   if [ "${PTX_EXAMPLE_KEEP:-0}" = 1 ]; then
-    printf 'Files kept in %s (PTX_EXAMPLE_KEEP=1).\n' "$WORK"
+    printf "$(_t 'Files kept in %s (PTX_EXAMPLE_KEEP=1).')\n" "$WORK"
   else
     rm -rf "$WORK"
   fi
   if [ "$rc" = 130 ] || [ "$rc" = 143 ]; then
-    printf 'Exercise %s interrupted; its services are stopped.\n' "$EXERCISE" >&2
+    printf "$(_t 'Exercise %s interrupted; its services are stopped.')\n" "$EXERCISE" >&2
   elif [ "$rc" != 0 ]; then
-    printf 'Exercise %s did NOT go as expected (exit %s); see the message above.\n' "$EXERCISE" "$rc" >&2
+    printf "$(_t 'Exercise %s did NOT go as expected (exit %s); see the message above.')\n" "$EXERCISE" "$rc" >&2
   fi
   exit "$rc"
 }

@@ -162,4 +162,4 @@ def conformance_scenarios() -> None:
 
     for scenario in SCENARIOS.values():
         typer.echo(f"{scenario.id:<34} {', '.join(scenario.clauses)}")
-        typer.echo(f"{'':<34} {scenario.title}")
+        typer.echo(f"{'':<34} {_(scenario.title)}")

@@ -18,6 +18,8 @@ from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
+from exchange._i18n import N_
+
 
 class Outcome(StrEnum):
     """How a scenario ended. The values are what the reports show (JSON, JUnit, text)."""
@@ -36,7 +38,8 @@ class Target(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Scenario:
-    """One scenario of the kit: its id, the role it tests, the clauses it checks and what it does."""
+    """One scenario of the kit: its id, the role it tests, the clauses it checks and what it does (``title``: English,
+    marked for the catalogues; the text and HTML reports show it translated)."""
 
     id: str
     target: Target
@@ -125,63 +128,63 @@ _G = Target.GATEWAY
 SCENARIOS: Mapping[str, Scenario] = _scenarios(
     # --- the kit plays the gateway towards a node ---------------------------------------------------------
     Scenario("node.package", _N, ("P-PKG-1", "P-PKG-2"),
-             "the node's country package held by the tester verifies under its anchor and names a node"),
+             N_("the node's country package held by the tester verifies under its anchor and names a node")),
     Scenario("node.valid", _N, ("P-ENV-1", "P-ENV-2", "P-ENV-4", "P-ENV-5", "P-SIG-1", "P-SIG-2", "P-DLV-1",
                                 "P-RCPT-1", "P-RCPT-2", "P-RCPT-3"),
-             "a valid envelope delivered by the gateway is answered with a signed RECEIVED receipt", per_type=True),
+             N_("a valid envelope delivered by the gateway is answered with a signed RECEIVED receipt"), per_type=True),
     Scenario("node.duplicate", _N, ("P-DUP-3",),
-             "the same delivery again is answered with the same receipt, byte for byte"),
+             N_("the same delivery again is answered with the same receipt, byte for byte")),
     Scenario("node.replay-other-bytes", _N, ("P-DUP-2", "P-ENV-3"),
-             "a delivery that reuses a message id with other bytes is refused (409)"),
+             N_("a delivery that reuses a message id with other bytes is refused (409)")),
     Scenario("node.tampered-document", _N, ("P-SIG-4", "P-ENV-4", "P-NODE-1", "P-RCPT-4", "P-ERR-1"),
-             "a document changed after signing is answered with a signed, coded REJECTED receipt"),
+             N_("a document changed after signing is answered with a signed, coded REJECTED receipt")),
     Scenario("node.unauthorised-issuer", _N, ("P-SIG-5", "P-RCPT-4", "P-ERR-1"),
-             "a document signed by an issuer not authorised for its type is rejected, signed and coded"),
+             N_("a document signed by an issuer not authorised for its type is rejected, signed and coded")),
     Scenario("node.revoked-issuer", _N, ("P-SIG-6", "P-RCPT-4", "P-ERR-1"),
-             "a document signed by a revoked issuer is rejected, signed and coded"),
+             N_("a document signed by a revoked issuer is rejected, signed and coded")),
     Scenario("node.unknown-receiver", _N, ("P-ROUTE-2", "P-RCPT-4"),
-             "an envelope addressed to another party is rejected, signed and coded"),
+             N_("an envelope addressed to another party is rejected, signed and coded")),
     Scenario("node.payload-mismatch", _N, ("P-ENV-5", "P-NODE-1", "P-RCPT-4", "P-ERR-1"),
-             "an envelope whose Type does not name its payload's type is rejected, signed and coded"),
+             N_("an envelope whose Type does not name its payload's type is rejected, signed and coded")),
     Scenario("node.unsigned-envelope", _N, ("P-SIG-7", "P-RCPT-4", "P-ERR-1"),
-             "an envelope without the sending node's signature is rejected, signed and coded"),
+             N_("an envelope without the sending node's signature is rejected, signed and coded")),
     Scenario("node.wrong-envelope-signer", _N, ("P-SIG-7", "P-RCPT-4", "P-ERR-1"),
-             "an envelope signed by a key other than the sender's registered node key is rejected"),
+             N_("an envelope signed by a key other than the sender's registered node key is rejected")),
     Scenario("node.delivery-unauthenticated", _N, ("P-DLV-2",),
-             "a delivery without the gateway's PTX-Delivery header is refused (401)"),
+             N_("a delivery without the gateway's PTX-Delivery header is refused (401)")),
     Scenario("node.delivery-wrong-key", _N, ("P-DLV-2",),
-             "a delivery whose PTX-Delivery header is signed by another key than the gateway's is refused (401)"),
+             N_("a delivery whose PTX-Delivery header is signed by another key than the gateway's is refused (401)")),
     Scenario("node.delivery-other-message", _N, ("P-DLV-2",),
-             "a PTX-Delivery header signed for another message id or other bytes is refused (401)"),
+             N_("a PTX-Delivery header signed for another message id or other bytes is refused (401)")),
     Scenario("node.delivery-stale", _N, ("P-DLV-3",),
-             "a PTX-Delivery header signed outside the clock skew window is refused (401)"),
+             N_("a PTX-Delivery header signed outside the clock skew window is refused (401)")),
     # --- the kit plays a sending node and the receiver's inbox towards a gateway --------------------------
     Scenario("gateway.valid", _G, ("P-ENV-1", "P-ENV-2", "P-ENV-4", "P-ENV-5", "P-SIG-1", "P-SIG-2", "P-GW-1", "P-GW-2",
                                    "P-GW-3", "P-GW-4", "P-GW-5", "P-DLV-1", "P-STATUS-1", "P-STATUS-2", "P-RCPT-1"),
-             "a valid envelope is accepted (202), delivered byte for byte with a valid PTX-Delivery header, "
-             "acknowledged, and its receipt returned as the receiver signed it", per_type=True),
+             N_("a valid envelope is accepted (202), delivered byte for byte with a valid PTX-Delivery header, "
+                "acknowledged, and its receipt returned as the receiver signed it"), per_type=True),
     Scenario("gateway.duplicate", _G, ("P-DUP-1",),
-             "an identical resend is answered 200 with the earlier answer and is not delivered again"),
+             N_("an identical resend is answered 200 with the earlier answer and is not delivered again")),
     Scenario("gateway.replay-other-bytes", _G, ("P-DUP-2", "P-ENV-3", "P-REJ-1", "P-REJ-2"),
-             "a submission that reuses a message id with other bytes is refused (409) with a signed rejection"),
+             N_("a submission that reuses a message id with other bytes is refused (409) with a signed rejection")),
     Scenario("gateway.tampered-document", _G, ("P-SIG-4", "P-ENV-4", "P-GW-6", "P-REJ-1", "P-REJ-2", "P-ERR-1"),
-             "a document changed after signing is refused (422) with a signed, coded rejection report"),
+             N_("a document changed after signing is refused (422) with a signed, coded rejection report")),
     Scenario("gateway.unauthorised-issuer", _G, ("P-SIG-5", "P-GW-6", "P-REJ-1", "P-REJ-2", "P-ERR-1"),
-             "a document signed by an issuer not authorised for its type is refused with a signed rejection"),
+             N_("a document signed by an issuer not authorised for its type is refused with a signed rejection")),
     Scenario("gateway.revoked-issuer", _G, ("P-SIG-6", "P-GW-6", "P-REJ-1", "P-REJ-2", "P-ERR-1"),
-             "a document signed by a revoked issuer is refused with a signed rejection"),
+             N_("a document signed by a revoked issuer is refused with a signed rejection")),
     Scenario("gateway.unknown-receiver", _G, ("P-ROUTE-1", "P-GW-6", "P-REJ-1", "P-REJ-2", "P-ERR-1"),
-             "an envelope addressed to a party the gateway does not know is refused with a signed rejection"),
+             N_("an envelope addressed to a party the gateway does not know is refused with a signed rejection")),
     Scenario("gateway.payload-mismatch", _G, ("P-ENV-5", "P-GW-6", "P-REJ-1", "P-REJ-2", "P-ERR-1"),
-             "an envelope whose Type does not name its payload's type is refused with a signed rejection"),
+             N_("an envelope whose Type does not name its payload's type is refused with a signed rejection")),
     Scenario("gateway.unsigned-envelope", _G, ("P-SIG-7", "P-GW-6", "P-REJ-1", "P-REJ-2", "P-ERR-1"),
-             "an envelope without the sending node's signature is refused with a signed rejection"),
+             N_("an envelope without the sending node's signature is refused with a signed rejection")),
     Scenario("gateway.wrong-envelope-signer", _G, ("P-SIG-7", "P-GW-6", "P-REJ-1", "P-REJ-2", "P-ERR-1"),
-             "an envelope signed by a key other than the sender's registered node key is refused"),
+             N_("an envelope signed by a key other than the sender's registered node key is refused")),
     Scenario("gateway.retry-keeps-message-id", _G, ("P-RETRY-1", "P-RETRY-2", "P-ENV-3"),
-             "after the receiver answers 503, the gateway delivers again: the same bytes, the same message id"),
+             N_("after the receiver answers 503, the gateway delivers again: the same bytes, the same message id")),
     Scenario("gateway.not-forwarded", _G, ("P-GW-7",),
-             "no refused submission ever reaches the receiver's inbox"),
+             N_("no refused submission ever reaches the receiver's inbox")),
 )
 
 

@@ -100,11 +100,14 @@ def to_html(report: Report) -> str:
         rows.append(
             f'<tr id="{_e(result.name)}" data-outcome="{_e(result.outcome.value)}">'
             f'<td class="{_e(result.outcome.value)}">{_e(_label(result.outcome))}</td>'
-            f"<td><code>{_e(result.name)}</code><br>{_e(result.scenario.title)}</td>"
+            f"<td><code>{_e(result.name)}</code><br>{_e(_(result.scenario.title))}</td>"
             f"<td>{_e(', '.join(result.clauses))}</td><td>{_e(result.reason)}{exchanges}</td></tr>")
     title = (_("Conformance of the node at {url}") if report.target.value == "node" else
              _("Conformance of the gateway at {url}")).format(url=report.url)
     language = _i18n.HTML_LANG.get(_i18n.current(), "en")
+    started = _("Started {moment}; clauses are those of docs/protocol.md.").format(moment=report.started.isoformat())
+    headings = "".join(f"<th>{_e(text)}</th>" for text in (
+        _("outcome"), _("scenario"), _("clauses"), _("why, and what was sent and answered")))
     return f"""<!DOCTYPE html>
 <html lang="{_e(language)}"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
@@ -112,9 +115,8 @@ def to_html(report: Report) -> str:
 <title>{_e(title)}</title><style>{_STYLE}</style></head>
 <body><h1>{_e(title)}</h1>
 <p class="summary" data-passed="{str(report.passed).lower()}">{_e(summary(report))}.
-{_e(_("Started {moment}; clauses are those of docs/protocol.md.").format(moment=report.started.isoformat()))}</p>
-<table><thead><tr><th>{_e(_("outcome"))}</th><th>{_e(_("scenario"))}</th><th>{_e(_("clauses"))}</th>
-<th>{_e(_("why, and what was sent and answered"))}</th></tr></thead>
+{_e(started)}</p>
+<table><thead><tr>{headings}</tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
 </body></html>
 """

@@ -35,12 +35,16 @@ RECEIVER_REJECTED  DeliveredNotReadable  SEND_FAILURE          verified signed r
 FAILED             FailedDelivery        SEND_FAILURE          dead letter: bound reached or refused
 =================  ====================  ====================  =============================================
 
+A message with several receivers (a transit declaration) has one delivery per receiver, each with its own
+status along these edges, its own attempts, dead letter and receipt; the message's own status is derived from
+theirs (:func:`overall_status`).
+
 The same table is data: :data:`EPHYTO_EQUIVALENT` and :data:`AS4_EQUIVALENT` (``None`` where the table says "—").
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from types import MappingProxyType
 
@@ -136,6 +140,31 @@ AS4_EQUIVALENT: Mapping[MessageStatus, str | None] = MappingProxyType(
 )
 
 
+def overall_status(statuses: Iterable[MessageStatus]) -> MessageStatus:
+    """The status of a message from the statuses of its deliveries, one per receiver (a transit declaration has
+    one for every country on its route). One delivery: its status. Several: while any is still owed, the busiest of
+    them (DELIVERING, then WAITING_FOR_RETRY; ACCEPTED only while none has been taken); once none is owed, the worst
+    outcome (FAILED, then RECEIVER_REJECTED, then DELIVERED without a receipt), ACKNOWLEDGED only when every
+    receiver acknowledged. The overall status is derived, so it is not held to :data:`TRANSITIONS`; each
+    delivery is."""
+    owned = list(statuses)
+    if not owned:
+        raise ValueError("a message with deliveries has at least one")
+    if len(owned) == 1:
+        return owned[0]
+    present = set(owned)
+    if present & PENDING:
+        if _S.DELIVERING in present:
+            return _S.DELIVERING
+        if _S.WAITING_FOR_RETRY in present:
+            return _S.WAITING_FOR_RETRY
+        return _S.DELIVERING if present - PENDING else _S.ACCEPTED  # some delivered, the rest not yet taken
+    for worst in (_S.FAILED, _S.RECEIVER_REJECTED, _S.DELIVERED):
+        if worst in present:
+            return worst
+    return _S.ACKNOWLEDGED
+
+
 def check_transition(old: MessageStatus, new: MessageStatus) -> None:
     """Raise :class:`~exchange.StoreError` (``GW-STATUS-TRANSITION``) unless ``old -> new`` is allowed.
 
@@ -156,4 +185,5 @@ __all__ = [
     "MessageStatus",
     "Verdict",
     "check_transition",
+    "overall_status",
 ]

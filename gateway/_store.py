@@ -27,14 +27,19 @@ Concurrency, so that several workers (threads or processes) can share one store:
   the rows they change first with ``SELECT ... FOR UPDATE``; claiming due deliveries uses ``FOR UPDATE SKIP
   LOCKED``, so workers never wait for, nor take, each other's messages, and a row claimed and committed by
   another process meanwhile is re-checked and passed over. Reads run at REPEATABLE READ (one snapshot). Lock
-  order is message rows, then the audit head (see ``gateway._audit``), so writers cannot deadlock.
+  order is delivery rows, then their message row (``FOR NO KEY UPDATE``, which the foreign-key locks of rows
+  inserted meanwhile do not block), then the audit head (see ``gateway._audit``), so writers cannot deadlock.
 - *Duplicates* are decided by the unique constraint on ``message_id``: a concurrent insert of the same id
   (from any process) waits for the first, loses, rolls back and is answered as a duplicate (same digest) or a
   conflict (other digest).
 - *Schema*: :meth:`Store.open` migrates to the newest revision (Alembic; :mod:`gateway._migrate`), under an
   advisory lock on PostgreSQL so that processes starting together migrate once.
 
-Delivery leases (crash safety): claiming a message sets ``status = DELIVERING``, a lease owner and a lease
+Several receivers: an accepted message is stored once and has one row in ``deliveries`` per receiver (a transit
+declaration: every country on its route); each is claimed, attempted, retried, dead-lettered and acknowledged on its
+own, and the message's ``status`` is derived from theirs (:func:`gateway._status.overall_status`).
+
+Delivery leases (crash safety): claiming a delivery sets ``status = DELIVERING``, a lease owner and a lease
 expiry, and stores the expiry as ``next_attempt_at``. A worker that dies mid-attempt never finishes, so once the
 lease expires the message is due again and another worker reclaims it (the lost attempt is recorded as
 ``abandoned``). Transport is therefore at-least-once; receivers deduplicate by message id. Finishing an attempt
@@ -76,10 +81,12 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
     create_engine,
     event,
     func,
     insert,
+    or_,
     select,
     update,
 )
@@ -106,6 +113,7 @@ from gateway._status import (
     MessageStatus,
     Verdict,
     check_transition,
+    overall_status,
 )
 
 log = logging.getLogger("gateway.store")
@@ -138,6 +146,7 @@ messages = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("message_id", String(255), nullable=False, unique=True),
     Column("sender", String(255), nullable=False),
+    # The first receiver; every receiver of an accepted message has its row in ``deliveries``.
     Column("receiver", String(255), nullable=False),
     Column("document_type", String(128), nullable=False),
     Column("conversation_id", String(255), nullable=True),
@@ -146,13 +155,33 @@ messages = Table(
     Column("digest", String(64), nullable=False),
     Column("verdict", String(16), nullable=False),
     Column("report", Text, nullable=False),
+    # RECEIVED, ACCEPTED or REJECTED; then derived from the deliveries' statuses (``overall_status``).
     Column("status", String(32), nullable=False),
-    Column("inbox_url", Text, nullable=True),
     Column("received_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    CheckConstraint(f"status IN ({_values(MessageStatus)})", name="status"),
+    CheckConstraint(f"verdict IN ({_values(Verdict)})", name="verdict"),
+    Index(None, "status"),
+    Index(None, "sender"),
+    Index(None, "receiver"),
+    Index(None, "received_at"),
+)
+
+#: One row per receiver of an accepted message: its own status, attempts, lease, dead letter and receipt.
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column("message_pk", BigId, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("receiver", String(255), nullable=False),
+    # The receiver's place in the envelope (0 first): the order of the route.
+    Column("position", Integer, nullable=False),
+    Column("status", String(32), nullable=False),
+    Column("inbox_url", Text, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     # Start of the current delivery cycle: received_at, or the time of the last manual retry (age bound).
     Column("cycle_started_at", UTCDateTime, nullable=False),
-    # When a worker may next take the message: the retry time, or the lease expiry while DELIVERING.
+    # When a worker may next take the delivery: the retry time, or the lease expiry while DELIVERING.
     Column("next_attempt_at", UTCDateTime, nullable=True),
     Column("attempts", Integer, nullable=False),
     Column("lease_owner", String(255), nullable=True),
@@ -160,11 +189,9 @@ messages = Table(
     Column("last_error_code", String(64), nullable=True),
     Column("last_error", Text, nullable=True),
     CheckConstraint(f"status IN ({_values(MessageStatus)})", name="status"),
-    CheckConstraint(f"verdict IN ({_values(Verdict)})", name="verdict"),
+    UniqueConstraint("message_pk", "receiver"),
     Index(None, "status", "next_attempt_at"),
-    Index(None, "sender"),
     Index(None, "receiver"),
-    Index(None, "received_at"),
 )
 
 status_history = Table(
@@ -172,6 +199,8 @@ status_history = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("message_pk", BigId, ForeignKey("messages.id"), nullable=False, index=True),
+    # The delivery a change is of; none for the message's own (RECEIVED, ACCEPTED, REJECTED).
+    Column("delivery_pk", BigId, ForeignKey("deliveries.id"), nullable=True, index=True),
     Column("status", String(32), nullable=False),
     Column("at", UTCDateTime, nullable=False),
     Column("detail", Text, nullable=False),
@@ -182,6 +211,7 @@ delivery_attempts = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("message_pk", BigId, ForeignKey("messages.id"), nullable=False, index=True),
+    Column("delivery_pk", BigId, ForeignKey("deliveries.id"), nullable=False, index=True),
     Column("number", Integer, nullable=False),
     Column("worker", String(255), nullable=False),
     Column("started_at", UTCDateTime, nullable=False),
@@ -200,6 +230,8 @@ receipts = Table(
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column("message_pk", BigId, ForeignKey("messages.id"), nullable=False, index=True),
+    # None only for a receipt about a message that was never delivered (rejected at submission): kept, ignored.
+    Column("delivery_pk", BigId, ForeignKey("deliveries.id"), nullable=True, index=True),
     Column("received_at", UTCDateTime, nullable=False),
     Column("body", LargeBinary, nullable=False),
     Column("verified", Boolean, nullable=False),
@@ -357,7 +389,8 @@ class IncomingMessage:
     """A checked message as the app records it. ``report`` is the pipeline's JSON-ready report.
 
     ``codes`` are the error codes that decided a rejection (for the audit entry and metrics). An accepted message
-    needs the receiver's ``inbox_url``.
+    needs the receiver's ``inbox_url``. A message with several receivers (a transit declaration) names them all in
+    ``receivers`` (``receiver`` is the first) and where each one's inbox is in ``inbox_urls``.
     """
 
     message_id: str
@@ -371,8 +404,19 @@ class IncomingMessage:
     conversation_id: str | None = None
     inbox_url: str | None = None
     codes: tuple[str, ...] = ()
+    receivers: tuple[str, ...] = ()
+    inbox_urls: Mapping[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if not self.receivers:
+            object.__setattr__(self, "receivers", (self.receiver,))
+        if not self.inbox_urls and self.inbox_url and len(self.receivers) == 1:
+            object.__setattr__(self, "inbox_urls", {self.receiver: self.inbox_url})
+        if self.receivers[0] != self.receiver or len(set(self.receivers)) != len(self.receivers):
+            raise InputError("receivers must start with receiver and name each country once", code=Code.INPUT_INVALID)
+        for other in self.receivers:
+            if not other or len(other) > _FIELD_LIMITS["receiver"]:
+                raise InputError(f"receiver {other!r} is empty or too long", code=Code.INPUT_INVALID)
         if self.received_at.tzinfo is None:
             raise ValueError("received_at must be timezone-aware")
         for name, limit in _FIELD_LIMITS.items():
@@ -388,8 +432,41 @@ _FIELD_LIMITS = {"message_id": 255, "sender": 255, "receiver": 255, "document_ty
 
 
 @dataclass(frozen=True, slots=True)
+class DeliveryRecord:
+    """One receiver's delivery of a message: its own status, attempts, lease and last error."""
+
+    receiver: str
+    status: MessageStatus
+    inbox_url: str
+    updated_at: datetime
+    attempts: int
+    next_attempt_at: datetime | None
+    lease_owner: str | None
+    lease_expires_at: datetime | None
+    last_error_code: str | None
+    last_error: str | None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "receiver": self.receiver,
+            "status": self.status.value,
+            "updated_at": _iso(self.updated_at),
+            "attempts": self.attempts,
+            "next_attempt_at": _iso(self.next_attempt_at),
+            "last_error_code": self.last_error_code,
+            "last_error": self.last_error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class MessageRecord:
-    """A stored message without its bytes and report (what lists show)."""
+    """A stored message without its bytes and report (what lists show).
+
+    ``status`` is the message's: its deliveries' combined (:func:`~gateway._status.overall_status`); each
+    receiver's own is in ``deliveries`` (empty for a rejected message). The delivery fields (``attempts``,
+    ``next_attempt_at``, ``last_error``, ...) are the only delivery's, or for several: attempts summed, the
+    soonest next attempt, the lease and last error of the first receiver that has one.
+    """
 
     message_id: str
     sender: str
@@ -409,8 +486,18 @@ class MessageRecord:
     lease_expires_at: datetime | None
     last_error_code: str | None
     last_error: str | None
+    deliveries: tuple[DeliveryRecord, ...] = ()
+
+    @property
+    def receivers(self) -> tuple[str, ...]:
+        """Every receiver, in the envelope's order (the route's)."""
+        return tuple(delivery.receiver for delivery in self.deliveries) or (self.receiver,)
+
+    def delivery(self, receiver: str) -> DeliveryRecord | None:
+        return next((delivery for delivery in self.deliveries if delivery.receiver == receiver), None)
 
     def to_dict(self) -> dict[str, Any]:
+        acknowledged = sum(1 for d in self.deliveries if d.status is MessageStatus.ACKNOWLEDGED)
         return {
             "message_id": self.message_id,
             "sender": self.sender,
@@ -427,6 +514,9 @@ class MessageRecord:
             "next_attempt_at": _iso(self.next_attempt_at),
             "last_error_code": self.last_error_code,
             "last_error": self.last_error,
+            "receivers": list(self.receivers),
+            "deliveries": [delivery.to_dict() for delivery in self.deliveries],
+            "acknowledged": f"{acknowledged}/{len(self.deliveries)}" if self.deliveries else None,
         }
 
 
@@ -435,9 +525,11 @@ class StatusChange:
     status: MessageStatus
     at: datetime
     detail: str
+    #: whose delivery changed; None for the message's own steps (RECEIVED, ACCEPTED, REJECTED)
+    receiver: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"status": self.status.value, "at": _iso(self.at), "detail": self.detail}
+        return {"status": self.status.value, "at": _iso(self.at), "detail": self.detail, "receiver": self.receiver}
 
 
 @dataclass(frozen=True, slots=True)
@@ -452,9 +544,11 @@ class DeliveryAttempt:
     message: str
     duration_ms: float | None
     receiver_code: str | None = None
+    receiver: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "receiver": self.receiver,
             "number": self.number,
             "worker": self.worker,
             "started_at": _iso(self.started_at),
@@ -476,9 +570,11 @@ class StoredReceipt:
     verdict: ReceiptVerdict | None
     code: str | None
     reason: str
+    receiver: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "receiver": self.receiver,
             "received_at": _iso(self.received_at),
             "size": len(self.body),
             "verified": self.verified,
@@ -501,8 +597,13 @@ class MessageDetail:
 
     @property
     def receipt(self) -> StoredReceipt | None:
-        """The latest verified receipt, if any."""
+        """The latest verified receipt, if any (of any receiver: see :meth:`receipt_of`)."""
         return next((receipt for receipt in reversed(self.receipts) if receipt.verified), None)
+
+    def receipt_of(self, receiver: str) -> StoredReceipt | None:
+        """The latest verified receipt of ``receiver``, if any."""
+        return next((receipt for receipt in reversed(self.receipts)
+                     if receipt.verified and receipt.receiver == receiver), None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -564,7 +665,7 @@ class MessagePage:
 
 @dataclass(frozen=True, slots=True)
 class QueueDepth:
-    """Messages the gateway still owes a delivery, by status; ``due`` may be claimed now."""
+    """Deliveries the gateway still owes (one per receiver of a message), by status; ``due`` may be claimed now."""
 
     by_status: Mapping[MessageStatus, int] = field(default_factory=dict)
     due: int = 0
@@ -579,7 +680,26 @@ def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.astimezone(UTC).isoformat()
 
 
-def _record(row: Row[Any]) -> MessageRecord:
+def _delivery(row: Row[Any]) -> DeliveryRecord:
+    return DeliveryRecord(
+        receiver=row.receiver,
+        status=MessageStatus(row.status),
+        inbox_url=row.inbox_url,
+        updated_at=row.updated_at,
+        attempts=int(row.attempts),
+        next_attempt_at=row.next_attempt_at,
+        lease_owner=row.lease_owner,
+        lease_expires_at=row.lease_expires_at,
+        last_error_code=row.last_error_code,
+        last_error=row.last_error,
+    )
+
+
+def _record(row: Row[Any], legs: Iterable[Row[Any]] = ()) -> MessageRecord:
+    owed = tuple(_delivery(leg) for leg in legs)
+    soonest = [d.next_attempt_at for d in owed if d.next_attempt_at is not None]
+    leased = next((d for d in owed if d.lease_owner is not None), None)
+    erred = next((d for d in owed if d.last_error_code is not None), None)
     return MessageRecord(
         message_id=row.message_id,
         sender=row.sender,
@@ -590,16 +710,34 @@ def _record(row: Row[Any]) -> MessageRecord:
         size=int(row.size),
         verdict=Verdict(row.verdict),
         status=MessageStatus(row.status),
-        inbox_url=row.inbox_url,
+        inbox_url=owed[0].inbox_url if owed else None,
         received_at=row.received_at,
         updated_at=row.updated_at,
-        attempts=int(row.attempts),
-        next_attempt_at=row.next_attempt_at,
-        lease_owner=row.lease_owner,
-        lease_expires_at=row.lease_expires_at,
-        last_error_code=row.last_error_code,
-        last_error=row.last_error,
+        attempts=sum(d.attempts for d in owed),
+        next_attempt_at=min(soonest) if soonest else None,
+        lease_owner=leased.lease_owner if leased else None,
+        lease_expires_at=leased.lease_expires_at if leased else None,
+        last_error_code=erred.last_error_code if erred else None,
+        last_error=erred.last_error if erred else None,
+        deliveries=owed,
     )
+
+
+def _legs_of(conn: Connection, pks: Iterable[int]) -> dict[int, list[Row[Any]]]:
+    """The deliveries of the messages ``pks``, each message's in route order."""
+    wanted = list(pks)
+    found: dict[int, list[Row[Any]]] = {pk: [] for pk in wanted}
+    if wanted:
+        for leg in conn.execute(select(deliveries).where(deliveries.c.message_pk.in_(wanted))
+                                .order_by(deliveries.c.message_pk, deliveries.c.position)):
+            found[int(leg.message_pk)].append(leg)
+    return found
+
+
+def _records(conn: Connection, rows: Iterable[Row[Any]]) -> list[MessageRecord]:
+    listed = list(rows)
+    legs = _legs_of(conn, (int(row.id) for row in listed))
+    return [_record(row, legs[int(row.id)]) for row in listed]
 
 
 # --- database errors ------------------------------------------------------------------------------------------
@@ -798,16 +936,26 @@ class Store:
         finally:
             turn.release()
 
-    def _lock(self, conn: Connection, message_id: str) -> Row[Any]:
-        row = conn.execute(select(messages).where(messages.c.message_id == message_id).with_for_update()).first()
-        if row is None:
-            raise InputError(f"no message with id {message_id!r}", code=Code.GW_MESSAGE_UNKNOWN)
-        return row
+    def _lock_legs(self, conn: Connection, message_id: str, receiver: str | None) -> list[Row[Any]]:
+        """The deliveries of ``message_id`` (only ``receiver``'s if named), locked, in route order. Lock order:
+        deliveries, then their message row (:meth:`_sync`), then the audit head."""
+        query = (select(deliveries, messages.c.message_id)
+                 .join(messages, messages.c.id == deliveries.c.message_pk)
+                 .where(messages.c.message_id == message_id))
+        if receiver is not None:
+            query = query.where(deliveries.c.receiver == receiver)
+        legs = list(conn.execute(query.order_by(deliveries.c.position).with_for_update(of=deliveries)).all())
+        if not legs:
+            if conn.execute(select(messages.c.id).where(messages.c.message_id == message_id)).first() is None:
+                raise InputError(f"no message with id {message_id!r}", code=Code.GW_MESSAGE_UNKNOWN)
+            whom = f" for receiver {receiver!r}" if receiver is not None else ""
+            raise InputError(f"message {message_id!r} has no delivery{whom}", code=Code.GW_MESSAGE_UNKNOWN)
+        return legs
 
     def _set_status(
         self,
         conn: Connection,
-        row: Row[Any],
+        leg: Row[Any],
         new: MessageStatus,
         at: datetime,
         detail: str,
@@ -815,14 +963,31 @@ class Store:
         current: MessageStatus | None = None,
         **values: Any,
     ) -> MessageStatus:
-        old = current or MessageStatus(row.status)
+        """Move one delivery along an allowed edge, with its history entry; then the message's own status."""
+        old = current or MessageStatus(leg.status)
         check_transition(old, new)
-        conn.execute(update(messages).where(messages.c.id == row.id).values(status=new.value, updated_at=at, **values))
-        conn.execute(insert(status_history).values(message_pk=row.id, status=new.value, at=at, detail=detail))
+        conn.execute(update(deliveries).where(deliveries.c.id == leg.id)
+                     .values(status=new.value, updated_at=at, **values))
+        conn.execute(insert(status_history).values(message_pk=leg.message_pk, delivery_pk=leg.id,
+                                                   status=new.value, at=at, detail=detail))
+        self._sync(conn, int(leg.message_pk), at)
         return new
 
+    def _sync(self, conn: Connection, pk: int, at: datetime) -> None:
+        """The message's status from its deliveries' (:func:`overall_status`). The message row is locked before
+        the deliveries are read, so two workers finishing two receivers at once cannot both read the other's old
+        status: the second waits, then reads the first's committed change."""
+        # FOR NO KEY UPDATE: the rows this transaction inserted before (history, attempts) hold KEY SHARE locks on the
+        # message through their foreign keys, as another finisher's do; FOR UPDATE would wait for those and deadlock.
+        current = conn.execute(select(messages.c.status).where(messages.c.id == pk)
+                               .with_for_update(key_share=True)).scalar_one()
+        statuses = conn.execute(select(deliveries.c.status).where(deliveries.c.message_pk == pk)).scalars().all()
+        combined = overall_status(MessageStatus(status) for status in statuses)
+        if combined.value != current:
+            conn.execute(update(messages).where(messages.c.id == pk).values(status=combined.value, updated_at=at))
+
     def _read_record(self, conn: Connection, pk: int) -> MessageRecord:
-        return _record(conn.execute(select(*_SUMMARY_COLUMNS).where(messages.c.id == pk)).one())
+        return _records(conn, [conn.execute(select(*_SUMMARY_COLUMNS).where(messages.c.id == pk)).one()])[0]
 
     # --- recording checked messages -----------------------------------------------------------------------------
 
@@ -831,12 +996,15 @@ class Store:
 
         Returns ``created=True`` for a new message. An identical resend (same id, same digest) stores nothing new
         and returns the earlier record with ``created=False``. The same id with other bytes raises
-        ``InputError`` ``GW-DUPLICATE-CONFLICT``. Both are audited. An ACCEPTED message is due for delivery at once.
+        ``InputError`` ``GW-DUPLICATE-CONFLICT``. Both are audited. An ACCEPTED message is stored once and has one
+        delivery per receiver, each due at once.
         """
-        if Verdict(incoming.verdict) is Verdict.ACCEPTED and not incoming.inbox_url:
-            raise ConfigurationError(
-                f"receiver {incoming.receiver!r} has no inbox URL: an accepted message could never be delivered"
-            )
+        if Verdict(incoming.verdict) is Verdict.ACCEPTED:
+            missing = [r for r in incoming.receivers if not incoming.inbox_urls.get(r)]
+            if missing:
+                raise ConfigurationError(
+                    f"receiver {missing[0]!r} has no inbox URL: an accepted message could never be delivered"
+                )
         digest = envelope_digest(incoming.envelope)
         for _ in range(3):
             try:
@@ -869,7 +1037,7 @@ class Store:
                     message_id=incoming.message_id,
                     detail={"digest": digest, "earlier_digest": existing.digest, "earlier_status": existing.status},
                 )
-                return Recorded(_record(existing), created=False), not identical
+                return Recorded(_records(conn, [existing])[0], created=False), not identical
             verdict = Verdict(incoming.verdict)  # also takes an equal-valued enum of the pipeline's
             accepted = verdict is Verdict.ACCEPTED
             status = MessageStatus.ACCEPTED if accepted else MessageStatus.REJECTED
@@ -887,12 +1055,8 @@ class Store:
                         verdict=verdict.value,
                         report=json.dumps(dict(incoming.report), ensure_ascii=False, sort_keys=True),
                         status=status.value,
-                        inbox_url=incoming.inbox_url,
                         received_at=incoming.received_at,
                         updated_at=now,
-                        cycle_started_at=incoming.received_at,
-                        next_attempt_at=now if accepted else None,
-                        attempts=0,
                     )
                 )
             except sa_exc.IntegrityError as exc:
@@ -902,6 +1066,13 @@ class Store:
             inserted = result.inserted_primary_key
             assert inserted is not None
             pk = int(inserted[0])
+            if accepted:
+                conn.execute(insert(deliveries).values([
+                    {"message_pk": pk, "receiver": receiver, "position": position, "status": status.value,
+                     "inbox_url": incoming.inbox_urls[receiver], "updated_at": now,
+                     "cycle_started_at": incoming.received_at, "next_attempt_at": now, "attempts": 0}
+                    for position, receiver in enumerate(incoming.receivers)
+                ]))
             codes = sorted(set(incoming.codes))
             conn.execute(
                 insert(status_history).values(
@@ -913,38 +1084,40 @@ class Store:
                     ]
                 )
             )
+            detail: dict[str, Any] = {
+                "digest": digest,
+                "sender": incoming.sender,
+                "receiver": incoming.receiver,
+                "document_type": incoming.document_type,
+                "size": len(incoming.envelope),
+                "codes": codes,
+            }
+            if len(incoming.receivers) > 1:
+                detail["receivers"] = list(incoming.receivers)
             append_entry(
                 conn,
                 at=now,
                 actor=actor,
                 action="message.accepted" if accepted else "message.rejected",
                 message_id=incoming.message_id,
-                detail={
-                    "digest": digest,
-                    "sender": incoming.sender,
-                    "receiver": incoming.receiver,
-                    "document_type": incoming.document_type,
-                    "size": len(incoming.envelope),
-                    "codes": codes,
-                },
+                detail=detail,
             )
             return Recorded(self._read_record(conn, pk), created=True), False
 
     def lookup_duplicate(self, message_id: str, digest: str) -> DuplicateCheck:
         """Read-only duplicate check for the pipeline (the constraint in :meth:`record_message` decides races)."""
-        with self._transaction("look up a message", write=False) as conn:
-            row = conn.execute(select(*_SUMMARY_COLUMNS).where(messages.c.message_id == message_id)).first()
-        if row is None:
+        earlier = self.find(message_id)
+        if earlier is None:
             return DuplicateCheck(DuplicateKind.NEW)
-        kind = DuplicateKind.IDENTICAL if row.digest == digest else DuplicateKind.CONFLICT
-        return DuplicateCheck(kind, _record(row))
+        kind = DuplicateKind.IDENTICAL if earlier.digest == digest else DuplicateKind.CONFLICT
+        return DuplicateCheck(kind, earlier)
 
     # --- reading ------------------------------------------------------------------------------------------------
 
     def find(self, message_id: str) -> MessageRecord | None:
         with self._transaction("read a message", write=False) as conn:
             row = conn.execute(select(*_SUMMARY_COLUMNS).where(messages.c.message_id == message_id)).first()
-        return None if row is None else _record(row)
+            return None if row is None else _records(conn, [row])[0]
 
     def get(self, message_id: str) -> MessageDetail:
         """Everything about one message; ``InputError`` ``GW-MESSAGE-UNKNOWN`` if there is none."""
@@ -952,6 +1125,8 @@ class Store:
             row = conn.execute(select(messages).where(messages.c.message_id == message_id)).first()
             if row is None:
                 raise InputError(f"no message with id {message_id!r}", code=Code.GW_MESSAGE_UNKNOWN)
+            legs = _legs_of(conn, [int(row.id)])[int(row.id)]
+            whose = {int(leg.id): leg.receiver for leg in legs}
             history = conn.execute(
                 select(status_history).where(status_history.c.message_pk == row.id).order_by(status_history.c.id)
             ).all()
@@ -964,10 +1139,11 @@ class Store:
                 select(receipts).where(receipts.c.message_pk == row.id).order_by(receipts.c.id)
             ).all()
         return MessageDetail(
-            record=_record(row),
+            record=_record(row, legs),
             envelope=bytes(row.envelope),
             report=MappingProxyType(json.loads(row.report)),
-            history=tuple(StatusChange(MessageStatus(h.status), h.at, h.detail) for h in history),
+            history=tuple(StatusChange(MessageStatus(h.status), h.at, h.detail, whose.get(h.delivery_pk))
+                          for h in history),
             attempts=tuple(
                 DeliveryAttempt(
                     number=a.number,
@@ -980,6 +1156,7 @@ class Store:
                     message=a.message,
                     duration_ms=a.duration_ms,
                     receiver_code=a.receiver_code,
+                    receiver=whose.get(a.delivery_pk),
                 )
                 for a in attempts
             ),
@@ -991,6 +1168,7 @@ class Store:
                     verdict=None if r.verdict is None else ReceiptVerdict(r.verdict),
                     code=r.code,
                     reason=r.reason,
+                    receiver=whose.get(r.delivery_pk),
                 )
                 for r in stored_receipts
             ),
@@ -1007,7 +1185,8 @@ class Store:
         limit: int = 50,
         cursor: str | None = None,
     ) -> MessagePage:
-        """Messages newest first, filtered; keyset paging with the opaque ``cursor`` of the previous page."""
+        """Messages newest first, filtered; keyset paging with the opaque ``cursor`` of the previous page.
+        ``receiver`` matches any receiver of a message (every country on a transit route)."""
         limit = max(1, min(limit, 500))
         query = select(*_SUMMARY_COLUMNS)
         if status is not None:
@@ -1016,7 +1195,10 @@ class Store:
         if sender is not None:
             query = query.where(messages.c.sender == sender)
         if receiver is not None:
-            query = query.where(messages.c.receiver == receiver)
+            query = query.where(or_(
+                messages.c.receiver == receiver,
+                messages.c.id.in_(select(deliveries.c.message_pk).where(deliveries.c.receiver == receiver)),
+            ))
         if document_type is not None:
             query = query.where(messages.c.document_type == document_type)
         if since is not None:
@@ -1025,29 +1207,28 @@ class Store:
             query = query.where(messages.c.id < _decode_cursor(cursor))
         with self._transaction("list messages", write=False) as conn:
             rows = conn.execute(query.order_by(messages.c.id.desc()).limit(limit + 1)).all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        return MessagePage(
-            items=tuple(_record(row) for row in rows),
-            next_cursor=_encode_cursor(int(rows[-1].id)) if more else None,
-        )
+            more = len(rows) > limit
+            rows = rows[:limit]
+            items = tuple(_records(conn, rows))
+        return MessagePage(items=items, next_cursor=_encode_cursor(int(rows[-1].id)) if more else None)
 
     def queue_depth(self) -> QueueDepth:
-        """Pending messages by status, how many are due now, and the oldest pending one's arrival."""
+        """Pending deliveries by status, how many are due now, and the oldest pending one's message's arrival."""
         pending = [s.value for s in PENDING]
         with self._transaction("measure the queue", write=False) as conn:
             counts = conn.execute(
-                select(messages.c.status, func.count())
-                .where(messages.c.status.in_(pending))
-                .group_by(messages.c.status)
+                select(deliveries.c.status, func.count())
+                .where(deliveries.c.status.in_(pending))
+                .group_by(deliveries.c.status)
             ).all()
             due = conn.execute(
                 select(func.count()).where(
-                    messages.c.status.in_([s.value for s in CLAIMABLE]), messages.c.next_attempt_at <= self._now()
+                    deliveries.c.status.in_([s.value for s in CLAIMABLE]), deliveries.c.next_attempt_at <= self._now()
                 )
             ).scalar_one()
             oldest = conn.execute(
-                select(func.min(messages.c.received_at)).where(messages.c.status.in_(pending))
+                select(func.min(messages.c.received_at))
+                .where(messages.c.id.in_(select(deliveries.c.message_pk).where(deliveries.c.status.in_(pending))))
             ).scalar_one()
         by_status = {status: 0 for status in PENDING} | {MessageStatus(s): int(n) for s, n in counts}
         return QueueDepth(MappingProxyType(by_status), int(due), oldest)  # min() keeps the column's UTC type
@@ -1057,52 +1238,55 @@ class Store:
     def claim_due(
         self, owner: str, *, limit: int, lease: timedelta, max_attempts: int | None = None
     ) -> tuple[ClaimedMessage, ...]:
-        """Claim up to ``limit`` due messages for ``owner`` under a lease, oldest due first, in one transaction.
+        """Claim up to ``limit`` due deliveries for ``owner`` under a lease, oldest due first, in one transaction.
 
-        Due: ACCEPTED or WAITING_FOR_RETRY whose time has come, or DELIVERING whose lease expired (its holder
-        stopped or crashed; the lost attempt is recorded as abandoned and audited). A reclaimed message that has
-        used ``max_attempts`` goes to FAILED instead, so a message that crashes its worker cannot loop forever.
+        A delivery is one receiver's: a message with several receivers is claimed, delivered and retried for each
+        on its own. Due: ACCEPTED or WAITING_FOR_RETRY whose time has come, or DELIVERING whose lease expired (its
+        holder stopped or crashed; the lost attempt is recorded as abandoned and audited). A reclaimed delivery that
+        has used ``max_attempts`` goes to FAILED instead, so a message that crashes its worker cannot loop forever.
         """
         if limit < 1:
             return ()
         with self._transaction("claim deliveries", write=True) as conn:
             now = self._now()
-            rows = conn.execute(
-                select(messages)
-                .where(messages.c.status.in_([s.value for s in CLAIMABLE]), messages.c.next_attempt_at <= now)
-                .order_by(messages.c.next_attempt_at, messages.c.id)
+            legs = conn.execute(
+                select(deliveries, messages.c.message_id, messages.c.sender, messages.c.document_type,
+                       messages.c.conversation_id, messages.c.digest, messages.c.envelope, messages.c.received_at)
+                .join(messages, messages.c.id == deliveries.c.message_pk)
+                .where(deliveries.c.status.in_([s.value for s in CLAIMABLE]), deliveries.c.next_attempt_at <= now)
+                .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
                 .limit(limit)
-                .with_for_update(skip_locked=True)
+                .with_for_update(of=deliveries, skip_locked=True)
             ).all()
             claimed: list[ClaimedMessage] = []
-            for row in rows:
-                status = MessageStatus(row.status)
+            for leg in legs:
+                status = MessageStatus(leg.status)
                 if status is MessageStatus.DELIVERING:
-                    self._abandon(conn, row, now)
-                    if max_attempts is not None and row.attempts >= max_attempts:
+                    self._abandon(conn, leg, now)
+                    if max_attempts is not None and leg.attempts >= max_attempts:
                         self._dead_letter(
-                            conn, row, now, Code.GW_DELIVERY_ATTEMPTS_EXHAUSTED,
-                            f"{row.attempts} attempts used; the last one never finished", actor=owner,
+                            conn, leg, now, Code.GW_DELIVERY_ATTEMPTS_EXHAUSTED,
+                            f"{leg.attempts} attempts used; the last one never finished", actor=owner,
                         )
                         continue
-                attempt = int(row.attempts) + 1
+                attempt = int(leg.attempts) + 1
                 expires = now + lease
                 self._set_status(
-                    conn, row, MessageStatus.DELIVERING, now, f"attempt {attempt} by {owner}",
+                    conn, leg, MessageStatus.DELIVERING, now, f"attempt {attempt} by {owner}",
                     attempts=attempt, lease_owner=owner, lease_expires_at=expires, next_attempt_at=expires,
                 )
                 claimed.append(
                     ClaimedMessage(
-                        message_id=row.message_id,
-                        sender=row.sender,
-                        receiver=row.receiver,
-                        document_type=row.document_type,
-                        conversation_id=row.conversation_id,
-                        digest=row.digest,
-                        envelope=bytes(row.envelope),
-                        inbox_url=row.inbox_url,
-                        received_at=row.received_at,
-                        cycle_started_at=row.cycle_started_at,
+                        message_id=leg.message_id,
+                        sender=leg.sender,
+                        receiver=leg.receiver,
+                        document_type=leg.document_type,
+                        conversation_id=leg.conversation_id,
+                        digest=leg.digest,
+                        envelope=bytes(leg.envelope),
+                        inbox_url=leg.inbox_url,
+                        received_at=leg.received_at,
+                        cycle_started_at=leg.cycle_started_at,
                         attempt=attempt,
                         owner=owner,
                         lease_expires_at=expires,
@@ -1111,7 +1295,7 @@ class Store:
         return tuple(claimed)
 
     def expire_leases(self, *, actor: str) -> int:
-        """End every running lease now, so the messages are reclaimed at once; returns how many.
+        """End every running lease now, so the deliveries are reclaimed at once; returns how many.
 
         For the start of a gateway that is the only process using this store (the SQLite default): whatever is
         DELIVERING was left by a previous run that died, and need not wait out its lease. Never call it while
@@ -1120,22 +1304,23 @@ class Store:
         with self._transaction("expire leases", write=True) as conn:
             now = self._now()
             expired = conn.execute(
-                update(messages)
-                .where(messages.c.status == MessageStatus.DELIVERING.value, messages.c.lease_expires_at > now)
+                update(deliveries)
+                .where(deliveries.c.status == MessageStatus.DELIVERING.value, deliveries.c.lease_expires_at > now)
                 .values(lease_expires_at=now, next_attempt_at=now)
             ).rowcount
             if expired:
                 append_entry(conn, at=now, actor=actor, action="delivery.leases_expired", detail={"count": expired})
             return int(expired)
 
-    def _abandon(self, conn: Connection, row: Row[Any], now: datetime) -> None:
-        message = f"lease of {row.lease_owner} expired at {_iso(row.lease_expires_at)} before the attempt finished"
+    def _abandon(self, conn: Connection, leg: Row[Any], now: datetime) -> None:
+        message = f"lease of {leg.lease_owner} expired at {_iso(leg.lease_expires_at)} before the attempt finished"
         conn.execute(
             insert(delivery_attempts).values(
-                message_pk=row.id,
-                number=row.attempts,
-                worker=row.lease_owner or "",
-                started_at=row.updated_at,
+                message_pk=leg.message_pk,
+                delivery_pk=leg.id,
+                number=leg.attempts,
+                worker=leg.lease_owner or "",
+                started_at=leg.updated_at,
                 finished_at=now,
                 outcome=AttemptOutcome.ABANDONED.value,
                 code=Code.GW_LEASE_LOST.value,
@@ -1147,24 +1332,25 @@ class Store:
             at=now,
             actor="store",
             action="delivery.reclaimed",
-            message_id=row.message_id,
-            detail={"attempt": int(row.attempts), "previous_owner": row.lease_owner,
-                    "lease_expired_at": _iso(row.lease_expires_at)},
+            message_id=leg.message_id,
+            detail={"receiver": leg.receiver, "attempt": int(leg.attempts), "previous_owner": leg.lease_owner,
+                    "lease_expired_at": _iso(leg.lease_expires_at)},
         )
 
     def _dead_letter(
-        self, conn: Connection, row: Row[Any], now: datetime, code: Code, why: str, *, actor: str,
+        self, conn: Connection, leg: Row[Any], now: datetime, code: Code, why: str, *, actor: str,
         current: MessageStatus | None = None, receiver_code: str | None = None,
     ) -> None:
         self._set_status(
-            conn, row, MessageStatus.FAILED, now, f"{code.value}: {why}", current=current,
+            conn, leg, MessageStatus.FAILED, now, f"{code.value}: {why}", current=current,
             next_attempt_at=None, lease_owner=None, lease_expires_at=None,
             last_error_code=code.value, last_error=why,
         )
-        detail: dict[str, Any] = {"code": code.value, "reason": why, "attempts": int(row.attempts)}
+        detail: dict[str, Any] = {"receiver": leg.receiver, "code": code.value, "reason": why,
+                                  "attempts": int(leg.attempts)}
         if receiver_code is not None:
             detail["receiver_code"] = receiver_code
-        append_entry(conn, at=now, actor=actor, action="delivery.failed", message_id=row.message_id, detail=detail)
+        append_entry(conn, at=now, actor=actor, action="delivery.failed", message_id=leg.message_id, detail=detail)
 
     def finish_attempt(
         self,
@@ -1176,7 +1362,8 @@ class Store:
         retry_at: datetime | None = None,
         dead_letter: Code | None = None,
     ) -> MessageRecord:
-        """Record one attempt and apply its outcome in one transaction; the caller must still hold the lease.
+        """Record one attempt and apply its outcome to the claimed receiver's delivery in one transaction; the
+        caller must still hold the lease.
 
         - delivered / acknowledged / receiver_rejected: DELIVERED (then the receipt's outcome), receipt stored;
         - retryable with ``retry_at``: WAITING_FOR_RETRY until then;
@@ -1191,21 +1378,22 @@ class Store:
             raise ValueError("a delivered message is neither retried nor dead-lettered")
         with self._transaction("record a delivery attempt", write=True) as conn:
             now = self._now()
-            row = self._lock(conn, claim.message_id)
+            leg = self._lock_legs(conn, claim.message_id, claim.receiver)[0]
             if (
-                row.status != MessageStatus.DELIVERING.value
-                or row.lease_owner != claim.owner
-                or row.attempts != claim.attempt
+                leg.status != MessageStatus.DELIVERING.value
+                or leg.lease_owner != claim.owner
+                or leg.attempts != claim.attempt
             ):
                 raise StoreError(
-                    f"attempt {claim.attempt} of {claim.message_id!r} by {claim.owner} lost its lease "
-                    f"(now {row.status}, held by {row.lease_owner}, attempt {row.attempts})",
+                    f"attempt {claim.attempt} of {claim.message_id!r} to {claim.receiver} by {claim.owner} lost its "
+                    f"lease (now {leg.status}, held by {leg.lease_owner}, attempt {leg.attempts})",
                     code=Code.GW_LEASE_LOST,
                 )
             code = outcome.code.value if outcome.code is not None else None
             conn.execute(
                 insert(delivery_attempts).values(
-                    message_pk=row.id,
+                    message_pk=leg.message_pk,
+                    delivery_pk=leg.id,
                     number=claim.attempt,
                     worker=claim.owner,
                     started_at=started_at,
@@ -1219,48 +1407,50 @@ class Store:
                 )
             )
             if outcome.receipt is not None:
-                self._insert_receipt(conn, row, outcome.receipt, now)
+                self._insert_receipt(conn, leg, outcome.receipt, now)
             actor = f"deliverer:{claim.owner}"
             clear = {"lease_owner": None, "lease_expires_at": None, "next_attempt_at": None}
             if outcome.delivered:
                 status = self._set_status(
-                    conn, row, MessageStatus.DELIVERED, now,
+                    conn, leg, MessageStatus.DELIVERED, now,
                     f"attempt {claim.attempt}: receiver answered {outcome.http_status}",
                     last_error_code=None, last_error=None, **clear,
                 )
                 if outcome.receipt is not None and not outcome.receipt.verified:
-                    self._audit_receipt(conn, row, outcome.receipt, now, actor, "receipt.refused")
+                    self._audit_receipt(conn, leg, outcome.receipt, now, actor, "receipt.refused")
                 if outcome.result is not AttemptOutcome.DELIVERED:
                     assert outcome.receipt is not None  # guaranteed by DeliveryOutcome
-                    status = self._apply_receipt(conn, row, outcome.receipt, now, actor, current=status)
+                    status = self._apply_receipt(conn, leg, outcome.receipt, now, actor, current=status)
                 else:
                     append_entry(
-                        conn, at=now, actor=actor, action="delivery.delivered", message_id=row.message_id,
-                        detail={"attempt": claim.attempt, "http_status": outcome.http_status},
+                        conn, at=now, actor=actor, action="delivery.delivered", message_id=leg.message_id,
+                        detail={"receiver": leg.receiver, "attempt": claim.attempt,
+                                "http_status": outcome.http_status},
                     )
             elif retry_at is not None:
                 why = f"attempt {claim.attempt} failed: {code}: {outcome.message}"
                 self._set_status(
-                    conn, row, MessageStatus.WAITING_FOR_RETRY, now, f"{why}; next attempt at {_iso(retry_at)}",
+                    conn, leg, MessageStatus.WAITING_FOR_RETRY, now, f"{why}; next attempt at {_iso(retry_at)}",
                     lease_owner=None, lease_expires_at=None, next_attempt_at=retry_at,
                     last_error_code=code, last_error=outcome.message,
                 )
                 append_entry(
-                    conn, at=now, actor=actor, action="delivery.retry_scheduled", message_id=row.message_id,
-                    detail={"attempt": claim.attempt, "code": code, "http_status": outcome.http_status,
-                            "retry_at": _iso(retry_at),
+                    conn, at=now, actor=actor, action="delivery.retry_scheduled", message_id=leg.message_id,
+                    detail={"receiver": leg.receiver, "attempt": claim.attempt, "code": code,
+                            "http_status": outcome.http_status, "retry_at": _iso(retry_at),
                             **({"receiver_code": outcome.receiver_code} if outcome.receiver_code else {})},
                 )
             else:
                 give_up = dead_letter or outcome.code or Code.GW_DELIVERY_REFUSED
                 why = f"attempt {claim.attempt}: {code}: {outcome.message}"
-                self._dead_letter(conn, row, now, give_up, why, actor=actor, receiver_code=outcome.receiver_code)
-            return self._read_record(conn, int(row.id))
+                self._dead_letter(conn, leg, now, give_up, why, actor=actor, receiver_code=outcome.receiver_code)
+            return self._read_record(conn, int(leg.message_pk))
 
-    def _insert_receipt(self, conn: Connection, row: Row[Any], receipt: ReceiptEvidence, now: datetime) -> None:
+    def _insert_receipt(self, conn: Connection, leg: Row[Any], receipt: ReceiptEvidence, now: datetime) -> None:
         conn.execute(
             insert(receipts).values(
-                message_pk=row.id,
+                message_pk=leg.message_pk,
+                delivery_pk=leg.id,
                 received_at=now,
                 body=receipt.body,
                 verified=receipt.verified,
@@ -1271,11 +1461,12 @@ class Store:
         )
 
     def _audit_receipt(
-        self, conn: Connection, row: Row[Any], receipt: ReceiptEvidence, now: datetime, actor: str, action: str
+        self, conn: Connection, leg: Row[Any], receipt: ReceiptEvidence, now: datetime, actor: str, action: str
     ) -> None:
         append_entry(
-            conn, at=now, actor=actor, action=action, message_id=row.message_id,
+            conn, at=now, actor=actor, action=action, message_id=leg.message_id,
             detail={
+                "receiver": leg.receiver,
                 "receipt_sha256": hashlib.sha256(receipt.body).hexdigest(),
                 "verified": receipt.verified,
                 "verdict": None if receipt.verdict is None else receipt.verdict.value,
@@ -1285,63 +1476,94 @@ class Store:
         )
 
     def _apply_receipt(
-        self, conn: Connection, row: Row[Any], receipt: ReceiptEvidence, now: datetime, actor: str,
+        self, conn: Connection, leg: Row[Any], receipt: ReceiptEvidence, now: datetime, actor: str,
         *, current: MessageStatus,
     ) -> MessageStatus:
         positive = receipt.verdict is ReceiptVerdict.RECEIVED
         target = MessageStatus.ACKNOWLEDGED if positive else MessageStatus.RECEIVER_REJECTED
         detail = "verified receipt" if positive else f"verified rejection: {receipt.reason}"
         self._set_status(
-            conn, row, target, now, detail, current=current,
+            conn, leg, target, now, detail, current=current,
             lease_owner=None, lease_expires_at=None, next_attempt_at=None,
         )
         self._audit_receipt(
-            conn, row, receipt, now, actor, "receipt.acknowledged" if positive else "receipt.receiver_rejected"
+            conn, leg, receipt, now, actor, "receipt.acknowledged" if positive else "receipt.receiver_rejected"
         )
         return target
 
-    def record_receipt(self, message_id: str, receipt: ReceiptEvidence, *, actor: str = "gateway") -> ReceiptRecorded:
-        """Keep a receipt that arrived on its own; a verified one moves the message to its outcome.
+    def record_receipt(
+        self, message_id: str, receipt: ReceiptEvidence, *, receiver: str | None = None, actor: str = "gateway"
+    ) -> ReceiptRecorded:
+        """Keep a receipt of ``receiver`` (needed when the message has several) that arrived on its own; a verified
+        one moves that receiver's delivery to its outcome.
 
-        Every receipt is stored and audited. A verified receipt applies while the message is DELIVERING,
+        Every receipt is stored and audited. A verified receipt applies while the delivery is DELIVERING,
         WAITING_FOR_RETRY, DELIVERED or FAILED (it proves delivery: no further attempts); otherwise it is kept
-        without changing the status (``applied=False``). ``GW-MESSAGE-UNKNOWN`` for an unknown id.
+        without changing the status (``applied=False``). ``GW-MESSAGE-UNKNOWN`` for an unknown id or receiver.
         """
         with self._transaction("record a receipt", write=True) as conn:
             now = self._now()
-            row = self._lock(conn, message_id)
-            self._insert_receipt(conn, row, receipt, now)
-            status = MessageStatus(row.status)
+            row = conn.execute(select(messages.c.id, messages.c.verdict, messages.c.status)
+                               .where(messages.c.message_id == message_id)).first()  # not locked: legs come first
+            if row is None:
+                raise InputError(f"no message with id {message_id!r}", code=Code.GW_MESSAGE_UNKNOWN)
+            if row.verdict != Verdict.ACCEPTED.value:  # never delivered: the receipt is kept as evidence, no more
+                conn.execute(insert(receipts).values(
+                    message_pk=row.id, delivery_pk=None, received_at=now, body=receipt.body, verified=receipt.verified,
+                    verdict=None if receipt.verdict is None else receipt.verdict.value,
+                    code=None if receipt.code is None else receipt.code.value, reason=receipt.reason,
+                ))
+                append_entry(conn, at=now, actor=actor, action="receipt.ignored" if receipt.verified
+                             else "receipt.refused", message_id=message_id,
+                             detail={"receipt_sha256": hashlib.sha256(receipt.body).hexdigest(),
+                                     "verified": receipt.verified, "reason": f"the message is {row.status}"})
+                return ReceiptRecorded(self._read_record(conn, int(row.id)), False)
+            legs = self._lock_legs(conn, message_id, receiver)
+            if len(legs) > 1:
+                raise InputError(f"message {message_id!r} has {len(legs)} receivers: say whose receipt this is",
+                                 code=Code.INPUT_INVALID)
+            leg = legs[0]
+            self._insert_receipt(conn, leg, receipt, now)
+            status = MessageStatus(leg.status)
             applied = receipt.verified and status in RECEIPT_ACCEPTING
             if applied:
-                self._apply_receipt(conn, row, receipt, now, actor, current=status)
+                self._apply_receipt(conn, leg, receipt, now, actor, current=status)
             else:
                 action = "receipt.ignored" if receipt.verified else "receipt.refused"
-                self._audit_receipt(conn, row, receipt, now, actor, action)
-            return ReceiptRecorded(self._read_record(conn, int(row.id)), applied)
+                self._audit_receipt(conn, leg, receipt, now, actor, action)
+            return ReceiptRecorded(self._read_record(conn, int(leg.message_pk)), applied)
 
-    def retry(self, message_id: str, *, actor: str) -> MessageRecord:
-        """Manual retry of a dead letter: FAILED -> WAITING_FOR_RETRY, due now, attempts and age window reset.
+    def retry(self, message_id: str, *, actor: str, receiver: str | None = None) -> MessageRecord:
+        """Manual retry of a dead letter: each FAILED delivery (only ``receiver``'s if named) -> WAITING_FOR_RETRY,
+        due now, attempts and age window reset.
 
-        ``GW-RETRY-NOT-ALLOWED`` for any other status, ``GW-MESSAGE-UNKNOWN`` for an unknown id.
+        ``GW-RETRY-NOT-ALLOWED`` when none of them is FAILED, ``GW-MESSAGE-UNKNOWN`` for an unknown id.
         """
         with self._transaction("retry a message", write=True) as conn:
             now = self._now()
-            row = self._lock(conn, message_id)
-            if row.status != MessageStatus.FAILED.value:
+            known = conn.execute(select(messages.c.status).where(messages.c.message_id == message_id)).first()
+            if known is None:
+                raise InputError(f"no message with id {message_id!r}", code=Code.GW_MESSAGE_UNKNOWN)
+            legs = self._lock_legs(conn, message_id, receiver) if known.status != MessageStatus.REJECTED.value else []
+            failed = [leg for leg in legs if leg.status == MessageStatus.FAILED.value]
+            if not failed:
+                state = (legs[0].status if len(legs) == 1 else ", ".join(f"{leg.receiver} {leg.status}" for leg in legs)
+                         ) if legs else known.status
                 raise InputError(
-                    f"message {message_id!r} is {row.status}: only a FAILED message can be retried",
+                    f"message {message_id!r} is {state}: only a FAILED delivery can be retried",
                     code=Code.GW_RETRY_NOT_ALLOWED,
                 )
-            self._set_status(
-                conn, row, MessageStatus.WAITING_FOR_RETRY, now, f"manual retry by {actor}",
-                attempts=0, next_attempt_at=now, cycle_started_at=now,
-            )
-            append_entry(
-                conn, at=now, actor=actor, action="message.retry", message_id=message_id,
-                detail={"previous_attempts": int(row.attempts), "last_error_code": row.last_error_code},
-            )
-            return self._read_record(conn, int(row.id))
+            for leg in failed:
+                self._set_status(
+                    conn, leg, MessageStatus.WAITING_FOR_RETRY, now, f"manual retry by {actor}",
+                    attempts=0, next_attempt_at=now, cycle_started_at=now,
+                )
+                append_entry(
+                    conn, at=now, actor=actor, action="message.retry", message_id=message_id,
+                    detail={"receiver": leg.receiver, "previous_attempts": int(leg.attempts),
+                            "last_error_code": leg.last_error_code},
+                )
+            return self._read_record(conn, int(failed[0].message_pk))
 
     # --- audit ----------------------------------------------------------------------------------------------------
 

@@ -29,6 +29,8 @@ from exchange._workspace import Workspace, init_workspace
 from exchange.testing.postgres import PostgresServer, PostgresUnavailable, server_from_environment
 from gateway._migrate import head_revision
 from gateway._settings import normalise_database_url
+from gateway._store import Store
+from tests.gateway.store_support import FakeClock, open_store
 from tests.support.needs import require
 
 CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -172,3 +174,17 @@ def empty_database_url(backend: str, tmp_path: Path, request: pytest.FixtureRequ
     server: PostgresServer = request.getfixturevalue("postgres_server")
     with server.database() as url:
         yield normalise_database_url(url)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    """A clock that moves only when a test says so."""
+    return FakeClock()
+
+
+@pytest.fixture
+def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
+    """A store on the test's backend (see ``database_url``), closed after the test."""
+    opened = open_store(database_url, clock)
+    yield opened
+    opened.close()

@@ -22,11 +22,6 @@ from tests.gateway.store_support import FakeClock, execute, incoming, open_store
 
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
 def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
     """A store whose log holds six entries from real operations."""
     opened = open_store(database_url, clock)

@@ -8,7 +8,7 @@ import asyncio
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -50,17 +50,6 @@ SETTINGS = DeliverySettings(
     poll_interval=timedelta(milliseconds=10),
 )
 
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
-    opened = open_store(database_url, clock)
-    yield opened
-    opened.close()
 
 
 class Receiver:

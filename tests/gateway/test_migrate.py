@@ -18,10 +18,11 @@ from exchange._errors import Code, StoreError
 from exchange.cli import app
 from gateway._audit import ensure_head
 from gateway._migrate import BASELINE, MIGRATION_LOCK, _config, current_revision, head_revision, migration_sql
+from gateway._status import MessageStatus
 from gateway._store import Store, create_store_engine, metadata
 from tests.gateway.store_support import FakeClock, count_rows, execute, incoming, open_store
 
-TABLES = {"messages", "status_history", "delivery_attempts", "receipts", "audit_log", "audit_head", "ephyto_envelopes",
+TABLES = {"messages", "deliveries", "status_history", "delivery_attempts", "receipts", "audit_log", "audit_head", "ephyto_envelopes",
           "alembic_version"}
 POSTGRESQL_ONLY = pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
 
@@ -62,21 +63,48 @@ def test_reopening_changes_nothing(empty_database_url: str, clock: FakeClock) ->
 
 def test_a_database_made_before_migrations_is_adopted_with_its_data(empty_database_url: str, clock: FakeClock) -> None:
     """Tables made by ``create_all`` (the gateway before migrations, i.e. the baseline's schema without alembic's
-    version table): stamped with the baseline, upgraded, data kept."""
+    version table): stamped with the baseline, upgraded, data kept. The rows are written as that version wrote
+    them (delivery state on the message row), so revision 0004 has to move them into ``deliveries``."""
     engine = create_store_engine(empty_database_url)
+    at = "2026-11-01 10:00:00"
     with engine.begin() as conn:
         command.upgrade(_config(conn), BASELINE)
         conn.execute(text("DROP TABLE alembic_version"))
         ensure_head(conn)
-    legacy = Store(engine, now=clock)
-    legacy.record_message(incoming("msg-old"))
-    assert revision_of(legacy) == BASELINE  # read as the baseline: no alembic_version yet
-    legacy.close()
+        conn.execute(text(
+            "INSERT INTO messages (id, message_id, sender, receiver, document_type, envelope, size, digest, verdict,"
+            " report, status, inbox_url, received_at, updated_at, cycle_started_at, next_attempt_at, attempts,"
+            " last_error_code, last_error) VALUES (1, 'msg-old', 'AA', 'BB', 'certificate-of-origin', :body, 5,"
+            " :digest, 'ACCEPTED', '{}', 'WAITING_FOR_RETRY', 'http://bb.test/v1/inbox', :at, :at, :at, :at, 2,"
+            " 'GW-DELIVERY-UNREACHABLE', 'connection refused')"
+        ), {"body": b"<a/>\n", "digest": "0" * 64, "at": at})
+        conn.execute(text(
+            "INSERT INTO messages (id, message_id, sender, receiver, document_type, envelope, size, digest, verdict,"
+            " report, status, received_at, updated_at, cycle_started_at, attempts) VALUES (2, 'msg-refused', 'AA',"
+            " 'BB', 'certificate-of-origin', :body, 5, :digest, 'REJECTED', '{}', 'REJECTED', :at, :at, :at, 0)"
+        ), {"body": b"<a/>\n", "digest": "1" * 64, "at": at})
+        conn.execute(text("INSERT INTO status_history (message_pk, status, at, detail) VALUES"
+                          " (1, 'ACCEPTED', :at, 'all checks passed'), (1, 'WAITING_FOR_RETRY', :at, 'retry')"),
+                     {"at": at})
+        conn.execute(text(
+            "INSERT INTO delivery_attempts (message_pk, number, worker, started_at, finished_at, outcome, code,"
+            " message) VALUES (1, 2, 'w1', :at, :at, 'retryable', 'GW-DELIVERY-UNREACHABLE', 'connection refused')"
+        ), {"at": at})
+    assert revision_of(Store(engine, now=clock)) == BASELINE  # read as the baseline: no alembic_version yet
+    engine.dispose()
     with open_store(empty_database_url, clock) as adopted:
         with adopted.engine.connect() as conn:
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar_one() == head_revision()
-        assert adopted.get("msg-old").record.message_id == "msg-old"
-        assert adopted.verify_audit().ok and adopted.verify_audit().checked == 1
+        old = adopted.get("msg-old")
+        assert old.record.status is MessageStatus.WAITING_FOR_RETRY and old.record.receivers == ("BB",)
+        (delivery,) = old.record.deliveries
+        assert (delivery.status, delivery.attempts, delivery.inbox_url, delivery.last_error_code) == (
+            MessageStatus.WAITING_FOR_RETRY, 2, "http://bb.test/v1/inbox", "GW-DELIVERY-UNREACHABLE")
+        assert [(change.status.value, change.receiver) for change in old.history] == [
+            ("ACCEPTED", None), ("WAITING_FOR_RETRY", "BB")]
+        assert [attempt.receiver for attempt in old.attempts] == ["BB"]
+        assert adopted.get("msg-refused").record.deliveries == ()
+        assert adopted.queue_depth().by_status[MessageStatus.WAITING_FOR_RETRY] == 1
 
 
 def test_a_hub_mailbox_made_by_create_all_is_kept_and_completed(empty_database_url: str, clock: FakeClock) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import socket
 import sqlite3
 import threading
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
@@ -35,17 +34,6 @@ LEASE = timedelta(seconds=60)
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])
 POSTGRESQL_ONLY = pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
 
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(database_url: str, clock: FakeClock) -> Iterator[Store]:
-    opened = open_store(database_url, clock)
-    yield opened
-    opened.close()
 
 
 def count(path: Path, table: str) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 
 from cryptography import x509
 
-from exchange import DELIVERY_HEADER, Credential, Party, ReceiptStatus, sign_receipt, verify_delivery
+from exchange import DELIVERY_HEADER, Code, Credential, Party, ReceiptStatus, sign_receipt, verify_delivery
 from exchange.conformance._material import now
 
 _MESSAGE_ID = re.compile(r"(?:^|;)\s*m=([^;]*)")
@@ -90,11 +90,11 @@ class Probe:
                 self._fail_once.discard(message_id)
         if problems:
             status, media = 401, "application/json"
-            answer = json.dumps({"code": "GW-DELIVERY-NOT-AUTHENTICATED", "message": problems[0]}).encode()
+            answer = json.dumps({"code": Code.GW_DELIVERY_NOT_AUTHENTICATED.value, "message": problems[0]}).encode()
         elif failing:
             status, media = 503, "application/json"
-            answer = json.dumps({"code": "STORE-UNAVAILABLE", "message": "the kit's receiver is not available "
-                                                                         "now (on purpose, once)"}).encode()
+            answer = json.dumps({"code": Code.STORE_UNAVAILABLE.value,
+                                 "message": "the kit's receiver is not available now (on purpose, once)"}).encode()
         else:
             status, media = 200, "application/xml"
             answer = sign_receipt(node=self._node, issuer=self.receiver, message_id=message_id or "", envelope=body,

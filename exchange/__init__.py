@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         Profile,
         Step,
         Timings,
+        route_of,
     )
     from exchange._envelope import (
         EnvelopeHeader,
@@ -212,6 +213,7 @@ _LAZY: dict[str, str] = {
     "country_roots": "exchange._tls",
     "tls_connection": "exchange._tls",
     "read_envelope": "exchange._envelope",
+    "route_of": "exchange._engine",
     "read_operator_token": "exchange._operator",
     "read_receipt": "exchange._envelope",
     "redact_url": "exchange._redact",
@@ -342,6 +344,7 @@ __all__ = [
     "country_roots",
     "tls_connection",
     "read_envelope",
+    "route_of",
     "read_operator_token",
     "read_receipt",
     "redact_url",

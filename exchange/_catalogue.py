@@ -49,6 +49,9 @@ class DocumentType:
     #: ``trade``: a document an authority issues and an envelope carries. ``protocol``: a document of the exchange
     #: itself (envelope, receipt, trust list), which is never the payload of an envelope.
     kind: Literal["trade", "protocol"] = "trade"
+    #: the manifest's ``route``: where a document of this type names the countries it travels through, in order
+    #: (origin first), as a location path with the prefix ``doc`` for :attr:`namespace`; None: one receiver only
+    route: str | None = None
 
     @property
     def qname(self) -> str:
@@ -133,6 +136,7 @@ def load_document_type(folder: str | os.PathLike[str]) -> DocumentType:
         origin=model.origin,
         samples=samples,
         kind=model.kind,
+        route=model.route,
     )
 
 

@@ -36,10 +36,11 @@ routing, sender authentication and trust see the same version of the agreements 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
@@ -164,6 +165,9 @@ class Profile:
     #: the sender's node; none by default. The sender is then as the relay identified it, and every document check
     #: (signature, issuer trust) is this service's own.
     relayed_types: frozenset[str] = frozenset()
+    #: every receiver of the envelope must be one this service routes to (the gateway); otherwise (a node) the
+    #: envelope must name this service's own country among its receivers and the others are the gateway's concern
+    every_receiver: bool = True
 
     def __post_init__(self) -> None:
         unknown = [step for step in self.steps if step not in STEP_ORDER]
@@ -184,7 +188,7 @@ GATEWAY_PROFILE = Profile("gateway", "GW", STEP_ORDER, Code.GW_RECEIVER_UNKNOWN)
 #: signature on the certificate, which the node checks with its own trust like any other document.
 NODE_PROFILE = Profile(
     "node", "NODE", tuple(step for step in STEP_ORDER if step not in (Step.SIZE, Step.DUPLICATE)),
-    Code.NODE_NOT_ADDRESSEE, relayed_types=frozenset({EPHYTO_TYPE}),
+    Code.NODE_NOT_ADDRESSEE, relayed_types=frozenset({EPHYTO_TYPE}), every_receiver=False,
 )
 
 
@@ -220,6 +224,9 @@ class Outcome:
     authenticated: bool = False
     document_type: str | None = None
     issuer: str | None = None
+    #: the receivers this service routed the message to (the gateway: all; a node: its own country) and the
+    #: agreement that governs each flow
+    agreements: Mapping[str, str] = field(default_factory=dict)
     findings: tuple[Finding, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -259,6 +266,7 @@ class Outcome:
             "received_at": self.received_at.isoformat(),
             "sender": self.header.sender.identifier if self.header else None,
             "receiver": self.header.receiver.identifier if self.header else None,
+            "receivers": list(self.header.receiver_ids) if self.header else None,
             "document_type": self.header.document_type if self.header else None,
             "digest": self.digest,
         }
@@ -292,6 +300,8 @@ class _Run:
     claimed: EnvelopeHeader | None = None
     header: EnvelopeHeader | None = None
     agreement_id: str | None = None
+    #: receiver -> the agreement governing its flow, for each receiver this service routes to
+    agreements: dict[str, str] = field(default_factory=dict)
     previous: Previous | None = None
     doc_type: DocumentType | None = None
     document: etree._ElementTree | None = None
@@ -562,9 +572,13 @@ class Engine:
         )])
 
     def _routing(self, run: _Run) -> None:
-        """The receiver is one this service takes messages for, and an agreement in force lets the flow happen."""
+        """Each receiver is one this service takes messages for, and an agreement in force lets each flow happen.
+
+        The gateway routes to every receiver of the envelope (a transit declaration names every country after the
+        origin on its route) and refuses the whole message, naming the country, if any one cannot be routed; a node
+        routes to its own country, which must be among the receivers (the others are the gateway's to deliver)."""
         assert run.header is not None
-        profile, header, receiver = self.profile, run.header, run.header.receiver
+        profile, header = self.profile, run.header
         findings: list[Finding] = []
         if run.delivery_id is not None and header.message_id != run.delivery_id:
             findings.append(Finding.of(
@@ -572,37 +586,57 @@ class Engine:
                 f"the gateway delivered message {run.delivery_id!r}, but the envelope is message {header.message_id!r}",
                 path="/Envelope/Header/DocumentIdentification/InstanceIdentifier",
             ))
-        if receiver.scheme != COUNTRY_SCHEME:
-            findings.append(Finding.of(
-                profile.code("PARTY-SCHEME"), Step.ROUTING,
-                f"receiver id scheme {receiver.scheme!r} is not {COUNTRY_SCHEME!r}",
-                path="/Envelope/Header/Receiver/Identifier/@Authority",
-            ))
-        elif not run.view.receiver_known(receiver.identifier):
+        several = len(header.receivers) > 1
+        routed: list[str] = []
+        for index, receiver in enumerate(header.receivers):
+            path = "/Envelope/Header/Receiver" + (f"[{index + 1}]" if several else "")
+            if receiver.scheme != COUNTRY_SCHEME:
+                findings.append(Finding.of(
+                    profile.code("PARTY-SCHEME"), Step.ROUTING,
+                    f"receiver id scheme {receiver.scheme!r} is not {COUNTRY_SCHEME!r}",
+                    path=f"{path}/Identifier/@Authority",
+                ))
+            elif run.view.receiver_known(receiver.identifier):
+                routed.append(receiver.identifier)
+            elif profile.every_receiver:
+                findings.append(Finding.of(
+                    profile.receiver_code, Step.ROUTING,
+                    f"this {profile.name} takes no messages for receiver {receiver.identifier!r}",
+                    path=f"{path}/Identifier",
+                ))
+        if not routed and not findings:
             findings.append(Finding.of(
                 profile.receiver_code, Step.ROUTING,
-                f"this {profile.name} takes no messages for receiver {receiver.identifier!r}",
-                path="/Envelope/Header/Receiver/Identifier",
+                f"this {profile.name} takes no messages for receiver "
+                + ", ".join(repr(identifier) for identifier in header.receiver_ids),
+                path="/Envelope/Header/Receiver/Identifier" if not several else "/Envelope/Header/Receiver",
             ))
-        else:
-            allowing = run.view.agreements_for(header.sender.identifier, receiver.identifier, header.document_type)
+        refused_listed = False
+        for receiver_id in routed:
+            allowing = run.view.agreements_for(header.sender.identifier, receiver_id, header.document_type)
             if not allowing:
                 findings.append(Finding.of(
                     profile.code("NO-AGREEMENT"), Step.ROUTING,
                     f"no agreement in force lets {header.sender.identifier} send {header.document_type!r} "
-                    f"to {receiver.identifier}",
+                    f"to {receiver_id}",
                     path="/Envelope/Header/DocumentIdentification/Type",
                 ))
-                findings += [Finding.from_error(error, Step.ROUTING) for error in run.view.refused_agreements()]
+                if not refused_listed:
+                    findings += [Finding.from_error(error, Step.ROUTING) for error in run.view.refused_agreements()]
+                    refused_listed = True
             elif header.agreement_ref and header.agreement_ref not in allowing:
                 findings.append(Finding.of(
                     profile.code("NO-AGREEMENT"), Step.ROUTING,
-                    f"the envelope names agreement {header.agreement_ref!r}, but the flow is governed by "
-                    + ", ".join(repr(agreement) for agreement in allowing),
+                    f"the envelope names agreement {header.agreement_ref!r}, but the flow to {receiver_id} is "
+                    "governed by " + ", ".join(repr(agreement) for agreement in allowing)
+                    + (" (an envelope to several receivers travels under each flow's own agreement: leave "
+                       "AgreementRef out)" if several else ""),
                     path="/Envelope/Header/BusinessScope/AgreementRef",
                 ))
             else:
-                run.agreement_id = header.agreement_ref or allowing[0]
+                run.agreements[receiver_id] = header.agreement_ref or allowing[0]
+        if routed and routed[0] in run.agreements:
+            run.agreement_id = run.agreements[routed[0]]
         run.record(Step.ROUTING, findings)
 
     def _duplicate(self, run: _Run) -> None:
@@ -662,9 +696,43 @@ class Engine:
                     f"{header.receiver.identifier}: a certificate reaches only the country it was issued for",
                     path="/SPSCertificate/SPSConsignment/ImportSPSCountry/ID",
                 ))
+        if not findings:
+            findings += self._route(header, doc_type, document)
         run.doc_type = doc_type
         if run.record(Step.DOCUMENT_TYPE, findings):
             run.document = document
+
+    def _route(self, header: EnvelopeHeader, doc_type: DocumentType, document: etree._ElementTree) -> list[Finding]:
+        """The envelope's receivers are the countries after the origin on the document's route, in order, and the
+        sender is its origin; only a document type with a route (the manifest's ``route``) goes to several."""
+        several = len(header.receivers) > 1
+        route = route_of(document, doc_type)
+        mismatch = self.profile.code("ROUTE-MISMATCH")
+        if not route:
+            if not several:
+                return []
+            why = (f"a {doc_type.id!r} document goes to one receiver" if doc_type.route is None
+                   else "the document names no route")
+            return [Finding.of(mismatch, Step.DOCUMENT_TYPE,
+                               f"the envelope names {len(header.receivers)} receivers "
+                               f"({', '.join(header.receiver_ids)}), but {why}: only a document with a route "
+                               "travels to several countries", path="/Envelope/Header/Receiver")]
+        findings = []
+        if route[0] != header.sender.identifier:
+            findings.append(Finding.of(
+                mismatch, Step.DOCUMENT_TYPE,
+                f"the document's route starts in {route[0]}, but the envelope comes from "
+                f"{header.sender.identifier}: a route's origin is the country that sends it",
+                path="/Envelope/Header/Sender",
+            ))
+        if header.receiver_ids != route[1:]:
+            findings.append(Finding.of(
+                mismatch, Step.DOCUMENT_TYPE,
+                f"the envelope goes to {', '.join(header.receiver_ids)}, but the document's route after "
+                f"{route[0]} is {', '.join(route[1:]) or 'empty'}: every country on the route, in order, receives it",
+                path="/Envelope/Header/Receiver",
+            ))
+        return findings
 
     def _document_schema(self, run: _Run) -> None:
         """The payload's XSD (``document-schema``) and Schematron rules (``document-rules``), in one validation."""
@@ -696,14 +764,22 @@ class Engine:
         if not run.passed(Step.ROUTING):
             return  # whose trust applies depends on a receiver this service could route to
         signer = check.signer
-        trust = run.view.trust_for(header.receiver.identifier)
-        decision = run.timed(Step.ISSUER_TRUST, lambda: trust.evaluate(signer, check.chain, document_type=doc_type.id))
-        findings = list(decision.findings)
-        problems = self._trust_problems(decision, Step.ISSUER_TRUST)
-        findings += [problem for problem in problems if problem not in findings]
-        run.record(Step.ISSUER_TRUST, findings)
-        if run.passed(Step.ISSUER_TRUST) and decision.issuer is not None:
-            run.issuer = decision.issuer.name
+        receivers = tuple(run.agreements) or (header.receiver.identifier,)
+        findings: list[Finding] = []
+        issuer = None
+        for receiver in receivers:  # each receiver's own recognition decides for it
+            trust = run.view.trust_for(receiver)
+            decision = run.timed(Step.ISSUER_TRUST, functools.partial(
+                trust.evaluate, signer, check.chain, document_type=doc_type.id))
+            own = list(decision.findings)
+            own += [problem for problem in self._trust_problems(decision, Step.ISSUER_TRUST) if problem not in own]
+            if len(receivers) > 1:
+                own = [replace(finding, message=f"{receiver}: {finding.message}") for finding in own]
+            findings += [finding for finding in own if finding not in findings]
+            if decision.issuer is not None:
+                issuer = decision.issuer.name
+        if run.record(Step.ISSUER_TRUST, findings) and issuer is not None:
+            run.issuer = issuer
 
     def _trust_problems(self, decision: TrustDecision, step: Step) -> list[Finding]:
         """The errors of a trust decision, and the profile's refusal of an undetermined one."""
@@ -743,11 +819,26 @@ class Engine:
             header=run.header,
             claimed=claimed,
             agreement_id=run.agreement_id,
+            agreements=dict(run.agreements),
             previous=run.previous,
             authenticated=run.header is not None,
             document_type=run.doc_type.id if run.doc_type is not None else None,
             issuer=run.issuer,
         )
+
+
+@functools.lru_cache(maxsize=64)
+def _route_path(path: str, namespace: str) -> etree.XPath:
+    return etree.XPath(path, namespaces={"doc": namespace})
+
+
+def route_of(document: etree._ElementTree, doc_type: DocumentType) -> tuple[str, ...]:
+    """The countries of the document's route in order, origin first (empty: the type or document has none)."""
+    if doc_type.route is None:
+        return ()
+    found = _route_path(doc_type.route, doc_type.namespace)(document)
+    assert isinstance(found, list)  # a location path: the manifest allows nothing else
+    return tuple((element.text or "").strip() for element in found if isinstance(element, etree._Element))
 
 
 def _rename(finding: Finding, check: str) -> Finding:

@@ -49,12 +49,21 @@ class Party:
     name: str | None = None
 
 
+#: The most receivers one envelope may name (a transit route: origin, transit countries, destination).
+MAX_RECEIVERS = 16
+
+
 @dataclass(frozen=True, slots=True)
 class EnvelopeHeader:
-    """The routing header of an envelope plus its decoded payload."""
+    """The routing header of an envelope plus its decoded payload.
+
+    ``receivers`` are every Receiver of the header in order: one for a bilateral message, every country after the
+    origin on the route for a transit declaration. ``receiver`` is the first (the only one, bilaterally): code
+    that decides something about receivers must look at all of them.
+    """
 
     sender: Party
-    receiver: Party
+    receivers: tuple[Party, ...]
     document_type: str
     type_version: str
     standard: str
@@ -63,6 +72,18 @@ class EnvelopeHeader:
     conversation_id: str
     agreement_ref: str | None
     payload: bytes
+
+    def __post_init__(self) -> None:
+        if not self.receivers:
+            raise InputError("an envelope names at least one receiver", code=Code.INPUT_FIELD_MISSING)
+
+    @property
+    def receiver(self) -> Party:
+        return self.receivers[0]
+
+    @property
+    def receiver_ids(self) -> tuple[str, ...]:
+        return tuple(party.identifier for party in self.receivers)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +138,7 @@ def build_envelope(
     document: bytes,
     *,
     sender: Party,
-    receiver: Party,
+    receiver: Party | Sequence[Party],
     document_type: str,
     type_version: str,
     standard: str,
@@ -128,15 +149,21 @@ def build_envelope(
 ) -> bytes:
     """An unsigned envelope around the exact bytes of a signed document (the node signs the result).
 
-    ``created`` (aware) is the envelope's CreationDateAndTime: the caller's clock, never a hidden one.
+    ``created`` (aware) is the envelope's CreationDateAndTime: the caller's clock, never a hidden one. ``receiver``
+    may be several parties (a transit declaration goes to every country on its route after the origin), in order.
     """
+    receivers = [receiver] if isinstance(receiver, Party) else list(receiver)
+    if not 1 <= len(receivers) <= MAX_RECEIVERS:
+        raise InputError(f"an envelope names 1 to {MAX_RECEIVERS} receivers, not {len(receivers)}",
+                         code=Code.INPUT_FIELD_INVALID)
     ns = ENVELOPE_NS
     message_id = message_id or new_message_id()
     root = etree.Element(f"{{{ns}}}Envelope", nsmap={None: ns})
     header = etree.SubElement(root, f"{{{ns}}}Header")
     _text(header, ns, "HeaderVersion", "1.0")
     _party(header, "Sender", sender, ns)
-    _party(header, "Receiver", receiver, ns)
+    for party in receivers:
+        _party(header, "Receiver", party, ns)
     ident = etree.SubElement(header, f"{{{ns}}}DocumentIdentification")
     _text(ident, ns, "Standard", standard)
     _text(ident, ns, "TypeVersion", type_version)
@@ -164,7 +191,10 @@ def _required_text(parent: etree._Element, path: str, ns: str) -> str:
 
 
 def _read_party(parent: etree._Element, tag: str, ns: str) -> Party:
-    element = _required(parent, f"e:{tag}", ns)
+    return _party_of(_required(parent, f"e:{tag}", ns), ns)
+
+
+def _party_of(element: etree._Element, ns: str) -> Party:
     identifier = _required(element, "e:Identifier", ns)
     name = element.find("e:Name", {"e": ns})
     return Party(
@@ -201,7 +231,7 @@ def read_envelope(tree: etree._ElementTree | etree._Element) -> EnvelopeHeader:
         raise InputError("the payload is not base64", code=Code.INPUT_FIELD_INVALID, path="/Envelope/Payload") from exc
     return EnvelopeHeader(
         sender=_read_party(header, "Sender", ns),
-        receiver=_read_party(header, "Receiver", ns),
+        receivers=tuple(_party_of(element, ns) for element in header.iterfind("e:Receiver", {"e": ns})),
         document_type=_required_text(ident, "e:Type", ns),
         type_version=_required_text(ident, "e:TypeVersion", ns),
         standard=_required_text(ident, "e:Standard", ns),
@@ -376,6 +406,7 @@ def read_rejection(tree: etree._ElementTree | etree._Element) -> Rejection:
 __all__ = [
     "COUNTRY_SCHEME",
     "ENVELOPE_NS",
+    "MAX_RECEIVERS",
     "RECEIPT_NS",
     "REJECTION_NS",
     "Rejection",

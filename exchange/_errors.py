@@ -491,6 +491,11 @@ class Code(Enum):
         "GW-PAYLOAD-MISMATCH", Severity.ERROR, Category.ENVELOPE,
         "the payload's root or version does not match the document type named in the envelope",
     )
+    GW_ROUTE_MISMATCH = (
+        "GW-ROUTE-MISMATCH", Severity.ERROR, Category.ROUTING,
+        "the envelope's receivers are not the countries after the origin on the document's route, or the sender "
+        "is not its origin (only a document with a route goes to several receivers)",
+    )
 
     GW_TRUST_INDETERMINATE = (
         "GW-TRUST-INDETERMINATE", Severity.ERROR, Category.TRUST,
@@ -557,6 +562,11 @@ class Code(Enum):
     NODE_PAYLOAD_MISMATCH = (
         "NODE-PAYLOAD-MISMATCH", Severity.ERROR, Category.ENVELOPE,
         "the payload's root or version does not match the document type named in the envelope",
+    )
+    NODE_ROUTE_MISMATCH = (
+        "NODE-ROUTE-MISMATCH", Severity.ERROR, Category.ROUTING,
+        "the envelope's receivers are not the countries after the origin on the document's route, or the sender "
+        "is not its origin (only a document with a route goes to several receivers)",
     )
     NODE_TRUST_INDETERMINATE = (
         "NODE-TRUST-INDETERMINATE", Severity.ERROR, Category.TRUST,

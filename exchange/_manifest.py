@@ -18,6 +18,9 @@ class SampleModel(BaseModel):
     codes: list[str] = Field(default_factory=list)
 
 
+_ROUTE_PATTERN = re.compile(r"^(?:/doc:[A-Za-z_][\w.-]*){1,16}$")
+
+
 class ManifestModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -31,6 +34,9 @@ class ManifestModel(BaseModel):
     input_example: str | None = None
     origin: str
     kind: Literal["trade", "protocol"] = "trade"
+    #: where the document names its route, for a type that travels to several receivers (a transit declaration):
+    #: a location path to the country codes in order, origin first, with the prefix ``doc`` for the type's namespace
+    route: str | None = None
     samples: list[SampleModel] = Field(default_factory=list)
 
     @field_validator("id")
@@ -38,6 +44,14 @@ class ManifestModel(BaseModel):
     def _check_id(cls, value: str) -> str:
         if not _ID_PATTERN.match(value):
             raise ValueError("must be lowercase letters, digits and dashes (2-63 characters)")
+        return value
+
+    @field_validator("route")
+    @classmethod
+    def _check_route(cls, value: str | None) -> str | None:
+        if value is not None and not _ROUTE_PATTERN.match(value):
+            raise ValueError("must be a plain location path such as /doc:Root/doc:Route/doc:Country/doc:ID "
+                             "(steps of doc:Name only: no functions, predicates or other prefixes)")
         return value
 
     @field_validator("root")

@@ -100,8 +100,9 @@ class Reader:
     operator: bool = False
     via: str = ""
 
-    def may_read(self, sender: str, receiver: str) -> bool:
-        return self.operator or (self.party is not None and self.party in (sender, receiver))
+    def may_read(self, sender: str, *receivers: str) -> bool:
+        """The operator reads every message; a node those it sent or is a receiver of (any country on a route)."""
+        return self.operator or (self.party is not None and self.party in (sender, *receivers))
 
 
 @dataclass(frozen=True, slots=True)

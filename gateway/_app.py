@@ -286,13 +286,16 @@ class Gateway:
         header = outcome.header
         if outcome.authenticated and header is not None and outcome.http_status in (202, 403, 422):
             accepted = outcome.http_status == 202
-            inbox_url = self.inbox_url(header.receiver.identifier)
-            if accepted and inbox_url is None:
-                # Accepted all the same: delivery fails visibly (dead letter) until a URL is configured and
-                # the message is retried.
-                log.warning("message_id=%s accepted but no inbox URL is configured for %s",
-                            header.message_id, header.receiver.identifier)
-                inbox_url = f"urn:ptx:no-inbox-configured:{header.receiver.identifier}"
+            inbox_urls: dict[str, str] = {}
+            for receiver in header.receiver_ids if accepted else ():
+                found = self.inbox_url(receiver)
+                if found is None:
+                    # Accepted all the same: delivery fails visibly (dead letter) until a URL is configured and
+                    # the message is retried.
+                    log.warning("message_id=%s accepted but no inbox URL is configured for %s",
+                                header.message_id, receiver)
+                    found = f"urn:ptx:no-inbox-configured:{receiver}"
+                inbox_urls[receiver] = found
             incoming = IncomingMessage(
                 message_id=header.message_id,
                 sender=header.sender.identifier,
@@ -303,8 +306,9 @@ class Gateway:
                 report=answer,
                 received_at=outcome.received_at,
                 conversation_id=header.conversation_id,
-                inbox_url=inbox_url if accepted else None,
                 codes=codes,
+                receivers=header.receiver_ids,
+                inbox_urls=inbox_urls,
             )
             try:
                 recorded = self.store.record_message(incoming)
@@ -438,7 +442,8 @@ async def _readable(gateway: Gateway, reader: Reader, message_id: str) -> Messag
         if exc.code is Code.GW_MESSAGE_UNKNOWN and not reader.operator:
             raise forbidden(message_id) from None
         raise
-    if not reader.may_read(detail.record.sender, detail.record.receiver):
+    named = detail.report.get("receivers") or ()  # a rejected message has no deliveries: its envelope's receivers
+    if not reader.may_read(detail.record.sender, *detail.record.receivers, *(str(r) for r in named)):
         raise forbidden(message_id)
     return detail
 
@@ -461,9 +466,12 @@ def _detail_dict(detail: Any) -> dict[str, Any]:
 
 
 @messages.get("/{message_id}/receipt", summary="The receiver's signed receipt (XML)")
-async def get_receipt(message_id: str, gateway: GatewayDep, reader: ReaderDep) -> Response:
+async def get_receipt(
+    message_id: str, gateway: GatewayDep, reader: ReaderDep, receiver: str | None = None
+) -> Response:
+    """The latest verified receipt; of ``receiver`` (one of a transit declaration's countries) if named."""
     detail = await _readable(gateway, reader, message_id)
-    receipt = detail.receipt
+    receipt = detail.receipt if receiver is None else detail.receipt_of(receiver)
     if receipt is None:
         return JSONResponse({"code": Code.GW_RECEIPT_MISSING.value, "message": "no verified receipt yet"},
                             status_code=404)
@@ -490,8 +498,9 @@ async def get_envelope(message_id: str, gateway: GatewayDep, reader: ReaderDep) 
 
 @messages.post("/{message_id}/retry", summary="Retry a dead-lettered (FAILED) message (the operator's)",
                dependencies=OPERATOR)
-async def retry_message(message_id: str, gateway: GatewayDep) -> dict[str, Any]:
-    record = await run_in_threadpool(gateway.store.retry, message_id, actor="api")
+async def retry_message(message_id: str, gateway: GatewayDep, receiver: str | None = None) -> dict[str, Any]:
+    """Every FAILED delivery of the message, or only ``receiver``'s."""
+    record = await run_in_threadpool(gateway.store.retry, message_id, actor="api", receiver=receiver)
     if gateway.deliverer is not None:
         gateway.deliverer.wake()
     return record.to_dict()

@@ -376,7 +376,7 @@ class HubService:
         nppo_number = str(values["NPPOCertificateNumber"])
         message_id = f"ephyto:{sender}:{nppo_number}"
         header = EnvelopeHeader(
-            sender=Party(sender), receiver=Party(str(values["To"])), document_type=EPHYTO_TYPE,
+            sender=Party(sender), receivers=(Party(str(values["To"])),), document_type=EPHYTO_TYPE,
             type_version=self.doc_type.version, standard=self.doc_type.namespace, message_id=message_id,
             created=call.moment, conversation_id=message_id, agreement_ref=None, payload=content,
         )

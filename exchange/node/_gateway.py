@@ -148,9 +148,11 @@ class GatewayClient:
             )
         return record
 
-    async def receipt(self, message_id: str) -> bytes | None:
-        """The receiver's signed receipt as the gateway holds it, or None while there is none (404)."""
-        answer = await self._call("GET", f"/v1/messages/{quote(message_id, safe='')}/receipt", signed=True)
+    async def receipt(self, message_id: str, *, receiver: str | None = None) -> bytes | None:
+        """The receiver's signed receipt as the gateway holds it (``receiver``'s, for a message with several), or
+        None while there is none (404)."""
+        query = f"?receiver={quote(receiver, safe='')}" if receiver is not None else ""
+        answer = await self._call("GET", f"/v1/messages/{quote(message_id, safe='')}/receipt{query}", signed=True)
         if answer.http_status == 404:
             return None
         if answer.http_status != 200:

@@ -51,6 +51,7 @@ from exchange import (
     build_envelope,
     parse_xml,
     read_envelope,
+    route_of,
     sign_document,
     verify_receipt,
     verify_rejection,
@@ -239,16 +240,18 @@ class Outbox:
         standard, version = self._type_identity(type_id, document)
         moment = self._clock()
         message_id = request.message_id or str(uuid.uuid4())
+        receivers = self._receivers(request.to, type_id, document)
         envelope = build_envelope(
             document,
             sender=self.party,
-            receiver=Party(request.to),
+            receiver=[Party(receiver) for receiver in receivers],
             document_type=type_id,
             type_version=version,
             standard=standard,
             message_id=message_id,
             conversation_id=request.conversation_id,
-            agreement_ref=self._agreement(request.to, type_id, moment),
+            # several receivers: each flow travels under its own agreement, which the gateway looks up
+            agreement_ref=self._agreement(request.to, type_id, moment) if len(receivers) == 1 else None,
             created=moment,
         )
         signed = sign_document(envelope, self._node.key, self._node.signing_chain)
@@ -327,6 +330,23 @@ class Outbox:
         tag = parse_xml(document, limits=self._limits).getroot().tag
         namespace = tag[1:].split("}", 1)[0] if isinstance(tag, str) and tag.startswith("{") else ""
         return namespace or "urn:unknown", "1.0"
+
+    def _receivers(self, to: str, type_id: str, document: bytes) -> tuple[str, ...]:
+        """``to``, or for a document that names its route (a transit declaration) every country on it after the
+        origin, in order; ``to`` must then be one of them (the destination, usually)."""
+        if type_id not in self._catalogue:
+            return (to,)
+        route = route_of(parse_xml(document, limits=self._limits), self._catalogue.get(type_id))
+        if not route:
+            return (to,)
+        if route[0] != self.country or to not in route[1:]:
+            raise InputError(
+                f"the {type_id}'s route is {' -> '.join(route)}: it is sent from its origin ({route[0]}) to every "
+                f"country after it, and {to} is {'the origin' if to == route[0] else 'not on it'}"
+                + ("" if route[0] == self.country else f"; this single window is {self.country}'s"),
+                code=Code.INPUT_FIELD_INVALID,
+            )
+        return route[1:]
 
     def _agreement(self, receiver: str, type_id: str, moment: Any) -> str | None:
         allowing = self._parties.view(moment=moment).agreements_for(self.country, receiver, type_id)
@@ -408,7 +428,7 @@ class Outbox:
                 gateway_history=record.get("history"),
             )
             if status in RECEIPTED and not entry.receipt_verified:
-                body = await self._gateway.receipt(message_id)
+                body = await self._gateway.receipt(message_id, receiver=entry.receiver)
                 if body is not None:
                     check = await asyncio.to_thread(self.check_receipt, entry, body)
                     entry = await asyncio.to_thread(

@@ -437,7 +437,7 @@ def timeline(detail: MessageDetail) -> list[TimelineItem]:
         if receipt.verified:
             verdict = receipt.verdict.value if receipt.verdict else "?"
             title = gettext("Signed receipt from {country}: {verdict} (verified)").format(
-                country=record.receiver, verdict=status_label(verdict.upper()))
+                country=receipt.receiver or record.receiver, verdict=status_label(verdict.upper()))
             state = "ok" if verdict == "received" else "fail"
         else:
             title, state = gettext("Receipt refused: {code}").format(code=receipt.code), "fail"
@@ -455,10 +455,22 @@ def _latest_receipt(detail: MessageDetail) -> StoredReceipt | None:
     return detail.receipt or (detail.receipts[-1] if detail.receipts else None)
 
 
+def _receivers(detail: MessageDetail) -> tuple[str, ...]:
+    """Every receiver of the message, the envelope's order: its deliveries, or a rejected one's report."""
+    named = detail.report.get("receivers") if isinstance(detail.report.get("receivers"), list | tuple) else None
+    if detail.record.deliveries or not named:
+        return detail.record.receivers
+    return tuple(str(receiver) for receiver in named)
+
+
 def sequence_diagram(detail: MessageDetail) -> Diagram:
-    """The journey as arrows between three lifelines: sender node, gateway, receiver node."""
+    """The journey as arrows between lifelines: the sender's node, the gateway, and one lane per receiving
+    country (a transit declaration has one for every country on its route), each with its own deliveries and
+    receipt."""
     record = detail.record
-    sender, gateway, receiver = 110, 380, 650
+    receivers = _receivers(detail)
+    sender, gateway = 110, 380
+    lane_of = {receiver: 650 + index * 270 for index, receiver in enumerate(receivers)}
     steps: list[tuple[int, int, str, str, str, bool]] = []
     rejected = record.status is MessageStatus.REJECTED
     failed_codes = [code for check in _checks(detail.report) for code in _error_codes(check)]
@@ -468,48 +480,64 @@ def sequence_diagram(detail: MessageDetail) -> Diagram:
         steps.append((gateway, gateway, gettext("checks: REJECTED"), ", ".join(dict.fromkeys(failed_codes)) or "",
                       "fail", False))
         steps.append((gateway, sender, gettext("answer: REJECTED"), gettext("with every finding"), "fail", True))
-        steps.append((gateway, receiver, gettext("never delivered"), gettext("a rejected message is not forwarded"),
-                      "skip", True))
+        for x in lane_of.values():
+            steps.append((gateway, x, gettext("never delivered"), gettext("a rejected message is not forwarded"),
+                          "skip", True))
     else:
         passed = sum(1 for check in _checks(detail.report) if check.get("status") == "passed")
         steps.append((gateway, gateway, gettext("checks: ACCEPTED"),
                       gettext("{count} checks passed, stored durably").format(count=passed), "ok", False))
         steps.append((gateway, sender, gettext("answer: 202 ACCEPTED"), gettext("message id and report"), "ok",
                       True))
-        if not detail.attempts:
-            steps.append((gateway, receiver, gettext("delivery queued"),
-                          gettext("POST /v1/inbox (signed by the gateway)"), "pending", False))
-        for attempt in detail.attempts[-4:]:
-            outcome = attempt.outcome.value
-            state = "ok" if outcome in ("delivered", "acknowledged") else (
-                "fail" if outcome in ("permanent", "receiver_rejected") else "pending")
-            note = f"HTTP {attempt.http_status}" if attempt.http_status else (attempt.code or gettext("no answer"))
-            steps.append((gateway, receiver, gettext("delivery #{number}: {outcome}").format(
-                number=attempt.number, outcome=status_label(outcome)), note, state, False))
-        receipt = _latest_receipt(detail)
-        if receipt is None:
-            steps.append((receiver, gateway, gettext("signed receipt"), gettext("not yet"), "pending", True))
-            steps.append((gateway, sender, gettext("receipt to the sender"), gettext("not yet"), "pending", True))
-        elif receipt.verified:
-            verdict = (receipt.verdict.value if receipt.verdict else "?").upper()
-            state = "ok" if verdict == "RECEIVED" else "fail"
-            steps.append((receiver, gateway, gettext("signed receipt: {verdict}").format(verdict=status_label(verdict)),
-                          gettext("verified: signer, id, digest"), state, True))
-            steps.append((gateway, sender, gettext("receipt available"), "GET /v1/messages/{id}/receipt", state,
-                          True))
-        else:
-            steps.append((receiver, gateway, gettext("receipt refused"), receipt.code or "", "fail", True))
-            steps.append((gateway, sender, gettext("receipt to the sender"), gettext("none verified"), "pending",
-                          True))
+        for receiver, x in lane_of.items():
+            steps += _lane_steps(detail, receiver, sender, gateway, x, single=len(receivers) == 1)
     top = 86
     placed = tuple(Step(source, target, label, note, state, dashed, top + index * 58)
                    for index, (source, target, label, note, state, dashed) in enumerate(steps))
+    several = len(receivers) > 1
     lanes = (
         (sender, gettext("{country} single window").format(country=record.sender), gettext("sending node")),
         (gateway, gettext("Gateway"), gettext("checks, stores, forwards")),
-        (receiver, gettext("{country} single window").format(country=record.receiver), gettext("receiving node")),
+        *((x, gettext("{country} single window").format(country=receiver),
+           gettext("receiver {number} of {count} on the route").format(number=index + 1, count=len(receivers))
+           if several else gettext("receiving node"))
+          for index, (receiver, x) in enumerate(lane_of.items())),
     )
-    return Diagram(lanes=lanes, steps=placed, width=760, height=top + len(placed) * 58 + 10)
+    width = 760 + 270 * (len(receivers) - 1)
+    return Diagram(lanes=lanes, steps=placed, width=width, height=top + len(placed) * 58 + 10)
+
+
+def _lane_steps(detail: MessageDetail, receiver: str, sender: int, gateway: int, x: int,
+                *, single: bool) -> list[tuple[int, int, str, str, str, bool]]:
+    """One receiver's deliveries and receipt (every attempt and receipt is of one receiver)."""
+    steps: list[tuple[int, int, str, str, str, bool]] = []
+    attempts = [a for a in detail.attempts if single or a.receiver == receiver]
+    if not attempts:
+        steps.append((gateway, x, gettext("delivery queued"), gettext("POST /v1/inbox (signed by the gateway)"),
+                      "pending", False))
+    for attempt in attempts[-4:]:
+        outcome = attempt.outcome.value
+        state = "ok" if outcome in ("delivered", "acknowledged") else (
+            "fail" if outcome in ("permanent", "receiver_rejected") else "pending")
+        note = f"HTTP {attempt.http_status}" if attempt.http_status else (attempt.code or gettext("no answer"))
+        steps.append((gateway, x, gettext("delivery #{number}: {outcome}").format(
+            number=attempt.number, outcome=status_label(outcome)), note, state, False))
+    receipts = [r for r in detail.receipts if single or r.receiver == receiver]
+    receipt = next((r for r in reversed(receipts) if r.verified), receipts[-1] if receipts else None)
+    if receipt is None:
+        steps.append((x, gateway, gettext("signed receipt"), gettext("not yet"), "pending", True))
+        steps.append((gateway, sender, gettext("receipt to the sender"), gettext("not yet"), "pending", True))
+    elif receipt.verified:
+        verdict = (receipt.verdict.value if receipt.verdict else "?").upper()
+        state = "ok" if verdict == "RECEIVED" else "fail"
+        steps.append((x, gateway, gettext("signed receipt: {verdict}").format(verdict=status_label(verdict)),
+                      gettext("verified: signer, id, digest"), state, True))
+        where = "GET /v1/messages/{id}/receipt" + ("" if single else f"?receiver={receiver}")
+        steps.append((gateway, sender, gettext("receipt available"), where, state, True))
+    else:
+        steps.append((x, gateway, gettext("receipt refused"), receipt.code or "", "fail", True))
+        steps.append((gateway, sender, gettext("receipt to the sender"), gettext("none verified"), "pending", True))
+    return steps
 
 
 @dataclass(frozen=True, slots=True)
@@ -569,7 +597,8 @@ def message_context(gateway: Gateway, message_id: str) -> dict[str, Any]:
     receipt_fields = None
     if receipt is not None:
         receipt_signature = signature_view(receipt.body, label=gettext("Receipt signature ({country}'s node)").format(
-                                               country=record.receiver), moment=receipt.received_at)
+                                               country=receipt.receiver or record.receiver),
+                                           moment=receipt.received_at)
         receipt_fields = _receipt_fields(receipt_signature)
         parts.append(Part(gettext("Receipt"), xml_view(receipt.body), receipt_signature,
                           gettext("The receiving node's signed answer: the message id and the SHA-256 of the envelope "
@@ -583,6 +612,7 @@ def message_context(gateway: Gateway, message_id: str) -> dict[str, Any]:
         "parts": parts,
         "receipt": receipt,
         "receipt_fields": receipt_fields,
+        "receivers": _receivers(detail),
         "trust": trust,
         "token": _message_token(detail),
         "state": status_state,

@@ -63,6 +63,10 @@ EXPECTED: dict[str, list[str]] = {
         "revoked AA Chamber of Commerce", "AA trust list sequence 2", "REVOKED", "issuer-trust: TRUST-CERT-REVOKED",
         "TRUST-CERT-REVOKED", "revoked AA Customs", "VALID customs-signed-before.xml", "stopped gateway, AA, BB",
     ],
+    "16-transit-route": [
+        "AA -> CC, BB", "acknowledged 2/2", "CC  ACKNOWLEDGED", "BB  ACKNOWLEDGED", "receipt of CC: verified by AA",
+        "routing: GW-NO-AGREEMENT", "to EE", "EE's inbox is empty", "stopped gateway, AA, CC, BB, EE",
+    ],
     "10-caught-at-the-gateway": [
         "document-schema: SCHEMA-ELEMENT-MISSING", "document-rules: COO-MASS-01",
         "issuer-trust: TRUST-ISSUER-NOT-AUTHORISED", "DOCTYPE-UNKNOWN", "HTTP 200", "HTTP 409",
@@ -99,7 +103,8 @@ EXPECTED: dict[str, list[str]] = {
 
 #: exercises that start the gateway and both single windows
 WITH_SERVICES = {"07-send-through-the-gateway", "08-read-the-receipt", "09-revoke-an-issuer",
-                 "10-caught-at-the-gateway", "11-verify-the-audit-log", "14-ephyto-through-the-hub", "15-two-laptops"}
+                 "10-caught-at-the-gateway", "11-verify-the-audit-log", "14-ephyto-through-the-hub", "15-two-laptops",
+                 "16-transit-route"}
 
 
 def _bindable(port: int) -> bool:

@@ -1,7 +1,7 @@
 """Transit with real processes and ports, each service on its own party folder: a customs transit declaration from
 landlocked AA crosses CC to reach BB. One submission; the gateway delivers it to CC and to BB independently; each
-checks it with its own trust and answers its own signed receipt; a route through DD, with which AA has no
-agreement, is refused whole, naming DD; CC being down holds up only CC's delivery."""
+checks it with its own trust and answers its own signed receipt; a route through EE, with which AA has no
+agreement, is refused whole, naming EE; CC being down holds up only CC's delivery."""
 
 from __future__ import annotations
 
@@ -38,8 +38,8 @@ ROUTE_SAMPLE = default_catalogue().get("customs-declaration").folder / "samples/
 @pytest.fixture(scope="module")
 def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("transit") / "network"
-    init_workspace(path, moment=datetime.now(UTC) - timedelta(minutes=5), countries=["AA", "CC", "BB", "DD"],
-                   agreements=[("AA", "CC"), ("AA", "BB"), ("BB", "DD")])
+    init_workspace(path, moment=datetime.now(UTC) - timedelta(minutes=5), countries=["AA", "CC", "BB", "EE"],
+                   agreements=[("AA", "CC"), ("AA", "BB"), ("BB", "EE")])
     return path
 
 
@@ -104,6 +104,15 @@ def test_a_route_of_three_countries(network: Path, tmp_path: Path) -> None:
             ("CC", "ACKNOWLEDGED"), ("BB", "ACKNOWLEDGED")]
         assert {receipt["receiver"] for receipt in record["receipts"] if receipt["verified"]} == {"CC", "BB"}
 
+        # the dashboard's journey has one lane per country on the route, each with its own delivery and receipt
+        page = httpx.get(f"{gateway}/ui/messages/{message_id}", headers=operator)
+        assert page.status_code == 200
+        lanes = re.findall(r'class="lane-title">([^<]+)<', page.text)
+        assert lanes == ["AA single window", "Gateway", "CC single window", "BB single window"]
+        assert 'data-receiver="CC" data-status="ACKNOWLEDGED"' in page.text
+        assert 'data-receiver="BB" data-status="ACKNOWLEDGED"' in page.text
+        assert page.text.count("signed receipt: ") == 2 and "?receiver=CC" in page.text
+
         # each receiver holds the document, checked with its own trust
         for node in (cc, bb):
             [item] = httpx.get(f"{node}/v1/inbox").json()["items"]
@@ -127,18 +136,18 @@ def test_a_route_of_three_countries(network: Path, tmp_path: Path) -> None:
         outbox = wait_for(f"{aa}/v1/outbox/{message_id}", lambda b: (b["receipt"] or {}).get("verified"))
         assert outbox["status"] == "ACKNOWLEDGED"
 
-        # a route through DD, with which AA has no agreement: the whole message is refused, naming DD
-        refused = httpx.post(f"{aa}/v1/outbox", json={"document": declaration(network, ("AA", "DD", "BB"), "TR-2"),
+        # a route through EE, with which AA has no agreement: the whole message is refused, naming EE
+        refused = httpx.post(f"{aa}/v1/outbox", json={"document": declaration(network, ("AA", "EE", "BB"), "TR-2"),
                                                       "to": "BB"}, timeout=30)
         gateway_answer = refused.json()["gateway"]
         assert gateway_answer["http_status"] == 403, refused.text
         routing = next(c for c in gateway_answer["answer"]["checks"] if c["name"] == "routing")
         [finding] = routing["findings"]
-        assert finding["code"] == "GW-NO-AGREEMENT" and "to DD" in finding["message"]
+        assert finding["code"] == "GW-NO-AGREEMENT" and "to EE" in finding["message"]
         assert len(httpx.get(f"{bb}/v1/inbox").json()["items"]) == 1  # nothing reached BB
 
         # the envelope must match the route: AA's own node refuses a receiver off the route
-        off_route = httpx.post(f"{aa}/v1/outbox", json={"document": declaration(network, ident="TR-3"), "to": "DD"},
+        off_route = httpx.post(f"{aa}/v1/outbox", json={"document": declaration(network, ident="TR-3"), "to": "EE"},
                                timeout=30)
         assert off_route.status_code == 422 and off_route.json()["code"] == "INPUT-FIELD-INVALID"
 

@@ -403,9 +403,13 @@ def status(
     wait: Annotated[bool, typer.Option("--wait", help="Wait until a final status.")] = False,
     workspace: WorkspaceOption = None,
     timeout: Annotated[float, typer.Option("--timeout", help="Seconds to wait with --wait.")] = 60,
+    receipt: Annotated[str | None, typer.Option(
+        "--receipt", help="Fetch this receiver's signed receipt and verify it as the sender does, with the sender's "
+                          "own folder (its node certificate and trust); exit 1 if it does not verify.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="With --receipt: write the receipt XML here.")] = None,
 ) -> None:
     """A message's status and history at the gateway (read as its operator, with the token of the workspace's
-    gateway folder or $PTX_OPERATOR_TOKEN)."""
+    gateway folder or $PTX_OPERATOR_TOKEN); one line per receiver when it has several (a transit route)."""
     from exchange.cli._gateway import operator_auth
 
     gateway = _urls(workspace)["gateway"]
@@ -416,10 +420,65 @@ def status(
         if not wait or body.get("status") in FINAL_STATUSES or time.monotonic() > deadline:
             break
         time.sleep(0.3)
-    typer.echo(f"{message_id}: {body.get('status')}  {body.get('sender')} -> {body.get('receiver')}  "
+    receivers = body.get("receivers") or [body.get("receiver")]
+    typer.echo(f"{message_id}: {body.get('status')}  {body.get('sender')} -> {', '.join(map(str, receivers))}  "
                f"{body.get('document_type')}")
+    deliveries = body.get("deliveries") or []
+    if len(deliveries) > 1:
+        typer.echo(f"  acknowledged {body.get('acknowledged')}")
+        for delivery in deliveries:
+            error = f"  {delivery['last_error_code']}" if delivery.get("last_error_code") else ""
+            typer.echo(f"  {delivery['receiver']}  {delivery['status']}  attempts {delivery['attempts']}{error}")
     for change in body.get("history", []):
-        typer.echo(f"  {change.get('at')}  {change.get('status')}  {change.get('detail', '')}")
+        whose = f"{change['receiver']}  " if change.get("receiver") and len(deliveries) > 1 else ""
+        typer.echo(f"  {change.get('at')}  {whose}{change.get('status')}  {change.get('detail', '')}")
+    if receipt is not None:
+        _check_receipt(gateway, body, receipt.upper(), workspace=workspace, headers=auth, out=out)
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def _check_receipt(gateway: str, record: dict[str, Any], receiver: str, *, workspace: Path | None,
+                   headers: dict[str, str], out: Path | None) -> None:
+    """Fetch ``receiver``'s receipt of the message and verify it with the one receipt verifier, as the sender
+    does: the sender's own folder knows the receiver's node certificate and trusts it."""
+    import httpx
+
+    from exchange import Validator, Workspace, XmlLimits, default_catalogue, verify_receipt
+    from exchange._parties import WorkspaceParties
+    from exchange._workspace import PARTIES_DIR
+
+    message_id, sender = str(record["message_id"]), str(record["sender"])
+    base = f"{gateway}/v1/messages/{message_id}"
+    verify = verify_for(gateway, workspace)
+    answer = httpx.get(f"{base}/receipt", params={"receiver": receiver}, headers=headers, timeout=30, verify=verify)
+    if answer.status_code != 200:
+        typer.echo(f"no verified receipt of {receiver} at the gateway yet (HTTP {answer.status_code})", err=True)
+        raise typer.Exit(EXIT_INVALID)
+    envelope = httpx.get(f"{base}/envelope", headers=headers, timeout=30, verify=verify).content
+    root = _workspace_dir(workspace)
+    own = root / PARTIES_DIR / sender
+    folder = Workspace.open(own if own.is_dir() else root)
+    view = WorkspaceParties(folder, sender).view(moment=_now())
+    node = view.node_certificate(receiver)
+    if node is None:
+        raise InputError(f"{sender}'s folder knows no node of {receiver}", code=Code.INPUT_INVALID)
+    check = verify_receipt(answer.content, envelope=envelope, message_id=message_id, receiver=receiver,
+                           receiver_node=node, trust=view.trust_for(sender), validator=Validator(),
+                           receipt_type=default_catalogue().get("receipt"), limits=XmlLimits())
+    if out is not None:
+        out.write_bytes(answer.content)
+    if not check.verified or check.receipt is None:
+        typer.echo(f"receipt of {receiver}: NOT verified by {sender}")
+        for finding in check.findings:
+            typer.echo(f"  {finding.code}  {finding.message}")
+        raise typer.Exit(EXIT_INVALID)
+    typer.echo(f"receipt of {receiver}: verified by {sender}'s own folder: signed by {receiver}'s node, "
+               f"{check.receipt.status.value}, names message {message_id} and the SHA-256 of the envelope")
 
 
 @app.command("inbox")

@@ -23,7 +23,7 @@ import hashlib
 import os
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -824,14 +824,26 @@ def _element_at_line(tree: etree._ElementTree, line: int, path: str) -> etree._E
 
 
 def read_xml_file(path: str | os.PathLike[str], *, limits: XmlLimits = DEFAULT_LIMITS) -> bytes:
-    """A document's bytes, size checked before reading (``XML-TOO-LARGE``, ``INPUT-UNREADABLE``)."""
+    """A document's bytes, size checked before reading (``XML-TOO-LARGE``, ``INPUT-UNREADABLE``).
+
+    Read with ``os.read`` into one buffer (a file object's buffering, tty check and wrapper cost more than
+    reading a 10 KB file does).
+    """
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            size = os.fstat(fd).st_size
             if size > limits.max_bytes:
                 raise XmlError(f"{os.fspath(path)} is {size:,} bytes; the limit is {limits.max_bytes:,}",
                                code=Code.XML_TOO_LARGE)
-            return handle.read()
+            chunks = []
+            want = size + 1  # one byte more than the file holds: a regular file is read in one call
+            while chunk := os.read(fd, want):
+                chunks.append(chunk)
+                want = 1 << 20
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+        finally:
+            os.close(fd)
     except OSError as exc:
         raise XmlError(f"cannot read {os.fspath(path)}: {exc.strerror}", code=Code.INPUT_UNREADABLE) from exc
 
@@ -907,15 +919,33 @@ def check_type_folder(doc_type: DocumentType, *, catalogue: Catalogue | None = N
 
 
 def iter_xml_files(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Expand folders to all ``*.xml`` below them (sorted); files are kept as given."""
+    """Expand folders to all ``*.xml`` files below them (sorted as paths sort); files are kept as given.
+
+    As ``Path.rglob("*.xml")`` with ``is_file()`` would, in one ``scandir`` per folder (the file type comes
+    with the entry, no ``stat`` per file): symbolic links to files count, links to folders are not followed.
+    """
     files: list[Path] = []
     for entry in paths:
         path = Path(entry)
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*.xml") if p.is_file()))
+            found = sorted(_xml_files_below(str(path)), key=lambda name: name.split(os.sep))
+            files.extend(map(Path, found))
         else:
             files.append(path)
     return files
+
+
+def _xml_files_below(folder: str) -> Iterator[str]:
+    try:
+        with os.scandir(folder) as scan:
+            entries = list(scan)
+    except PermissionError:  # as rglob: a folder it may not list is skipped
+        return
+    for entry in entries:
+        if entry.name.endswith(".xml") and entry.is_file():
+            yield entry.path
+        elif entry.is_dir() and not entry.is_symlink():
+            yield from _xml_files_below(entry.path)
 
 
 __all__ = [

@@ -177,14 +177,19 @@ def validate(
     progress = sys.stderr.isatty() and len(files) >= 50 and output is OutputFormat.TEXT
     started = time.perf_counter()
 
-    reports: list[ValidationReport] = []
+    reports: list[ValidationReport] = []  # only the formats that write every report at the end keep them
+    keep = output is not OutputFormat.TEXT
+    count = invalid = 0
     out = sys.stdout
     for report in _run(files, options, jobs, progress):
-        reports.append(report)
-        if output is OutputFormat.TEXT and not (quiet and report.valid):
+        count += 1
+        if not report.valid:
+            invalid += 1
+        if keep:
+            reports.append(report)
+        elif not (quiet and report.valid):
             out.write("\n".join(_text_lines(report)) + "\n")
     seconds = time.perf_counter() - started
-    invalid = sum(1 for report in reports if not report.valid)
 
     if output in (OutputFormat.JSON, OutputFormat.HTML, OutputFormat.SVRL):
         from datetime import UTC, datetime
@@ -207,7 +212,7 @@ def validate(
     elif output is OutputFormat.JUNIT:
         sys.stdout.buffer.write(_junit(reports, seconds))
     else:
-        out.write(f"{len(reports)} file(s): {len(reports) - invalid} valid, {invalid} invalid ({seconds:.2f} s)\n")
+        out.write(f"{count} file(s): {count - invalid} valid, {invalid} invalid ({seconds:.2f} s)\n")
     raise typer.Exit(EXIT_INVALID if invalid else EXIT_OK)
 
 

@@ -9,6 +9,7 @@ expected versus actual outcomes.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -54,6 +55,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: The parties whose services the demo starts, each on its own folder, and the countries' nodes among them.
+PARTIES = ("gateway", "AA", "BB", "CC")
+NODES = ("AA", "BB", "CC")
+#: AA trades with BB and with CC (its transit neighbour on the way to BB); EE has an agreement with BB only.
+AGREEMENTS = (("AA", "BB"), ("AA", "CC"), ("BB", "CC"), ("BB", "EE"))
+
+
 class Demo:
     """The running demo: workspace, services, and helpers the scenarios use."""
 
@@ -61,7 +69,9 @@ class Demo:
         self.root = root
         self.log = log
         self.workspace_path = root / "workspace"
-        self.ports = {"gateway": _free_port(), "AA": _free_port(), "BB": _free_port()}
+        # AA and BB, and CC: the transit country of AA's transit declarations to BB (scenario 12); EE is a country AA
+        # has no agreement with, admitted to the gateway but never started (its node is not needed to be refused)
+        self.ports = {"gateway": _free_port(), "AA": _free_port(), "BB": _free_port(), "CC": _free_port()}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         # the gateway's ePhyto hub interface: a second listener of the same gateway process (one store), with mutual
         # TLS, since the hub identifies each NPPO by its TLS client certificate
@@ -75,10 +85,11 @@ class Demo:
     def start(self) -> None:
         from exchange._workspace import PARTIES_DIR, init_workspace
 
-        init_workspace(self.workspace_path, moment=datetime.now(UTC) - timedelta(minutes=1))
-        for party in ("gateway", "AA", "BB"):  # each party's folder on "its own machine", apart from the others
+        init_workspace(self.workspace_path, moment=datetime.now(UTC) - timedelta(minutes=1),
+                       countries=["AA", "BB", "CC", "EE"], agreements=list(AGREEMENTS))
+        for party in PARTIES:  # each party's folder on "its own machine", apart from the others
             shutil.copytree(self.workspace_path / PARTIES_DIR / party, self.folder(party))
-        for name in ("gateway", "AA", "BB"):
+        for name in PARTIES:
             self.start_service(name)
 
     def folder(self, party: str) -> Path:
@@ -94,7 +105,7 @@ class Demo:
         data, anchor = self.workspace.export_package(country, moment=moment)
         shutil.copytree(self.workspace_path / PARTIES_DIR / country, self.folder(country), dirs_exist_ok=True)
         sequence = 0
-        for party in ("gateway", "AA", "BB"):
+        for party in PARTIES:
             if party != country:
                 sequence = Workspace.open(self.folder(party)).import_package(
                     data, anchor_sha256=anchor, moment=moment).manifest.sequence
@@ -106,7 +117,8 @@ class Demo:
         if name == "gateway":
             return [*ptx, "serve", "gateway", "--workspace", workspace, "--port", str(self.ports["gateway"]),
                     "--hub-port", str(self.ports["hub"]),
-                    "--node", f"AA={self.urls['AA']}", "--node", f"BB={self.urls['BB']}", "--log-level", "warning"]
+                    *[arg for node in NODES for arg in ("--node", f"{node}={self.urls[node]}")],
+                    "--log-level", "warning"]
         return [*ptx, "serve", "node", "--country", name, "--workspace", workspace, "--port", str(self.ports[name]),
                 "--gateway", self.urls["gateway"], "--log-level", "warning", "--demo"]
 
@@ -354,12 +366,12 @@ def _third_country(demo: Demo) -> Outcome:
     from exchange._dsig import sign_document
     from exchange._pki import build_country_pki, demo_country
 
-    cc = build_country_pki(demo_country("CC", name="Country C"), moment=datetime.now(UTC) - timedelta(minutes=1))
-    chamber = cc.authority("chamber-of-commerce")
+    dd = build_country_pki(demo_country("DD", name="Country D"), moment=datetime.now(UTC) - timedelta(minutes=1))
+    chamber = dd.authority("chamber-of-commerce")
     document = sign_document(demo.sample("certificate-of-origin", "valid/basic.xml"), chamber.key,
                              list(chamber.signing_chain)).decode("utf-8")
     outcome = _rejected(_answer(demo.send({"document": document})))
-    outcome.lines.insert(0, gettext("a chamber of commerce of country CC signed it; no agreement recognises CC's "
+    outcome.lines.insert(0, gettext("a chamber of commerce of country DD signed it; no agreement recognises DD's "
                                     "trust list"))
     return outcome
 
@@ -409,6 +421,41 @@ def _offline(demo: Demo) -> Outcome:
             attempts=", ".join(status_label(attempt) for attempt in attempts)),
         gettext("status: {status}").format(status=final["status"]),
     ])
+
+
+def _transit_declaration(demo: Demo, route: tuple[str, ...], reference: str) -> str:
+    """AA's customs signs the sample transit declaration with ``route`` as its itinerary (and the first transit
+    office in the route's second country)."""
+    text = demo.sample("customs-declaration", "valid/transit-route.xml").decode("utf-8")
+    text = text.replace("<ID>CC000210</ID>", f"<ID>{route[1]}000210</ID>")
+    countries = "".join(f"<RouteCountry><ID>{country}</ID></RouteCountry>" for country in route)
+    text = re.sub(r"<Itinerary>.*?</Itinerary>", f"<Itinerary>{countries}</Itinerary>", text, flags=re.S)
+    return demo.signed(text.replace("ACB-2026-TR-004417", reference).encode("utf-8"), "AA/customs")
+
+
+def _transit(demo: Demo) -> Outcome:
+    body = demo.send({"document": _transit_declaration(demo, ("AA", "CC", "BB"), "ACB-2026-TR-004501")})
+    final = demo.wait(body["message_id"])
+    record = demo.get(f"{demo.urls['gateway']}/v1/messages/{body['message_id']}", headers=demo.operator())
+    legs = [f"{delivery['receiver']}:{delivery['status']}" for delivery in record.get("deliveries", [])]
+    receipt = final.get("receipt") or {}
+    verified = " receipt-verified" if receipt.get("verified") else ""
+    return Outcome(f"{record.get('status')} {' '.join(legs)}{verified}", [
+        gettext("message {id}: one envelope to {receivers}").format(
+            id=body["message_id"], receivers=", ".join(record.get("receivers") or [])),
+        *(gettext("{country}: {status}, its own signed receipt verified by the gateway").format(
+            country=delivery["receiver"], status=delivery["status"]) for delivery in record.get("deliveries", [])),
+        gettext("BB's receipt verified by AA itself: {verified}").format(
+            verified=gettext("yes") if receipt.get("verified") else gettext("no")),
+    ])
+
+
+def _transit_uncovered(demo: Demo) -> Outcome:
+    answer = _answer(demo.send({"document": _transit_declaration(demo, ("AA", "EE", "BB"), "ACB-2026-TR-004502")}))
+    outcome = _rejected(answer)
+    outcome.lines.insert(0, gettext("the route crosses EE, which has no agreement with AA; nothing is delivered to "
+                                    "BB either"))
+    return outcome
 
 
 def _soap_texts(root: Any, local: str) -> list[str]:
@@ -497,28 +544,39 @@ SCENARIOS: tuple[Scenario, ...] = (  # title, what happens and why: marked here 
              N_("Mutual recognition is per issuer and per document type (Art. 8): trust is specific, not "
                 "blanket."),
              "REJECTED TRUST-ISSUER-NOT-AUTHORISED", _unauthorised),
-    Scenario(7, N_("Issuer revoked"),
+    Scenario(7, N_("A transit declaration along its route"),
+             N_("Landlocked AA's customs declares goods in transit to BB through CC; AA's single window sends it "
+                "once, and the gateway delivers it to CC and to BB, each on its own."),
+             N_("Mutual recognition along a corridor (Art. 8): every country on the route receives the declaration "
+                "before the goods arrive, checks it with its own trust and answers its own signed receipt."),
+             "ACKNOWLEDGED CC:ACKNOWLEDGED BB:ACKNOWLEDGED receipt-verified", _transit),
+    Scenario(8, N_("A route through a country without an agreement"),
+             N_("The same declaration routed through EE, with which AA has no agreement."),
+             N_("Agreements are explicit for every flow: one country on the route that is not covered refuses the "
+                "whole declaration, and the answer names it."),
+             "REJECTED GW-NO-AGREEMENT", _transit_uncovered),
+    Scenario(9, N_("Issuer revoked"),
              N_("AA revokes its customs authority's certificate (new CRL, trust list reissued), then that "
                 "authority signs a customs declaration."),
              N_("Recognition is revocable: a country withdraws trust and its partners see it at the next "
                 "document."),
              "REJECTED TRUST-CERT-REVOKED", _revoked),
-    Scenario(8, N_("A third country nobody recognises"),
-             N_("A chamber of commerce of country CC, which has no agreement with BB, signs the document."),
+    Scenario(10, N_("A third country nobody recognises"),
+             N_("A chamber of commerce of country DD, which has no agreement with BB, signs the document."),
              N_("Transboundary trust is chosen explicitly: a valid signature from an unrecognised country is "
                 "not enough."),
              "REJECTED TRUST-CHAIN-UNTRUSTED", _third_country),
-    Scenario(9, N_("Identical resend"),
+    Scenario(11, N_("Identical resend"),
              N_("The first message's exact bytes are submitted again."),
              N_("Duplicates are caught: the same answer comes back and BB's application sees the document "
                 "once."),
              "HTTP 200 same-answer delivered-once", _resend),
-    Scenario(10, N_("Receiver offline"),
+    Scenario(12, N_("Receiver offline"),
              N_("BB's single window is stopped while AA sends; then it comes back."),
              N_("Store and forward: an accepted message is never lost; the gateway retries until it is "
                 "delivered."),
              "WAITING_FOR_RETRY then ACKNOWLEDGED receipt-verified", _offline),
-    Scenario(11, N_("An ePhyto certificate through the hub interface"),
+    Scenario(13, N_("An ePhyto certificate through the hub interface"),
              N_("AA's NPPO system, built for the IPPC ePhyto hub, validates a real-shape SPS certificate with "
                 "the hub's report form and delivers it with the hub's own SOAP call, identified by its TLS "
                 "client certificate; BB runs a ptx single window, so the gateway forwards it there."),

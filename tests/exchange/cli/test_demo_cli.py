@@ -17,7 +17,7 @@ def test_list() -> None:
     result = subprocess.run([PTX, "demo", "--list"], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0
     lines = [line for line in result.stdout.splitlines() if line.strip()]
-    assert len(lines) == 11 and lines[2].startswith(" 3. One byte changed after signing")
+    assert len(lines) == 13 and lines[2].startswith(" 3. One byte changed after signing")
 
 
 def test_the_whole_demo_matches_every_expectation() -> None:
@@ -25,7 +25,7 @@ def test_the_whole_demo_matches_every_expectation() -> None:
     summary = json.loads(result.stdout)
     mismatched = [row for row in summary["scenarios"] if not row["matched"]]
     assert result.returncode == 0 and not mismatched, mismatched
-    assert summary["matched"] == summary["total"] == 11
+    assert summary["matched"] == summary["total"] == 13
     print(f"demo took {summary['seconds']} s")  # the issue asks for at most 60 s; bench-like figure, not asserted
 
 
@@ -54,8 +54,8 @@ def play(lang: str, *extra: str) -> subprocess.CompletedProcess[str]:
 
 
 @pytest.mark.parametrize(("lang", "script", "summary", "exporter"), [
-    ("zh", _CJK, "11 个结果中有 11 个符合预期", "金穗食品有限公司"),
-    ("ru", _CYRILLIC, "совпало 11 из 11 результатов", "ООО «Золотая нива»"),
+    ("zh", _CJK, "13 个结果中有 13 个符合预期", "金穗食品有限公司"),
+    ("ru", _CYRILLIC, "совпало 13 из 13 результатов", "ООО «Золотая нива»"),
 ])
 def test_the_whole_demo_in_chinese_and_russian(lang: str, script: re.Pattern[str], summary: str,
                                                exporter: str) -> None:
@@ -70,7 +70,7 @@ def test_the_whole_demo_in_chinese_and_russian(lang: str, script: re.Pattern[str
     # the first certificate carries the exporter's name in the room's language, and BB holds it as signed
     assert re.search(rf"> .*[:：] ?{re.escape(exporter)}$", result.stdout, flags=re.MULTILINE)
     rows = [line for line in result.stdout.splitlines() if line.startswith("│")]
-    assert len(rows) == 11
+    assert len(rows) == 13
     widths = {wcswidth(row) for row in rows}
     assert len(widths) == 1, "the table's rows differ in display width"
     assert {len(row.split("│")) for row in rows} == {7}

@@ -148,7 +148,14 @@ def _raise_refused_imports(path: str) -> None:
 
 def compiled_schema(path: str | os.PathLike[str]) -> etree.XMLSchema:
     """The compiled XSD at ``path`` (imports and includes resolved from local files), cached per thread."""
-    schemas: dict[str, etree.XMLSchema] = _cache.__dict__.setdefault("schemas", {})
+    try:
+        schemas: dict[str, etree.XMLSchema] = _cache.schemas
+    except AttributeError:
+        schemas = _cache.schemas = {}
+    given = os.fspath(path)
+    schema = schemas.get(given)  # an absolute path as given: no abspath (a getcwd call) per document
+    if schema is not None:
+        return schema
     key = _file_key(path)
     schema = schemas.get(key)
     if schema is None:
@@ -161,6 +168,8 @@ def compiled_schema(path: str | os.PathLike[str]) -> etree.XMLSchema:
             raise ConfigurationError(f"{key}: {exc}", code=Code.SCHEMA_LOAD_FAILED) from exc
         _raise_refused_imports(key)
         schemas[key] = schema
+    if os.path.isabs(given):  # a relative path means another file after a chdir: looked up by abspath each time
+        schemas[given] = schema
     return schema
 
 
@@ -239,8 +248,15 @@ def compiled_rules(path: str | os.PathLike[str]) -> Rules:
     XSLT 1 rules are cached per thread; XSLT 2/3 rules once per process (the engine process is shared) and by the
     file's size and modification time, so an edited rules file is compiled again.
     """
+    try:
+        rules: dict[str, Rules] = _cache.rules
+    except AttributeError:
+        rules = _cache.rules = {}
+    given = os.fspath(path)
+    compiled = rules.get(given)  # an absolute path as given (see compiled_schema)
+    if compiled is not None:
+        return compiled
     key = _file_key(path)
-    rules: dict[str, Rules] = _cache.__dict__.setdefault("rules", {})
     compiled = rules.get(key)
     if compiled is not None:
         return compiled
@@ -262,6 +278,8 @@ def compiled_rules(path: str | os.PathLike[str]) -> Rules:
     if binding is QueryBinding.XSLT1:
         compiled = _xslt1_rules(key, tree)
         rules[key] = compiled
+        if os.path.isabs(given):
+            rules[given] = compiled
         return compiled
     from exchange._xslt2 import load_xslt2_rules
 

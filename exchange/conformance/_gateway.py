@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from exchange import sign_request
-from exchange.conformance._material import Material, Messages, now
+from exchange.conformance._material import ROUTE_TYPE, UNKNOWN_RECEIVER, Material, Messages, now
 from exchange.conformance._model import SCENARIOS, Result
 from exchange.conformance._play import Log, fail, not_applicable, play
 from exchange.conformance._probe import Delivery, Probe
@@ -189,6 +189,8 @@ class GatewaySuite:
             ("gateway.unsigned-envelope", self.unsigned_envelope),
             ("gateway.wrong-envelope-signer", self.wrong_signer),
             ("gateway.retry-keeps-message-id", self.retry),
+            ("gateway.transit-receiver-unknown", self.transit_unknown),
+            ("gateway.route-deliveries", self.route_deliveries),
             ("gateway.not-forwarded", self.not_forwarded),
         ):
             results.append(play(SCENARIOS[scenario_id], scenario_id, body))
@@ -262,6 +264,40 @@ class GatewaySuite:
     def payload_mismatch(self, log: Log) -> str:
         return self.faulty(log, "payload-mismatch", (422,), lambda code: code == "GW-PAYLOAD-MISMATCH",
                            "GW-PAYLOAD-MISMATCH")
+
+    def _route_flows(self) -> None:
+        if ROUTE_TYPE not in self.country.flow_types(self.target.receiver, self.material.catalogue, now()):
+            raise not_applicable(f"no agreement lets {ROUTE_TYPE} flow from {self.country.code} to "
+                                 f"{self.target.receiver}")
+
+    def transit_unknown(self, log: Log) -> str:
+        self._route_flows()
+        made = self.messages.route(UNKNOWN_RECEIVER, self.target.receiver)
+        return self.refused_with(log, made.envelope, made.message_id, (403,),
+                                 lambda code: code == "GW-RECEIVER-UNKNOWN", "GW-RECEIVER-UNKNOWN", made.what)
+
+    def route_deliveries(self, log: Log) -> str:
+        self._route_flows()
+        made = self.messages.route(self.target.receiver)
+        self.accepted(log, made.envelope, made.message_id, made.what)
+        self.delivered(log, made.envelope, made.message_id)
+        record = self.status(log, made.message_id, "ACKNOWLEDGED")
+        deliveries = record.get("deliveries")
+        if not isinstance(deliveries, list) or [(d.get("receiver"), d.get("status")) for d in deliveries
+                                                if isinstance(d, dict)] != [(self.target.receiver, "ACKNOWLEDGED")]:
+            raise fail(f"the record's deliveries are {deliveries!r}, expected one ACKNOWLEDGED delivery to "
+                       f"{self.target.receiver}")
+        response = self.read(log, f"/{made.message_id}/receipt?receiver={self.target.receiver}")
+        if response.status_code != 200:
+            raise fail(f"the receiver's receipt (?receiver={self.target.receiver}) could not be read: "
+                       f"{response.status_code}")
+        check = self.material.check_receipt(response.content, envelope=made.envelope, message_id=made.message_id,
+                                            receiver=self.target.receiver)
+        if not check.verified:
+            raise fail("the receiver's receipt does not verify: "
+                       + "; ".join(f"{f.code}: {f.message}" for f in check.findings))
+        return (f"202, delivered; the record has one delivery per receiver ({self.target.receiver}: ACKNOWLEDGED) "
+                "and that receiver's receipt verifies")
 
     def unsigned_envelope(self, log: Log) -> str:
         return self.faulty(log, "unsigned", (401,), lambda code: code.startswith(("SIG-", "GW-SENDER")),

@@ -15,6 +15,7 @@ one way to do one thing, no crypto of the kit's own.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -49,6 +50,8 @@ from exchange import (
 _EXCHANGE_TYPES = frozenset({"envelope", "receipt", "rejection", "trust-list"})
 #: a receiver id no agreement names
 UNKNOWN_RECEIVER = "QQ"
+#: the document type with a route (a transit declaration), for the scenarios with several receivers
+ROUTE_TYPE = "customs-declaration"
 
 
 def now() -> datetime:
@@ -141,26 +144,48 @@ class Material:
         document: bytes,
         *,
         type_id: str,
-        receiver: str,
+        receiver: str | tuple[str, ...],
         message_id: str | None = None,
         signer: Credential | None = None,
         sign: bool = True,
         created: datetime | None = None,
     ) -> tuple[str, bytes]:
-        """(message id, envelope bytes) around ``document`` from the tester's country to ``receiver``, signed by
-        the tester's node (or ``signer``), unsigned when ``sign`` is False."""
+        """(message id, envelope bytes) around ``document`` from the tester's country to ``receiver`` (or to each of
+        several, in order: a transit route), signed by the tester's node (or ``signer``), unsigned when ``sign`` is
+        False."""
         doc_type = self.catalogue.get(type_id)
         moment = created or now()
         message_id = message_id or f"ptx-kit-{uuid.uuid4()}"
+        receivers = (receiver,) if isinstance(receiver, str) else receiver
         built = build_envelope(
-            document, sender=self.country.party, receiver=Party(receiver), document_type=type_id,
+            document, sender=self.country.party, receiver=[Party(r) for r in receivers], document_type=type_id,
             type_version=doc_type.version, standard=doc_type.namespace, message_id=message_id,
-            agreement_ref=self.country.agreement_ref(receiver, type_id, moment), created=moment,
+            agreement_ref=self.country.agreement_ref(receivers[0], type_id, moment) if len(receivers) == 1 else None,
+            created=moment,
         )
         if not sign:
             return message_id, built
         credential = signer or self.country.node
         return message_id, sign_document(built, credential.key, credential.signing_chain)
+
+    def route_document(self, route: tuple[str, ...], issuer: str) -> bytes:
+        """The catalogue's transit declaration sample (itinerary AA, CC, BB) with ``route`` as its itinerary: the
+        tester's country first, then the route's countries, the offices and countries renamed to match; signed by
+        ``issuer``."""
+        text = (self.catalogue.get(ROUTE_TYPE).folder / "samples/valid/transit-route.xml").read_text(encoding="utf-8")
+        if len(route) == 2:  # no transit country: drop CC's office and its place on the route
+            text = re.sub(r"\s*<TransitCustomsOffice>\s*<ID>CC000210</ID>.*?</TransitCustomsOffice>", "", text,
+                          flags=re.S)
+            text = re.sub(r"\s*<RouteCountry><ID>CC</ID>.*?</RouteCountry>", "", text)
+        places = {"AA": route[0], "BB": route[-1], **({"CC": route[1]} if len(route) > 2 else {})}
+        for sample in places:  # placeholders first, so a code of the route may be one of the sample's
+            text = re.sub(rf"<(ID|CountryID|OriginCountryID|NationalityCountryID)>{sample}(0\d*)?</",
+                          rf"<\1>@{sample}@\2</", text)
+        for sample, code in places.items():
+            text = text.replace(f"@{sample}@", code)
+        text = text.replace("ACB-2026-TR-004417", f"KIT-TR-{uuid.uuid4().hex[:10]}")
+        signer = self.country.workspace.authority(self.country.code, issuer)
+        return sign_document(text.encode("utf-8"), signer.key, signer.signing_chain)
 
     def check_receipt(self, body: bytes, *, envelope: bytes, message_id: str, receiver: str) -> ReceiptCheck:
         """The library's receipt verifier with the tester's own view of ``receiver`` (its package)."""
@@ -262,5 +287,19 @@ class Messages:
                                                       sign=sign)
         return Made(message_id, envelope, what)
 
+    def several_without_route(self) -> Made:
+        """A certificate of origin (a type without a route) in an envelope to the receiver and one more country."""
+        document = self.material.document(self.TYPE, self.issuer(self.TYPE))
+        message_id, envelope = self.material.envelope(document, type_id=self.TYPE,
+                                                      receiver=(self.receiver, UNKNOWN_RECEIVER))
+        return Made(message_id, envelope, f"{self.TYPE} to {self.receiver} and {UNKNOWN_RECEIVER}, with no route")
 
-__all__ = ["UNKNOWN_RECEIVER", "Country", "Made", "Material", "Messages", "now", "tamper"]
+    def route(self, *after: str) -> Made:
+        """A transit declaration of the tester's customs whose route is the tester's country then ``after``, in an
+        envelope to every country after the origin."""
+        document = self.material.route_document((self.country.code, *after), self.issuer(ROUTE_TYPE))
+        message_id, envelope = self.material.envelope(document, type_id=ROUTE_TYPE, receiver=tuple(after))
+        return Made(message_id, envelope, f"{ROUTE_TYPE} with route {' -> '.join((self.country.code, *after))}")
+
+
+__all__ = ["ROUTE_TYPE", "UNKNOWN_RECEIVER", "Country", "Made", "Material", "Messages", "now", "tamper"]

@@ -158,6 +158,10 @@ SCENARIOS: Mapping[str, Scenario] = _scenarios(
              N_("a PTX-Delivery header signed for another message id or other bytes is refused (401)")),
     Scenario("node.delivery-stale", _N, ("P-DLV-3",),
              N_("a PTX-Delivery header signed outside the clock skew window is refused (401)")),
+    Scenario("node.several-receivers-without-route", _N, ("P-ROUTE-3", "P-RCPT-4"),
+             N_("an envelope to several receivers for a document without a route is rejected")),
+    Scenario("node.transit-receiver", _N, ("P-ROUTE-6",),
+             N_("a node that is one of several receivers on a route accepts for itself with its own receipt")),
     # --- the kit plays a sending node and the receiver's inbox towards a gateway --------------------------
     Scenario("gateway.valid", _G, ("P-ENV-1", "P-ENV-2", "P-ENV-4", "P-ENV-5", "P-SIG-1", "P-SIG-2", "P-GW-1", "P-GW-2",
                                    "P-GW-3", "P-GW-4", "P-GW-5", "P-DLV-1", "P-STATUS-1", "P-STATUS-2", "P-RCPT-1"),
@@ -183,6 +187,10 @@ SCENARIOS: Mapping[str, Scenario] = _scenarios(
              N_("an envelope signed by a key other than the sender's registered node key is refused")),
     Scenario("gateway.retry-keeps-message-id", _G, ("P-RETRY-1", "P-RETRY-2", "P-ENV-3"),
              N_("after the receiver answers 503, the gateway delivers again: the same bytes, the same message id")),
+    Scenario("gateway.transit-receiver-unknown", _G, ("P-ROUTE-4", "P-GW-6", "P-REJ-1"),
+             N_("a transit declaration whose route crosses a country the gateway does not know is refused whole")),
+    Scenario("gateway.route-deliveries", _G, ("P-ROUTE-5",),
+             N_("a declaration with a route is delivered and tracked per receiver, each with its own receipt")),
     Scenario("gateway.not-forwarded", _G, ("P-GW-7",),
              N_("no refused submission ever reaches the receiver's inbox")),
 )

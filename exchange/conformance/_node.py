@@ -17,9 +17,9 @@ from functools import partial
 import httpx
 
 from exchange import DELIVERY_HEADER, Credential, ReceiptStatus, sign_delivery
-from exchange.conformance._material import Material, Messages, now
+from exchange.conformance._material import ROUTE_TYPE, UNKNOWN_RECEIVER, Material, Messages, now
 from exchange.conformance._model import SCENARIOS, Result, Target
-from exchange.conformance._play import Log, fail, play
+from exchange.conformance._play import Log, fail, not_applicable, play
 
 XML = {"content-type": "application/xml"}
 #: outside the node's clock skew window (docs/protocol.md P-DLV-3: at most 5 minutes)
@@ -143,6 +143,8 @@ class NodeSuite:
             ("node.delivery-wrong-key", self.wrong_key),
             ("node.delivery-other-message", self.other_message),
             ("node.delivery-stale", self.stale),
+            ("node.several-receivers-without-route", self.several_without_route),
+            ("node.transit-receiver", self.transit_receiver),
         ):
             results.append(play(SCENARIOS[scenario_id], scenario_id, body))
         return results
@@ -207,6 +209,21 @@ class NodeSuite:
 
     def unknown_receiver(self, log: Log) -> str:
         return self.faulty(log, "unknown-receiver", lambda code: code.startswith("NODE-"), "a NODE-* code")
+
+    def several_without_route(self, log: Log) -> str:
+        made = self.messages.several_without_route()
+        return self.rejected(log, made.envelope, made.message_id, lambda code: code == "NODE-ROUTE-MISMATCH",
+                             "NODE-ROUTE-MISMATCH", what=made.what)
+
+    def transit_receiver(self, log: Log) -> str:
+        if ROUTE_TYPE not in self.country.flow_types(self.target.country, self.material.catalogue, now()):
+            raise not_applicable(f"no agreement lets {ROUTE_TYPE} flow from {self.country.code} to "
+                                 f"{self.target.country}")
+        made = self.messages.route(UNKNOWN_RECEIVER, self.target.country)
+        response = self.deliver(log, made.envelope, made.message_id, what=made.what)
+        self.receipt(log, response, made.envelope, made.message_id, ReceiptStatus.RECEIVED)
+        return (f"200 with its own RECEIVED receipt, one of the route's two receivers (the other, "
+                f"{UNKNOWN_RECEIVER}, is not its concern)")
 
     def payload_mismatch(self, log: Log) -> str:
         return self.faulty(log, "payload-mismatch", lambda code: code == "NODE-PAYLOAD-MISMATCH",

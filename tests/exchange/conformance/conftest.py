@@ -1,6 +1,6 @@
 """Party folders for the conformance tests, and our own services as real processes on them.
 
-One network is made once per module (``ptx init``'s layout) with AA's customs authority revoked, so the revoked
+One network is made once per module (``ptx init``'s layout) with AA's NPPO revoked (not its customs: the transit scenarios need one), so the revoked
 issuer scenarios apply; then every party gets its own copy in an unrelated place, as on its own machine. The
 tester holds AA's folder (its own country), BB's folder only where BB is the tester's *own* second country (the
 gateway tests: the kit plays BB's inbox), and the gateway's folder only where it is the tester's *test gateway*
@@ -22,7 +22,7 @@ from exchange._workspace import PARTIES_DIR, Workspace, init_workspace
 from exchange.testing.processes import PTX, free_port, running
 
 FAST = {"PTX_DELIVERY__POLL_INTERVAL": "0.05", "PTX_DELIVERY__BASE_DELAY": "0.1", "PTX_DELIVERY__MAX_DELAY": "0.5"}
-REVOKED = "customs"
+REVOKED = "nppo"  # not customs: the transit scenarios need a customs issuer
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def folders(tmp_path_factory: pytest.TempPathFactory) -> Folders:
     network = tmp_path_factory.mktemp("conformance") / "network"
     moment = datetime.now(UTC)
     init_workspace(network, moment=moment - timedelta(minutes=5))
-    Workspace.open(network).revoke("AA Customs", moment=moment - timedelta(minutes=2))  # published to every party
+    Workspace.open(network).revoke("AA NPPO", moment=moment - timedelta(minutes=2))  # published to every party
     return Folders(network)
 
 

@@ -52,6 +52,9 @@ class DocumentType:
     #: the manifest's ``route``: where a document of this type names the countries it travels through, in order
     #: (origin first), as a location path with the prefix ``doc`` for :attr:`namespace`; None: one receiver only
     route: str | None = None
+    #: the manifest's ``route_sender``: ``origin`` (the route's first country sends to every country after it) or
+    #: ``member`` (a country on the route after the origin sends to every other country on it)
+    route_sender: Literal["origin", "member"] = "origin"
 
     @property
     def qname(self) -> str:
@@ -137,6 +140,7 @@ def load_document_type(folder: str | os.PathLike[str]) -> DocumentType:
         samples=samples,
         kind=model.kind,
         route=model.route,
+        route_sender=model.route_sender,
     )
 
 

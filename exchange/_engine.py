@@ -718,18 +718,31 @@ class Engine:
                                f"({', '.join(header.receiver_ids)}), but {why}: only a document with a route "
                                "travels to several countries", path="/Envelope/Header/Receiver")]
         findings = []
-        if route[0] != header.sender.identifier:
+        sender = header.sender.identifier
+        if doc_type.route_sender == "member":  # a progress event: from a country on the route to all the others
+            if sender not in route[1:]:
+                findings.append(Finding.of(
+                    mismatch, Step.DOCUMENT_TYPE,
+                    f"the envelope comes from {sender}, which is not on the document's route after its origin "
+                    f"({' -> '.join(route)}): only a country the goods cross reports on them",
+                    path="/Envelope/Header/Sender",
+                ))
+            expected = tuple(country for country in route if country != sender)
+        else:
+            if route[0] != sender:
+                findings.append(Finding.of(
+                    mismatch, Step.DOCUMENT_TYPE,
+                    f"the document's route starts in {route[0]}, but the envelope comes from {sender}: a route's "
+                    "origin is the country that sends it",
+                    path="/Envelope/Header/Sender",
+                ))
+            expected = route[1:]
+        if header.receiver_ids != expected:
             findings.append(Finding.of(
                 mismatch, Step.DOCUMENT_TYPE,
-                f"the document's route starts in {route[0]}, but the envelope comes from "
-                f"{header.sender.identifier}: a route's origin is the country that sends it",
-                path="/Envelope/Header/Sender",
-            ))
-        if header.receiver_ids != route[1:]:
-            findings.append(Finding.of(
-                mismatch, Step.DOCUMENT_TYPE,
-                f"the envelope goes to {', '.join(header.receiver_ids)}, but the document's route after "
-                f"{route[0]} is {', '.join(route[1:]) or 'empty'}: every country on the route, in order, receives it",
+                f"the envelope goes to {', '.join(header.receiver_ids)}, but the document's route "
+                f"({' -> '.join(route)}) says {', '.join(expected) or 'no one'}: every other country on the route, "
+                "in order, receives it",
                 path="/Envelope/Header/Receiver",
             ))
         return findings

@@ -37,6 +37,9 @@ class ManifestModel(BaseModel):
     #: where the document names its route, for a type that travels to several receivers (a transit declaration):
     #: a location path to the country codes in order, origin first, with the prefix ``doc`` for the type's namespace
     route: str | None = None
+    #: who sends a document along its route: ``origin`` (its first country, to every country after it: a transit
+    #: declaration) or ``member`` (any country on it after the origin, to every other one: a progress event)
+    route_sender: Literal["origin", "member"] = "origin"
     samples: list[SampleModel] = Field(default_factory=list)
 
     @field_validator("id")

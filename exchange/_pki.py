@@ -444,7 +444,7 @@ DEMO_AUTHORITIES: tuple[tuple[str, str, tuple[str, ...], Role], ...] = (
         Role.DOCUMENT_SIGNER,
     ),
     ("nppo", "NPPO", ("phytosanitary-certificate", "ephyto-sps-certificate"), Role.DOCUMENT_SIGNER),
-    ("customs", "Customs", ("customs-declaration",), Role.DOCUMENT_SIGNER),
+    ("customs", "Customs", ("customs-declaration", "transit-event"), Role.DOCUMENT_SIGNER),
     ("single-window", "Single Window", ("envelope", "receipt"), Role.NODE),
 )
 

@@ -65,6 +65,7 @@ EXPECTED: dict[str, list[str]] = {
     ],
     "16-transit-route": [
         "AA -> CC, BB", "acknowledged 2/2", "CC  ACKNOWLEDGED", "BB  ACKNOWLEDGED", "receipt of CC: verified by AA",
+        "CC -> AA, BB",
         "routing: GW-NO-AGREEMENT", "to EE", "EE's inbox is empty", "stopped gateway, AA, CC, BB, EE",
     ],
     "10-caught-at-the-gateway": [

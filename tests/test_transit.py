@@ -39,7 +39,7 @@ ROUTE_SAMPLE = default_catalogue().get("customs-declaration").folder / "samples/
 def network(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("transit") / "network"
     init_workspace(path, moment=datetime.now(UTC) - timedelta(minutes=5), countries=["AA", "CC", "BB", "EE"],
-                   agreements=[("AA", "CC"), ("AA", "BB"), ("BB", "EE")])
+                   agreements=[("AA", "CC"), ("AA", "BB"), ("BB", "CC"), ("BB", "EE")])
     return path
 
 
@@ -136,6 +136,22 @@ def test_a_route_of_three_countries(network: Path, tmp_path: Path) -> None:
         outbox = wait_for(f"{aa}/v1/outbox/{message_id}", lambda b: (b["receipt"] or {}).get("verified"))
         assert outbox["status"] == "ACKNOWLEDGED"
 
+        # CC reports that the goods entered CC: a signed progress event to every other country on the route
+        event = default_catalogue().get("transit-event").folder / "samples/valid/entered-transit-country.xml"
+        cc_customs = Workspace.open(network).authority("CC", "customs")
+        signed_event = sign_document(event.read_bytes(), cc_customs.key, list(cc_customs.signing_chain)).decode()
+        posted = httpx.post(f"{cc}/v1/outbox", json={"document": signed_event, "to": "BB"}, timeout=30)
+        assert posted.status_code == 201 and posted.json()["gateway"]["http_status"] == 202, posted.text
+        event_id = posted.json()["message_id"]
+        record = wait_for(f"{gateway}/v1/messages/{event_id}", lambda b: b["status"] == "ACKNOWLEDGED",
+                          headers=operator)
+        assert record["sender"] == "CC" and record["receivers"] == ["AA", "BB"]
+        for node in (aa, bb):  # the origin and the destination both see where the goods are
+            assert event_id in [item["message_id"] for item in httpx.get(f"{node}/v1/inbox").json()["items"]]
+        # only a country the goods cross reports on them: AA, the origin, cannot send the event
+        from_origin = httpx.post(f"{aa}/v1/outbox", json={"document": signed_event, "to": "BB"}, timeout=30)
+        assert from_origin.status_code == 422 and from_origin.json()["code"] == "INPUT-FIELD-INVALID"
+
         # a route through EE, with which AA has no agreement: the whole message is refused, naming EE
         refused = httpx.post(f"{aa}/v1/outbox", json={"document": declaration(network, ("AA", "EE", "BB"), "TR-2"),
                                                       "to": "BB"}, timeout=30)
@@ -144,7 +160,7 @@ def test_a_route_of_three_countries(network: Path, tmp_path: Path) -> None:
         routing = next(c for c in gateway_answer["answer"]["checks"] if c["name"] == "routing")
         [finding] = routing["findings"]
         assert finding["code"] == "GW-NO-AGREEMENT" and "to EE" in finding["message"]
-        assert len(httpx.get(f"{bb}/v1/inbox").json()["items"]) == 1  # nothing reached BB
+        assert len(httpx.get(f"{bb}/v1/inbox").json()["items"]) == 2  # the declaration and the event: nothing new
 
         # the envelope must match the route: AA's own node refuses a receiver off the route
         off_route = httpx.post(f"{aa}/v1/outbox", json={"document": declaration(network, ident="TR-3"), "to": "EE"},

@@ -7,7 +7,7 @@ begin 16 "Transit: one declaration, every country on the route" \
   "Art. 8 mutual recognition along a corridor: each transit country relies on the declaration before the goods arrive, because it checks it with its own trust."
 
 step "Four countries: landlocked AA, transit country CC, destination BB, and EE. AA has agreements with CC and BB, not with EE."
-shell 0 "ptx init --countries AA,CC,BB,EE --agreements AA-CC,AA-BB,BB-EE | grep created"
+shell 0 "ptx init --countries AA,CC,BB,EE --agreements AA-CC,AA-BB,BB-CC,BB-EE | grep created"
 start_services
 
 step "AA's customs signs a transit declaration whose itinerary is AA -> CC -> BB, and AA's single window sends it."
@@ -28,6 +28,19 @@ step "Verify the transit country's receipt as AA does, with AA's own folder."
 ok ptx status "$ID" --receipt CC --out cc-receipt.xml
 seen "receipt of CC: verified by AA" "RECEIVED"
 saw "The receipt is signed by CC's node and names this message and the SHA-256 of the envelope: CC cannot later deny it."
+
+step "The goods reach CC's Mountain Pass office: CC's customs reports it to the rest of the route."
+ok cp "$REPO_DIR/schemas/transit-event/samples/valid/entered-transit-country.xml" entered.xml
+ok ptx sign entered.xml --as CC/customs
+ok ptx send entered.signed.xml --from CC --to BB --wait
+seen ": ACCEPTED" "ACKNOWLEDGED"
+EVENT=$(message_id)
+ok ptx status "$EVENT"
+seen "CC -> AA, BB" "acknowledged 2/2"
+ok ptx inbox AA
+seen "$EVENT"
+saw "A signed progress event, checked like any message: CC is on the route, so it goes to AA and BB, and the" \
+  "destination knows where the goods are before they arrive."
 
 step "The same goods routed through EE, which no agreement with AA covers."
 shell 0 "sed -e 's|<ID>CC</ID>|<ID>EE</ID>|' -e 's|CC000210|EE000210|' -e 's|ACB-2026-TR-004417|ACB-2026-TR-004418|' transit-route.xml > via-ee.xml"

@@ -105,11 +105,14 @@ class Country:
 
     def flow_types(self, receiver: str, catalogue: Catalogue, moment: datetime) -> tuple[str, ...]:
         """The trade document types an agreement in force lets flow from this country to ``receiver``, that the
-        catalogue has a sample input for."""
+        catalogue has a sample input for. Not a type sent by a country on a route to the others (a transit progress
+        event): its sample is another country's report, which the tester's country cannot send."""
         view = self.parties.view(moment=moment)
         types = []
         for doc_type in catalogue:
             if doc_type.id in _EXCHANGE_TYPES or not (doc_type.folder / "input.yaml").is_file():
+                continue
+            if doc_type.route_sender == "member":
                 continue
             if view.agreements_for(self.code, receiver, doc_type.id):
                 types.append(doc_type.id)

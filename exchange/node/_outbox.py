@@ -336,17 +336,22 @@ class Outbox:
         origin, in order; ``to`` must then be one of them (the destination, usually)."""
         if type_id not in self._catalogue:
             return (to,)
-        route = route_of(parse_xml(document, limits=self._limits), self._catalogue.get(type_id))
+        doc_type = self._catalogue.get(type_id)
+        route = route_of(parse_xml(document, limits=self._limits), doc_type)
         if not route:
             return (to,)
-        if route[0] != self.country or to not in route[1:]:
+        if doc_type.route_sender == "member":  # a progress event: from a country on the route to all the others
+            receivers = tuple(country for country in route if country != self.country)
+            sender_ok, rule = self.country in route[1:], "from a country on it after the origin to every other one"
+        else:
+            receivers, sender_ok, rule = route[1:], route[0] == self.country, "from its origin to every country after it"
+        if not sender_ok or to not in receivers:
             raise InputError(
-                f"the {type_id}'s route is {' -> '.join(route)}: it is sent from its origin ({route[0]}) to every "
-                f"country after it, and {to} is {'the origin' if to == route[0] else 'not on it'}"
-                + ("" if route[0] == self.country else f"; this single window is {self.country}'s"),
+                f"the {type_id}'s route is {' -> '.join(route)}: it is sent {rule}; this single window is "
+                f"{self.country}'s and {to} is {'on it' if to in receivers else 'not one of its receivers'}",
                 code=Code.INPUT_FIELD_INVALID,
             )
-        return route[1:]
+        return receivers
 
     def _agreement(self, receiver: str, type_id: str, moment: Any) -> str | None:
         allowing = self._parties.view(moment=moment).agreements_for(self.country, receiver, type_id)

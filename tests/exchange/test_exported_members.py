@@ -24,7 +24,7 @@ def test_all_exports_exist_and_are_public() -> None:
 
 def test_no_public_module_is_exposed() -> None:
     public_modules = [n for n, m in vars(exchange).items() if inspect.ismodule(m) and not n.startswith("_")]
-    assert set(public_modules) <= {"cli", "node", "services", "testing", "validator"}, public_modules  # subpackages, once imported
+    assert set(public_modules) <= {"cli", "conformance", "node", "services", "testing", "validator"}, public_modules  # subpackages, once imported
 
 
 def test_every_exported_error_carries_a_code() -> None:

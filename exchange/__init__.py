@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         Step,
         Timings,
         route_of,
+        route_receivers,
     )
     from exchange._envelope import (
         EnvelopeHeader,
@@ -214,6 +215,7 @@ _LAZY: dict[str, str] = {
     "tls_connection": "exchange._tls",
     "read_envelope": "exchange._envelope",
     "route_of": "exchange._engine",
+    "route_receivers": "exchange._engine",
     "read_operator_token": "exchange._operator",
     "read_receipt": "exchange._envelope",
     "redact_url": "exchange._redact",
@@ -345,6 +347,7 @@ __all__ = [
     "tls_connection",
     "read_envelope",
     "route_of",
+    "route_receivers",
     "read_operator_token",
     "read_receipt",
     "redact_url",

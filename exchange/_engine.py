@@ -719,24 +719,15 @@ class Engine:
                                "travels to several countries", path="/Envelope/Header/Receiver")]
         findings = []
         sender = header.sender.identifier
-        if doc_type.route_sender == "member":  # a progress event: from a country on the route to all the others
-            if sender not in route[1:]:
-                findings.append(Finding.of(
-                    mismatch, Step.DOCUMENT_TYPE,
-                    f"the envelope comes from {sender}, which is not on the document's route after its origin "
-                    f"({' -> '.join(route)}): only a country the goods cross reports on them",
-                    path="/Envelope/Header/Sender",
-                ))
-            expected = tuple(country for country in route if country != sender)
-        else:
-            if route[0] != sender:
-                findings.append(Finding.of(
-                    mismatch, Step.DOCUMENT_TYPE,
-                    f"the document's route starts in {route[0]}, but the envelope comes from {sender}: a route's "
-                    "origin is the country that sends it",
-                    path="/Envelope/Header/Sender",
-                ))
-            expected = route[1:]
+        allowed, expected = route_receivers(route, sender, doc_type)
+        if not allowed:
+            findings.append(Finding.of(
+                mismatch, Step.DOCUMENT_TYPE,
+                f"the envelope comes from {sender}, but the document's route is {' -> '.join(route)}: it is sent "
+                + ("by a country the goods cross, after the origin" if doc_type.route_sender == "member"
+                   else "by its origin, the country whose customs issues it"),
+                path="/Envelope/Header/Sender",
+            ))
         if header.receiver_ids != expected:
             findings.append(Finding.of(
                 mismatch, Step.DOCUMENT_TYPE,
@@ -843,6 +834,15 @@ class Engine:
 @functools.lru_cache(maxsize=64)
 def _route_path(path: str, namespace: str) -> etree.XPath:
     return etree.XPath(path, namespaces={"doc": namespace})
+
+
+def route_receivers(route: tuple[str, ...], sender: str, doc_type: DocumentType) -> tuple[bool, tuple[str, ...]]:
+    """Whether ``sender`` may send a document with ``route`` along it, and to whom, in order: from its origin to
+    every country after it (``route_sender: origin``, a transit declaration), or from a country on it after the
+    origin to every other one (``member``, a progress event). The engine and the sending node both ask this."""
+    if doc_type.route_sender == "member":
+        return sender in route[1:], tuple(country for country in route if country != sender)
+    return route[0] == sender, route[1:]
 
 
 def route_of(document: etree._ElementTree, doc_type: DocumentType) -> tuple[str, ...]:

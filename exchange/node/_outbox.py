@@ -52,6 +52,7 @@ from exchange import (
     parse_xml,
     read_envelope,
     route_of,
+    route_receivers,
     sign_document,
     verify_receipt,
     verify_rejection,
@@ -340,11 +341,9 @@ class Outbox:
         route = route_of(parse_xml(document, limits=self._limits), doc_type)
         if not route:
             return (to,)
-        if doc_type.route_sender == "member":  # a progress event: from a country on the route to all the others
-            receivers = tuple(country for country in route if country != self.country)
-            sender_ok, rule = self.country in route[1:], "from a country on it after the origin to every other one"
-        else:
-            receivers, sender_ok, rule = route[1:], route[0] == self.country, "from its origin to every country after it"
+        sender_ok, receivers = route_receivers(route, self.country, doc_type)
+        rule = ("from a country on it after the origin to every other one" if doc_type.route_sender == "member"
+                else "from its origin to every country after it")
         if not sender_ok or to not in receivers:
             raise InputError(
                 f"the {type_id}'s route is {' -> '.join(route)}: it is sent {rule}; this single window is "

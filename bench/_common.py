@@ -10,7 +10,6 @@ import asyncio
 import copy
 import math
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -202,15 +201,7 @@ def _free_pair() -> int:
     """A port p with p + 1 free too (``ptx up``'s plan numbers node ports on from the first)."""
     from exchange.testing.processes import free_port
 
-    while True:
-        port = free_port()
-        if port < 65535:
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-                try:
-                    sock.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-            return port
+    return free_port(consecutive=2)
 
 
 def service_commands(

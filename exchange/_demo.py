@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from exchange._i18n import N_, code_message, current, gettext, status_label
+from exchange._ports import free_port
 
 REPO_SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
 _SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -49,12 +49,6 @@ class Scenario:
     play: Callable[[Demo], Outcome]
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 #: The parties whose services the demo starts, each on its own folder, and the countries' nodes among them.
 PARTIES = ("gateway", "AA", "BB", "CC")
 NODES = ("AA", "BB", "CC")
@@ -71,11 +65,11 @@ class Demo:
         self.workspace_path = root / "workspace"
         # AA and BB, and CC: the transit country of AA's transit declarations to BB (scenario 12); EE is a country AA
         # has no agreement with, admitted to the gateway but never started (its node is not needed to be refused)
-        self.ports = {"gateway": _free_port(), "AA": _free_port(), "BB": _free_port(), "CC": _free_port()}
+        self.ports = {"gateway": free_port(), "AA": free_port(), "BB": free_port(), "CC": free_port()}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in self.ports.items()}
         # the gateway's ePhyto hub interface: a second listener of the same gateway process (one store), with mutual
         # TLS, since the hub identifies each NPPO by its TLS client certificate
-        self.ports["hub"] = _free_port()
+        self.ports["hub"] = free_port()
         self.urls["hub"] = f"https://127.0.0.1:{self.ports['hub']}"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self.sent: dict[int, str] = {}

@@ -51,7 +51,7 @@ background my-node-fixed "$PYTHON" my_node.py --folder workspace/parties/BB --po
 ready "$MY_NODE/healthz" my-node-fixed
 ok ptx conformance node "$MY_NODE" --workspace workspace/parties/AA --gateway-workspace workspace/parties/gateway
 seen "pass            node.delivery-unauthenticated" "pass            node.delivery-stale" \
-  "18 passed, 0 failed, 1 not applicable"
+  "20 passed, 0 failed, 1 not applicable"
 ok ptx conformance node "$MY_NODE" --workspace workspace/parties/AA --gateway-workspace workspace/parties/gateway \
   --format html --out conformance.html
 seen "report written to conformance.html"

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from exchange._errors import Code, ConfigurationError, InputError
+from exchange._ports import bindable
 from exchange.cli._app import EXIT_INVALID, EXIT_OK, app
 
 if TYPE_CHECKING:
@@ -59,16 +59,6 @@ def _workspace_dir(option: Path | None) -> Path:
 
 def _ptx() -> list[str]:
     return [sys.executable, "-m", "exchange.cli"]
-
-
-def _port_free(host: str, port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError:
-            return False
-    return True
 
 
 def plan(
@@ -197,7 +187,7 @@ def up(
         init_workspace(root, moment=datetime.now(UTC))
     countries = list(Workspace.open(root).countries)
     services = plan(root, countries, host, gateway_port, node_port, tls=tls)
-    taken = [f"{s.name} ({s.url})" for s in services if not _port_free(host, int(s.url.rsplit(":", 1)[1]))]
+    taken = [f"{s.name} ({s.url})" for s in services if not bindable(int(s.url.rsplit(":", 1)[1]), host)]
     if taken:
         raise ConfigurationError(
             f"port already in use for {', '.join(taken)}: stop what holds it (ptx down?) or choose other ports "

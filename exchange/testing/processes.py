@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,13 +13,11 @@ from pathlib import Path
 
 import httpx
 
+# the tests' and benchmarks' one way to choose a port, re-exported
+from exchange._ports import bindable as bindable
+from exchange._ports import free_port as free_port
+
 PTX = str(Path(sys.executable).parent / "ptx")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_healthy(url: str, process: subprocess.Popen[bytes], *, timeout: float = 30.0) -> None:

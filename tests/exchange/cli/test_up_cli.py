@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from exchange.testing.processes import PTX, free_port
+from exchange.testing.processes import PTX, bindable, free_port
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[3]
@@ -21,9 +20,7 @@ def ptx(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 def test_up_send_status_inbox_down(tmp_path: Path) -> None:
     workspace = str(tmp_path / "ws")
-    gateway_port, node_port = free_port(), free_port()
-    while node_port + 1 == gateway_port or not _free(node_port + 1):
-        node_port = free_port()
+    gateway_port, node_port = free_port(), free_port(consecutive=2)
     ports = ["--gateway-port", str(gateway_port), "--node-port", str(node_port)]
     started = ptx("up", "--detach", "--workspace", workspace, *ports)
     try:
@@ -58,14 +55,5 @@ def test_up_send_status_inbox_down(tmp_path: Path) -> None:
     finally:
         stopped = ptx("down", "--workspace", workspace)
     assert stopped.returncode == 0 and "stopped gateway, AA, BB" in stopped.stdout
-    assert _free(gateway_port) and _free(node_port)
+    assert bindable(gateway_port) and bindable(node_port)
 
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the services bind; ignores TIME_WAIT
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import socket
 import subprocess
 from pathlib import Path
 
@@ -26,9 +25,7 @@ def ptx(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
 
 def test_up_tls_send_status_inbox_down(tmp_path: Path) -> None:
     workspace = str(tmp_path / "ws")
-    gateway_port, node_port = free_port(), free_port()
-    while node_port + 1 == gateway_port or not _free(node_port + 1):
-        node_port = free_port()
+    gateway_port, node_port = free_port(), free_port(consecutive=2)
     gateway, bb = f"https://127.0.0.1:{gateway_port}", f"https://127.0.0.1:{node_port + 1}"
     started = ptx("up", "--tls", "--detach", "--workspace", workspace, "--gateway-port", str(gateway_port),
                   "--node-port", str(node_port))
@@ -68,12 +65,3 @@ def test_up_tls_send_status_inbox_down(tmp_path: Path) -> None:
         stopped = ptx("down", "--workspace", workspace)
     assert stopped.returncode == 0 and "stopped gateway, AA, BB" in stopped.stdout
 
-
-def _free(port: int) -> bool:
-    with socket.socket() as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True

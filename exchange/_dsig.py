@@ -194,6 +194,8 @@ class SignatureCheck:
     ``chain`` come from KeyInfo and are untrusted until the trust evaluation says otherwise.
     ``signed_content`` is what the signature covers (the exclusive-C14N bytes that were digested, the
     signature itself removed); it is None unless ``valid``, and it is the only thing a caller may use.
+    ``signed_root`` is the Clark name of its root element (the reference is the whole document), so a caller that
+    needs only the signed document's type does not parse it again.
     """
 
     valid: bool
@@ -203,6 +205,7 @@ class SignatureCheck:
     signature_method: SignatureMethod | None = None
     digest_method: DigestMethod | None = None
     signed_content: bytes | None = None
+    signed_root: str | None = None
 
     @property
     def codes(self) -> tuple[str, ...]:
@@ -488,6 +491,7 @@ def _verify_tree(
         signature_method=method,
         digest_method=digest_method,
         signed_content=content,
+        signed_root=root.tag if isinstance(root.tag, str) else None,
     )
 
 

@@ -316,17 +316,24 @@ class _Locator:
         self._tree = tree
         self._repeated: dict[tuple[etree._Element, str], bool] = {}
         self._namespaces: dict[str, str] | None = None
-        self._lines: list[bytes] | None = data.split(b"\n") if data is not None and _is_utf8(data) else None
+        self._data = data
+        self._lines: list[bytes] | None = None  # split when a column is first asked for: most documents never are
+
+    def _source_lines(self) -> list[bytes] | None:
+        if self._lines is None and self._data is not None and _is_utf8(self._data):
+            self._lines = self._data.split(b"\n")
+        return self._lines
 
     def column(self, element: etree._Element) -> int | None:
         """The column of an element's start tag, looked up in the source text (lxml keeps only the line)."""
         line = element.sourceline
-        if self._lines is None or not line or line > len(self._lines):
+        lines = self._source_lines()
+        if lines is None or not line or line > len(lines):
             return None
         qname = etree.QName(element)
         prefix = element.prefix
         name = (f"{prefix}:{qname.localname}" if prefix else qname.localname).encode()
-        text = self._lines[line - 1]
+        text = lines[line - 1]
         at = 0
         while True:
             found = text.find(b"<" + name, at)
@@ -461,7 +468,7 @@ TREE_FIRST_MAX_BYTES = 16 * 1024
 
 
 def _schema_findings(schema: etree.XMLSchema, tree: etree._ElementTree, limits: XmlLimits = DEFAULT_LIMITS,
-                     *, size: int | None = None) -> list[Finding]:
+                     *, data: bytes | None = None) -> list[Finding]:
     """XSD findings, at a cost linear in the document whatever it holds.
 
     The document is validated as a stream first (:func:`~exchange._xml.stream_schema_errors`), which stops
@@ -470,7 +477,8 @@ def _schema_findings(schema: etree.XMLSchema, tree: etree._ElementTree, limits: 
     tree mode, whose per-error cost grows with the preceding siblings but is now paid at most that many times,
     for the line and path of each. The verdict is invalid if either pass finds an error.
 
-    A small document (``size``, the length of the bytes parsed, at most :data:`TREE_FIRST_MAX_BYTES`) is
+    ``data`` are the bytes ``tree`` was parsed from, when the caller has them: the stream reads them instead of a
+    serialisation of the tree. A small document (``data`` of at most :data:`TREE_FIRST_MAX_BYTES`) is
     validated in tree mode first, as ``xmllint --schema`` does: valid, or at most
     :data:`MAX_FINDINGS_PER_CHECK` errors, and that one pass is all (no serialisation, second parse and second
     validation: 0.28 ms of a 10 KB certificate's 0.65 ms). The stream bounds little at that size (it counts
@@ -481,13 +489,13 @@ def _schema_findings(schema: etree.XMLSchema, tree: etree._ElementTree, limits: 
     validated again), so the findings are the same either way.
     """
     errors: list[Any] | None = None
-    if size is not None and size <= TREE_FIRST_MAX_BYTES:
+    if data is not None and len(data) <= TREE_FIRST_MAX_BYTES:
         if schema.validate(tree):
             return []
         errors = list(schema.error_log)
         if len(errors) <= MAX_FINDINGS_PER_CHECK:
             return _located_schema_findings(errors, tree)
-    streamed, stopped = stream_schema_errors(tree, schema, keep=MAX_FINDINGS_PER_CHECK, limits=limits)
+    streamed, stopped = stream_schema_errors(tree, schema, keep=MAX_FINDINGS_PER_CHECK, limits=limits, data=data)
     unlocated = [Finding.of(_schema_code(type_name, message), CHECK_SCHEMA, _CLARK.sub("", message).strip())
                  for type_name, message in streamed]
     if stopped:
@@ -724,8 +732,7 @@ class Validator:
             checks.append(_type_passed(picked.id))
         schema_ok = True
         if picked.schema is not None:
-            schema_findings = _schema_findings(compiled_schema(picked.schema), tree, self.limits,
-                                               size=len(data) if data is not None else None)
+            schema_findings = _schema_findings(compiled_schema(picked.schema), tree, self.limits, data=data)
             if data is not None:
                 schema_findings = _with_columns(schema_findings, tree, data)
             checks.append(CheckResult.from_findings(CHECK_SCHEMA, schema_findings, subject=picked.schema.name))

@@ -144,7 +144,7 @@ def verify_document(
             signature_method=method,
             digest_method=digest,
         )
-    type_id, type_finding = _document_type(check.signed_content, document_type, catalogue)
+    type_id, type_finding = _document_type(check.signed_content, check.signed_root, document_type, catalogue)
     if type_finding is not None:
         findings.append(type_finding)
     decision = trust.evaluate(check.signer, check.chain, document_type=type_id)
@@ -166,7 +166,7 @@ def verify_document(
 
 
 def _document_type(
-    signed_content: bytes, claimed: str | None, catalogue: Catalogue | None
+    signed_content: bytes, signed_root: str | None, claimed: str | None, catalogue: Catalogue | None
 ) -> tuple[str | None, Finding | None]:
     """The type to authorise: the claimed one, checked against the signed root when the catalogue knows it,
     or the one the signed root belongs to. A claim that the signed root contradicts is a finding, so that an
@@ -176,11 +176,14 @@ def _document_type(
     types = catalogue or default_catalogue()
     if claimed is not None and claimed not in types:
         return claimed, None
-    try:
-        root = parse_xml(signed_content).getroot()
-    except XmlError:  # pragma: no cover - the verifier produced these bytes from a parsed tree
-        return claimed, None
-    tag = root.tag if isinstance(root.tag, str) else ""
+    if signed_root is not None:  # the verifier's tree had it: no second parse of a document of any size
+        tag = signed_root
+    else:
+        try:
+            root = parse_xml(signed_content).getroot()
+        except XmlError:  # pragma: no cover - the verifier produced these bytes from a parsed tree
+            return claimed, None
+        tag = root.tag if isinstance(root.tag, str) else ""
     found = types.detect(tag)
     if claimed is None:
         return (found.id if found is not None else None), None

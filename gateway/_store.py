@@ -1067,23 +1067,21 @@ class Store:
             assert inserted is not None
             pk = int(inserted[0])
             if accepted:
-                conn.execute(insert(deliveries).values([
+                # rows as parameters (executemany), not a multi-row VALUES: that statement's shape changes with the
+                # number of rows, so SQLAlchemy compiled it anew for every message (no cache key)
+                conn.execute(insert(deliveries), [
                     {"message_pk": pk, "receiver": receiver, "position": position, "status": status.value,
                      "inbox_url": incoming.inbox_urls[receiver], "updated_at": now,
                      "cycle_started_at": incoming.received_at, "next_attempt_at": now, "attempts": 0}
                     for position, receiver in enumerate(incoming.receivers)
-                ]))
+                ])
             codes = sorted(set(incoming.codes))
-            conn.execute(
-                insert(status_history).values(
-                    [
-                        {"message_pk": pk, "status": MessageStatus.RECEIVED.value, "at": incoming.received_at,
-                         "detail": f"{len(incoming.envelope)} bytes, sha256 {digest}"},
-                        {"message_pk": pk, "status": status.value, "at": now,
-                         "detail": "all checks passed" if accepted else "rejected: " + ", ".join(codes)},
-                    ]
-                )
-            )
+            conn.execute(insert(status_history), [
+                {"message_pk": pk, "status": MessageStatus.RECEIVED.value, "at": incoming.received_at,
+                 "detail": f"{len(incoming.envelope)} bytes, sha256 {digest}"},
+                {"message_pk": pk, "status": status.value, "at": now,
+                 "detail": "all checks passed" if accepted else "rejected: " + ", ".join(codes)},
+            ])
             detail: dict[str, Any] = {
                 "digest": digest,
                 "sender": incoming.sender,

@@ -21,7 +21,7 @@ bring my_node.py
 background my-node "$PYTHON" my_node.py --folder workspace/parties/BB --port "$NODE_PORT"
 MY_NODE_PID=$!
 ready "$MY_NODE/healthz" my-node
-saw "Your node listens at $MY_NODE/v1/inbox. It checks every envelope with the ptx engine and its own trust," \
+saw "Your node listens at {MY_NODE}/v1/inbox. It checks every envelope with the ptx engine and its own trust," \
   "and answers receipts signed with BB's node key."
 
 step "Run the kit against it: the kit plays the gateway and sends valid and faulty deliveries."

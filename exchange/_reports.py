@@ -22,6 +22,7 @@ from typing import Any
 
 from exchange._errors import Code
 from exchange._findings import CheckStatus
+from exchange._i18n import HTML_LANG, N_, _, code_message, current, ngettext, status_label
 from exchange._validation import CHECK_PARSE, SVRL_NS, ValidationReport
 
 #: codes that mean the document could not be checked to the end
@@ -149,51 +150,86 @@ def _document_html(report: FiledReport, index: int) -> str:
     rows = []
     for check in v.checks:
         rows.append(f'<tr><td>{_e(check.name)}</td><td>{_e(check.subject or "")}</td>'
-                    f'<td class="{_e(check.status.value)}">{_e(check.status.value)}</td>'
+                    f'<td class="{_e(check.status.value)}">{_e(status_label(check.status))}</td>'
                     f"<td>{len(check.findings)}</td></tr>")
     findings = []
     for finding in v.findings:
         where = "" if finding.line is None else f"{finding.line}" + (
             f":{finding.column}" if finding.column is not None else "")
         findings.append(
-            f'<tr><td class="{_e(finding.severity.value)}">{_e(finding.severity.value)}</td>'
-            f"<td><code>{_e(finding.code)}</code></td><td>{_e(finding.check)}</td><td>{_e(finding.message)}</td>"
+            f'<tr><td class="{_e(finding.severity.value)}">{_e(status_label(finding.severity))}</td>'
+            f"<td><code>{_e(finding.code)}</code></td><td>{_e(finding.check)}</td><td>{_e(_message(finding))}</td>"
             f"<td>{_e(where)}</td><td><code>{_e(finding.path or '')}</code></td></tr>"
         )
+    # what people read (outside the f-strings, so the extractor sees every msgid)
+    label = {key: _e(text) for key, text in (
+        ("severity", _("severity")), ("code", _("code")), ("step", _("step")), ("message", _("message")),
+        ("line:col", _("line:col")), ("path", _("path")), ("validated at", _("validated at")),
+        ("scenario", _("scenario")), ("document type", _("document type")), ("ran", _("ran")),
+        ("status", _("status")), ("findings", _("findings")))}
+    heading = _e(v.source or _("document"))
+    sha256 = _e(v.sha256 or _("(a parsed tree was given)"))
+    scenario = _e(v.scenario or _("none"))
     findings_html = (
-        '<table class="findings"><thead><tr><th>severity</th><th>code</th><th>step</th><th>message</th>'
-        f"<th>line:col</th><th>path</th></tr></thead><tbody>{''.join(findings)}</tbody></table>"
-        if findings else "<p>No findings.</p>"
+        f'<table class="findings"><thead><tr><th>{label["severity"]}</th><th>{label["code"]}</th>'
+        f'<th>{label["step"]}</th><th>{label["message"]}</th><th>{label["line:col"]}</th><th>{label["path"]}</th>'
+        f"</tr></thead><tbody>{''.join(findings)}</tbody></table>"
+        if findings else "<p>" + _e(_("No findings.")) + "</p>"
     )
     return f"""<section id="doc-{index}" data-recommendation="{_e(report.recommendation.value)}">
-<h2>{_e(v.source or "document")}</h2>
-<p><span class="badge {css}" data-outcome="{_e(outcome.value)}">{_e(report.recommendation.value.upper())}</span>
- {_e(outcome.value.replace("-", " "))}</p>
-<dl><dt>SHA-256</dt><dd><code>{_e(v.sha256 or "(a parsed tree was given)")}</code></dd>
-<dt>validated at</dt><dd>{_e(report.validated_at.isoformat())}</dd>
-<dt>scenario</dt><dd>{_e(v.scenario or "none")}</dd>
-<dt>document type</dt><dd>{_e(v.document_type or "-")}</dd></dl>
-<table class="steps"><thead><tr><th>step</th><th>ran</th><th>status</th><th>findings</th></tr></thead>
+<h2>{heading}</h2>
+<p><span class="badge {css}" data-outcome="{_e(outcome.value)}">{_e(_(_RECOMMENDATIONS[report.recommendation]))}</span>
+ {_e(_(_OUTCOMES[outcome]))}</p>
+<dl><dt>SHA-256</dt><dd><code>{sha256}</code></dd>
+<dt>{label["validated at"]}</dt><dd>{_e(report.validated_at.isoformat())}</dd>
+<dt>{label["scenario"]}</dt><dd>{scenario}</dd>
+<dt>{label["document type"]}</dt><dd>{_e(v.document_type or "-")}</dd></dl>
+<table class="steps"><thead><tr><th>{label["step"]}</th><th>{label["ran"]}</th><th>{label["status"]}</th>
+<th>{label["findings"]}</th></tr></thead>
 <tbody>{"".join(rows)}</tbody></table>
 {findings_html}
 </section>"""
 
 
-def to_html(reports: Sequence[FiledReport], *, title: str = "Validation report") -> str:
-    """One self-contained HTML page for all reports: inline CSS, no script, nothing loaded from elsewhere."""
+#: what people read for an outcome and a recommendation (the values stay in ``data-`` attributes and JSON)
+_OUTCOMES = {Outcome.ACCEPTABLE: N_("acceptable"), Outcome.NOT_ACCEPTABLE: N_("not acceptable"),
+             Outcome.CANNOT_BE_PROCESSED: N_("cannot be processed")}
+_RECOMMENDATIONS = {Recommendation.ACCEPT: N_("ACCEPT"), Recommendation.REJECT: N_("REJECT")}
+
+
+def _message(finding: Any) -> str:
+    """A finding's message for people: in another language the code's message, the English detail beside."""
+    if current() != "en" and code_message(finding.code):
+        return f"{code_message(finding.code)} ({finding.message})"
+    return str(finding.message)
+
+
+def to_html(reports: Sequence[FiledReport], *, title: str | None = None) -> str:
+    """One self-contained HTML page for all reports: inline CSS, no script, nothing loaded from elsewhere; in
+    the current language (codes, ids and the ``data-`` attributes stay)."""
+    title = title or _("Validation report")
     accepted = sum(1 for r in reports if r.recommendation is Recommendation.ACCEPT)
     sections = "\n".join(_document_html(report, index) for index, report in enumerate(reports, start=1))
     return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{HTML_LANG.get(current(), "en")}"><head><meta charset="utf-8">
 <meta http-equiv="Content-Security-Policy" content="default-src 'none'; style-src 'unsafe-inline'">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{_e(title)}</title><style>{_STYLE}</style></head>
 <body><h1>{_e(title)}</h1>
-<p class="summary">{len(reports)} document(s): {accepted} accept, {len(reports) - accepted} reject. Made by ptx
-validate; each finding has a stable code.</p>
+<p class="summary">{_e(_summary(len(reports), accepted))}</p>
 {sections}
 </body></html>
 """
+
+
+def _summary(documents: int, accepted: int) -> str:
+    if current() == "en":
+        return (f"{documents} document(s): {accepted} accept, {documents - accepted} reject. Made by ptx validate; "
+                "each finding has a stable code.")
+    return ngettext("{count} document: {accept} accept, {reject} reject.",
+                    "{count} documents: {accept} accept, {reject} reject.", documents).format(
+        count=documents, accept=accepted, reject=documents - accepted) + " " + _(
+        "Made by ptx validate; each finding has a stable code.")
 
 
 #: the names the library's public API gives them (``from exchange import report_html``)
@@ -203,15 +239,17 @@ report_svrl = to_svrl
 
 def text_lines(v: ValidationReport) -> list[str]:
     """A validation as text: one line for the document, one per finding (``line:column severity code [step]``)."""
-    mark = "valid  " if v.valid else "INVALID"
+    english = current() == "en"  # English keeps the exact lines the exercises and scripts read
+    mark = ("valid  " if v.valid else "INVALID") if english else status_label("valid" if v.valid else "invalid")
     kind = f" ({v.scenario})" if v.scenario else (f" ({v.document_type})" if v.document_type else "")
     lines = [f"{mark} {v.source}{kind}"]
     for finding in v.findings:
         where = ""
         if finding.line is not None:
             where = f"{finding.line}" + (f":{finding.column}" if finding.column is not None else "") + " "
-        at = f"  at {finding.path}" if finding.path else ""
-        lines.append(f"  {where}{finding.severity.value} {finding.code} [{finding.check}] {finding.message}{at}")
+        at = "  " + _("at {path}").format(path=finding.path) if finding.path else ""
+        lines.append(f"  {where}{status_label(finding.severity)} {finding.code} [{finding.check}] "
+                     f"{_message(finding)}{at}")
     return lines
 
 

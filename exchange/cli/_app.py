@@ -26,7 +26,7 @@ def interactive() -> bool:
 
 def ask_passphrase() -> str:
     """The passphrase of encrypted private keys, asked on the terminal (never echoed, on stderr)."""
-    return str(click.prompt("Passphrase of the private keys", hide_input=True, err=True))
+    return str(click.prompt(_i18n.gettext("Passphrase of the private keys"), hide_input=True, err=True))
 
 
 def error_text(exc: ExchangeError) -> str:

@@ -19,4 +19,11 @@ def console(*, stderr: bool = False) -> Console:
     return Console(file=stream, emoji=False, highlight=False, width=width)
 
 
-__all__ = ["console"]
+def pad(text: str, width: int) -> str:
+    """``text`` padded with spaces to ``width`` terminal cells (a Chinese character takes two; never ``len()``)."""
+    from rich.cells import cell_len
+
+    return text + " " * max(0, width - cell_len(text))
+
+
+__all__ = ["console", "pad"]

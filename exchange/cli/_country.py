@@ -18,6 +18,7 @@ from typing import Annotated
 import typer
 
 from exchange._errors import Code, InputError
+from exchange._i18n import _
 from exchange.cli._app import app
 from exchange.cli._gateway import gateway_app
 from exchange.cli._pki import AtOption, cli_errors, parse_moment
@@ -81,8 +82,9 @@ def _exported(data: bytes, out: Path | None, what: str, anchor_name: str, anchor
     from exchange._packages import anchor_fingerprint_text
 
     _emit(data, out)
-    _say(f"{what}{f' written to {out}' if out else ''}; {anchor_name} SHA-256 to read aloud: "
-         f"{anchor_fingerprint_text(anchor)}")
+    written = _("{what} written to {file}").format(what=what, file=out) if out else what
+    _say(_("{written}; {anchor} SHA-256 to read aloud: {fingerprint}").format(
+        written=written, anchor=anchor_name, fingerprint=anchor_fingerprint_text(anchor)))
 
 
 def _types(text: str | None) -> tuple[str, ...] | None:
@@ -132,9 +134,10 @@ def country_init(
         workspace = init_country(_folder(directory), code, moment=parse_moment(at), key_type=_key_type(key_type),
                                  name=name, endpoint=endpoint)
         country = workspace.own_country()
-        typer.echo(f"country {country} created in {workspace.path} (keys mode 0600, never leave this folder)")
-        typer.echo(f"anchor SHA-256 (read this to your partners): "
-                   f"{anchor_fingerprint_text(workspace.anchor_sha256(country))}")
+        typer.echo(_("country {country} created in {folder} (keys mode 0600, never leave this folder)").format(
+            country=country, folder=workspace.path))
+        typer.echo(_("anchor SHA-256 (read this to your partners): {fingerprint}").format(
+            fingerprint=anchor_fingerprint_text(workspace.anchor_sha256(country))))
 
 
 @country_app.command("export")
@@ -146,7 +149,7 @@ def country_export(directory: DirOption = None, endpoint: EndpointOption = None,
         workspace = _open(directory)
         country = workspace.own_country()
         data, anchor = workspace.export_package(country, moment=parse_moment(at), endpoint=endpoint)
-        _exported(data, out, f"package of {country}", "anchor", anchor)
+        _exported(data, out, _("package of {country}").format(country=country), _("anchor"), anchor)
 
 
 @country_app.command("import")
@@ -157,9 +160,11 @@ def country_import(package: Annotated[Path, typer.Argument(help="A partner's pac
     with cli_errors():
         workspace = _open(directory)
         result = workspace.import_package(_read(package), anchor_sha256=anchor_sha256, moment=parse_moment(at))
-        typer.echo(f"{result.country} ({result.manifest.name}) imported: package sequence {result.manifest.sequence}, "
-                   f"trust list sequence {result.trust_list.sequence_number}; recognise it with "
-                   f"`ptx country recognise {result.country} --types ...`")
+        typer.echo(_("{country} ({name}) imported: package sequence {sequence}, trust list sequence {trust_sequence}; "
+                     "recognise it with {command}").format(
+            country=result.country, name=result.manifest.name, sequence=result.manifest.sequence,
+            trust_sequence=result.trust_list.sequence_number,
+            command=f"`ptx country recognise {result.country} --types ...`"))
 
 
 @country_app.command("join")
@@ -169,7 +174,7 @@ def country_join(package: Annotated[Path, typer.Argument(help="The gateway's pac
     with cli_errors():
         workspace = _open(directory)
         result = workspace.join_gateway(_read(package), anchor_sha256=anchor_sha256, moment=parse_moment(at))
-        typer.echo(f"joined {result.manifest.name}")
+        typer.echo(_("joined {name}").format(name=result.manifest.name))
 
 
 @country_app.command("recognise")
@@ -193,7 +198,8 @@ def country_recognise(
                 raise InputError(f"no agreement installed here lets anything flow from {partner.upper()} to {own}: "
                                  "install the agreement first, or name --types", code=Code.INPUT_INVALID)
         workspace.set_recognition(partner, chosen, moment=moment)
-        typer.echo(f"{own} recognises {partner.upper()} for {', '.join(chosen)}")
+        typer.echo(_("{own} recognises {partner} for {types}").format(own=own, partner=partner.upper(),
+                                                                      types=", ".join(chosen)))
 
 
 @country_app.command("withdraw")
@@ -203,7 +209,8 @@ def country_withdraw(partner: Annotated[str, typer.Argument(help="The partner's 
     with cli_errors():
         workspace = _open(directory)
         workspace.set_recognition(partner, None, moment=parse_moment(at))
-        typer.echo(f"{workspace.own_country()} no longer recognises {partner.upper()}")
+        typer.echo(_("{own} no longer recognises {partner}").format(own=workspace.own_country(),
+                                                                    partner=partner.upper()))
 
 
 @country_app.command("partners")
@@ -217,9 +224,11 @@ def country_partners(directory: DirOption = None) -> None:
         decided = workspace.recognition(own[0]) if len(own) == 1 else None
         for code, record in workspace.index.partners.items():
             entry = decided.entry(code) if decided is not None else None
-            recognised = ", ".join(entry.document_types) if entry is not None else "not recognised"
-            typer.echo(f"{code}  {record.name}  package {record.sequence}  endpoint {record.endpoint or '-'}\n"
-                       f"    anchor {anchor_fingerprint_text(record.anchor_sha256)}\n    recognised: {recognised}")
+            recognised = ", ".join(entry.document_types) if entry is not None else _("not recognised")
+            typer.echo(f"{code}  {record.name}  " + _("package {sequence}  endpoint {endpoint}").format(
+                sequence=record.sequence, endpoint=record.endpoint or "-") + "\n    "
+                + _("anchor {fingerprint}").format(fingerprint=anchor_fingerprint_text(record.anchor_sha256))
+                + "\n    " + _("recognised: {types}").format(types=recognised))
 
 
 @country_app.command("renew-node")
@@ -237,9 +246,10 @@ def country_renew_node(
         moment = parse_moment(at)
         span = _duration(overlap)
         certificate = workspace.renew_node(code, moment=moment, overlap=span)
-        typer.echo(f"{code}'s node has a new key (certificate serial {certificate.serial_number:x}); the old one "
-                   f"retires at {(moment + span).isoformat()}. Next: `ptx country export`, give the package to the "
-                   "gateway and your partners, restart the node")
+        typer.echo(_("{country}'s node has a new key (certificate serial {serial}); the old one retires at {moment}. "
+                     "Next: `ptx country export`, give the package to the gateway and your partners, restart the "
+                     "node").format(country=code, serial=f"{certificate.serial_number:x}",
+                                    moment=(moment + span).isoformat()))
 
 
 # --- ptx agreement ---------------------------------------------------------------------------------------------
@@ -262,8 +272,8 @@ def agreement_propose(
                                            document_types=_types(types) or DEMO_FLOW_TYPES,
                                            lifetime=timedelta(days=days))
         _emit(data, out)
-        _say(f"agreement signed by {workspace.own_country()}; {partner.upper()} countersigns it with "
-             "`ptx agreement sign FILE`")
+        _say(_("agreement signed by {own}; {partner} countersigns it with `ptx agreement sign FILE`").format(
+            own=workspace.own_country(), partner=partner.upper()))
 
 
 @agreement_app.command("sign")
@@ -276,8 +286,9 @@ def agreement_sign(agreement: Annotated[Path, typer.Argument(help="The agreement
         data = workspace.countersign_agreement(_read(agreement), moment=moment)
         installed = workspace.install_agreement(data, moment=moment)
         _emit(data, out if out is not None else agreement)
-        _say(f"agreement {installed.id} signed by both parties and installed in {workspace.path}; give "
-             f"{out or agreement} to the other party and to the gateway (`ptx agreement install`)")
+        _say(_("agreement {id} signed by both parties and installed in {folder}; give {file} to the other party "
+               "and to the gateway (`ptx agreement install`)").format(id=installed.id, folder=workspace.path,
+                                                                     file=out or agreement))
 
 
 @agreement_app.command("install")
@@ -286,7 +297,7 @@ def agreement_install(agreement: Annotated[Path, typer.Argument(help="An agreeme
     """Verify an agreement signed by both parties and keep it in this folder (a country's or the gateway's)."""
     with cli_errors():
         installed = _open(directory).install_agreement(_read(agreement), moment=parse_moment(at))
-        typer.echo(f"agreement {installed.id} installed")
+        typer.echo(_("agreement {id} installed").format(id=installed.id))
 
 
 @agreement_app.command("verify")
@@ -295,8 +306,8 @@ def agreement_verify(agreement: Annotated[Path, typer.Argument(help="A signed ag
     """Check an agreement's signatures against the anchors this folder holds (exit 2 with the code if refused)."""
     with cli_errors():
         terms = _open(directory).read_agreement(_read(agreement), moment=parse_moment(at))
-        typer.echo(f"agreement {terms.id} verifies: signed by "
-                   + " and ".join(party.country for party in terms.parties))
+        typer.echo(_("agreement {id} verifies: signed by {parties}").format(
+            id=terms.id, parties=_(" and ").join(party.country for party in terms.parties)))
 
 
 # --- ptx gateway init | export | admit | withdraw ---------------------------------------------------------------
@@ -315,7 +326,8 @@ def gateway_init(directory: DirOption = None, endpoint: EndpointOption = None,
         workspace = init_gateway(_folder(directory), moment=parse_moment(at), key_type=_key_type(key_type),
                                  endpoint=endpoint)
         ca = load_certificate_file(workspace.file(workspace.gateway_record.ca))[0]
-        typer.echo(f"gateway created in {workspace.path}; CA SHA-256: {anchor_fingerprint_text(fingerprint(ca))}")
+        typer.echo(_("gateway created in {folder}; CA SHA-256: {fingerprint}").format(
+            folder=workspace.path, fingerprint=anchor_fingerprint_text(fingerprint(ca))))
 
 
 @gateway_app.command("export")
@@ -325,7 +337,7 @@ def gateway_export(directory: DirOption = None, endpoint: EndpointOption = None,
 
     with cli_errors():
         data, anchor = _open(directory).export_gateway_package(moment=parse_moment(at), endpoint=endpoint)
-        _exported(data, out, "gateway package", "CA", anchor)
+        _exported(data, out, _("gateway package"), "CA", anchor)
 
 
 @gateway_app.command("admit")
@@ -336,8 +348,9 @@ def gateway_admit(package: Annotated[Path, typer.Argument(help="A country's pack
     with cli_errors():
         result = _open(directory).import_package(_read(package), anchor_sha256=anchor_sha256,
                                                  moment=parse_moment(at), actor="ptx gateway admit")
-        typer.echo(f"{result.country} admitted (package sequence {result.manifest.sequence}, endpoint "
-                   f"{result.manifest.endpoint or 'none: give the gateway --node'})")
+        typer.echo(_("{country} admitted (package sequence {sequence}, endpoint {endpoint})").format(
+            country=result.country, sequence=result.manifest.sequence,
+            endpoint=result.manifest.endpoint or _("none: give the gateway --node")))
 
 
 @gateway_app.command("withdraw")
@@ -346,4 +359,5 @@ def gateway_withdraw(country: Annotated[str, typer.Argument(help="The country to
     """Remove a country from the gateway's directory: its envelopes are refused from the next message on."""
     with cli_errors():
         removed = _open(directory).withdraw_partner(country, moment=parse_moment(at), actor="ptx gateway withdraw")
-        typer.echo(f"{country.upper()} {'withdrawn' if removed else 'was not in the directory'}")
+        typer.echo((_("{country} withdrawn") if removed else _("{country} was not in the directory")).format(
+            country=country.upper()))

@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 
 from exchange._errors import Code, ConfigurationError
+from exchange._i18n import _
 from exchange.cli._app import EXIT_INVALID, EXIT_OK, EXIT_USAGE, app
 from exchange.cli._serve import bind_socket, serve_app, tls_overrides
 
@@ -109,11 +110,12 @@ def serve_gateway(
     # before binding: a bad certificate or HTTP limit is a clear error, not a traceback
     config = server_config(create_app(settings), material, log_level=log_level, service="gateway")
     sock = bind_socket(host, port)
-    mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
-              if material.verifies_clients else "")
-    nodes = ", ".join(f"{code}={redact_url(url)}" for code, url in sorted(settings.node_urls.items())) or "none"
-    typer.echo(f"gateway on {material.scheme}://{host}:{port} (store {redact_url(settings.store_url)}; "
-               f"nodes {nodes}{mutual})", err=True)
+    mutual = ((_("; mutual TLS, client certificates required") if material.require_client_cert
+               else _("; mutual TLS, client certificates requested")) if material.verifies_clients else "")
+    nodes = ", ".join(f"{code}={redact_url(url)}" for code, url in sorted(settings.node_urls.items())) or _("none")
+    typer.echo(_("gateway on {url} (store {store}; nodes {nodes}{mutual})").format(
+        url=f"{material.scheme}://{host}:{port}", store=redact_url(settings.store_url), nodes=nodes, mutual=mutual),
+        err=True)
     if hub_port is None:
         uvicorn.Server(config).run(sockets=[sock])
         return
@@ -124,8 +126,8 @@ def serve_gateway(
     hub_config = server_config(config.app, hub_material, log_level=log_level, service="gateway")
     hub_config.lifespan = "off"  # one app, started once by the main listener
     hub_sock = bind_socket(host, hub_port)
-    typer.echo(f"ePhyto hub interface on https://{host}:{hub_port}/hub/DeliveryService (mutual TLS, client "
-               "certificates required)", err=True)
+    typer.echo(_("ePhyto hub interface on {url} (mutual TLS, client certificates required)").format(
+        url=f"https://{host}:{hub_port}/hub/DeliveryService"), err=True)
     asyncio.run(_serve_both(uvicorn.Server(config), sock, _quiet_server(hub_config), hub_sock))
 
 
@@ -176,7 +178,7 @@ def retry(
     if response.status_code != 200:
         typer.echo(f"ptx: {body.get('code', response.status_code)}: {body.get('message', response.text)}", err=True)
         raise typer.Exit(EXIT_INVALID if response.status_code in (404, 409) else EXIT_USAGE)
-    typer.echo(f"{message_id}: {body.get('status', 'WAITING_FOR_RETRY')}, due now")
+    typer.echo(_("{id}: {status}, due now").format(id=message_id, status=body.get("status", "WAITING_FOR_RETRY")))
 
 
 audit_app = typer.Typer(help="The gateway's hash-chained audit log.", no_args_is_help=True)
@@ -207,9 +209,10 @@ def audit_verify(
     if as_json:
         typer.echo(json.dumps(result.to_dict(), indent=2))
     elif result.ok:
-        typer.echo(f"audit chain verifies: {result.checked} entries")
+        typer.echo(_("audit chain verifies: {count} entries").format(count=result.checked))
     else:
-        typer.echo(f"AUDIT-CHAIN-BROKEN at entry {result.broken_seq}: {result.reason}", err=True)
+        typer.echo("AUDIT-CHAIN-BROKEN " + _("at entry {seq}: {reason}").format(seq=result.broken_seq,
+                                                                              reason=result.reason), err=True)
     raise typer.Exit(EXIT_OK if result.ok else EXIT_INVALID)
 
 
@@ -243,9 +246,10 @@ def gateway_migrate(
     finally:
         store.close()
     if revision.changed:
-        typer.echo(f"store schema migrated from {revision.before or 'nothing (empty database)'} to {revision.after}")
+        typer.echo(_("store schema migrated from {before} to {after}").format(
+            before=revision.before or _("nothing (empty database)"), after=revision.after))
     else:
-        typer.echo(f"store schema already at {revision.after}: nothing to do")
+        typer.echo(_("store schema already at {revision}: nothing to do").format(revision=revision.after))
 
 
 def _gateway_overrides(workspace: Path | None, database_url: str | None) -> dict[str, Any]:

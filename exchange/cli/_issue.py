@@ -106,8 +106,13 @@ def _write(xml: bytes, out: Path | None) -> None:
 
 
 def _finding_line(finding: Finding) -> str:
-    where = finding.path or "(document)"
-    return f"  {finding.severity.value} {finding.code} {where}: {finding.message}"
+    from exchange._i18n import _, code_message, current, status_label
+
+    where = finding.path or _("(document)")
+    message = finding.message
+    if current() != "en" and code_message(finding.code):
+        message = f"{code_message(finding.code)} ({message})"  # the code's message, the English detail beside
+    return f"  {status_label(finding.severity)} {finding.code} {where}: {message}"
 
 
 def _print_report(
@@ -129,13 +134,17 @@ def _print_report(
         }
         typer.echo(json.dumps(summary, ensure_ascii=False, indent=2), err=True)
         return
+    from exchange._i18n import _
+
     if valid:
         target = f" -> {out}" if out is not None else ""
         size = written if written is not None else len(result.xml)
-        signed = f", signed as {signed_as}" if signed_as else ""
-        typer.echo(f"issued {doc_type.id}: {size:,} bytes, valid{signed}{target}", err=True)
+        signed = _(", signed as {issuer}").format(issuer=signed_as) if signed_as else ""
+        typer.echo(_("issued {type}: {size} bytes, valid").format(type=doc_type.id, size=f"{size:,}")
+                   + signed + target, err=True)
     else:
         errors = sum(1 for finding in findings if finding.is_error)
-        typer.echo(f"{doc_type.id}: input is invalid ({errors} error(s)); nothing written", err=True)
+        typer.echo(_("{type}: input is invalid ({errors} error(s)); nothing written").format(
+            type=doc_type.id, errors=errors), err=True)
     for finding in findings:
         typer.echo(_finding_line(finding), err=True)

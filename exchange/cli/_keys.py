@@ -18,8 +18,10 @@ import click
 import typer
 
 from exchange._errors import Code, ConfigurationError
+from exchange._i18n import _
 from exchange._passphrase import PASSPHRASE_ENV, configured_passphrase, environment_passphrase, use_prompt
 from exchange.cli._app import app, interactive
+from exchange.cli._console import pad
 
 keys_app = typer.Typer(
     help="Private keys at rest: encrypt a folder's keys with a passphrase, decrypt them, or show which are.",
@@ -71,7 +73,7 @@ def new_passphrase() -> bytes:
     """The passphrase to encrypt with: ``PTX_KEY_PASSPHRASE``, else typed twice on a terminal."""
     secret = environment_passphrase()
     if secret is None and interactive():
-        typed = click.prompt("New passphrase for the private keys", hide_input=True, confirmation_prompt=True,
+        typed = click.prompt(_("New passphrase for the private keys"), hide_input=True, confirmation_prompt=True,
                              err=True)
         secret = str(typed).encode("utf-8") or None
         use_prompt(lambda: str(typed))  # keys this command opens later take the same answer, not a second prompt
@@ -94,17 +96,21 @@ def _shown(folder: Path, path: Path) -> str:
 @keys_app.command("status")
 def status(folder: FolderArgument = None) -> None:
     """List the folder's key files, each encrypted or plain."""
+    from rich.cells import cell_len
+
     from exchange._keystore import FileKeyStore
 
     root = _folder(folder)
     store = FileKeyStore()
     files = key_files(root)
     encrypted = 0
+    width = max(cell_len(_("encrypted")), cell_len(_("plain")))
     for path in files:
         protected = store.is_encrypted(path)
         encrypted += protected
-        typer.echo(f"{'encrypted' if protected else 'plain    '}  {_shown(root, path)}")
-    typer.echo(f"{len(files)} key file(s) in {root}: {encrypted} encrypted, {len(files) - encrypted} plain")
+        typer.echo(pad(_("encrypted") if protected else _("plain"), width) + f"  {_shown(root, path)}")
+    typer.echo(_("{count} key file(s) in {folder}: {encrypted} encrypted, {plain} plain").format(
+        count=len(files), folder=root, encrypted=encrypted, plain=len(files) - encrypted))
 
 
 @keys_app.command("protect")
@@ -116,9 +122,10 @@ def protect(folder: FolderArgument = None) -> None:
     files = key_files(root)
     changed = protect_files(files, new_passphrase())
     for path in changed:
-        typer.echo(f"encrypted  {_shown(root, path)}")
-    typer.echo(f"{len(changed)} key file(s) encrypted in {root} ({len(files) - len(changed)} already were); "
-               f"services on it now start with {PASSPHRASE_ENV} set or on a terminal")
+        typer.echo(_("encrypted") + f"  {_shown(root, path)}")
+    typer.echo(_("{count} key file(s) encrypted in {folder} ({already} already were); services on it now start "
+                 "with {variable} set or on a terminal").format(
+        count=len(changed), folder=root, already=len(files) - len(changed), variable=PASSPHRASE_ENV))
 
 
 @keys_app.command("unprotect")
@@ -130,8 +137,9 @@ def unprotect(folder: FolderArgument = None) -> None:
     files = key_files(root)
     changed = unprotect_files(files, configured_passphrase)
     for path in changed:
-        typer.echo(f"decrypted  {_shown(root, path)}")
-    typer.echo(f"{len(changed)} key file(s) decrypted in {root} ({len(files) - len(changed)} already were plain)")
+        typer.echo(_("decrypted") + f"  {_shown(root, path)}")
+    typer.echo(_("{count} key file(s) decrypted in {folder} ({already} already were plain)").format(
+        count=len(changed), folder=root, already=len(files) - len(changed)))
 
 
 __all__ = ["key_files", "keys_app", "new_passphrase", "open_keys"]

@@ -74,9 +74,12 @@ def serve_node(
     # before binding: a bad certificate or HTTP limit is a clear error, not a traceback
     config = server_config(app, material, log_level=log_level, service=f"node-{country.upper()}")
     sock = bind_socket(host, port)
-    mutual = (f"; mutual TLS, client certificates {'required' if material.require_client_cert else 'requested'}"
-              if material.verifies_clients else "")
-    typer.echo(f"{settings.country} single window on {material.scheme}://{host}:{port} "
-               f"(gateway {redact_url(settings.gateway_url)}{mutual}"
-               f"{'; demo mode: tamper accepted' if settings.demo else ''})", err=True)
+    from exchange._i18n import _
+
+    mutual = ((_("; mutual TLS, client certificates required") if material.require_client_cert
+               else _("; mutual TLS, client certificates requested")) if material.verifies_clients else "")
+    demo_note = _("; demo mode: tamper accepted") if settings.demo else ""
+    typer.echo(_("{country} single window on {url} (gateway {gateway}{mutual}{demo})").format(
+        country=settings.country, url=f"{material.scheme}://{host}:{port}", gateway=redact_url(settings.gateway_url),
+        mutual=mutual, demo=demo_note), err=True)
     uvicorn.Server(config).run(sockets=[sock])

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from exchange._errors import Code, ExchangeError, InputError
+from exchange._i18n import _, ngettext
 from exchange.cli._app import EXIT_OK, EXIT_USAGE, app, error_text
 from exchange.cli._console import console as make_console
 
@@ -97,6 +98,7 @@ def init(
     )] = False,
 ) -> None:
     """Create the demo workspace: each country's PKI and signed trust list, the agreements, the gateway."""
+    from rich.markup import escape
     from rich.table import Table
 
     from exchange._pki import KeyType
@@ -129,25 +131,46 @@ def init(
             key_type=chosen_key, force=force, keys=keys,
         )
         console = make_console()
-        console.print(("[green]" if result.changed else "[yellow]") + result.message)
+        console.print(("[green]" if result.changed else "[yellow]") + escape(_init_message(result)))
         if not result.changed:
             raise typer.Exit(EXIT_OK)
         opened = Workspace.open(result.path)
-        table = Table(title="Issuers and what their country's trust list authorises them for")
-        for column in ("country", "issuer", "--as", "document types"):
+        table = Table(title=_("Issuers and what their country's trust list authorises them for"))
+        for column in (_("country"), _("issuer"), "--as", _("document types")):
             table.add_column(column)
         for code, slug, authority in opened.issuers():
             table.add_row(code, authority.name, f"{code}/{slug}", ", ".join(authority.document_types))
         console.print(table)
         for agreement in opened.agreements_at(parse_moment(at)):
-            flows = "; ".join(f"{f.sender} -> {f.receiver}: {len(f.document_types)} types" for f in agreement.flows)
-            console.print(f"agreement [bold]{agreement.id}[/bold]: {flows}")
+            flows = "; ".join(ngettext("{sender} -> {receiver}: {count} type", "{sender} -> {receiver}: {count} types",
+                                       len(f.document_types)).format(sender=f.sender, receiver=f.receiver,
+                                                                     count=len(f.document_types))
+                              for f in agreement.flows)
+            console.print(_("agreement [bold]{id}[/bold]: {flows}").format(id=agreement.id, flows=flows))
+        keys_note = (_("private keys are written with mode 0600, encrypted") if protect_keys
+                     else _("private keys are written with mode 0600"))
         console.print(
-            f"private keys are written with mode 0600{', encrypted' if protect_keys else ''}; next: "
-            f"[bold]ptx sign FILE --as \"{opened.issuers()[0][2].name}\"[/bold], "
+            keys_note + _("; next: ")
+            + f"[bold]ptx sign FILE --as \"{opened.issuers()[0][2].name}\"[/bold], "
             f"[bold]ptx verify FILE --receiver {opened.countries[1]}[/bold], "
             f"[bold]ptx trust anchor {opened.countries[0]}[/bold]"
         )
+
+
+def _init_message(result: Any) -> str:
+    """What ``ptx init`` did, in the current language (English: the workspace's own message)."""
+    from exchange._i18n import current
+
+    if current() == "en":
+        return str(result.message)
+    countries = ", ".join(result.countries)
+    if not result.changed:
+        return _("workspace {folder} is complete ({countries}); nothing changed (use --force to regenerate)").format(
+            folder=result.path, countries=countries)
+    return ngettext("workspace {folder} ready: {countries}, {count} agreement, gateway identity",
+                    "workspace {folder} ready: {countries}, {count} agreements, gateway identity",
+                    len(result.agreements)).format(folder=result.path, countries=countries,
+                                                   count=len(result.agreements))
 
 
 # --- ptx trust ---------------------------------------------------------------------------------------------
@@ -221,26 +244,30 @@ def trust_show(
             return
         console = make_console()
         for item in lists:
-            state = "[green]current[/green]" if item["current"] else "[red]EXPIRED[/red]"
+            state = "[green]" + _("current") + "[/green]" if item["current"] else "[red]" + _("EXPIRED") + "[/red]"
             console.print(
-                f"[bold]{item['country']}[/bold] {item['operator']} - sequence {item['sequence_number']}, "
-                f"issued {item['issued']}, next update {item['next_update']} ({state}); "
-                f"signature verified, signed by {item['signer']}"
+                f"[bold]{item['country']}[/bold] " + _(
+                    "{operator} - sequence {sequence}, issued {issued}, next update {next_update} ({state}); "
+                    "signature verified, signed by {signer}").format(
+                    operator=item["operator"], sequence=item["sequence_number"], issued=item["issued"],
+                    next_update=item["next_update"], state=state, signer=item["signer"])
             )
             for anchor in item["anchors"]:
-                console.print(f"  anchor {anchor['subject']}  sha256 {anchor['sha256']}")
+                console.print("  " + _("anchor {subject}  sha256 {sha256}").format(subject=anchor["subject"],
+                                                                                  sha256=anchor["sha256"]))
             table = Table()
-            for column in ("issuer", "role", "authorised now", "certificate"):
+            for column in (_("issuer"), _("role"), _("authorised now"), _("certificate")):
                 table.add_column(column)
             for issuer in item["issuers"]:
-                certificate = f"serial {issuer['serial']}" + (" [red]REVOKED[/red]" if issuer["revoked"] else "")
+                certificate = _("serial {serial}").format(serial=issuer["serial"]) + (
+                    " [red]" + _("REVOKED") + "[/red]" if issuer["revoked"] else "")
                 table.add_row(issuer["name"], issuer["role"], ", ".join(issuer["granted"]) or "-", certificate)
             console.print(table)
             for crl in item["crls"]:
-                console.print(
-                    f"  CRL of {crl['issuer']}: number {crl['number']}, {crl['this_update']} -> {crl['next_update']}, "
-                    f"{crl['revoked']} revoked"
-                )
+                console.print("  " + _(
+                    "CRL of {issuer}: number {number}, {this_update} -> {next_update}, {revoked} revoked").format(
+                    issuer=crl["issuer"], number=crl["number"], this_update=crl["this_update"],
+                    next_update=crl["next_update"], revoked=crl["revoked"]))
 
 
 @trust_app.command("export")
@@ -259,7 +286,7 @@ def trust_export(
             sys.stdout.flush()
         else:
             out.write_bytes(data)
-            print(f"wrote {country.upper()}'s trust list to {out}", file=sys.stderr)
+            print(_("wrote {country}'s trust list to {file}").format(country=country.upper(), file=out), file=sys.stderr)
 
 
 @trust_app.command("import")
@@ -287,11 +314,10 @@ def trust_import(
             raise InputError(f"cannot read {file}: {exc.strerror}", code=Code.INPUT_UNREADABLE) from exc
         opened = Workspace.open(workspace)
         trust_list = opened.import_trust_list(data, anchor=roots[0], moment=parse_moment(at))
-        print(
-            f"imported the trust list of {trust_list.country} (sequence {trust_list.sequence_number}, "
-            f"{len(trust_list.issuers)} issuers) under anchor sha256 {fingerprint(roots[0])}; "
-            "it is not recognised until an agreement names it"
-        )
+        print(_("imported the trust list of {country} (sequence {sequence}, {issuers} issuers) under anchor sha256 "
+                "{sha256}; it is not recognised until an agreement names it").format(
+            country=trust_list.country, sequence=trust_list.sequence_number, issuers=len(trust_list.issuers),
+            sha256=fingerprint(roots[0])))
 
 
 @trust_app.command("anchor")
@@ -311,7 +337,8 @@ def trust_anchor(
             sys.stdout.write(data.decode("ascii"))
         else:
             out.write_bytes(data)
-        print(f"{country.upper()} anchor sha256 {fingerprint(root)}", file=sys.stderr)
+        print(_("{country} anchor sha256 {sha256}").format(country=country.upper(), sha256=fingerprint(root)),
+              file=sys.stderr)
 
 
 @trust_app.command("renew")
@@ -325,7 +352,8 @@ def trust_renew(
 
     with cli_errors():
         sequence = Workspace.open(workspace).renew(country, moment=parse_moment(at))
-        print(f"{country.upper()}'s CRLs and trust list reissued: sequence {sequence}")
+        print(_("{country}'s CRLs and trust list reissued: sequence {sequence}").format(country=country.upper(),
+                                                                                      sequence=sequence))
 
 
 # --- ptx pki revoke ---------------------------------------------------------------------------------------
@@ -367,12 +395,15 @@ def pki_revoke(
             flag = x509.ReasonFlags[_REASONS[reason]]
         result = Workspace.open(workspace).revoke(issuer, moment=parse_moment(at), reason=flag)
         if not result.changed:
-            print(f"{result.issuer} was already revoked on {iso(result.revoked_at)}; nothing changed")
+            print(_("{issuer} was already revoked on {moment}; nothing changed").format(
+                issuer=result.issuer, moment=iso(result.revoked_at)))
             return
         print(
-            f"revoked {result.issuer} (serial {result.serial_number:x}) at {iso(result.revoked_at)}"
-            + (f", reason {reason}" if reason else "")
-            + f"; CRL number {result.crl_number}; {result.country} trust list sequence {result.trust_list_sequence}"
+            _("revoked {issuer} (serial {serial}) at {moment}").format(
+                issuer=result.issuer, serial=f"{result.serial_number:x}", moment=iso(result.revoked_at))
+            + (_(", reason {reason}").format(reason=reason) if reason else "")
+            + _("; CRL number {number}; {country} trust list sequence {sequence}").format(
+                number=result.crl_number, country=result.country, sequence=result.trust_list_sequence)
         )
 
 

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 
+from exchange._i18n import _, status_label
 from exchange.cli._app import EXIT_INVALID, EXIT_USAGE, app
-from exchange.cli._console import console
+from exchange.cli._console import console, pad
 
 schemas_app = typer.Typer(help="The document catalogue: list, show and add document types.", no_args_is_help=True)
 app.add_typer(schemas_app, name="schemas")
@@ -50,9 +51,10 @@ def list_types() -> None:
 
     from exchange._catalogue import default_catalogue
 
-    table = Table(title="Document catalogue")
-    for column in ("id", "title", "version", "root", "namespace"):
-        table.add_column(column, no_wrap=column in ("id", "root", "namespace"))
+    table = Table(title=_("Document catalogue"))
+    for column, header in (("id", "id"), ("title", _("title")), ("version", _("version")), ("root", _("root")),
+                           ("namespace", _("namespace"))):
+        table.add_column(header, no_wrap=column in ("id", "root", "namespace"))
     for doc_type in default_catalogue():
         table.add_row(*map(escape, (doc_type.id, doc_type.title, doc_type.version, doc_type.root, doc_type.namespace)))
     console().print(table)
@@ -69,24 +71,32 @@ def show_type(type_id: Annotated[str, typer.Argument(help="Document type id.")])
     doc_type = default_catalogue().get(type_id)
     out = console()
     out.print(f"[bold]{escape(doc_type.title)}[/bold] ({doc_type.id} {escape(doc_type.version)})")
-    out.print(f"  root        {{{doc_type.namespace}}}{doc_type.root}")
-    out.print(f"  folder      {escape(str(doc_type.folder))}")
-    out.print(f"  schema      {doc_type.schema_path.name}")
-    out.print(f"  rules       {doc_type.rules_path.name if doc_type.rules_path else '-'}")
-    out.print(f"  input       {doc_type.input_example.name if doc_type.input_example else '-'}")
-    out.print(f"  origin      {escape(doc_type.origin)}")
+    fields = [
+        (_("root"), f"{{{doc_type.namespace}}}{doc_type.root}"),
+        (_("folder"), escape(str(doc_type.folder))),
+        (_("schema"), doc_type.schema_path.name),
+        (_("rules"), doc_type.rules_path.name if doc_type.rules_path else "-"),
+        (_("input"), doc_type.input_example.name if doc_type.input_example else "-"),
+        (_("origin"), escape(doc_type.origin)),
+    ]
+    from rich.cells import cell_len
+
+    width = max(12, *(cell_len(label) + 2 for label, _value in fields))
+    for label, value in fields:
+        out.print(f"  {pad(label, width)}{value}")
     if doc_type.rules_path:
-        table = Table(title="Business rules")
-        for column in ("code", "severity", "rule"):
-            table.add_column(column, no_wrap=column == "code")
+        table = Table(title=_("Business rules"))
+        for column, header in (("code", _("code")), ("severity", _("severity")), ("rule", _("rule"))):
+            table.add_column(header, no_wrap=column == "code")
         for rule_id, role, message in rule_summaries(doc_type.rules_path):
-            table.add_row(escape(rule_id), escape(role), escape(message))
+            table.add_row(escape(rule_id), escape(status_label(role)), escape(message))
         out.print(table)
-    samples = Table(title="Samples")
-    for column in ("file", "expect", "codes"):
-        samples.add_column(column)
+    samples = Table(title=_("Samples"))
+    for header in (_("file"), _("expect"), _("codes")):
+        samples.add_column(header)
     for sample in doc_type.samples:
-        samples.add_row(escape(str(sample.path.relative_to(doc_type.folder))), sample.expect, escape(", ".join(sample.codes)))
+        samples.add_row(escape(str(sample.path.relative_to(doc_type.folder))), status_label(sample.expect),
+                        escape(", ".join(sample.codes)))
     out.print(samples)
 
 
@@ -114,21 +124,29 @@ def add_type(
         raise typer.Exit(EXIT_USAGE)
     problems = check_type_folder(doc_type)
     if problems:
-        typer.echo(f"{doc_type.id}: the folder is not sound:", err=True)
+        typer.echo(_("{type}: the folder is not sound:").format(type=doc_type.id), err=True)
         for problem in problems:
             typer.echo(f"  - {problem}", err=True)
         raise typer.Exit(EXIT_INVALID)
     if target.exists():
         if not force:
-            typer.echo(f"ptx: {target} exists; use --force to replace it", err=True)
+            typer.echo("ptx: " + _("{target} exists; use --force to replace it").format(target=target), err=True)
             raise typer.Exit(EXIT_USAGE)
         shutil.rmtree(target)
     target_root.mkdir(parents=True, exist_ok=True)
     shutil.copytree(doc_type.folder, target)
-    typer.echo(
-        f"added {doc_type.id} ({doc_type.title}, root {doc_type.root}) to {target}; "
-        f"{len(doc_type.samples)} sample(s) checked"
-    )
+    typer.echo(_("added {type} ({title}, root {root}) to {target}; {samples} sample(s) checked").format(
+        type=doc_type.id, title=doc_type.title, root=doc_type.root, target=target, samples=len(doc_type.samples)))
+
+
+def _why(row: dict[str, object]) -> str:
+    """The first finding of a sample's row for people: English as in the JSON; otherwise the code's message."""
+    from exchange._i18n import code_message, current
+
+    if current() == "en" or not row.get("first_code"):
+        return str(row["why"])
+    message = code_message(row["first_code"]) or str(row["why"])
+    return (_("line {line}: ").format(line=row["first_line"]) if row.get("first_line") else "") + message
 
 
 @schemas_app.command("check")
@@ -164,19 +182,24 @@ def check_samples(
                 "actual": report.verdict.value + (" " + ",".join(dict.fromkeys(report.codes)) if report.codes else ""),
                 "matched": matched,
                 "why": "" if first is None else (f"line {first.line}: " if first.line else "") + first.message,
+                "first_code": None if first is None else first.code,
+                "first_line": None if first is None else first.line,
             })
     failed = [row for row in rows if not row["matched"]]
     if as_json:
-        print(json.dumps({"samples": rows, "matched": len(rows) - len(failed), "total": len(rows)}, indent=2,
+        shown = [{key: value for key, value in row.items() if key not in ("first_code", "first_line")} for row in rows]
+        print(json.dumps({"samples": shown, "matched": len(rows) - len(failed), "total": len(rows)}, indent=2,
                          ensure_ascii=False))
     else:
-        table = Table(title="Catalogue samples: expected versus actual")
-        for column in ("type", "sample", "expected", "actual", "ok", "first finding"):
-            table.add_column(column, overflow="fold")
+        table = Table(title=_("Catalogue samples: expected versus actual"))
+        for header in (_("type"), _("sample"), _("expected"), _("actual"), _("ok"), _("first finding")):
+            table.add_column(header, overflow="fold")
         for row in rows:
             table.add_row(*(escape(str(row[key])) for key in ("type", "sample", "expected", "actual")),
-                          "[green]yes[/green]" if row["matched"] else "[red]NO[/red]", escape(str(row["why"])))
+                          "[green]" + _("yes") + "[/green]" if row["matched"] else "[red]" + _("NO") + "[/red]",
+                          escape(_why(row)))
         out = console()
         out.print(table)
-        out.print(f"{len(rows) - len(failed)} of {len(rows)} samples behave as labelled")
+        out.print(_("{matched} of {total} samples behave as labelled").format(matched=len(rows) - len(failed),
+                                                                               total=len(rows)))
     raise typer.Exit(EXIT_INVALID if failed or not rows else 0)

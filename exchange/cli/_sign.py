@@ -25,8 +25,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from exchange._errors import Code, InputError
+from exchange._i18n import N_, _, code_message, current, status_label
 from exchange.cli._app import EXIT_INVALID, EXIT_OK, app
 from exchange.cli._console import console as make_console
+from exchange.cli._console import pad
 from exchange.cli._pki import FormatOption, OutputFormat, WorkspaceOption, cli_errors, iso, parse_moment
 
 if TYPE_CHECKING:
@@ -85,7 +87,8 @@ def sign(
             return
         target = out or file.with_name(file.name.removesuffix(".xml") + ".signed.xml")
         target.write_bytes(signed)
-        print(f"signed {file} as {common_name(credential.certificate.subject)} -> {target}")
+        print(_("signed {file} as {signer} -> {target}").format(
+            file=file, signer=common_name(credential.certificate.subject), target=target))
 
 
 # --- ptx verify --------------------------------------------------------------------------------------------
@@ -129,19 +132,25 @@ def _trust_line(trust: dict[str, Any]) -> str:
     """One line for the text output: where the trust came from and whom it recognises."""
     def recognised(item: dict[str, Any]) -> str:
         types = item["document_types"]
-        return item["country"] + (f" for {', '.join(types)} ({item['basis']})" if types is not None else "")
+        if types is None:
+            return str(item["country"])
+        return _("{country} for {types} ({basis})").format(country=item["country"], types=", ".join(types),
+                                                           basis=item["basis"])
 
-    countries = ", ".join(recognised(item) for item in trust["recognised"]) or "no trust list"
+    countries = ", ".join(recognised(item) for item in trust["recognised"]) or _("no trust list")
     if trust["view"] == "workspace":
-        text = f"workspace {trust['folder']}: every country's own trust list: {countries}"
+        text = _("workspace {folder}: every country's own trust list: {countries}").format(
+            folder=trust["folder"], countries=countries)
     elif trust["view"] == "receiver":
-        text = f"workspace {trust['folder']} as {trust['receiver']}: {countries}"
+        text = _("workspace {folder} as {receiver}: {countries}").format(
+            folder=trust["folder"], receiver=trust["receiver"], countries=countries)
     else:
-        text = f"command line: {countries}"
+        text = _("command line: {countries}").format(countries=countries)
     if trust["anchors"]:
-        text += "; bare anchors (authorisation not checked): " + ", ".join(a["subject"] for a in trust["anchors"])
+        text += _("; bare anchors (authorisation not checked): {anchors}").format(
+            anchors=", ".join(a["subject"] for a in trust["anchors"]))
     if not trust["require_revocation"]:
-        text += "; revocation may be unknown (--allow-unknown-revocation)"
+        text += _("; revocation may be unknown (--allow-unknown-revocation)")
     return text
 
 
@@ -207,33 +216,51 @@ def _print_result(result: VerificationResult, source: Path, trust: dict[str, Any
 
     console = make_console()
     colour = "green" if result.valid else "red"
-    console.print(f"[bold {colour}]{result.verdict.value.upper()}[/bold {colour}] {source}")
-    console.print(f"  document type  {result.document_type or '(unknown)'}")
-    console.print(f"  signer         {result.signer_name or '(none)'}" + (f" of {result.scheme}" if result.scheme else ""))
-    console.print(f"  moment         {iso(result.moment)}")
-    console.print(f"  trust          {_trust_line(trust)}", soft_wrap=True)
+    verdict = result.verdict.value.upper()
+    if current() != "en":
+        verdict += f" ({status_label(result.verdict.value)})"
+    console.print(f"[bold {colour}]{verdict}[/bold {colour}] {source}")
+    from rich.cells import cell_len
+
+    labels = {"document type": _("document type"), "signer": _("signer"), "moment": _("moment"),
+              "trust": _("trust"), "algorithms": _("algorithms"), "chain": _("chain")}
+    width = max(cell_len(label) + 2 for label in labels.values())
+
+    def line(key: str, value: str) -> str:
+        return f"  {pad(labels[key], width)}{value}"
+
+    console.print(line("document type", result.document_type or _("(unknown)")))
+    signer = result.signer_name or _("(none)")
+    if result.scheme:
+        signer = _("{signer} of {scheme}").format(signer=signer, scheme=result.scheme)
+    console.print(line("signer", signer))
+    console.print(line("moment", iso(result.moment)))
+    console.print(line("trust", _trust_line(trust)), soft_wrap=True)
     if trust["view"] == "workspace":
-        console.print("                 (--receiver CC verifies as one country; --trust-list/--trust-anchor trust "
-                      "only what you give)", soft_wrap=True)
+        console.print(" " * (width + 2) + _("(--receiver CC verifies as one country; --trust-list/--trust-anchor "
+                                            "trust only what you give)"), soft_wrap=True)
     if result.signature_method:
         method = SignatureMethod.from_uri(result.signature_method)
         digest = DigestMethod.from_uri(result.digest_method)
-        console.print(
-            f"  algorithms     {method.name if method else result.signature_method}, "
-            f"digest {digest.name if digest else result.digest_method}"
-        )
+        console.print(line("algorithms", _("{signature}, digest {digest}").format(
+            signature=method.name if method else result.signature_method,
+            digest=digest.name if digest else result.digest_method)))
     for position, certificate in enumerate(result.chain):
         label = "chain" if position == 0 else ""
         console.print(
-            f"  {label:<14} {common_name(certificate.subject)} "
+            f"  {pad(labels[label] if label else '', width - 1)} {common_name(certificate.subject)} "
             f"[{iso(certificate.not_valid_before_utc)} .. {iso(certificate.not_valid_after_utc)}]"
         )
     if result.findings:
         table = Table(show_header=True)
-        for column in ("code", "severity", "check", "message"):
-            table.add_column(column, overflow="fold", no_wrap=column in ("code", "check"))
+        for column, header in (("code", _("code")), ("severity", _("severity")), ("check", _("check")),
+                               ("message", _("message"))):
+            table.add_column(header, overflow="fold", no_wrap=column in ("code", "check"))
         for finding in result.findings:
-            table.add_row(finding.code, finding.severity.value, finding.check, finding.message)
+            message = finding.message
+            if current() != "en" and code_message(finding.code):
+                message = f"{code_message(finding.code)} ({message})"  # the code's message, the English detail beside
+            table.add_row(finding.code, status_label(finding.severity), finding.check, message)
         console.print(table)
 
 
@@ -291,11 +318,11 @@ def _certificate_info(certificate: x509.Certificate, moment: datetime) -> dict[s
     from exchange._pki import common_name, fingerprint
 
     if moment < certificate.not_valid_before_utc:
-        state = "not yet valid"
+        state = N_("not yet valid")
     elif moment > certificate.not_valid_after_utc:
-        state = "expired"
+        state = N_("expired")
     else:
-        state = "valid"
+        state = N_("valid")
     try:
         usage = certificate.extensions.get_extension_for_class(x509_module.KeyUsage).value
         bits = [name for name in ("digital_signature", "content_commitment", "key_encipherment", "key_cert_sign",
@@ -340,21 +367,25 @@ def _signature_info(signature: etree._Element, root: etree._Element) -> dict[str
         })
     parent = signature.getparent()
     enveloped = parent is root and signature is list(root.iterchildren("*"))[-1]
-    position = "last child of the root (enveloped)" if enveloped else (
-        f"inside {parent.tag if parent is not None else '?'} (nested content, not the document's own signature)"
-    )
-    covered = []
+    # (template, values): English in the JSON, the template translated in the text (the "_shown" keys)
+    position = (N_("last child of the root (enveloped)"), {}) if enveloped else (
+        N_("inside {parent} (nested content, not the document's own signature)"),
+        {"parent": parent.tag if parent is not None else "?"})
+    covered: list[tuple[str, dict[str, str]]] = []
     for reference in references:
         if reference["uri"] == "":
-            covered.append("the whole document except this signature element")
+            covered.append((N_("the whole document except this signature element"), {}))
         else:
-            covered.append(f"reference {reference['uri']!r} (outside the profile: refused on verification)")
+            covered.append((N_("reference {uri} (outside the profile: refused on verification)"),
+                            {"uri": repr(reference["uri"])}))
     return {
-        "position": position,
+        "position": position[0].format(**position[1]),
+        "_shown_position": _(position[0]).format(**position[1]),
+        "_shown_covers": [_(template).format(**values) for template, values in covered],
         "canonicalization": algorithm(f"{ds.tag('SignedInfo')}/{ds.tag('CanonicalizationMethod')}"),
         "signature_method": algorithm(f"{ds.tag('SignedInfo')}/{ds.tag('SignatureMethod')}"),
         "references": references,
-        "covers": covered,
+        "covers": [template.format(**values) for template, values in covered],
     }
 
 
@@ -398,35 +429,46 @@ def inspect(
             "trust": "not evaluated here; use `ptx verify`",
         }
     if output is OutputFormat.JSON:
+        report["signatures"] = [{key: value for key, value in signature.items() if not key.startswith("_shown")}
+                                for signature in signatures]
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return
     console = make_console()
-    console.print(f"[bold]{file}[/bold]: root {root_tag}, document type {report['document_type'] or '(unknown)'}")
+    console.print(_("[bold]{file}[/bold]: root {root}, document type {type}").format(
+        file=file, root=root_tag, type=report["document_type"] or _("(unknown)")))
     if not signatures:
-        console.print("  no signature")
+        console.print("  " + _("no signature"))
     for number, signature in enumerate(signatures, start=1):
-        console.print(f"  signature {number}: {signature['position']}")
-        console.print(f"    canonicalization {signature['canonicalization']}")
-        console.print(f"    signature method {signature['signature_method']}")
+        console.print("  " + _("signature {number}: {position}").format(number=number,
+                                                                   position=signature["_shown_position"]))
+        console.print("    " + _("canonicalization {method}").format(method=signature["canonicalization"]))
+        console.print("    " + _("signature method {method}").format(method=signature["signature_method"]))
         for reference in signature["references"]:
-            console.print(f"    reference URI={reference['uri']!r} digest {reference['digest_method']}")
+            console.print("    " + _("reference URI={uri} digest {method}").format(
+                uri=repr(reference["uri"]), method=reference["digest_method"]))
             for transform in reference["transforms"]:
-                console.print(f"      transform {transform}")
-        for covered in signature["covers"]:
-            console.print(f"    covers {covered}")
-    state = "[green]valid[/green]" if check.valid else "[red]not valid[/red]"
-    console.print(f"  cryptographic check: {state}")
+                console.print("      " + _("transform {transform}").format(transform=transform))
+        for covered in signature["_shown_covers"]:
+            console.print("    " + _("covers {element}").format(element=covered))
+    state = "[green]" + _("valid") + "[/green]" if check.valid else "[red]" + _("not valid") + "[/red]"
+    console.print("  " + _("cryptographic check: {state}").format(state=state))
     for finding in check.findings:
-        console.print(f"    {finding.code}: {finding.message}")
+        message = finding.message
+        if current() != "en" and code_message(finding.code):
+            message = f"{code_message(finding.code)} ({message})"
+        console.print(f"    {finding.code}: {message}")
     if report["keyinfo_chain"]:
-        console.print(f"  KeyInfo chain (untrusted until `ptx verify`; validity at {iso(moment)}):")
+        console.print("  " + _("KeyInfo chain (untrusted until `ptx verify`; validity at {moment}):").format(
+            moment=iso(moment)))
     for info in report["keyinfo_chain"]:
-        flags = ", ".join(filter(None, ["self-signed" if info["self_signed"] else "", "CA" if info["ca"] else ""]))
+        validity = _(info["validity_at_moment"])  # marked with N_ in _certificate_info
+        flags = ", ".join(filter(None, [_("self-signed") if info["self_signed"] else "", "CA" if info["ca"] else ""]))
         console.print(
-            f"    {info['name']} ({info['validity_at_moment']}) {info['not_before']} .. {info['not_after']}"
+            f"    {info['name']} ({validity}) {info['not_before']} .. {info['not_after']}"
             + (f" [{flags}]" if flags else "")
         )
-        console.print(f"      issuer {info['issuer']}; key usage {', '.join(info['key_usage']) or '-'}")
+        console.print("      " + _("issuer {issuer}; key usage {usage}").format(
+            issuer=info["issuer"], usage=", ".join(info["key_usage"]) or "-"))
         console.print(f"      sha256 {info['sha256']}")
 
 

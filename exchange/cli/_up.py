@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from exchange._errors import Code, ConfigurationError, InputError
+from exchange._i18n import _, code_message, current, status_label
 from exchange._ports import bindable
 from exchange.cli._app import EXIT_INVALID, EXIT_OK, app
 
@@ -183,7 +184,7 @@ def up(
     if not (root / "workspace.yaml").is_file():
         from datetime import UTC, datetime
 
-        typer.echo(f"creating the workspace in {root}", err=True)
+        typer.echo(_("creating the workspace in {folder}").format(folder=root), err=True)
         init_workspace(root, moment=datetime.now(UTC))
     countries = list(Workspace.open(root).countries)
     services = plan(root, countries, host, gateway_port, node_port, tls=tls)
@@ -213,15 +214,16 @@ def up(
         _stop_all(processes)
         raise
     for service in services:
-        typer.echo(f"{service.name:<8} {service.url}" + ("   (dashboard: /ui, OpenAPI: /openapi.json)" if service.name == "gateway"
-                                                        else ""))
+        typer.echo(f"{service.name:<8} {service.url}" + ("   " + _("(dashboard: /ui, OpenAPI: /openapi.json)")
+                                                        if service.name == "gateway" else ""))
     state = {"workspace": str(root), "services": [
         {"name": s.name, "url": s.url, "pid": p.pid} for s, p in zip(services, processes, strict=True)
     ]}
     (root / STATE_FILE).parent.mkdir(exist_ok=True)
     (root / STATE_FILE).write_text(json.dumps(state, indent=2))
     if detach:
-        typer.echo(f"running in the background; logs in {logs}; stop with: ptx down --workspace {root}")
+        typer.echo(_("running in the background; logs in {logs}; stop with: {command}").format(
+            logs=logs, command=f"ptx down --workspace {root}"))
         return
 
     width = max(len(s.name) for s in services)
@@ -237,14 +239,14 @@ def up(
     try:
         while not stopping.is_set():
             if any(process.poll() is not None for process in processes):
-                typer.echo("a service stopped; stopping the others", err=True)
+                typer.echo(_("a service stopped; stopping the others"), err=True)
                 break
             stopping.wait(0.5)
     finally:
         _stop_all(processes)
         with _quiet():
             (root / STATE_FILE).unlink(missing_ok=True)
-    typer.echo("stopped")
+    typer.echo(_("stopped"))
 
 
 @app.command("down")
@@ -253,7 +255,7 @@ def down(workspace: WorkspaceOption = None) -> None:
     root = _workspace_dir(workspace)
     state_path = root / STATE_FILE
     if not state_path.is_file():
-        typer.echo("nothing is running (no run/services.json in the workspace)")
+        typer.echo(_("nothing is running (no run/services.json in the workspace)"))
         raise typer.Exit(EXIT_OK)
     state = json.loads(state_path.read_text())
     stopped = []
@@ -269,7 +271,8 @@ def down(workspace: WorkspaceOption = None) -> None:
             with _quiet():
                 os.killpg(int(service["pid"]), signal.SIGKILL)
     state_path.unlink(missing_ok=True)
-    typer.echo(f"stopped {', '.join(stopped) or 'nothing (already gone)'}")
+    typer.echo(_("stopped {services}").format(services=", ".join(stopped)) if stopped
+               else _("stopped nothing (already gone)"))
 
 
 def _alive(pid: int) -> bool:
@@ -317,12 +320,24 @@ def _call(method: str, url: str, *, workspace: Path | None = None, **kwargs: Any
 
 
 def _print_answer(body: dict[str, Any]) -> None:
-    typer.echo(f"message {body.get('message_id')}: {body.get('status') or body.get('verdict')}")
+    typer.echo(_("message {id}: {status}").format(id=body.get("message_id"),
+                                                  status=_shown_status(body.get("status") or body.get("verdict"))))
     for check in body.get("checks", []):
         if check.get("status") == "failed":
             for finding in check.get("findings", []):
-                where = f" at {finding['path']}" if finding.get("path") else ""
-                typer.echo(f"  {check['name']}: {finding['code']} {finding['message']}{where}")
+                where = " " + _("at {path}").format(path=finding["path"]) if finding.get("path") else ""
+                message = finding["message"]
+                if current() != "en" and code_message(finding["code"]):
+                    message = f"{code_message(finding['code'])} ({message})"  # the English detail beside
+                typer.echo(f"  {check['name']}: {finding['code']} {message}{where}")
+
+
+def _shown_status(status: object) -> str:
+    """A status as people read it: the status itself (it is an identifier), in another language its label beside."""
+    if status is None or current() == "en":
+        return str(status)
+    label = status_label(status)
+    return f"{status} ({label})" if label != str(status) else str(status)
 
 
 @app.command("send")
@@ -379,11 +394,12 @@ def _wait_outbox(node: str, message_id: str, timeout: float, workspace: Path | N
         if body.get("status") != status:
             status = body.get("status")
             receipt = body.get("receipt") or {}
-            typer.echo(f"  {status}" + ("  (receipt verified by this node)" if receipt.get("verified") else ""))
+            typer.echo(f"  {_shown_status(status)}" + ("  " + _("(receipt verified by this node)")
+                                                       if receipt.get("verified") else ""))
         if status in FINAL_STATUSES:
             return status
         time.sleep(0.3)
-    typer.echo(f"still {status} after {timeout:.0f} s", err=True)
+    typer.echo(_("still {status} after {seconds} s").format(status=status, seconds=f"{timeout:.0f}"), err=True)
     return status
 
 
@@ -411,17 +427,18 @@ def status(
             break
         time.sleep(0.3)
     receivers = body.get("receivers") or [body.get("receiver")]
-    typer.echo(f"{message_id}: {body.get('status')}  {body.get('sender')} -> {', '.join(map(str, receivers))}  "
-               f"{body.get('document_type')}")
+    typer.echo(f"{message_id}: {_shown_status(body.get('status'))}  {body.get('sender')} -> "
+               f"{', '.join(map(str, receivers))}  {body.get('document_type')}")
     deliveries = body.get("deliveries") or []
     if len(deliveries) > 1:
-        typer.echo(f"  acknowledged {body.get('acknowledged')}")
+        typer.echo("  " + _("acknowledged {receivers}").format(receivers=body.get("acknowledged")))
         for delivery in deliveries:
             error = f"  {delivery['last_error_code']}" if delivery.get("last_error_code") else ""
-            typer.echo(f"  {delivery['receiver']}  {delivery['status']}  attempts {delivery['attempts']}{error}")
+            typer.echo(f"  {delivery['receiver']}  {_shown_status(delivery['status'])}  "
+                       + _("attempts {count}").format(count=delivery["attempts"]) + error)
     for change in body.get("history", []):
         whose = f"{change['receiver']}  " if change.get("receiver") and len(deliveries) > 1 else ""
-        typer.echo(f"  {change.get('at')}  {whose}{change.get('status')}  {change.get('detail', '')}")
+        typer.echo(f"  {change.get('at')}  {whose}{_shown_status(change.get('status'))}  {change.get('detail', '')}")
     if receipt is not None:
         _check_receipt(gateway, body, receipt.upper(), workspace=workspace, headers=auth, out=out)
 
@@ -447,7 +464,8 @@ def _check_receipt(gateway: str, record: dict[str, Any], receiver: str, *, works
     verify = verify_for(gateway, workspace)
     answer = httpx.get(f"{base}/receipt", params={"receiver": receiver}, headers=headers, timeout=30, verify=verify)
     if answer.status_code != 200:
-        typer.echo(f"no verified receipt of {receiver} at the gateway yet (HTTP {answer.status_code})", err=True)
+        typer.echo(_("no verified receipt of {receiver} at the gateway yet (HTTP {status})").format(
+            receiver=receiver, status=answer.status_code), err=True)
         raise typer.Exit(EXIT_INVALID)
     envelope = httpx.get(f"{base}/envelope", headers=headers, timeout=30, verify=verify).content
     root = _workspace_dir(workspace)
@@ -463,12 +481,16 @@ def _check_receipt(gateway: str, record: dict[str, Any], receiver: str, *, works
     if out is not None:
         out.write_bytes(answer.content)
     if not check.verified or check.receipt is None:
-        typer.echo(f"receipt of {receiver}: NOT verified by {sender}")
+        typer.echo(_("receipt of {receiver}: NOT verified by {sender}").format(receiver=receiver, sender=sender))
         for finding in check.findings:
-            typer.echo(f"  {finding.code}  {finding.message}")
+            message = finding.message
+            if current() != "en" and code_message(finding.code):
+                message = f"{code_message(finding.code)} ({message})"
+            typer.echo(f"  {finding.code}  {message}")
         raise typer.Exit(EXIT_INVALID)
-    typer.echo(f"receipt of {receiver}: verified by {sender}'s own folder: signed by {receiver}'s node, "
-               f"{check.receipt.status.value}, names message {message_id} and the SHA-256 of the envelope")
+    typer.echo(_("receipt of {receiver}: verified by {sender}'s own folder: signed by {receiver}'s node, {status}, "
+                 "names message {id} and the SHA-256 of the envelope").format(
+        receiver=receiver, sender=sender, status=_shown_status(check.receipt.status.value), id=message_id))
 
 
 @app.command("inbox")
@@ -484,8 +506,8 @@ def inbox(
     body = _call("GET", f"{node}/v1/inbox", workspace=workspace)
     items = body.get("items", body) if isinstance(body, dict) else body
     if not items:
-        typer.echo(f"{country.upper()}'s inbox is empty")
+        typer.echo(_("{country}'s inbox is empty").format(country=country.upper()))
     for item in items:
         codes = ",".join(item.get("codes") or [])
         typer.echo(f"{item.get('message_id')}  {item.get('sender')} -> {country.upper()}  {item.get('document_type')}  "
-                   f"{item.get('verdict')}{'  ' + codes if codes else ''}  {item.get('received_at')}")
+                   f"{_shown_status(item.get('verdict'))}{'  ' + codes if codes else ''}  {item.get('received_at')}")

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from exchange._i18n import _, ngettext
 from exchange.cli._app import EXIT_INVALID, EXIT_OK, EXIT_USAGE, app
 
 if TYPE_CHECKING:
@@ -79,7 +80,7 @@ def _run(files: Sequence[Path], options: dict[str, Any], jobs: int, progress: bo
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
     with Progress(
-        TextColumn("validating"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
+        TextColumn(_("validating")), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(), transient=True
     ) as bar:
         task = bar.add_task("validate", total=len(names))
         for report in iterator:
@@ -97,8 +98,16 @@ def _text_lines(report: ValidationReport) -> list[str]:
 
 
 def _junit(reports: Sequence[ValidationReport], seconds: float) -> bytes:
+    """JUnit XML for CI tools: machine-readable, English whatever the language."""
     from lxml import etree
 
+    from exchange._i18n import using
+
+    with using("en"):
+        return _junit_english(reports, seconds, etree)
+
+
+def _junit_english(reports: Sequence[ValidationReport], seconds: float, etree: Any) -> bytes:
     failures = sum(1 for report in reports if not report.valid)
     suite = etree.Element(
         "testsuite", name="ptx validate", tests=str(len(reports)), failures=str(failures), errors="0",
@@ -169,7 +178,7 @@ def validate(
 
     files = iter_xml_files(paths)
     if not files:
-        print("ptx: no XML files found", file=sys.stderr)
+        print("ptx: " + _("no XML files found"), file=sys.stderr)
         raise typer.Exit(EXIT_USAGE)
     if jobs == 0:
         jobs = min(os.cpu_count() or 1, 8) if len(files) >= 64 else 1
@@ -212,8 +221,19 @@ def validate(
     elif output is OutputFormat.JUNIT:
         sys.stdout.buffer.write(_junit(reports, seconds))
     else:
-        out.write(f"{count} file(s): {count - invalid} valid, {invalid} invalid ({seconds:.2f} s)\n")
+        out.write(_summary(count, invalid, seconds) + "\n")
     raise typer.Exit(EXIT_INVALID if invalid else EXIT_OK)
+
+
+def _summary(count: int, invalid: int, seconds: float) -> str:
+    """``3 file(s): 2 valid, 1 invalid (0.12 s)``; English keeps that exact line (the exercises read it)."""
+    from exchange._i18n import current
+
+    if current() == "en":
+        return f"{count} file(s): {count - invalid} valid, {invalid} invalid ({seconds:.2f} s)"
+    return ngettext("{count} file: {valid} valid, {invalid} invalid ({seconds} s)",
+                    "{count} files: {valid} valid, {invalid} invalid ({seconds} s)", count).format(
+        count=count, valid=count - invalid, invalid=invalid, seconds=f"{seconds:.2f}")
 
 
 # --- ptx serve validator ------------------------------------------------------------------------------------
@@ -241,6 +261,6 @@ def serve_validator(
     config = server_config(app, TlsMaterial(), log_level=log_level, service="validator")
     sock = bind_socket(host, port)
     rules = len(app.state.scenarios.rules_files)
-    typer.echo(f"validator on http://{host}:{port} ({len(app.state.scenarios.scenarios)} scenario(s), {rules} rules "
-               "file(s) compiled)", err=True)
+    typer.echo(_("validator on {url} ({scenarios} scenario(s), {rules} rules file(s) compiled)").format(
+        url=f"http://{host}:{port}", scenarios=len(app.state.scenarios.scenarios), rules=rules), err=True)
     uvicorn.Server(config).run(sockets=[sock])

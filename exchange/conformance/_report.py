@@ -30,14 +30,20 @@ def to_text(report: Report, *, verbose: bool = False) -> str:
     title = _("Conformance of the node at {url}") if report.target.value == "node" else \
         _("Conformance of the gateway at {url}")
     lines = [title.format(url=report.url), ""]
+    from rich.cells import cell_len
+
     width = max((len(result.name) for result in report.results), default=10)
+    # the outcome column measured in terminal cells (a Chinese character takes two), never len()
+    column = max([15, *(cell_len(_label(outcome)) for outcome in Outcome)])
+    indent = " " * column
     for result in report.results:
-        lines.append(f"{_label(result.outcome):<15} {result.name:<{width}}  [{', '.join(result.clauses)}]")
-        lines.append(f"{'':15} {result.reason}")
+        label = _label(result.outcome)
+        lines.append(f"{label}{' ' * (column - cell_len(label))} {result.name:<{width}}  [{', '.join(result.clauses)}]")
+        lines.append(f"{indent} {result.reason}")
         if verbose or result.outcome is Outcome.FAIL:
             for exchange in result.exchanges:
-                lines.append(f"{'':15}   > {exchange.request}")
-                lines.extend(f"{'':15}   < {line}" for line in exchange.response.splitlines()[:6])
+                lines.append(f"{indent}   > {exchange.request}")
+                lines.extend(f"{indent}   < {line}" for line in exchange.response.splitlines()[:6])
     lines += ["", summary(report)]
     if not report.passed:
         lines.append(_("failed scenarios: {names}").format(names=", ".join(report.failed())))

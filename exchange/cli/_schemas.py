@@ -145,7 +145,7 @@ def _why(row: dict[str, object]) -> str:
 
     if current() == "en" or not row.get("first_code"):
         return str(row["why"])
-    message = code_message(row["first_code"]) or str(row["why"])
+    message = code_message(row["first_code"]) or str(row["first_message"])  # a rule's own text (no project code)
     return (_("line {line}: ").format(line=row["first_line"]) if row.get("first_line") else "") + message
 
 
@@ -184,10 +184,11 @@ def check_samples(
                 "why": "" if first is None else (f"line {first.line}: " if first.line else "") + first.message,
                 "first_code": None if first is None else first.code,
                 "first_line": None if first is None else first.line,
+                "first_message": None if first is None else first.message,
             })
     failed = [row for row in rows if not row["matched"]]
     if as_json:
-        shown = [{key: value for key, value in row.items() if key not in ("first_code", "first_line")} for row in rows]
+        shown = [{key: value for key, value in row.items() if key not in ("first_code", "first_line", "first_message")} for row in rows]
         print(json.dumps({"samples": shown, "matched": len(rows) - len(failed), "total": len(rows)}, indent=2,
                          ensure_ascii=False))
     else:

@@ -8,6 +8,7 @@ of the run lists those skips by what is missing. Under ``CI=true`` such a skip f
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,13 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     if _missing and needs.in_ci():
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(autouse=True)
+def _english_between_tests() -> Iterator[None]:
+    """Each test starts in English: an in-process ``ptx --lang zh`` (CliRunner) sets the language of the worker."""
+    from exchange import _i18n
+
+    token = _i18n.use(_i18n.DEFAULT)
+    yield
+    _i18n.reset(token)

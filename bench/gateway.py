@@ -84,9 +84,9 @@ from exchange import (  # noqa: E402
 from exchange._validation import compiled_schema  # noqa: E402
 from exchange._workspace import GATEWAY_PARTY, party_folder  # noqa: E402
 from exchange._xml import parse_xml  # noqa: E402
-from gateway._app import Gateway, _plain  # noqa: E402
+from gateway._app import Gateway  # noqa: E402
 from gateway._metrics import GatewayMetrics  # noqa: E402
-from gateway._pipeline import Pipeline, Previous, WorkspaceMembers  # noqa: E402
+from gateway._pipeline import Pipeline, WorkspaceMembers  # noqa: E402
 from gateway._settings import GatewaySettings  # noqa: E402
 from gateway._store import Store  # noqa: E402
 
@@ -156,13 +156,7 @@ def bench_in_process(root: Path, folder: Path, calls: int) -> None:
     for warm in envelopes(workspace, document, "earlier", 200):  # the store holds earlier messages, as in service
         gateway.submit(warm, datetime.now(UTC))
     pipeline: Pipeline = gateway.pipeline
-    store = gateway.store
-
-    def lookup(message_id: str) -> Previous | None:  # what Gateway.submit passes to the pipeline
-        found = store.find(message_id)
-        if found is None:
-            return None
-        return Previous(digest=found.digest, answer=_plain(store.get(message_id).report))
+    lookup = gateway.earlier  # what Gateway.submit passes to the pipeline
 
     catalogue = default_catalogue()
     envelope_schema = compiled_schema(catalogue.get("envelope").schema_path)

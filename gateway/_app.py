@@ -243,20 +243,21 @@ class Gateway:
 
     # --- submission ------------------------------------------------------------------------------------------
 
+    def earlier(self, message_id: str) -> Previous | None:
+        """The pipeline's duplicate lookup: the digest of an earlier message with this id, and its answer."""
+        digest = self.store.digest_of(message_id)
+        if digest is None:
+            return None
+        detail = self.store.get(message_id)
+        return Previous(digest=digest, answer=_plain(detail.report))
+
     def submit(
         self, body: bytes, moment: datetime, transport_party: str | None = None
     ) -> tuple[int, dict[str, Any]]:
         """Run the checks and record the decision; returns (HTTP status, JSON body). Runs in a worker thread.
         ``transport_party``: the party the TLS client certificate names (mutual TLS), checked against the sender."""
-        def lookup(message_id: str) -> Previous | None:
-            found = self.store.find(message_id)
-            if found is None:
-                return None
-            detail = self.store.get(message_id)
-            return Previous(digest=found.digest, answer=_plain(detail.report))
-
         try:
-            outcome = self.pipeline.run(body, moment=moment, duplicates=lookup, transport_party=transport_party,
+            outcome = self.pipeline.run(body, moment=moment, duplicates=self.earlier, transport_party=transport_party,
                                         timings=self.metrics.observe_check)
         except (TrustError, ConfigurationError) as exc:  # the checks raise only for the gateway's own material
             raise configuration_fault(exc) from exc

@@ -206,10 +206,16 @@ class ChainVerification:
         }
 
 
+# Built once (bound parameters, no values in them): every message appends an entry, and a statement built per call
+# costs SQLAlchemy more to construct and key than to run.
+_LOCK_HEAD = select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == _HEAD_ID).with_for_update()
+_MOVE_HEAD = update(audit_head).where(audit_head.c.id == _HEAD_ID)
+
+
 def ensure_head(conn: Connection) -> None:
     """Create the head row of an empty log (part of creating the schema). Idempotent."""
     if conn.execute(select(audit_head.c.id).where(audit_head.c.id == _HEAD_ID)).first() is None:
-        conn.execute(insert(audit_head).values(id=_HEAD_ID, seq=0, hash=GENESIS_HASH))
+        conn.execute(insert(audit_head), dict(id=_HEAD_ID, seq=0, hash=GENESIS_HASH))
 
 
 def append_entry(
@@ -225,9 +231,7 @@ def append_entry(
 
     Locks the head row first (``FOR UPDATE``), so concurrent appenders line up behind each other.
     """
-    head = conn.execute(
-        select(audit_head.c.seq, audit_head.c.hash).where(audit_head.c.id == _HEAD_ID).with_for_update()
-    ).first()
+    head = conn.execute(_LOCK_HEAD).first()
     if head is None:
         if conn.execute(select(func.max(audit_log.c.seq))).scalar() is not None:
             raise StoreError(
@@ -244,7 +248,7 @@ def append_entry(
         seq=seq, at=at, actor=actor, action=action, message_id=message_id, detail=body, prev_hash=prev_hash
     )
     conn.execute(
-        insert(audit_log).values(
+        insert(audit_log), dict(
             seq=seq,
             at=at,
             actor=actor,
@@ -255,7 +259,7 @@ def append_entry(
             hash=digest,
         )
     )
-    conn.execute(update(audit_head).where(audit_head.c.id == _HEAD_ID).values(seq=seq, hash=digest))
+    conn.execute(_MOVE_HEAD, {"seq": seq, "hash": digest})
     return AuditEntry(seq, at, actor, action, message_id, MappingProxyType(body), prev_hash, digest)
 
 

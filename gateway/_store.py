@@ -276,6 +276,22 @@ _SUMMARY_BY_PK = select(*_SUMMARY_COLUMNS).where(messages.c.id == bindparam("pk"
 _DIGEST_BY_ID = select(messages.c.digest).where(messages.c.message_id == bindparam("message_id"))
 _LEGS_OF = (select(deliveries).where(deliveries.c.message_pk.in_(bindparam("pks", expanding=True)))
             .order_by(deliveries.c.message_pk, deliveries.c.position))
+_LEGS_OF_ONE = select(deliveries).where(deliveries.c.message_pk == bindparam("pk")).order_by(deliveries.c.position)
+_CLAIM_DUE = (
+    select(deliveries, messages.c.message_id, messages.c.sender, messages.c.document_type,
+           messages.c.conversation_id, messages.c.digest, messages.c.envelope, messages.c.received_at)
+    .join(messages, messages.c.id == deliveries.c.message_pk)
+    .where(deliveries.c.status.in_([s.value for s in CLAIMABLE]), deliveries.c.next_attempt_at <= bindparam("now"))
+    .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
+    .limit(bindparam("limit"))
+    .with_for_update(of=deliveries, skip_locked=True)
+)
+_LEGS_FOR_UPDATE = (select(deliveries, messages.c.message_id).join(messages, messages.c.id == deliveries.c.message_pk)
+                    .where(messages.c.message_id == bindparam("message_id")))
+# Store._lock_legs: in route order, locked (a message's legs, or one receiver's)
+_LOCK_LEGS = _LEGS_FOR_UPDATE.order_by(deliveries.c.position).with_for_update(of=deliveries)
+_LOCK_LEG = (_LEGS_FOR_UPDATE.where(deliveries.c.receiver == bindparam("receiver")).order_by(deliveries.c.position)
+             .with_for_update(of=deliveries))
 _UPDATE_LEG = update(deliveries).where(deliveries.c.id == bindparam("leg_pk"))
 _UPDATE_MESSAGE = update(messages).where(messages.c.id == bindparam("message_pk_"))
 # FOR NO KEY UPDATE: see Store._sync
@@ -743,7 +759,9 @@ def _legs_of(conn: Connection, pks: Iterable[int]) -> dict[int, list[Row[Any]]]:
     wanted = list(pks)
     found: dict[int, list[Row[Any]]] = {pk: [] for pk in wanted}
     if wanted:
-        for leg in conn.execute(_LEGS_OF, {"pks": wanted}):
+        rows = (conn.execute(_LEGS_OF_ONE, {"pk": wanted[0]}) if len(wanted) == 1  # an IN list is rendered per call
+                else conn.execute(_LEGS_OF, {"pks": wanted}))
+        for leg in rows:
             found[int(leg.message_pk)].append(leg)
     return found
 
@@ -953,14 +971,12 @@ class Store:
     def _lock_legs(self, conn: Connection, message_id: str, receiver: str | None) -> list[Row[Any]]:
         """The deliveries of ``message_id`` (only ``receiver``'s if named), locked, in route order. Lock order:
         deliveries, then their message row (:meth:`_sync`), then the audit head."""
-        query = (select(deliveries, messages.c.message_id)
-                 .join(messages, messages.c.id == deliveries.c.message_pk)
-                 .where(messages.c.message_id == message_id))
-        if receiver is not None:
-            query = query.where(deliveries.c.receiver == receiver)
-        legs = list(conn.execute(query.order_by(deliveries.c.position).with_for_update(of=deliveries)).all())
+        if receiver is None:
+            legs = list(conn.execute(_LOCK_LEGS, {"message_id": message_id}).all())
+        else:
+            legs = list(conn.execute(_LOCK_LEG, {"message_id": message_id, "receiver": receiver}).all())
         if not legs:
-            if conn.execute(select(messages.c.id).where(messages.c.message_id == message_id)).first() is None:
+            if conn.execute(_DIGEST_BY_ID, {"message_id": message_id}).first() is None:
                 raise InputError(f"no message with id {message_id!r}", code=Code.GW_MESSAGE_UNKNOWN)
             whom = f" for receiver {receiver!r}" if receiver is not None else ""
             raise InputError(f"message {message_id!r} has no delivery{whom}", code=Code.GW_MESSAGE_UNKNOWN)
@@ -1264,15 +1280,7 @@ class Store:
             return ()
         with self._transaction("claim deliveries", write=True) as conn:
             now = self._now()
-            legs = conn.execute(
-                select(deliveries, messages.c.message_id, messages.c.sender, messages.c.document_type,
-                       messages.c.conversation_id, messages.c.digest, messages.c.envelope, messages.c.received_at)
-                .join(messages, messages.c.id == deliveries.c.message_pk)
-                .where(deliveries.c.status.in_([s.value for s in CLAIMABLE]), deliveries.c.next_attempt_at <= now)
-                .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
-                .limit(limit)
-                .with_for_update(of=deliveries, skip_locked=True)
-            ).all()
+            legs = conn.execute(_CLAIM_DUE, {"now": now, "limit": limit}).all()
             claimed: list[ClaimedMessage] = []
             for leg in legs:
                 status = MessageStatus(leg.status)

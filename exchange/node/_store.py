@@ -47,6 +47,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    bindparam,
     create_engine,
     event,
     func,
@@ -372,6 +373,13 @@ _INBOX_COLUMNS = (
     func.length(inbox.c.envelope).label("envelope_size"),
     func.length(inbox.c.document).label("document_size"),
 )
+# Built once with bound parameters (see gateway/_store.py): a statement built per call with its values in it costs
+# SQLAlchemy more to construct and key than SQLite takes to run it.
+_INBOX_BY_ID = select(*_INBOX_COLUMNS).where(inbox.c.message_id == bindparam("message_id"))
+_OUTBOX_BY_ID = select(outbox).where(outbox.c.message_id == bindparam("message_id"))
+_OUTBOX_PK = select(outbox.c.id).where(outbox.c.message_id == bindparam("message_id"))
+_OUTBOX_HISTORY = select(outbox_history).where(outbox_history.c.outbox_pk == bindparam("pk")).order_by(outbox_history.c.id)
+_UPDATE_OUTBOX = update(outbox).where(outbox.c.id == bindparam("outbox_pk"))
 
 
 def _add_missing_columns(conn: Connection) -> None:
@@ -547,7 +555,7 @@ class NodeStore:
     def inbox_lookup(self, message_id: str) -> InboxEntry | None:
         """The earlier delivery of ``message_id``, if any (the caller compares digests)."""
         with self._transaction("look up a received message", write=False) as conn:
-            row = conn.execute(select(*_INBOX_COLUMNS).where(inbox.c.message_id == message_id)).first()
+            row = conn.execute(_INBOX_BY_ID, {"message_id": message_id}).first()
             return None if row is None else _inbox_entry(row)
 
     def inbox_record(self, message: NewInboxMessage) -> tuple[InboxEntry, bool]:
@@ -565,12 +573,12 @@ class NodeStore:
 
     def _inbox_record_once(self, message: NewInboxMessage) -> tuple[InboxEntry, bool]:
         with self._transaction("record a received message", write=True) as conn:
-            existing = conn.execute(select(*_INBOX_COLUMNS).where(inbox.c.message_id == message.message_id)).first()
+            existing = conn.execute(_INBOX_BY_ID, {"message_id": message.message_id}).first()
             if existing is not None:
                 return _inbox_entry(existing), False
             try:
                 conn.execute(
-                    insert(inbox).values(
+                    insert(inbox), dict(
                         message_id=message.message_id,
                         sender=message.sender,
                         receiver=message.receiver,
@@ -588,7 +596,7 @@ class NodeStore:
                 )
             except sa_exc.IntegrityError as exc:
                 raise _InsertRace from exc
-            row = conn.execute(select(*_INBOX_COLUMNS).where(inbox.c.message_id == message.message_id)).one()
+            row = conn.execute(_INBOX_BY_ID, {"message_id": message.message_id}).one()
             return _inbox_entry(row), True
 
     def inbox_list(self, *, limit: int = 100, offset: int = 0) -> tuple[InboxEntry, ...]:
@@ -636,16 +644,14 @@ class NodeStore:
     # --- outbox -----------------------------------------------------------------------------------------------
 
     def _outbox_row(self, conn: Connection, message_id: str) -> Row[Any]:
-        row = conn.execute(select(outbox).where(outbox.c.message_id == message_id)).first()
+        row = conn.execute(_OUTBOX_BY_ID, {"message_id": message_id}).first()
         if row is None:
             raise _unknown(message_id, "outbox")
         return row
 
     def _outbox_read(self, conn: Connection, message_id: str) -> OutboxEntry:
         row = self._outbox_row(conn, message_id)
-        history = conn.execute(
-            select(outbox_history).where(outbox_history.c.outbox_pk == row.id).order_by(outbox_history.c.id)
-        ).all()
+        history = conn.execute(_OUTBOX_HISTORY, {"pk": row.id}).all()
         return _outbox_entry(
             row, tuple(StatusChange(OutboxStatus(h.status), h.at, h.detail) for h in history)
         )
@@ -672,13 +678,13 @@ class NodeStore:
 
     def _outbox_create_once(self, message: NewOutboxMessage) -> tuple[OutboxEntry, bool]:
         with self._transaction("record a message to send", write=True) as conn:
-            existing = conn.execute(select(outbox.c.id).where(outbox.c.message_id == message.message_id)).first()
+            existing = conn.execute(_OUTBOX_PK, {"message_id": message.message_id}).first()
             if existing is not None:
                 return self._outbox_read(conn, message.message_id), False
             now = self._now()
             try:
                 conn.execute(
-                    insert(outbox).values(
+                    insert(outbox), dict(
                         message_id=message.message_id,
                         receiver=message.receiver,
                         document_type=message.document_type,
@@ -696,9 +702,9 @@ class NodeStore:
                 )
             except sa_exc.IntegrityError as exc:
                 raise _InsertRace from exc
-            pk = conn.execute(select(outbox.c.id).where(outbox.c.message_id == message.message_id)).scalar_one()
+            pk = conn.execute(_OUTBOX_PK, {"message_id": message.message_id}).scalar_one()
             detail = "signed and stored" + (" (document tampered after signing, for a demo)" if message.tampered else "")
-            conn.execute(insert(outbox_history).values(
+            conn.execute(insert(outbox_history), dict(
                 outbox_pk=pk, status=OutboxStatus.NEW.value, at=now, detail=detail,
             ))
             return self._outbox_read(conn, message.message_id), True
@@ -732,10 +738,10 @@ class NodeStore:
                 values["last_error_code"] = values["last_error"] = None
             if status is not None and status.value != row.status:
                 values["status"] = status.value
-                conn.execute(insert(outbox_history).values(
+                conn.execute(insert(outbox_history), dict(
                     outbox_pk=row.id, status=status.value, at=now, detail=detail or f"now {status.value}",
                 ))
-            conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
+            conn.execute(_UPDATE_OUTBOX, {"outbox_pk": row.id, **values})
             return self._outbox_read(conn, message_id)
 
     def outbox_receipt(
@@ -751,7 +757,8 @@ class NodeStore:
         with self._transaction("record a receipt", write=True) as conn:
             row = self._outbox_row(conn, message_id)
             if not row.receipt_verified:
-                conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+                conn.execute(_UPDATE_OUTBOX, dict(
+                    outbox_pk=row.id,
                     receipt=receipt,
                     receipt_verified=verified,
                     receipt_status=None if receipt_status is None else receipt_status.value,
@@ -766,7 +773,8 @@ class NodeStore:
         """Keep the gateway's signed rejection report and this node's verdict on it."""
         with self._transaction("record a rejection report", write=True) as conn:
             row = self._outbox_row(conn, message_id)
-            conn.execute(update(outbox).where(outbox.c.id == row.id).values(
+            conn.execute(_UPDATE_OUTBOX, dict(
+                outbox_pk=row.id,
                 rejection=rejection, rejection_verified=verified, rejection_findings=_dump(findings),
                 updated_at=self._now(),
             ))

@@ -367,14 +367,24 @@ def verify_signature(
     policy: SignaturePolicy = DEFAULT_POLICY,
     check: str = DEFAULT_CHECK,
     limits: XmlLimits = DEFAULT_LIMITS,
+    parsed_from: bytes | None = None,
 ) -> SignatureCheck:
     """Verify the enveloped signature of a document under the strict profile (see the module docstring).
 
     Bytes are parsed once through the hardened parser (a refusal is an ``XML-*`` finding); a tree is copied
-    first so that the caller's tree is left as it was. Every profile violation is reported, each with its
-    own code; the digest and the signature value are computed only when the profile holds. Trust in the
-    signer is not evaluated here.
+    first so that the caller's tree is left as it was. ``parsed_from``: the bytes a tree was parsed from by
+    :func:`exchange._xml.parse_xml` (a checker that parsed them already passes both instead of parsing twice);
+    the bytes are what the CDATA check reads, so the verdict is the same as for the bytes alone. Every profile
+    violation is reported, each with its own code; the digest and the signature value are computed only when
+    the profile holds. Trust in the signer is not evaluated here.
     """
+    if parsed_from is not None:
+        if not isinstance(data, etree._ElementTree) or data.getroot() is None:
+            raise TypeError("parsed_from goes with the tree parsed from those bytes")
+        if not isinstance(policy, SignaturePolicy):
+            raise TypeError("policy must be a SignaturePolicy")
+        cdata = None if policy.allow_cdata else cdata_line(parsed_from)
+        return _verify_tree(copy.deepcopy(data), policy, check, cdata)
     if isinstance(data, (bytes, bytearray, memoryview)):
         try:
             tree = parse_xml(bytes(data), limits=limits)

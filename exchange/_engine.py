@@ -493,7 +493,9 @@ class Engine:
                 path="/Envelope/Header/Sender/Identifier",
             )], 401)
             return
-        check = verify_signature(run.body, policy=ENVELOPE_POLICY, check=Step.SENDER, limits=self.limits)
+        assert run.tree is not None  # parsed from run.body by the parse step, and only read since
+        check = verify_signature(run.tree, parsed_from=run.body, policy=ENVELOPE_POLICY, check=Step.SENDER,
+                                 limits=self.limits)
         if not check.valid or check.signer is None or check.signed_content is None:
             run.fail(Step.SENDER, [*check.findings, Finding.of(
                 profile.code("SENDER-NOT-AUTHENTICATED"), Step.SENDER,
@@ -754,9 +756,10 @@ class Engine:
     def _document_signature(self, run: _Run) -> None:
         if run.document is None or run.header is None:
             return
-        payload = run.header.payload
+        payload, document = run.header.payload, run.document  # the document was parsed from the payload
         check = run.timed(Step.DOCUMENT_SIGNATURE, lambda: verify_signature(
-            payload, policy=self.document_policy, check=Step.DOCUMENT_SIGNATURE, limits=self.limits))
+            document, parsed_from=payload, policy=self.document_policy, check=Step.DOCUMENT_SIGNATURE,
+            limits=self.limits))
         if run.record(Step.DOCUMENT_SIGNATURE, check.findings) and check.signer is not None:
             run.signature = check
 

@@ -279,6 +279,30 @@ def test_trees_passed_in_are_not_modified(pki: dict[str, Party], signed: dict[st
     assert etree.tostring(received) == before
 
 
+def test_a_tree_with_the_bytes_it_was_parsed_from_gets_the_verdict_of_the_bytes(signed: dict[str, bytes]) -> None:
+    """The engine passes the tree it parsed and the received bytes (``parsed_from``), not the bytes again: the
+    verdict, codes, lines and signed content are those of the bytes, CDATA included (only the bytes show it)."""
+    data = signed["leaf-p256"]
+    assert data.count(b"Green coffee") == 1
+    variants = {
+        "valid": data,
+        "tampered": data.replace(b"1200.5", b"1200.6"),
+        "cdata": data.replace(b"Green coffee", b"<![CDATA[Green coffee]]>"),
+        "comment in text": data.replace(b"Green coffee", b"Green<!-- x --> coffee"),
+    }
+    for name, variant in variants.items():
+        tree = parse_xml(variant)
+        before = etree.tostring(tree)
+        from_bytes = verify_signature(variant)
+        from_tree = verify_signature(tree, parsed_from=variant)
+        assert from_tree.to_dict() == from_bytes.to_dict(), name
+        assert from_tree.signed_content == from_bytes.signed_content, name
+        assert etree.tostring(tree) == before, name  # the caller's tree is left as it was
+    assert verify_signature(parse_xml(variants["cdata"]), parsed_from=variants["cdata"]).codes == ("SIG-CDATA-IN-TEXT",)
+    with pytest.raises(TypeError):
+        verify_signature(data, parsed_from=data)
+
+
 def test_signed_content_is_only_the_signed_scope(signed: dict[str, bytes]) -> None:
     check = verify_signature(signed["leaf-p256"])
     assert check.signed_content is not None

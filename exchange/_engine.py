@@ -461,7 +461,7 @@ class Engine:
             return
         tree = run.tree
         report = run.timed(Step.ENVELOPE_SCHEMA, lambda: self.validator.validate(
-            tree, document_type=self.envelope_type))
+            tree, document_type=self.envelope_type, parsed_from=run.body))
         if not run.record(Step.ENVELOPE_SCHEMA, report.findings):
             run.stop = 422
             return
@@ -745,7 +745,9 @@ class Engine:
         if run.document is None or run.doc_type is None:
             return
         document, doc_type = run.document, run.doc_type
-        report = run.timed(Step.DOCUMENT_SCHEMA, lambda: self.validator.validate(document, document_type=doc_type))
+        payload = run.header.payload if run.header is not None else None  # what the document was parsed from
+        report = run.timed(Step.DOCUMENT_SCHEMA, lambda: self.validator.validate(
+            document, document_type=doc_type, parsed_from=payload))
         schema, rules = report.check(CHECK_SCHEMA), report.check(CHECK_RULES)
         run.record(Step.DOCUMENT_SCHEMA, schema.findings if schema is not None else ())
         if rules is not None and rules.status is not CheckStatus.SKIPPED:

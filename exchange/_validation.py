@@ -640,8 +640,14 @@ class Validator:
         rules: str | os.PathLike[str] | None = None,
         source: str | None = None,
         scenario: Scenario | None = None,
+        parsed_from: bytes | None = None,
     ) -> ValidationReport:
         """Validate bytes (parsed through the hardened parser) or an already parsed tree.
+
+        ``parsed_from``: the bytes a tree was parsed from by :func:`exchange._xml.parse_xml`, when the caller has
+        them (the gateway's and the node's checks): the schema check then reads them as :meth:`validate` of those
+        bytes would (a small document in tree mode alone, a larger one streamed from the bytes rather than from a
+        serialisation of the tree), and findings get their columns.
 
         What applies is, in order: ``scenario``; ``schema`` (that XSD and ``rules`` if given, as scenario
         ``custom``); ``document_type``; the first matching scenario of this validator's scenario set; the catalogue
@@ -650,7 +656,9 @@ class Validator:
         """
         if isinstance(data, etree._ElementTree):
             return self._validate_tree(data, document_type=document_type, schema=schema, rules=rules, source=source,
-                                       scenario=scenario)
+                                       scenario=scenario, data=parsed_from)
+        if parsed_from is not None:
+            raise TypeError("parsed_from goes with the tree parsed from those bytes")
         digest = hashlib.sha256(data).hexdigest()
         try:
             tree = parse_xml(data, limits=self.limits)

@@ -251,3 +251,24 @@ def test_exactly_the_listed_number_of_errors_is_not_truncated(validator: Validat
     assert len(report.findings) == MAX_FINDINGS_PER_CHECK
     assert all(f.line is not None and f.path for f in report.findings)
     assert Code.SCHEMA_ERRORS_TRUNCATED.value not in report.codes
+
+
+def test_a_tree_with_the_bytes_it_was_parsed_from_gets_the_report_of_the_bytes(validator: Validator) -> None:
+    """The gateway's and the node's checks pass the tree they parsed and its bytes (``parsed_from``): small and
+    large, valid, invalid against the XSD or the rules, and a flood, the findings are those of the bytes."""
+    many = "\n".join(['<Line unit="KGM"><Amount>1</Amount><Date>2026-01-01</Date></Line>'] * 500)
+    variants = {
+        "valid": doc(GOOD_LINES),
+        "rules": doc(GOOD_LINES, total="31"),
+        "schema, small": doc(GOOD_LINES.replace("KGM", "kilograms", 1)),
+        "schema, large": doc(many + "\n<Line/>"),
+        "flood": doc("<Line unit='KGM'/>" * 2_000),
+    }
+    for name, data in variants.items():
+        from_bytes = validator.validate(data)
+        from_tree = validator.validate(parse_xml(data), parsed_from=data)
+        assert from_tree.findings == from_bytes.findings, name
+        assert from_tree.verdict is from_bytes.verdict, name
+    assert validator.validate(parse_xml(variants["rules"]), parsed_from=variants["rules"]).codes == ("INV-T-01",)
+    with pytest.raises(TypeError):
+        validator.validate(variants["valid"], parsed_from=variants["valid"])

@@ -350,7 +350,7 @@ class Engine:
         self.parties = parties
         self.limits = limits
         self.max_bytes = limits.max_bytes
-        self.validator = Validator(catalogue, limits=limits)
+        self.validator = Validator(catalogue, limits=limits, svrl=False)  # findings only: no SVRL is shown
         self.document_policy = document_policy or SignaturePolicy()
         self.envelope_type: DocumentType = catalogue.get(ENVELOPE_TYPE)
         self._steps: dict[Step, Callable[[_Run], None]] = {

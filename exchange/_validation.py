@@ -34,6 +34,7 @@ from lxml import etree, isoschematron
 from exchange._catalogue import Catalogue, DocumentType, default_catalogue
 from exchange._errors import Code, ConfigurationError, ExchangeError, Severity, XmlError
 from exchange._findings import CheckResult, CheckStatus, Finding
+from exchange._rules_direct import DirectRules, Fallback, RuleResult, direct_rules
 from exchange._scenarios import Scenario, ScenarioSet, make_scenario, scenario_for_type
 from exchange._schematron import SCH_NS, QueryBinding, query_binding
 from exchange._xml import (
@@ -180,10 +181,13 @@ class Rules:
     stylesheet), ``xslt2``/``xslt3`` on the XSLT 2/3 engine. Every failure raises; nothing is a silent pass.
     """
 
-    def __init__(self, source: str, binding: QueryBinding, run: Any) -> None:
+    def __init__(self, source: str, binding: QueryBinding, run: Any, direct: DirectRules | None = None) -> None:
         self.source = source
         self.binding = binding
         self._run = run
+        #: the same ISO Schematron evaluated as XPath on the tree, when :func:`exchange._rules_direct.direct_rules`
+        #: reproduces the file exactly: :meth:`results` then needs no stylesheet run and no SVRL report
+        self.direct = direct
 
     @property
     def engine(self) -> str:
@@ -192,6 +196,17 @@ class Rules:
     def svrl(self, tree: etree._ElementTree) -> etree._ElementTree:
         report: etree._ElementTree = self._run(tree)
         return report
+
+    def results(self, tree: etree._ElementTree) -> list[RuleResult]:
+        """The failed asserts and successful reports of :meth:`svrl`, in its order: evaluated directly where the
+        file allows it (a document the direct evaluator cannot take runs on the stylesheet), read from the SVRL
+        report otherwise."""
+        if self.direct is not None:
+            try:
+                return self.direct.results(tree)
+            except Fallback:
+                pass
+        return svrl_results(self.svrl(tree))
 
 
 _xslt2_rules: dict[tuple[str, int, int], Rules] = {}
@@ -220,7 +235,7 @@ def _xslt1_rules(key: str, tree: etree._ElementTree) -> Rules:
                 raise ConfigurationError(f"{key}: produced no SVRL report", code=Code.RULES_RUN_FAILED)
             return report if isinstance(report, etree._ElementTree) else etree.ElementTree(report)
 
-        return Rules(key, QueryBinding.XSLT1, run_schematron)
+        return Rules(key, QueryBinding.XSLT1, run_schematron, direct_rules(tree, schematron))
     from exchange._xslt2 import check_confined
 
     check_confined(root, key)
@@ -556,11 +571,13 @@ _ROLE_SEVERITY = {
 _SEVERITY_RANK = (Severity.INFO, Severity.WARNING, Severity.ERROR)
 
 
-def _rule_findings(rules: Rules, tree: etree._ElementTree, data: bytes | None = None,
+def _rule_findings(rules: Rules, tree: etree._ElementTree, data: bytes | None = None, *, svrl: bool = True,
                    ) -> tuple[list[Finding], bytes | None]:
-    """The findings of one rules file on a document and its SVRL; a failure to run is an error finding, never a
-    pass."""
+    """The findings of one rules file on a document and, when ``svrl``, its SVRL; a failure to run is an error
+    finding, never a pass."""
     try:
+        if not svrl:
+            return result_findings(rules.results(tree), tree, data), None
         report = rules.svrl(tree)
     except ConfigurationError as exc:
         if exc.code not in (Code.RULES_RUN_FAILED, Code.RULES_LIMIT_EXCEEDED):
@@ -569,25 +586,46 @@ def _rule_findings(rules: Rules, tree: etree._ElementTree, data: bytes | None = 
     return svrl_findings(report, tree, data), bytes(etree.tostring(report, xml_declaration=True, encoding="UTF-8"))
 
 
+_RESULT_TAGS = (f"{{{SVRL_NS}}}failed-assert", f"{{{SVRL_NS}}}successful-report")
+
+
+def svrl_results(report: etree._ElementTree | etree._Element) -> list[RuleResult]:
+    """The failed asserts and successful reports of an SVRL report, in its order."""
+    results = []
+    for node in report.iter(*_RESULT_TAGS):
+        text = node.find(f"{{{SVRL_NS}}}text")
+        results.append(RuleResult(
+            report=node.tag == _RESULT_TAGS[1],
+            attributes=tuple((str(key), str(value)) for key, value in node.attrib.items() if key != "location"),
+            location=node.get("location") or "",
+            message="".join(text.itertext()) if text is not None else "",
+        ))
+    return results
+
+
 def svrl_findings(report: etree._ElementTree | etree._Element, tree: etree._ElementTree,
                   data: bytes | None = None) -> list[Finding]:
     """An SVRL report read into findings: rule id as code, flag/role as severity, location as line/column/path."""
+    return result_findings(svrl_results(report), tree, data)
+
+
+def result_findings(results: list[RuleResult], tree: etree._ElementTree, data: bytes | None = None,
+                    ) -> list[Finding]:
+    """Rule results as findings: rule id as code, flag/role as severity, location as line/column/path."""
     findings: list[Finding] = []
-    results = list(report.iter(f"{{{SVRL_NS}}}failed-assert", f"{{{SVRL_NS}}}successful-report"))
     locator = _Locator(tree, data)
-    for node in results[:MAX_FINDINGS_PER_CHECK]:
-        rule_id = node.get("id")
-        severity = _rule_severity(node)
-        text = node.find(f"{{{SVRL_NS}}}text")
-        message = " ".join("".join(text.itertext()).split()) if text is not None else ""
-        line, column, path = locator.locate_node(node.get("location"))
+    for result in results[:MAX_FINDINGS_PER_CHECK]:
+        rule_id = result.get("id")
+        severity = _rule_severity(result)
+        message = " ".join(result.message.split())
+        line, column, path = locator.locate_node(result.location or None)
         base = Code.RULE_WARNING if severity is not Severity.ERROR else Code.RULE_FAILED
         findings.append(
             Finding(
                 code=rule_id or base.value,
                 severity=severity,
                 check=CHECK_RULES,
-                message=message or f"rule {node.get('test')!r} failed",
+                message=message or f"rule {result.get('test')!r} failed",
                 line=line,
                 column=column,
                 path=path,
@@ -595,7 +633,7 @@ def svrl_findings(report: etree._ElementTree | etree._Element, tree: etree._Elem
         )
     rest = results[MAX_FINDINGS_PER_CHECK:]
     if rest:
-        worst = max((_rule_severity(node) for node in rest), key=_SEVERITY_RANK.index)
+        worst = max((_rule_severity(result) for result in rest), key=_SEVERITY_RANK.index)
         findings.append(Finding.of(
             Code.RULE_WARNING if worst is not Severity.ERROR else Code.RULE_FAILED, CHECK_RULES,
             f"{len(rest):,} more rule results are not listed (only the first {MAX_FINDINGS_PER_CHECK} are)",
@@ -604,8 +642,8 @@ def svrl_findings(report: etree._ElementTree | etree._Element, tree: etree._Elem
     return findings
 
 
-def _rule_severity(node: etree._Element) -> Severity:
-    role = (node.get("role") or node.get("flag") or "").strip().lower()
+def _rule_severity(result: RuleResult) -> Severity:
+    role = (result.get("role") or result.get("flag") or "").strip().lower()
     return _ROLE_SEVERITY.get(role, Severity.ERROR)
 
 
@@ -620,10 +658,14 @@ class Validator:
     """
 
     def __init__(self, catalogue: Catalogue | None = None, *, limits: XmlLimits = DEFAULT_LIMITS,
-                 scenarios: ScenarioSet | None = None) -> None:
+                 scenarios: ScenarioSet | None = None, svrl: bool = True) -> None:
         self._catalogue = catalogue
         self.limits = limits
         self.scenarios = scenarios
+        #: whether reports carry each rules file's SVRL (``ptx validate --format svrl``, the validator service);
+        #: without it, rules the direct evaluator reproduces run without their stylesheet (the gateway's and the
+        #: node's checks, which read only the findings)
+        self.svrl = svrl
 
     @property
     def catalogue(self) -> Catalogue:
@@ -754,7 +796,7 @@ class Validator:
             if not schema_ok:
                 checks.append(CheckResult.skipped(CHECK_RULES, subject=rules_path.name))
             else:
-                findings, output = _rule_findings(compiled_rules(rules_path), tree, data)
+                findings, output = _rule_findings(compiled_rules(rules_path), tree, data, svrl=self.svrl)
                 checks.append(CheckResult.from_findings(CHECK_RULES, findings, subject=rules_path.name))
                 if output is not None:
                     svrl.append((rules_path.name, output))

@@ -37,17 +37,16 @@ _worker_options: dict[str, Any] = {}
 def _init_worker(options: dict[str, Any]) -> None:
     _worker_options.clear()
     _worker_options.update(options)
-    if options.get("scenarios") is not None:
-        from exchange._scenarios import load_scenarios
-        from exchange._validation import Validator
+    from exchange._scenarios import load_scenarios
+    from exchange._validation import Validator
 
-        _worker_options["validator"] = Validator(scenarios=load_scenarios(options["scenarios"]))
+    scenarios = load_scenarios(options["scenarios"]) if options.get("scenarios") is not None else None
+    # the rules' SVRL is made only when it is the output: other formats read the findings alone
+    _worker_options["validator"] = Validator(scenarios=scenarios, svrl=bool(options.get("svrl", True)))
 
 
 def _validate_one(path: str) -> ValidationReport:
-    from exchange._validation import default_validator
-
-    validator = _worker_options.get("validator") or default_validator()
+    validator = _worker_options["validator"]
     return validator.validate_file(
         path,
         document_type=_worker_options.get("document_type"),
@@ -182,7 +181,8 @@ def validate(
         raise typer.Exit(EXIT_USAGE)
     if jobs == 0:
         jobs = min(os.cpu_count() or 1, 8) if len(files) >= 64 else 1
-    options = {"document_type": type_id, "schema": schema, "rules": rules, "scenarios": scenarios}
+    options = {"document_type": type_id, "schema": schema, "rules": rules, "scenarios": scenarios,
+               "svrl": output is OutputFormat.SVRL}
     progress = sys.stderr.isatty() and len(files) >= 50 and output is OutputFormat.TEXT
     started = time.perf_counter()
 

@@ -108,6 +108,19 @@ def resident_kib(pid: int, field: str = "VmRSS") -> int:
     raise RuntimeError(f"/proc/{pid}/status has no {field}")
 
 
+def process_io(pid: int) -> dict[str, int]:
+    """What a process has read and written through system calls, from ``/proc/<pid>/io``: ``rchar``/``wchar`` bytes
+    (files and sockets alike, from the page cache or not) and ``syscr``/``syscw`` calls."""
+    fields = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    return {name: int(fields[name]) for name in ("rchar", "wchar", "syscr", "syscw")}
+
+
+def io_line(before: Mapping[str, int], after: Mapping[str, int], count: int) -> str:
+    spent = {name: (after[name] - before[name]) / count for name in before}
+    return (f"read {spent['rchar'] / 1024:.1f} KiB in {spent['syscr']:.0f} calls, written {spent['wchar'] / 1024:.1f} "
+            f"KiB in {spent['syscw']:.0f} calls")
+
+
 class CpuMeter:
     """CPU seconds of named process trees between :meth:`start` and :meth:`stop`, from their own times, and of
     this process itself (``clients``: the benchmark's clients; the services it started are not counted there)."""

@@ -63,8 +63,10 @@ from _common import (  # noqa: E402
     banner,
     certificate_of_origin,
     finished,
+    io_line,
     latency_line,
     post_all,
+    process_io,
     resident_kib,
     running_services,
     service_commands,
@@ -261,14 +263,18 @@ def bench_http(root: Path, folder: Path, count: int, problems: list[str]) -> Non
         for clients in (1, 8):
             bodies = envelopes(workspace, document, f"http-{clients}", count)
             meter.start()
+            io_before = process_io(services[0].process.pid)
             seconds, latencies = asyncio.run(post_all([(url, {"content": b, "headers": XML}) for b in bodies],
                                                       clients, expect=_accepted))
             total += count
             final = wait_for_status(counts, "ACKNOWLEDGED", total)
             meter.stop()
+            io_after = process_io(services[0].process.pid)
             print(f"  {clients} client(s): {count / seconds:6.1f} accepted/s   {latency_line(latencies)}   "
                   f"all ACKNOWLEDGED {count / meter.wall:6.1f}/s")
             print(f"    CPU ms per message: {meter.line(count)}")
+            print(f"    gateway I/O per message: {io_line(io_before, io_after, count)} (its database, its log and "
+                  "its sockets)")
             if set(final) != {"ACKNOWLEDGED"}:
                 problems.append(f"HTTP run with {clients} client(s): statuses {final}")
     print("  goal at 8 clients: >= 500 accepted/s, p99 <= 50 ms")

@@ -263,6 +263,67 @@ def test_a_message_that_keeps_killing_its_worker_is_dead_lettered(store: Store, 
     assert record.status is S.FAILED and record.last_error_code == "GW-DELIVERY-ATTEMPTS-EXHAUSTED"
 
 
+def test_a_claim_takes_the_oldest_due_first_and_reads_only_the_index_to_choose(
+    store: Store, clock: FakeClock, tmp_path: Path, database_url: str
+) -> None:
+    """A backlog: the claim takes the oldest due deliveries (then by id), no more than its limit, with their
+    envelopes; the statement that chooses them reads the (status, next_attempt_at) index alone, so a claim does
+    not read every waiting message's envelope to sort them (as a joined, ordered, limited select made SQLite do)."""
+    for index in range(30):
+        store.record_message(incoming(f"msg-{index:02d}", envelope=f"<E n='{index}'>{'x' * 5000}</E>".encode()))
+        clock.advance(seconds=1)
+    executed: list[tuple[str, Any]] = []
+
+    @event.listens_for(store.engine, "before_cursor_execute")
+    def seen(_conn: Any, _cursor: Any, statement: str, parameters: Any, *_rest: Any) -> None:
+        executed.append((statement, parameters))
+
+    claims = store.claim_due("w", limit=4, lease=LEASE)
+    event.remove(store.engine, "before_cursor_execute", seen)
+    assert [c.message_id for c in claims] == ["msg-00", "msg-01", "msg-02", "msg-03"]
+    assert claims[2].envelope == f"<E n='2'>{'x' * 5000}</E>".encode()
+    if database_url.startswith("sqlite"):
+        choose, parameters = next(found for found in executed if "next_attempt_at <=" in found[0])
+        with sqlite3.connect(tmp_path / "gateway.db") as conn:
+            plan = [row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + choose, parameters)]
+        assert plan and all("COVERING INDEX ix_deliveries_status_next_attempt_at" in step or "ORDER BY" in step
+                            for step in plan), plan
+
+
+@SQLITE_ONLY
+def test_the_writers_of_a_sqlite_store_reuse_one_connection_while_readers_run(store: Store) -> None:
+    """Readers have connections of their own: every write of the process runs on one connection, whose page cache
+    stays valid because every commit is its own (a connection another has committed behind reads its pages again)."""
+    store.record_message(incoming("msg-0"))
+    writers: set[int] = set()
+
+    @event.listens_for(store.engine, "checkout")
+    def checked_out(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        writers.add(id(dbapi_connection))
+
+    stop = threading.Event()
+
+    def read() -> None:
+        while not stop.is_set():
+            assert store.find("msg-0") is not None
+            store.queue_depth()
+
+    readers = [threading.Thread(target=read) for _ in range(3)]
+    for reader in readers:
+        reader.start()
+    try:
+        for index in range(1, 40):
+            store.record_message(incoming(f"msg-{index}"))
+            for claim in store.claim_due("w", limit=2, lease=LEASE):
+                store.finish_attempt(claim, DeliveryOutcome.transport_ok(202), started_at=store.now())
+    finally:
+        stop.set()
+        for reader in readers:
+            reader.join()
+    assert len(writers) == 1
+    assert store.find("msg-39") is not None and store.get("msg-1").record.status is S.DELIVERED
+
+
 def test_claimers_with_their_own_engines_never_share_a_message(database_url: str, clock: FakeClock) -> None:
     """Four claimers, each with its own engine (as gateway processes have), drain 120 due messages at once:
     every message is claimed by exactly one of them, once (SKIP LOCKED on PostgreSQL, one writer on SQLite)."""

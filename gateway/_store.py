@@ -875,7 +875,8 @@ class Store:
         # pool, the gateway read ~120 pages (480 KiB) per delivered message, 30 (115 KiB) apart (bench/gateway.py).
         self._readers = (
             engine if self._postgres
-            else create_store_engine(engine.url.render_as_string(hide_password=False), busy_timeout=busy_timeout)
+            else create_store_engine(engine.url.render_as_string(hide_password=False), busy_timeout=busy_timeout,
+                                     echo=bool(engine.echo))
         )
         self._busy_timeout = busy_timeout
         # SQLite admits one writer per file: this process's writers take turns here, in arrival order, instead of
@@ -914,6 +915,12 @@ class Store:
     def engine(self) -> Engine:
         """The SQLAlchemy engine (for health checks and migrations; not for ad-hoc writes)."""
         return self._engine
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine of read-only queries outside the store's methods (the dashboard's): on SQLite not the writers'
+        (see ``__init__``); on PostgreSQL :attr:`engine`."""
+        return self._readers
 
     @property
     def dialect(self) -> str:

@@ -177,7 +177,7 @@ class Overview:
 def _read(store: Store, statement: Any) -> list[Any]:
     """One read-only statement in its own transaction; database failures become ``StoreError``."""
     try:
-        with store.engine.connect() as conn:
+        with store.read_engine.connect() as conn:
             conn.execution_options(ptx_read_only=True)
             with conn.begin():
                 return list(conn.execute(statement).all())

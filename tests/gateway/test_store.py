@@ -302,11 +302,17 @@ def test_the_writers_of_a_sqlite_store_reuse_one_connection_while_readers_run(st
         writers.add(id(dbapi_connection))
 
     stop = threading.Event()
+    reads: list[int] = []
+    failures: list[BaseException] = []
 
     def read() -> None:
-        while not stop.is_set():
-            assert store.find("msg-0") is not None
-            store.queue_depth()
+        try:
+            while not stop.is_set():
+                assert store.find("msg-0") is not None
+                store.queue_depth()
+                reads.append(1)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test's thread below
+            failures.append(exc)
 
     readers = [threading.Thread(target=read) for _ in range(3)]
     for reader in readers:
@@ -320,6 +326,7 @@ def test_the_writers_of_a_sqlite_store_reuse_one_connection_while_readers_run(st
         stop.set()
         for reader in readers:
             reader.join()
+    assert not failures and len(reads) >= 3
     assert len(writers) == 1
     assert store.find("msg-39") is not None and store.get("msg-1").record.status is S.DELIVERED
 

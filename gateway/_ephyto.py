@@ -49,7 +49,8 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -59,6 +60,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from lxml import etree
 from sqlalchemy import insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 from starlette.concurrency import run_in_threadpool
 
@@ -159,16 +161,26 @@ def _record(row: Any) -> HubRecord:
 class HubMailbox:
     """Envelopes delivered through the hub interface, waiting for their receiver to pull and acknowledge them."""
 
-    def __init__(self, engine: SqlEngine) -> None:
+    def __init__(self, engine: SqlEngine, *, reads: SqlEngine | None = None) -> None:
         self.engine = engine  # the store's: the table is made by its migrations (0003)
+        # the store's readers' engine (Store.read_engine): reads begin as readers (no write lock on SQLite) and
+        # leave the writers' connection alone
+        self.reads = reads or engine
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        with self.reads.connect() as conn:
+            conn.execution_options(ptx_read_only=True)
+            with conn.begin():
+                yield conn
 
     def by_message_id(self, message_id: str) -> HubRecord | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(hub_envelopes).where(hub_envelopes.c.message_id == message_id)).first()
         return _record(row) if row is not None else None
 
     def get(self, hub_number: str) -> HubRecord | None:
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             row = conn.execute(select(hub_envelopes).where(hub_envelopes.c.hub_number == hub_number)).first()
         return _record(row) if row is not None else None
 
@@ -191,7 +203,7 @@ class HubMailbox:
         )
         if sender:
             query = query.where(hub_envelopes.c.sender == sender)
-        with self.engine.connect() as conn:
+        with self._reading() as conn:
             rows = conn.execute(query.order_by(hub_envelopes.c.received_at, hub_envelopes.c.hub_number)).all()
         return [_record(row) for row in rows]
 
@@ -316,7 +328,7 @@ class HubService:
         self.engine = HubEngine(HUB_PROFILE, catalogue=gateway.catalogue, parties=gateway.members,
                                 limits=gateway.pipeline.limits, document_policy=gateway.pipeline.document_policy)
         self.validator = Validator(self.catalogue, limits=gateway.pipeline.limits)
-        self.mailbox = HubMailbox(gateway.store.engine)
+        self.mailbox = HubMailbox(gateway.store.engine, reads=gateway.store.read_engine)
         self.operations: dict[str, Callable[[Call], etree._Element]] = {
             "DeliverEnvelope": self.deliver,
             "ValidateAndDeliverEnvelope": self.deliver,

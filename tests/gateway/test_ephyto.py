@@ -5,6 +5,7 @@ acknowledge and track, and a SOAP fault with a code for every refusal."""
 from __future__ import annotations
 
 import base64
+import sqlite3
 from collections.abc import Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -12,11 +13,14 @@ from typing import Any
 import httpx
 import pytest
 
+from exchange import HubTracking
 from exchange._dsig import sign_document
 from exchange._tls import TLS_EXTENSION, gateway_transport_policy
 from exchange._workspace import Workspace
 from exchange._xml import parse_xml
-from gateway._ephyto import PATH
+from gateway._ephyto import PATH, HubMailbox, HubRecord
+from gateway._status import MessageStatus
+from gateway._store import Store
 from tests.gateway.conftest import MOMENT
 from tests.support.inprocess import InProcessGateway, RecordingReceiver
 
@@ -197,3 +201,26 @@ def test_active_nppos_and_the_served_wsdl(hub: InProcessGateway) -> None:
     root = parse_xml(wsdl.content).getroot()
     address = [e.get("location") for e in root.iter("{http://schemas.xmlsoap.org/wsdl/soap/}address")]
     assert address == ["http://gateway.test/hub/DeliveryService"]
+
+
+def test_the_mailbox_reads_beside_a_writer_without_taking_the_write_lock(tmp_path: Path) -> None:
+    """The hub mailbox reads as a reader (the store's readers' engine, a deferred BEGIN on SQLite): another
+    connection holding the write lock does not make a pull wait out the busy timeout and fail."""
+    store = Store.open(f"sqlite:///{tmp_path / 'gateway.db'}", busy_timeout=0.2)
+    mailbox = HubMailbox(store.engine, reads=store.read_engine)
+    record = HubRecord(hub_number="HUB-1", message_id="msg-hub-1", sender="AA", receiver="BB", certificate_type=851,
+                       certificate_status=70, nppo_number="AA-1", content=b"<Envelope/>", digest="0" * 64,
+                       status=MessageStatus.ACCEPTED, tracking=HubTracking.PENDING_DELIVERY, error_message=None,
+                       report={"verdict": "ACCEPTED"})
+    mailbox.add(record, MOMENT)
+    writer = sqlite3.connect(tmp_path / "gateway.db", isolation_level=None)
+    try:
+        writer.execute("BEGIN IMMEDIATE")
+        writer.execute("UPDATE ephyto_envelopes SET error_message = 'being written' WHERE hub_number = 'HUB-1'")
+        assert mailbox.get("HUB-1") == record  # the last committed state, not the writer's
+        assert mailbox.by_message_id("msg-hub-1") == record
+        assert [found.hub_number for found in mailbox.pending_for("BB")] == ["HUB-1"]
+        writer.execute("ROLLBACK")
+    finally:
+        writer.close()
+        store.close()

@@ -49,8 +49,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -60,8 +59,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from lxml import etree
 from sqlalchemy import insert, select, update
-from sqlalchemy.engine import Connection
-from sqlalchemy.engine import Engine as SqlEngine
 from starlette.concurrency import run_in_threadpool
 
 from exchange import (
@@ -90,7 +87,7 @@ from exchange import (
 )
 from gateway._ephyto_wsdl import service_wsdl
 from gateway._status import EPHYTO_EQUIVALENT, MessageStatus, Verdict
-from gateway._store import IncomingMessage, hub_envelopes
+from gateway._store import IncomingMessage, Store, hub_envelopes
 
 log = logging.getLogger("ptx.gateway.ephyto")
 
@@ -161,18 +158,9 @@ def _record(row: Any) -> HubRecord:
 class HubMailbox:
     """Envelopes delivered through the hub interface, waiting for their receiver to pull and acknowledge them."""
 
-    def __init__(self, engine: SqlEngine, *, reads: SqlEngine | None = None) -> None:
-        self.engine = engine  # the store's: the table is made by its migrations (0003)
-        # the store's readers' engine (Store.read_engine): reads begin as readers (no write lock on SQLite) and
-        # leave the writers' connection alone
-        self.reads = reads or engine
-
-    @contextmanager
-    def _reading(self) -> Iterator[Connection]:
-        with self.reads.connect() as conn:
-            conn.execution_options(ptx_read_only=True)
-            with conn.begin():
-                yield conn
+    def __init__(self, store: Store) -> None:
+        self.engine = store.engine  # the store's: the table is made by its migrations (0003)
+        self._reading = store.reading  # reads as a reader, beside the writers' connection (Store.reading)
 
     def by_message_id(self, message_id: str) -> HubRecord | None:
         with self._reading() as conn:
@@ -328,7 +316,7 @@ class HubService:
         self.engine = HubEngine(HUB_PROFILE, catalogue=gateway.catalogue, parties=gateway.members,
                                 limits=gateway.pipeline.limits, document_policy=gateway.pipeline.document_policy)
         self.validator = Validator(self.catalogue, limits=gateway.pipeline.limits)
-        self.mailbox = HubMailbox(gateway.store.engine, reads=gateway.store.read_engine)
+        self.mailbox = HubMailbox(gateway.store)
         self.operations: dict[str, Callable[[Call], etree._Element]] = {
             "DeliverEnvelope": self.deliver,
             "ValidateAndDeliverEnvelope": self.deliver,

@@ -916,11 +916,15 @@ class Store:
         """The SQLAlchemy engine (for health checks and migrations; not for ad-hoc writes)."""
         return self._engine
 
-    @property
-    def read_engine(self) -> Engine:
-        """The engine of read-only queries outside the store's methods (the dashboard's): on SQLite not the writers'
-        (see ``__init__``); on PostgreSQL :attr:`engine`."""
-        return self._readers
+    @contextmanager
+    def reading(self) -> Iterator[Connection]:
+        """A read-only transaction for reads outside the store's methods (the dashboard's, the hub mailbox's): on
+        the readers' connections (see ``__init__``), begun as a reader (no write lock on SQLite). Database errors
+        pass through as SQLAlchemy's, for the caller to word."""
+        with self._readers.connect() as conn:
+            conn.execution_options(ptx_read_only=True)
+            with conn.begin():
+                yield conn
 
     @property
     def dialect(self) -> str:

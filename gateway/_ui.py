@@ -177,10 +177,8 @@ class Overview:
 def _read(store: Store, statement: Any) -> list[Any]:
     """One read-only statement in its own transaction; database failures become ``StoreError``."""
     try:
-        with store.read_engine.connect() as conn:
-            conn.execution_options(ptx_read_only=True)
-            with conn.begin():
-                return list(conn.execute(statement).all())
+        with store.reading() as conn:
+            return list(conn.execute(statement).all())
     except sa_exc.SQLAlchemyError as exc:
         raise StoreError(f"cannot read the dashboard overview: {exc.__class__.__name__}",
                          code=classify_database_error(exc)) from exc

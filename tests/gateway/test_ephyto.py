@@ -207,7 +207,7 @@ def test_the_mailbox_reads_beside_a_writer_without_taking_the_write_lock(tmp_pat
     """The hub mailbox reads as a reader (the store's readers' engine, a deferred BEGIN on SQLite): another
     connection holding the write lock does not make a pull wait out the busy timeout and fail."""
     store = Store.open(f"sqlite:///{tmp_path / 'gateway.db'}", busy_timeout=0.2)
-    mailbox = HubMailbox(store.engine, reads=store.read_engine)
+    mailbox = HubMailbox(store)
     record = HubRecord(hub_number="HUB-1", message_id="msg-hub-1", sender="AA", receiver="BB", certificate_type=851,
                        certificate_status=70, nppo_number="AA-1", content=b"<Envelope/>", digest="0" * 64,
                        status=MessageStatus.ACCEPTED, tracking=HubTracking.PENDING_DELIVERY, error_message=None,

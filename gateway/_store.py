@@ -151,11 +151,9 @@ messages = Table(
     Column("receiver", String(255), nullable=False),
     Column("document_type", String(128), nullable=False),
     Column("conversation_id", String(255), nullable=True),
-    Column("envelope", LargeBinary, nullable=False),
     Column("size", Integer, nullable=False),
     Column("digest", String(64), nullable=False),
     Column("verdict", String(16), nullable=False),
-    Column("report", Text, nullable=False),
     # RECEIVED, ACCEPTED or REJECTED; then derived from the deliveries' statuses (``overall_status``).
     Column("status", String(32), nullable=False),
     Column("received_at", UTCDateTime, nullable=False),
@@ -166,6 +164,17 @@ messages = Table(
     Index(None, "sender"),
     Index(None, "receiver"),
     Index(None, "received_at"),
+)
+
+#: Each message's bytes as received and its report: written once, beside the row whose status changes at every step.
+#: In the ``messages`` row, SQLite rewrote the 18 KB envelope's overflow pages at each status change (the row's size
+#: changes with the status's), about 20 pages per change (bench/gateway.py, the gateway's I/O per message).
+message_bodies = Table(
+    "message_bodies",
+    metadata,
+    Column("message_pk", BigId, ForeignKey("messages.id"), primary_key=True, autoincrement=False),
+    Column("envelope", LargeBinary, nullable=False),
+    Column("report", Text, nullable=False),
 )
 
 #: One row per receiver of an accepted message: its own status, attempts, lease, dead letter and receipt.
@@ -266,7 +275,7 @@ hub_envelopes = Table(
     Column("forwarded_as", String(255), nullable=True),
 )
 
-_SUMMARY_COLUMNS = tuple(column for column in messages.c if column.name not in ("envelope", "report"))
+_SUMMARY_COLUMNS = tuple(messages.c)
 
 # Statements of the paths every message takes, built once with bound parameters: SQLAlchemy then reuses their
 # cache keys and compiled forms, where a statement built per call with its values in it (``insert(t).values(...)``,
@@ -289,8 +298,9 @@ _DUE_LEGS = (
 )
 _CLAIMED_LEGS = (
     select(deliveries, messages.c.message_id, messages.c.sender, messages.c.document_type,
-           messages.c.conversation_id, messages.c.digest, messages.c.envelope, messages.c.received_at)
+           messages.c.conversation_id, messages.c.digest, message_bodies.c.envelope, messages.c.received_at)
     .join(messages, messages.c.id == deliveries.c.message_pk)
+    .join(message_bodies, message_bodies.c.message_pk == deliveries.c.message_pk)
     .where(deliveries.c.id.in_(bindparam("ids", expanding=True)))
     .order_by(deliveries.c.next_attempt_at, deliveries.c.id)
 )
@@ -1104,11 +1114,9 @@ class Store:
                         receiver=incoming.receiver,
                         document_type=incoming.document_type,
                         conversation_id=incoming.conversation_id,
-                        envelope=incoming.envelope,
                         size=len(incoming.envelope),
                         digest=digest,
                         verdict=verdict.value,
-                        report=json.dumps(dict(incoming.report), ensure_ascii=False, sort_keys=True),
                         status=status.value,
                         received_at=incoming.received_at,
                         updated_at=now,
@@ -1121,6 +1129,10 @@ class Store:
             inserted = result.inserted_primary_key
             assert inserted is not None
             pk = int(inserted[0])
+            conn.execute(insert(message_bodies), dict(
+                message_pk=pk, envelope=incoming.envelope,
+                report=json.dumps(dict(incoming.report), ensure_ascii=False, sort_keys=True),
+            ))
             if accepted:
                 # rows as parameters (executemany), not a multi-row VALUES: that statement's shape changes with the
                 # number of rows, so SQLAlchemy compiled it anew for every message (no cache key)
@@ -1182,7 +1194,11 @@ class Store:
     def get(self, message_id: str) -> MessageDetail:
         """Everything about one message; ``InputError`` ``GW-MESSAGE-UNKNOWN`` if there is none."""
         with self._transaction("read a message", write=False) as conn:
-            row = conn.execute(select(messages).where(messages.c.message_id == message_id)).first()
+            row = conn.execute(
+                select(messages, message_bodies.c.envelope, message_bodies.c.report)
+                .join(message_bodies, message_bodies.c.message_pk == messages.c.id)
+                .where(messages.c.message_id == message_id)
+            ).first()
             if row is None:
                 raise InputError(f"no message with id {message_id!r}", code=Code.GW_MESSAGE_UNKNOWN)
             legs = _legs_of(conn, [int(row.id)])[int(row.id)]

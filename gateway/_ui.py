@@ -84,6 +84,7 @@ from gateway._store import (
     StoredReceipt,
     classify_database_error,
     delivery_attempts,
+    message_bodies,
     messages,
     receipts,
     status_history,
@@ -248,7 +249,9 @@ def rejection_codes(store: Store, items: tuple[MessageRecord, ...]) -> dict[str,
     ids = [record.message_id for record in items if record.status is MessageStatus.REJECTED]
     if not ids:
         return {}
-    rows = _read(store, select(messages.c.message_id, messages.c.report).where(messages.c.message_id.in_(ids)))
+    rows = _read(store, select(messages.c.message_id, message_bodies.c.report)
+                 .join(message_bodies, message_bodies.c.message_pk == messages.c.id)
+                 .where(messages.c.message_id.in_(ids)))
     codes: dict[str, list[str]] = {}
     for message_id, report in rows:
         try:

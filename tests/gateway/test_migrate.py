@@ -3,6 +3,7 @@ before migrations existed, refuse a schema they do not know, and run once when s
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -22,7 +23,7 @@ from gateway._status import MessageStatus
 from gateway._store import Store, create_store_engine, metadata
 from tests.gateway.store_support import FakeClock, count_rows, execute, incoming, open_store
 
-TABLES = {"messages", "deliveries", "status_history", "delivery_attempts", "receipts", "audit_log", "audit_head", "ephyto_envelopes",
+TABLES = {"messages", "message_bodies", "deliveries", "status_history", "delivery_attempts", "receipts", "audit_log", "audit_head", "ephyto_envelopes",
           "alembic_version"}
 POSTGRESQL_ONLY = pytest.mark.parametrize("backend", [pytest.param("postgresql", marks=pytest.mark.postgresql)])
 
@@ -64,7 +65,8 @@ def test_reopening_changes_nothing(empty_database_url: str, clock: FakeClock) ->
 def test_a_database_made_before_migrations_is_adopted_with_its_data(empty_database_url: str, clock: FakeClock) -> None:
     """Tables made by ``create_all`` (the gateway before migrations, i.e. the baseline's schema without alembic's
     version table): stamped with the baseline, upgraded, data kept. The rows are written as that version wrote
-    them (delivery state on the message row), so revision 0004 has to move them into ``deliveries``."""
+    them (delivery state, bytes and report on the message row), so revision 0004 has to move the delivery state into
+    ``deliveries`` and 0005 the bytes and report into ``message_bodies``."""
     engine = create_store_engine(empty_database_url)
     at = "2026-11-01 10:00:00"
     with engine.begin() as conn:
@@ -78,6 +80,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_data(empty_databa
             " :digest, 'ACCEPTED', '{}', 'WAITING_FOR_RETRY', 'http://bb.test/v1/inbox', :at, :at, :at, :at, 2,"
             " 'GW-DELIVERY-UNREACHABLE', 'connection refused')"
         ), {"body": b"<a/>\n", "digest": "0" * 64, "at": at})
+        conn.execute(text("UPDATE messages SET report = :report WHERE id = 1"), {"report": '{"verdict": "ACCEPTED"}'})
         conn.execute(text(
             "INSERT INTO messages (id, message_id, sender, receiver, document_type, envelope, size, digest, verdict,"
             " report, status, received_at, updated_at, cycle_started_at, attempts) VALUES (2, 'msg-refused', 'AA',"
@@ -103,6 +106,7 @@ def test_a_database_made_before_migrations_is_adopted_with_its_data(empty_databa
         assert [(change.status.value, change.receiver) for change in old.history] == [
             ("ACCEPTED", None), ("WAITING_FOR_RETRY", "BB")]
         assert [attempt.receiver for attempt in old.attempts] == ["BB"]
+        assert (old.envelope, dict(old.report)) == (b"<a/>\n", {"verdict": "ACCEPTED"})
         assert adopted.get("msg-refused").record.deliveries == ()
         assert adopted.queue_depth().by_status[MessageStatus.WAITING_FOR_RETRY] == 1
 
@@ -141,6 +145,28 @@ def test_downgrade_to_nothing_and_up_again(store: Store, empty_database_url: str
     store.close()
     with open_store(empty_database_url, clock) as again:
         again.record_message(incoming("msg-1"))
+        assert revision_of(again) == head_revision()
+
+
+def test_the_bodies_go_back_to_their_messages_and_return(store: Store, empty_database_url: str,
+                                                         clock: FakeClock) -> None:
+    """Revision 0005 moved envelopes and reports into ``message_bodies``: down to 0004 they are in the message rows
+    again (NOT NULL, as that revision had them), up again they are back in their table, bytes unchanged."""
+    envelope = b"<envelope>" + bytes(range(256)) * 80 + b"</envelope>"  # binary, past SQLite's page size
+    store.record_message(incoming("msg-body", envelope=envelope))
+    report = dict(store.get("msg-body").report)
+    with store.engine.begin() as conn:
+        command.downgrade(_config(conn), "0004")
+    with store.engine.connect() as conn:
+        assert "message_bodies" not in inspect(conn).get_table_names()
+        columns = {column["name"]: column for column in inspect(conn).get_columns("messages")}
+        assert columns["envelope"]["nullable"] is False and columns["report"]["nullable"] is False
+        row = conn.execute(text("SELECT envelope, report FROM messages WHERE message_id = 'msg-body'")).one()
+    assert bytes(row.envelope) == envelope and json.loads(row.report) == report
+    store.close()
+    with open_store(empty_database_url, clock) as again:
+        detail = again.get("msg-body")
+        assert (detail.envelope, dict(detail.report)) == (envelope, report)
         assert revision_of(again) == head_revision()
 
 

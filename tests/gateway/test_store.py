@@ -331,6 +331,24 @@ def test_the_writers_of_a_sqlite_store_reuse_one_connection_while_readers_run(st
     assert store.find("msg-39") is not None and store.get("msg-1").record.status is S.DELIVERED
 
 
+@SQLITE_ONLY
+def test_a_status_change_does_not_rewrite_the_envelope(store: Store, tmp_path: Path) -> None:
+    """The envelope is written once, with the message: claiming and finishing its delivery (three status changes)
+    add fewer pages to the write-ahead log than the envelope fills. With the bytes in the row whose status
+    changes, SQLite rewrote them at every change (a row is rewritten whole when its size changes)."""
+    envelope = b"<E>" + b"x" * 1_000_000 + b"</E>"
+    wal = tmp_path / "gateway.db-wal"
+    before = wal.stat().st_size
+    store.record_message(incoming("msg-big", envelope=envelope))
+    recorded = wal.stat().st_size - before
+    (claim,) = store.claim_due("w", limit=1, lease=LEASE)
+    store.finish_attempt(claim, DeliveryOutcome.transport_ok(202), started_at=store.now())
+    changed = wal.stat().st_size - before - recorded
+    assert store.get("msg-big").record.status is S.DELIVERED and claim.envelope == envelope
+    assert recorded > len(envelope)  # the log grows (no checkpoint resets it within these few pages)
+    assert changed < len(envelope) // 4, (recorded, changed)
+
+
 def test_claimers_with_their_own_engines_never_share_a_message(database_url: str, clock: FakeClock) -> None:
     """Four claimers, each with its own engine (as gateway processes have), drain 120 due messages at once:
     every message is claimed by exactly one of them, once (SKIP LOCKED on PostgreSQL, one writer on SQLite)."""

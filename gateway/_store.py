@@ -23,6 +23,9 @@ Concurrency, so that several workers (threads or processes) can share one store:
   writers take turns on a lock in arrival order first (SQLite's busy handler polls with back-off, which under
   load let one writer starve past the timeout), other processes queue on the file lock within the busy
   timeout. Read transactions use a plain ``BEGIN`` and see a snapshot (WAL) without blocking writers.
+  Recording checked messages is group-committed: the messages of the threads that wait while another's
+  transaction runs are recorded together in the next one (one ``COMMIT``, one fsync); every caller returns after
+  the commit that holds its message (:meth:`Store._record_grouped`).
 - *PostgreSQL* (several gateway processes on one database): write transactions run at READ COMMITTED and lock
   the rows they change first with ``SELECT ... FOR UPDATE``; claiming due deliveries uses ``FOR UPDATE SKIP
   LOCKED``, so workers never wait for, nor take, each other's messages, and a row claimed and committed by
@@ -869,6 +872,24 @@ class _InsertRace(Exception):
     """Another transaction inserted the same message id first (internal; never leaves the store)."""
 
 
+#: At most this many messages in one group commit (SQLite).
+GROUP_LIMIT = 32
+
+
+@dataclass(eq=False, slots=True)
+class _Recording:
+    """One :meth:`Store.record_message` call waiting for its group's commit (SQLite)."""
+
+    incoming: IncomingMessage
+    digest: str
+    actor: str
+    done: threading.Event = field(default_factory=threading.Event)
+    outcome: tuple[Recorded, bool] | None = None
+    error: BaseException | None = None
+    #: this caller records the next group (set, then ``done``, by the previous leader)
+    leads: bool = False
+
+
 # --- the store --------------------------------------------------------------------------------------------------
 
 
@@ -892,6 +913,11 @@ class Store:
         # SQLite admits one writer per file: this process's writers take turns here, in arrival order, instead of
         # polling the file lock with SQLite's back-off (unfair under load: one could starve past the timeout).
         self._writer_turn = threading.Lock() if engine.dialect.name == "sqlite" else None
+        # SQLite group commit (record_message): the messages whose threads arrived while another's transaction ran
+        # are recorded together, in one transaction and one fsync, by the first of them (the leader).
+        self._group_lock = threading.Lock()
+        self._group: list[_Recording] = []
+        self._group_leading = False
 
     @classmethod
     def open(
@@ -1075,7 +1101,8 @@ class Store:
         digest = envelope_digest(incoming.envelope)
         for _ in range(3):
             try:
-                recorded, conflict = self._record_once(incoming, digest, actor)
+                recorded, conflict = (self._record_once(incoming, digest, actor) if self._writer_turn is None
+                                      else self._record_grouped(_Recording(incoming, digest, actor)))
             except _InsertRace:
                 continue
             if conflict:
@@ -1088,86 +1115,154 @@ class Store:
             return recorded
         raise StoreError(f"message {incoming.message_id!r} kept racing with itself", code=Code.STORE_LOCKED)
 
+    def _record_grouped(self, recording: _Recording) -> tuple[Recorded, bool]:
+        """Group commit (SQLite, whose writers run one at a time anyway): the call joins the waiting group. A
+        caller that finds no leader leads: it records the waiting messages, its own first, in one transaction (up
+        to :data:`GROUP_LIMIT`), then hands the lead to the first message still waiting, whose caller records the
+        next group; so messages that arrive while a transaction runs share the next one, and no caller records
+        more than one group. Each caller returns only after the transaction holding its message committed (fsync
+        included): a 202 still means durable. A group whose transaction fails is recorded again one message a
+        transaction, so one message's failure is its own."""
+        with self._group_lock:
+            self._group.append(recording)
+            if not self._group_leading:
+                self._group_leading = recording.leads = True
+        if not recording.leads:
+            recording.done.wait()  # recorded by a leader, or made the next leader
+        if recording.leads:
+            self._lead_group()
+        if recording.error is not None:
+            raise recording.error
+        assert recording.outcome is not None
+        return recording.outcome
+
+    def _lead_group(self) -> None:
+        with self._group_lock:
+            group = self._group[:GROUP_LIMIT]
+            del self._group[:GROUP_LIMIT]
+        try:
+            self._commit_group(group)
+        finally:
+            with self._group_lock:
+                following = self._group[0] if self._group else None
+                self._group_leading = following is not None
+                if following is not None:
+                    following.leads = True
+            if following is not None:
+                following.done.set()
+
+    def _commit_group(self, group: list[_Recording]) -> None:
+        """Record ``group`` in one transaction, or each in its own if that fails; never raises: every member gets
+        its outcome or error, and is told."""
+        try:
+            if len(group) > 1:
+                try:
+                    with self._transaction(f"record {len(group)} messages", write=True) as conn:
+                        outcomes = [self._record_in(conn, r.incoming, r.digest, r.actor) for r in group]
+                except Exception:  # noqa: BLE001 - nothing committed: each one again on its own, below
+                    log.warning("a group of %d messages failed to record together; recording each alone",
+                                len(group), exc_info=True)
+                else:
+                    for recording, outcome in zip(group, outcomes, strict=True):
+                        recording.outcome = outcome
+                    return
+            for recording in group:
+                try:
+                    recording.outcome = self._record_once(recording.incoming, recording.digest, recording.actor)
+                except BaseException as exc:  # noqa: BLE001 - raised in the member's own thread
+                    recording.error = exc
+        finally:
+            for recording in group:
+                if recording.outcome is None and recording.error is None:  # the leader was interrupted
+                    recording.error = StoreError("recording the message was interrupted; nothing was stored",
+                                                 code=Code.STORE_UNAVAILABLE)
+                recording.done.set()
+
     def _record_once(self, incoming: IncomingMessage, digest: str, actor: str) -> tuple[Recorded, bool]:
         with self._transaction("record a message", write=True) as conn:
-            now = self._now()
-            existing = conn.execute(_SUMMARY_BY_ID, {"message_id": incoming.message_id}).first()
-            if existing is not None:
-                identical = existing.digest == digest
-                append_entry(
-                    conn,
-                    at=now,
-                    actor=actor,
-                    action="message.duplicate" if identical else "message.conflict",
-                    message_id=incoming.message_id,
-                    detail={"digest": digest, "earlier_digest": existing.digest, "earlier_status": existing.status},
-                )
-                return Recorded(_records(conn, [existing])[0], created=False), not identical
-            verdict = Verdict(incoming.verdict)  # also takes an equal-valued enum of the pipeline's
-            accepted = verdict is Verdict.ACCEPTED
-            status = MessageStatus.ACCEPTED if accepted else MessageStatus.REJECTED
-            try:
-                result = conn.execute(
-                    insert(messages), dict(
-                        message_id=incoming.message_id,
-                        sender=incoming.sender,
-                        receiver=incoming.receiver,
-                        document_type=incoming.document_type,
-                        conversation_id=incoming.conversation_id,
-                        size=len(incoming.envelope),
-                        digest=digest,
-                        verdict=verdict.value,
-                        status=status.value,
-                        received_at=incoming.received_at,
-                        updated_at=now,
-                    )
-                )
-            except sa_exc.IntegrityError as exc:
-                if _message_id_taken(exc):
-                    raise _InsertRace from exc
-                raise
-            inserted = result.inserted_primary_key
-            assert inserted is not None
-            pk = int(inserted[0])
-            conn.execute(insert(message_bodies), dict(
-                message_pk=pk, envelope=incoming.envelope,
-                report=json.dumps(dict(incoming.report), ensure_ascii=False, sort_keys=True),
-            ))
-            if accepted:
-                # rows as parameters (executemany), not a multi-row VALUES: that statement's shape changes with the
-                # number of rows, so SQLAlchemy compiled it anew for every message (no cache key)
-                conn.execute(insert(deliveries), [
-                    {"message_pk": pk, "receiver": receiver, "position": position, "status": status.value,
-                     "inbox_url": incoming.inbox_urls[receiver], "updated_at": now,
-                     "cycle_started_at": incoming.received_at, "next_attempt_at": now, "attempts": 0}
-                    for position, receiver in enumerate(incoming.receivers)
-                ])
-            codes = sorted(set(incoming.codes))
-            conn.execute(insert(status_history), [
-                {"message_pk": pk, "status": MessageStatus.RECEIVED.value, "at": incoming.received_at,
-                 "detail": f"{len(incoming.envelope)} bytes, sha256 {digest}"},
-                {"message_pk": pk, "status": status.value, "at": now,
-                 "detail": "all checks passed" if accepted else "rejected: " + ", ".join(codes)},
-            ])
-            detail: dict[str, Any] = {
-                "digest": digest,
-                "sender": incoming.sender,
-                "receiver": incoming.receiver,
-                "document_type": incoming.document_type,
-                "size": len(incoming.envelope),
-                "codes": codes,
-            }
-            if len(incoming.receivers) > 1:
-                detail["receivers"] = list(incoming.receivers)
+            return self._record_in(conn, incoming, digest, actor)
+
+    def _record_in(self, conn: Connection, incoming: IncomingMessage, digest: str, actor: str
+                   ) -> tuple[Recorded, bool]:
+        """Record one message inside the caller's write transaction."""
+        now = self._now()
+        existing = conn.execute(_SUMMARY_BY_ID, {"message_id": incoming.message_id}).first()
+        if existing is not None:
+            identical = existing.digest == digest
             append_entry(
                 conn,
                 at=now,
                 actor=actor,
-                action="message.accepted" if accepted else "message.rejected",
+                action="message.duplicate" if identical else "message.conflict",
                 message_id=incoming.message_id,
-                detail=detail,
+                detail={"digest": digest, "earlier_digest": existing.digest, "earlier_status": existing.status},
             )
-            return Recorded(self._read_record(conn, pk), created=True), False
+            return Recorded(_records(conn, [existing])[0], created=False), not identical
+        verdict = Verdict(incoming.verdict)  # also takes an equal-valued enum of the pipeline's
+        accepted = verdict is Verdict.ACCEPTED
+        status = MessageStatus.ACCEPTED if accepted else MessageStatus.REJECTED
+        try:
+            result = conn.execute(
+                insert(messages), dict(
+                    message_id=incoming.message_id,
+                    sender=incoming.sender,
+                    receiver=incoming.receiver,
+                    document_type=incoming.document_type,
+                    conversation_id=incoming.conversation_id,
+                    size=len(incoming.envelope),
+                    digest=digest,
+                    verdict=verdict.value,
+                    status=status.value,
+                    received_at=incoming.received_at,
+                    updated_at=now,
+                )
+            )
+        except sa_exc.IntegrityError as exc:
+            if _message_id_taken(exc):
+                raise _InsertRace from exc
+            raise
+        inserted = result.inserted_primary_key
+        assert inserted is not None
+        pk = int(inserted[0])
+        conn.execute(insert(message_bodies), dict(
+            message_pk=pk, envelope=incoming.envelope,
+            report=json.dumps(dict(incoming.report), ensure_ascii=False, sort_keys=True),
+        ))
+        if accepted:
+            # rows as parameters (executemany), not a multi-row VALUES: that statement's shape changes with the
+            # number of rows, so SQLAlchemy compiled it anew for every message (no cache key)
+            conn.execute(insert(deliveries), [
+                {"message_pk": pk, "receiver": receiver, "position": position, "status": status.value,
+                 "inbox_url": incoming.inbox_urls[receiver], "updated_at": now,
+                 "cycle_started_at": incoming.received_at, "next_attempt_at": now, "attempts": 0}
+                for position, receiver in enumerate(incoming.receivers)
+            ])
+        codes = sorted(set(incoming.codes))
+        conn.execute(insert(status_history), [
+            {"message_pk": pk, "status": MessageStatus.RECEIVED.value, "at": incoming.received_at,
+             "detail": f"{len(incoming.envelope)} bytes, sha256 {digest}"},
+            {"message_pk": pk, "status": status.value, "at": now,
+             "detail": "all checks passed" if accepted else "rejected: " + ", ".join(codes)},
+        ])
+        detail: dict[str, Any] = {
+            "digest": digest,
+            "sender": incoming.sender,
+            "receiver": incoming.receiver,
+            "document_type": incoming.document_type,
+            "size": len(incoming.envelope),
+            "codes": codes,
+        }
+        if len(incoming.receivers) > 1:
+            detail["receivers"] = list(incoming.receivers)
+        append_entry(
+            conn,
+            at=now,
+            actor=actor,
+            action="message.accepted" if accepted else "message.rejected",
+            message_id=incoming.message_id,
+            detail=detail,
+        )
+        return Recorded(self._read_record(conn, pk), created=True), False
 
     def lookup_duplicate(self, message_id: str, digest: str) -> DuplicateCheck:
         """Read-only duplicate check for the pipeline (the constraint in :meth:`record_message` decides races)."""

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import sqlite3
 import threading
+import time
 from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
@@ -21,6 +22,7 @@ from gateway._store import (
     AttemptOutcome,
     DeliveryOutcome,
     DuplicateKind,
+    IncomingMessage,
     ReceiptEvidence,
     ReceiptVerdict,
     Store,
@@ -202,6 +204,96 @@ def test_concurrent_submissions_of_one_id_store_it_once(database_url: str, clock
     with open_store(database_url, clock) as check:
         assert count_rows(check, "messages") == 1
         assert check.verify_audit().ok and check.verify_audit().checked == 8
+
+
+def _record_together(store: Store, messages: list[IncomingMessage]) -> dict[str, object]:
+    """``messages`` recorded by one thread each while the test holds the writers' turn, so that they wait together:
+    the first to arrive leads (and waits for the turn alone), the others queue behind it. Each thread's answer, or
+    the exception it raised, by message id and arrival order (``"<id>#<n>"`` when an id comes twice)."""
+    answers: dict[str, object] = {}
+    lock = threading.Lock()
+    turn = store._writer_turn
+    assert turn is not None
+
+    def record(key: str, message: IncomingMessage) -> None:
+        try:
+            answer: object = store.record_message(message)
+        except Exception as exc:  # noqa: BLE001 - the test reads it
+            answer = exc
+        with lock:
+            answers[key] = answer
+
+    threads = []
+    turn.acquire()
+    try:
+        for index, message in enumerate(messages):
+            key = message.message_id if message.message_id not in {m.message_id for m in messages[:index]} \
+                else f"{message.message_id}#{index}"
+            threads.append(threading.Thread(target=record, args=(key, message), name=key))
+            threads[-1].start()
+            # the first leads: it takes its group (itself) and waits for the turn; the others queue behind it
+            while not (store._group_leading and len(store._group) == index):
+                time.sleep(0.001)
+    finally:
+        turn.release()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+@SQLITE_ONLY
+def test_messages_that_wait_together_are_committed_together(store: Store) -> None:
+    """SQLite group commit: eight messages arriving while another transaction runs are recorded in two write
+    transactions, not eight: the first caller's own, then the seven that queued behind it, recorded by the first of
+    them (the first caller hands the lead on, so its answer does not wait for others' groups); each answer comes
+    after its transaction committed, with its history and audit entry, and the audit chain stays whole."""
+    commits: list[str] = []
+
+    @event.listens_for(store.engine, "commit")
+    def committed(_conn: Any) -> None:
+        commits.append(threading.current_thread().name)
+
+    answers = _record_together(store, [incoming(f"msg-{index}") for index in range(8)])
+    event.remove(store.engine, "commit", committed)
+    assert all(answer.created for answer in answers.values()), answers  # type: ignore[attr-defined]
+    assert commits == ["msg-0", "msg-1"]
+    assert count_rows(store, "messages") == 8 and count_rows(store, "message_bodies") == 8
+    assert store.verify_audit().ok and store.verify_audit().checked == 8
+    assert [change.status for change in store.get("msg-5").history] == [S.RECEIVED, S.ACCEPTED]
+
+
+@SQLITE_ONLY
+def test_within_a_group_a_second_copy_is_a_duplicate_and_other_bytes_a_conflict(store: Store) -> None:
+    same, other = b"<Envelope>same</Envelope>", b"<Envelope>other</Envelope>"
+    answers = _record_together(store, [incoming("msg-a", envelope=same), incoming("msg-a", envelope=same),
+                                       incoming("msg-a", envelope=other), incoming("msg-b")])
+    assert answers["msg-a"].created and answers["msg-b"].created  # type: ignore[attr-defined]
+    assert answers["msg-a#1"].created is False  # type: ignore[attr-defined]
+    conflict = answers["msg-a#2"]
+    assert isinstance(conflict, InputError) and conflict.code is Code.GW_DUPLICATE_CONFLICT
+    assert count_rows(store, "messages") == 2 and store.get("msg-a").envelope == same
+    assert {"message.duplicate", "message.conflict"} <= set(actions(store))
+
+
+@SQLITE_ONLY
+def test_a_message_that_fails_in_a_group_fails_alone(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One message of a group cannot be recorded: the group's transaction rolls back, the others are recorded one
+    a transaction, and only the failing caller gets the error (nothing of its message is stored)."""
+    record_in = Store._record_in
+
+    def failing(self: Store, conn: Any, message: IncomingMessage, *rest: Any) -> Any:
+        answer = record_in(self, conn, message, *rest)  # its rows are written, then the failure
+        if message.message_id == "msg-bad":
+            raise StoreError("disk I/O error", code=Code.STORE_UNAVAILABLE)
+        return answer
+
+    monkeypatch.setattr(Store, "_record_in", failing)
+    answers = _record_together(store, [incoming("msg-0"), incoming("msg-1"), incoming("msg-bad"), incoming("msg-3")])
+    bad = answers.pop("msg-bad")
+    assert isinstance(bad, StoreError) and bad.code is Code.STORE_UNAVAILABLE
+    assert all(answer.created for answer in answers.values()), answers  # type: ignore[attr-defined]
+    assert store.find("msg-bad") is None and count_rows(store, "messages") == 3
+    assert store.verify_audit().ok and store.verify_audit().checked == 3
 
 
 # --- leases and outcomes ----------------------------------------------------------------------------------------

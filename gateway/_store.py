@@ -54,6 +54,7 @@ Times come from the injected clock ``now`` (aware UTC), never from the database 
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -1056,14 +1057,20 @@ class Store:
         detail: str,
         *,
         current: MessageStatus | None = None,
+        via: tuple[MessageStatus, str] | None = None,
         **values: Any,
     ) -> MessageStatus:
-        """Move one delivery along an allowed edge, with its history entry; then the message's own status."""
+        """Move one delivery along an allowed edge, with its history entry; then the message's own status.
+        ``via``: a status passed on the way, with its detail (DELIVERED before the receipt's outcome), each edge
+        checked and each in the history, the delivery and the message written once."""
+        steps = [via, (new, detail)] if via is not None else [(new, detail)]
         old = current or MessageStatus(leg.status)
-        check_transition(old, new)
+        for step, _ in steps:
+            check_transition(old, step)
+            old = step
         conn.execute(_UPDATE_LEG, {"leg_pk": leg.id, "status": new.value, "updated_at": at, **values})
-        conn.execute(insert(status_history), dict(message_pk=leg.message_pk, delivery_pk=leg.id,
-                                                   status=new.value, at=at, detail=detail))
+        conn.execute(insert(status_history), [dict(message_pk=leg.message_pk, delivery_pk=leg.id, status=step.value,
+                                                   at=at, detail=text) for step, text in steps])
         self._sync(conn, int(leg.message_pk), at)
         return new
 
@@ -1121,62 +1128,91 @@ class Store:
         to :data:`GROUP_LIMIT`), then hands the lead to the first message still waiting, whose caller records the
         next group; so messages that arrive while a transaction runs share the next one, and no caller records
         more than one group. Each caller returns only after the transaction holding its message committed (fsync
-        included): a 202 still means durable. A group whose transaction fails is recorded again one message a
-        transaction, so one message's failure is its own."""
+        included): a 202 still means durable.
+
+        Failures: a message still waiting for a group after the busy timeout leaves the queue with
+        ``STORE-LOCKED`` (nothing of it stored). A group whose transaction fails with a store error (locked, full,
+        unavailable) gives every member that error; any other failure (one message's) has the group recorded
+        again one message a transaction, so that failure is its own."""
         with self._group_lock:
             self._group.append(recording)
             if not self._group_leading:
                 self._group_leading = recording.leads = True
-        if not recording.leads:
-            recording.done.wait()  # recorded by a leader, or made the next leader
-        if recording.leads:
-            self._lead_group()
+        try:
+            if not recording.leads and not recording.done.wait(self._busy_timeout):
+                with self._group_lock:
+                    waiting = recording in self._group and not recording.leads
+                    if waiting:
+                        self._group.remove(recording)
+                if waiting:
+                    raise StoreError(
+                        f"store could not record a message: it waited past the busy timeout "
+                        f"({self._busy_timeout:g} s) for the messages ahead of it", code=Code.STORE_LOCKED,
+                    )
+                recording.done.wait()  # its group is being recorded, or it has just been made the leader
+            if recording.leads:
+                self._lead_group()
+        finally:
+            with self._group_lock:
+                if recording in self._group:  # interrupted before it was recorded: it must not be led or waited for
+                    self._group.remove(recording)
+            if recording.leads:
+                self._pass_lead()
         if recording.error is not None:
             raise recording.error
         assert recording.outcome is not None
         return recording.outcome
 
-    def _lead_group(self) -> None:
+    def _pass_lead(self) -> None:
+        """The lead goes to the first message still waiting, if any (its caller is told to lead)."""
         with self._group_lock:
-            group = self._group[:GROUP_LIMIT]
-            del self._group[:GROUP_LIMIT]
-        try:
-            self._commit_group(group)
-        finally:
-            with self._group_lock:
-                following = self._group[0] if self._group else None
-                self._group_leading = following is not None
-                if following is not None:
-                    following.leads = True
+            following = self._group[0] if self._group else None
+            self._group_leading = following is not None
             if following is not None:
-                following.done.set()
+                following.leads = True
+        if following is not None:
+            following.done.set()
 
-    def _commit_group(self, group: list[_Recording]) -> None:
-        """Record ``group`` in one transaction, or each in its own if that fails; never raises: every member gets
-        its outcome or error, and is told."""
+    def _lead_group(self) -> None:
+        """Record the first :data:`GROUP_LIMIT` waiting messages; never raises for them: every member gets its
+        outcome or error, and is told."""
+        group: list[_Recording] = []
         try:
-            if len(group) > 1:
-                try:
-                    with self._transaction(f"record {len(group)} messages", write=True) as conn:
-                        outcomes = [self._record_in(conn, r.incoming, r.digest, r.actor) for r in group]
-                except Exception:  # noqa: BLE001 - nothing committed: each one again on its own, below
-                    log.warning("a group of %d messages failed to record together; recording each alone",
-                                len(group), exc_info=True)
-                else:
-                    for recording, outcome in zip(group, outcomes, strict=True):
-                        recording.outcome = outcome
-                    return
-            for recording in group:
-                try:
-                    recording.outcome = self._record_once(recording.incoming, recording.digest, recording.actor)
-                except BaseException as exc:  # noqa: BLE001 - raised in the member's own thread
-                    recording.error = exc
+            with self._group_lock:
+                group = self._group[:GROUP_LIMIT]
+                del self._group[:GROUP_LIMIT]
+            self._commit_group(group)
         finally:
             for recording in group:
                 if recording.outcome is None and recording.error is None:  # the leader was interrupted
-                    recording.error = StoreError("recording the message was interrupted; nothing was stored",
-                                                 code=Code.STORE_UNAVAILABLE)
+                    recording.error = StoreError(
+                        "the gateway was interrupted while recording the message, so whether it was stored is not "
+                        "known: send it again with the same message id (a stored one is answered as a duplicate)",
+                        code=Code.STORE_UNAVAILABLE,
+                    )
                 recording.done.set()
+
+    def _commit_group(self, group: list[_Recording]) -> None:
+        if len(group) > 1:
+            try:
+                with self._transaction(f"record {len(group)} messages", write=True) as conn:
+                    outcomes = [self._record_in(conn, r.incoming, r.digest, r.actor) for r in group]
+            except StoreError as exc:  # the store's, not one message's: every member is told at once
+                for recording in group:
+                    recording.error = copy.copy(exc)  # each raised in its own thread, with its own traceback
+                return
+            except Exception:  # noqa: BLE001 - nothing committed: each one again on its own, below
+                log.warning("a group of %d messages failed to record together; recording each alone",
+                            len(group), exc_info=True)
+            else:
+                for recording, outcome in zip(group, outcomes, strict=True):
+                    recording.outcome = outcome
+                return
+        for recording in group:
+            try:
+                recording.outcome = self._record_once(recording.incoming, recording.digest, recording.actor)
+            except Exception as exc:  # noqa: BLE001 - raised in the member's own thread
+                recording.error = exc
 
     def _record_once(self, incoming: IncomingMessage, digest: str, actor: str) -> tuple[Recorded, bool]:
         with self._transaction("record a message", write=True) as conn:
@@ -1575,17 +1611,16 @@ class Store:
             actor = f"deliverer:{claim.owner}"
             clear = {"lease_owner": None, "lease_expires_at": None, "next_attempt_at": None}
             if outcome.delivered:
-                status = self._set_status(
-                    conn, leg, MessageStatus.DELIVERED, now,
-                    f"attempt {claim.attempt}: receiver answered {outcome.http_status}",
-                    last_error_code=None, last_error=None, **clear,
-                )
-                if outcome.receipt is not None and not outcome.receipt.verified:
-                    self._audit_receipt(conn, leg, outcome.receipt, now, actor, "receipt.refused")
-                if outcome.result is not AttemptOutcome.DELIVERED:
+                delivered = (MessageStatus.DELIVERED, f"attempt {claim.attempt}: receiver answered {outcome.http_status}")
+                if outcome.result is not AttemptOutcome.DELIVERED:  # with the receipt's outcome: one move via DELIVERED
                     assert outcome.receipt is not None  # guaranteed by DeliveryOutcome
-                    status = self._apply_receipt(conn, leg, outcome.receipt, now, actor, current=status)
+                    self._apply_receipt(conn, leg, outcome.receipt, now, actor, current=MessageStatus(leg.status),
+                                        via=delivered, last_error_code=None, last_error=None)
                 else:
+                    self._set_status(conn, leg, delivered[0], now, delivered[1], last_error_code=None,
+                                     last_error=None, **clear)
+                    if outcome.receipt is not None:  # refused: kept, audited, no status moved
+                        self._audit_receipt(conn, leg, outcome.receipt, now, actor, "receipt.refused")
                     append_entry(
                         conn, at=now, actor=actor, action="delivery.delivered", message_id=leg.message_id,
                         detail={"receiver": leg.receiver, "attempt": claim.attempt,
@@ -1641,14 +1676,14 @@ class Store:
 
     def _apply_receipt(
         self, conn: Connection, leg: Row[Any], receipt: ReceiptEvidence, now: datetime, actor: str,
-        *, current: MessageStatus,
+        *, current: MessageStatus, via: tuple[MessageStatus, str] | None = None, **values: Any,
     ) -> MessageStatus:
         positive = receipt.verdict is ReceiptVerdict.RECEIVED
         target = MessageStatus.ACKNOWLEDGED if positive else MessageStatus.RECEIVER_REJECTED
         detail = "verified receipt" if positive else f"verified rejection: {receipt.reason}"
         self._set_status(
-            conn, leg, target, now, detail, current=current,
-            lease_owner=None, lease_expires_at=None, next_attempt_at=None,
+            conn, leg, target, now, detail, current=current, via=via,
+            lease_owner=None, lease_expires_at=None, next_attempt_at=None, **values,
         )
         self._audit_receipt(
             conn, leg, receipt, now, actor, "receipt.acknowledged" if positive else "receipt.receiver_rejected"

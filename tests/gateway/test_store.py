@@ -7,6 +7,7 @@ import socket
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
@@ -206,11 +207,29 @@ def test_concurrent_submissions_of_one_id_store_it_once(database_url: str, clock
         assert check.verify_audit().ok and check.verify_audit().checked == 8
 
 
-def _record_together(store: Store, messages: list[IncomingMessage]) -> dict[str, object]:
-    """``messages`` recorded by one thread each while the test holds the writers' turn, so that they wait together:
-    the first to arrive leads (and waits for the turn alone), the others queue behind it. Each thread's answer, or
-    the exception it raised, by message id and arrival order (``"<id>#<n>"`` when an id comes twice)."""
-    answers: dict[str, object] = {}
+@pytest.fixture
+def patient(tmp_path: Path, clock: FakeClock) -> Iterator[Store]:
+    """A SQLite store with a long busy timeout: the group tests hold the writers' turn while their threads line up."""
+    opened = open_store(tmp_path, clock, busy_timeout=30.0)
+    yield opened
+    opened.close()
+
+
+def _until(condition: Callable[[], bool], what: str, seconds: float = 20.0) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.001)
+
+
+def _record_together(store: Store, messages: list[IncomingMessage], *, hold: float = 0.0,
+                     answers: dict[str, object] | None = None) -> dict[str, object]:
+    """``messages`` recorded by one thread each (named by the key below) while the test holds the writers' turn,
+    so that they wait together: the first to arrive leads (it takes its own group and waits for the turn), the
+    others queue behind it. Each thread's answer, or the exception it raised, by message id (``"<id>#<n>"`` for
+    the n-th message when an id comes again), filled in ``answers`` as they come. ``hold``: keep the turn this
+    long after all have queued."""
+    answers = {} if answers is None else answers
     lock = threading.Lock()
     turn = store._writer_turn
     assert turn is not None
@@ -227,73 +246,105 @@ def _record_together(store: Store, messages: list[IncomingMessage]) -> dict[str,
     turn.acquire()
     try:
         for index, message in enumerate(messages):
-            key = message.message_id if message.message_id not in {m.message_id for m in messages[:index]} \
-                else f"{message.message_id}#{index}"
+            seen = {m.message_id for m in messages[:index]}
+            key = f"{message.message_id}#{index}" if message.message_id in seen else message.message_id
             threads.append(threading.Thread(target=record, args=(key, message), name=key))
             threads[-1].start()
-            # the first leads: it takes its group (itself) and waits for the turn; the others queue behind it
-            while not (store._group_leading and len(store._group) == index):
-                time.sleep(0.001)
+            _until(lambda index=index: store._group_leading and len(store._group) == index,  # type: ignore[misc]
+                   f"message {index} queued")
+        time.sleep(hold)
     finally:
         turn.release()
     for thread in threads:
-        thread.join()
+        thread.join(timeout=60)
+        assert not thread.is_alive(), f"{thread.name} never answered"
     return answers
 
 
-@SQLITE_ONLY
-def test_messages_that_wait_together_are_committed_together(store: Store) -> None:
+def test_messages_that_wait_together_are_committed_together(patient: Store) -> None:
     """SQLite group commit: eight messages arriving while another transaction runs are recorded in two write
     transactions, not eight: the first caller's own, then the seven that queued behind it, recorded by the first of
-    them (the first caller hands the lead on, so its answer does not wait for others' groups); each answer comes
-    after its transaction committed, with its history and audit entry, and the audit chain stays whole."""
-    commits: list[str] = []
+    them (the first caller hands the lead on, so its answer does not wait for others' groups). No caller has its
+    answer before the commit of its message, and each message has its history and audit entry."""
+    answered: list[tuple[str, set[str]]] = []
+    answers: dict[str, object] = {}
 
-    @event.listens_for(store.engine, "commit")
-    def committed(_conn: Any) -> None:
-        commits.append(threading.current_thread().name)
+    @event.listens_for(patient.engine, "commit")
+    def committed(_conn: Any) -> None:  # just before the COMMIT: who has answered by then
+        answered.append((threading.current_thread().name, set(answers)))
 
-    answers = _record_together(store, [incoming(f"msg-{index}") for index in range(8)])
-    event.remove(store.engine, "commit", committed)
+    _record_together(patient, [incoming(f"msg-{index}") for index in range(8)], answers=answers)
+    event.remove(patient.engine, "commit", committed)
     assert all(answer.created for answer in answers.values()), answers  # type: ignore[attr-defined]
-    assert commits == ["msg-0", "msg-1"]
-    assert count_rows(store, "messages") == 8 and count_rows(store, "message_bodies") == 8
-    assert store.verify_audit().ok and store.verify_audit().checked == 8
-    assert [change.status for change in store.get("msg-5").history] == [S.RECEIVED, S.ACCEPTED]
+    assert [who for who, _ in answered] == ["msg-0", "msg-1"]
+    groups = [{"msg-0"}, {f"msg-{index}" for index in range(1, 8)}]
+    assert all(not before & group for (_, before), group in zip(answered, groups, strict=True))  # none too early
+    assert count_rows(patient, "messages") == 8 and count_rows(patient, "message_bodies") == 8
+    assert patient.verify_audit().ok and patient.verify_audit().checked == 8
+    assert [change.status for change in patient.get("msg-5").history] == [S.RECEIVED, S.ACCEPTED]
 
 
-@SQLITE_ONLY
-def test_within_a_group_a_second_copy_is_a_duplicate_and_other_bytes_a_conflict(store: Store) -> None:
+def test_within_a_group_a_second_copy_is_a_duplicate_and_other_bytes_a_conflict(patient: Store) -> None:
+    """The first message leads alone; the next four share one transaction, in which the copy and the conflicting
+    bytes meet the id's first insert before it is committed."""
     same, other = b"<Envelope>same</Envelope>", b"<Envelope>other</Envelope>"
-    answers = _record_together(store, [incoming("msg-a", envelope=same), incoming("msg-a", envelope=same),
-                                       incoming("msg-a", envelope=other), incoming("msg-b")])
+    answers = _record_together(patient, [incoming("msg-0"), incoming("msg-a", envelope=same),
+                                         incoming("msg-a", envelope=same), incoming("msg-a", envelope=other),
+                                         incoming("msg-b")])
     assert answers["msg-a"].created and answers["msg-b"].created  # type: ignore[attr-defined]
-    assert answers["msg-a#1"].created is False  # type: ignore[attr-defined]
-    conflict = answers["msg-a#2"]
+    assert answers["msg-a#2"].created is False  # type: ignore[attr-defined]
+    conflict = answers["msg-a#3"]
     assert isinstance(conflict, InputError) and conflict.code is Code.GW_DUPLICATE_CONFLICT
-    assert count_rows(store, "messages") == 2 and store.get("msg-a").envelope == same
-    assert {"message.duplicate", "message.conflict"} <= set(actions(store))
+    assert count_rows(patient, "messages") == 3 and patient.get("msg-a").envelope == same
+    assert {"message.duplicate", "message.conflict"} <= set(actions(patient))
 
 
-@SQLITE_ONLY
-def test_a_message_that_fails_in_a_group_fails_alone(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    """One message of a group cannot be recorded: the group's transaction rolls back, the others are recorded one
-    a transaction, and only the failing caller gets the error (nothing of its message is stored)."""
-    record_in = Store._record_in
-
-    def failing(self: Store, conn: Any, message: IncomingMessage, *rest: Any) -> Any:
-        answer = record_in(self, conn, message, *rest)  # its rows are written, then the failure
-        if message.message_id == "msg-bad":
-            raise StoreError("disk I/O error", code=Code.STORE_UNAVAILABLE)
-        return answer
-
-    monkeypatch.setattr(Store, "_record_in", failing)
-    answers = _record_together(store, [incoming("msg-0"), incoming("msg-1"), incoming("msg-bad"), incoming("msg-3")])
-    bad = answers.pop("msg-bad")
-    assert isinstance(bad, StoreError) and bad.code is Code.STORE_UNAVAILABLE
+def test_a_message_that_fails_in_a_group_fails_alone(patient: Store, caplog: pytest.LogCaptureFixture) -> None:
+    """A message of a group cannot be recorded (a report that is not JSON): the group's transaction rolls back, the
+    others are recorded one a transaction, and only the failing caller gets the error (nothing of it is stored)."""
+    bad = replace(incoming("msg-bad"), report={"not JSON": {1, 2}})
+    with caplog.at_level("WARNING", logger="gateway.store"):
+        answers = _record_together(patient, [incoming("msg-0"), incoming("msg-1"), bad, incoming("msg-3")])
+    failed = answers.pop("msg-bad")
+    assert isinstance(failed, TypeError)
     assert all(answer.created for answer in answers.values()), answers  # type: ignore[attr-defined]
-    assert store.find("msg-bad") is None and count_rows(store, "messages") == 3
-    assert store.verify_audit().ok and store.verify_audit().checked == 3
+    assert "a group of 3 messages failed to record together" in caplog.text
+    assert patient.find("msg-bad") is None and count_rows(patient, "messages") == 3
+    assert patient.verify_audit().ok and patient.verify_audit().checked == 3
+
+
+def test_a_store_error_fails_the_whole_group_at_once(patient: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store error in a group's transaction (here a full disk) is the store's, not one message's: every member
+    gets it at once, none is tried again alone, nothing of the group is stored."""
+    record_in = Store._record_in
+    tries: list[str] = []
+
+    def full(self: Store, conn: Any, message: IncomingMessage, *rest: Any) -> Any:
+        tries.append(message.message_id)
+        if message.message_id == "msg-2":
+            raise StoreError("database or disk is full", code=Code.STORE_FULL)
+        return record_in(self, conn, message, *rest)
+
+    monkeypatch.setattr(Store, "_record_in", full)
+    answers = _record_together(patient, [incoming(f"msg-{index}") for index in range(4)])
+    assert answers["msg-0"].created  # type: ignore[attr-defined]
+    assert all(isinstance(answers[f"msg-{index}"], StoreError) and answers[f"msg-{index}"].code is Code.STORE_FULL
+               for index in (1, 2, 3)), answers
+    assert tries == ["msg-0", "msg-1", "msg-2"] and count_rows(patient, "messages") == 1
+
+
+def test_a_message_waiting_past_the_busy_timeout_leaves_the_queue(tmp_path: Path, clock: FakeClock) -> None:
+    """The writers' turn is held past the busy timeout: the leader's transaction and the messages queued behind it
+    all fail STORE-LOCKED within about the timeout (none waits forever, none is stored), and the store records
+    again once the turn is free."""
+    with open_store(tmp_path, clock, busy_timeout=0.5) as hurried:
+        started = time.monotonic()
+        answers = _record_together(hurried, [incoming(f"msg-{index}") for index in range(3)], hold=2.0)
+        assert all(isinstance(answer, StoreError) and answer.code is Code.STORE_LOCKED
+                   for answer in answers.values()), answers
+        assert time.monotonic() - started < 10 and count_rows(hurried, "messages") == 0
+        assert not hurried._group and not hurried._group_leading
+        assert hurried.record_message(incoming("msg-after")).created
 
 
 # --- leases and outcomes ----------------------------------------------------------------------------------------

@@ -264,20 +264,36 @@ def bench_http(root: Path, folder: Path, count: int, problems: list[str]) -> Non
             bodies = envelopes(workspace, document, f"http-{clients}", count)
             meter.start()
             io_before = process_io(services[0].process.pid)
+            recorded_before = recording_commits(services[0].url)
             seconds, latencies = asyncio.run(post_all([(url, {"content": b, "headers": XML}) for b in bodies],
                                                       clients, expect=_accepted))
             total += count
             final = wait_for_status(counts, "ACKNOWLEDGED", total)
             meter.stop()
             io_after = process_io(services[0].process.pid)
+            commits, recorded = (after - before for after, before in
+                                 zip(recording_commits(services[0].url), recorded_before, strict=True))
             print(f"  {clients} client(s): {count / seconds:6.1f} accepted/s   {latency_line(latencies)}   "
                   f"all ACKNOWLEDGED {count / meter.wall:6.1f}/s")
             print(f"    CPU ms per message: {meter.line(count)}")
             print(f"    gateway I/O per message: {io_line(io_before, io_after, count)} (its database, its log and "
                   "its sockets)")
+            print(f"    the store's group commit: {recorded:,.0f} messages recorded in {commits:,.0f} commits, "
+                  f"{recorded / max(commits, 1):.2f} a commit (the gateway's /metrics)")
             if set(final) != {"ACKNOWLEDGED"}:
                 problems.append(f"HTTP run with {clients} client(s): statuses {final}")
     print("  goal at 8 clients: >= 500 accepted/s, p99 <= 50 ms")
+
+
+def recording_commits(gateway_url: str) -> tuple[float, float]:
+    """The gateway's store_record_commits_total and store_recorded_messages_total, from its /metrics."""
+    text = httpx.get(f"{gateway_url}/metrics", timeout=30).text
+    found = {}
+    for line in text.splitlines():
+        name, _, figure = line.partition(" ")
+        if name in ("ptx_gateway_store_record_commits_total", "ptx_gateway_store_recorded_messages_total"):
+            found[name] = float(figure)
+    return found["ptx_gateway_store_record_commits_total"], found["ptx_gateway_store_recorded_messages_total"]
 
 
 def bench_memory(root: Path, folder: Path, count: int, problems: list[str]) -> None:

@@ -543,6 +543,7 @@ async def readyz(gateway: GatewayDep) -> Response:
 async def metrics(gateway: GatewayDep) -> Response:
     depth = await run_in_threadpool(gateway.store.queue_depth)
     gateway.metrics.set_queue_depth(depth)
+    gateway.metrics.set_recorded(gateway.store.recorded)
     body, content_type = gateway.metrics.render()
     return Response(body, media_type=content_type)
 

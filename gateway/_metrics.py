@@ -13,6 +13,8 @@ metric                                   type       labels
 ``queue_due``                            gauge      (messages that may be claimed now)
 ``delivery_attempts_total``              counter    ``outcome`` (delivered, retryable, ...)
 ``delivery_duration_seconds``            histogram  (one delivery attempt, hook included)
+``store_record_commits_total``           counter    (write transactions that recorded submitted messages)
+``store_recorded_messages_total``        counter    (the messages they held: above the commits, group commit)
 =======================================  =========  =================================================
 
 Label values come from closed vocabularies (verdicts, the code catalogue, check names, statuses, outcomes), so
@@ -28,7 +30,7 @@ from contextlib import contextmanager
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from gateway._status import PENDING, Verdict
-from gateway._store import AttemptOutcome, QueueDepth
+from gateway._store import AttemptOutcome, QueueDepth, RecordingCounts
 
 #: Check latencies run from tens of microseconds (size) to tens of milliseconds (XSD, signatures).
 CHECK_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1.0)
@@ -68,6 +70,15 @@ class GatewayMetrics:
             "delivery_duration_seconds", "Duration of one delivery attempt.",
             buckets=DELIVERY_BUCKETS, namespace=namespace, registry=self.registry,
         )
+        self.record_commits = Counter(
+            "store_record_commits", "Write transactions of the store that recorded submitted messages.",
+            namespace=namespace, registry=self.registry,
+        )
+        self.recorded_messages = Counter(
+            "store_recorded_messages", "Submitted messages those transactions held (several a commit: group commit).",
+            namespace=namespace, registry=self.registry,
+        )
+        self._recorded = RecordingCounts(0, 0)
         # Known label values start at zero, so dashboards and rate() see the series before the first event.
         for verdict in Verdict:
             self.messages.labels(verdict=verdict.value)
@@ -99,6 +110,12 @@ class GatewayMetrics:
         for status in PENDING:
             self.queue_depth.labels(status=status.value).set(depth.by_status.get(status, 0))
         self.queue_due.set(depth.due)
+
+    def set_recorded(self, counts: RecordingCounts) -> None:
+        """Bring the store's recording counters up to ``counts`` (:attr:`Store.recorded`, which only grows)."""
+        self.record_commits.inc(max(0, counts.commits - self._recorded.commits))
+        self.recorded_messages.inc(max(0, counts.messages - self._recorded.messages))
+        self._recorded = counts
 
     def observe_attempt(self, outcome: AttemptOutcome, seconds: float | None = None) -> None:
         self.delivery_attempts.labels(outcome=outcome.value).inc()

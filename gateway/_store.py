@@ -68,7 +68,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from types import MappingProxyType, TracebackType
-from typing import Any, Self
+from typing import Any, NamedTuple, Self
 
 from sqlalchemy import (
     Boolean,
@@ -877,6 +877,13 @@ class _InsertRace(Exception):
 GROUP_LIMIT = 32
 
 
+class RecordingCounts(NamedTuple):
+    """:attr:`Store.recorded`: commits of recorded messages, and the messages they held."""
+
+    commits: int
+    messages: int
+
+
 @dataclass(eq=False, slots=True)
 class _Recording:
     """One :meth:`Store.record_message` call waiting for its group's commit (SQLite)."""
@@ -919,6 +926,7 @@ class Store:
         self._group_lock = threading.Lock()
         self._group: list[_Recording] = []
         self._group_leading = False
+        self._recorded = RecordingCounts(0, 0)
 
     @classmethod
     def open(
@@ -1205,6 +1213,7 @@ class Store:
                 log.warning("a group of %d messages failed to record together; recording each alone",
                             len(group), exc_info=True)
             else:
+                self._count_recorded(len(group))
                 for recording, outcome in zip(group, outcomes, strict=True):
                     recording.outcome = outcome
                 return
@@ -1214,9 +1223,21 @@ class Store:
             except Exception as exc:  # noqa: BLE001 - raised in the member's own thread
                 recording.error = exc
 
+    def _count_recorded(self, messages: int) -> None:
+        with self._group_lock:
+            self._recorded = RecordingCounts(self._recorded.commits + 1, self._recorded.messages + messages)
+
+    @property
+    def recorded(self) -> RecordingCounts:
+        """Write transactions that recorded submitted messages since the store opened, and how many messages they
+        held (duplicates answered included): with group commit (SQLite) more messages than commits."""
+        return self._recorded
+
     def _record_once(self, incoming: IncomingMessage, digest: str, actor: str) -> tuple[Recorded, bool]:
         with self._transaction("record a message", write=True) as conn:
-            return self._record_in(conn, incoming, digest, actor)
+            outcome = self._record_in(conn, incoming, digest, actor)
+        self._count_recorded(1)
+        return outcome
 
     def _record_in(self, conn: Connection, incoming: IncomingMessage, digest: str, actor: str
                    ) -> tuple[Recorded, bool]:
@@ -1851,6 +1872,7 @@ __all__ = [
     "ReceiptRecorded",
     "ReceiptVerdict",
     "Recorded",
+    "RecordingCounts",
     "StatusChange",
     "Store",
     "StoredReceipt",

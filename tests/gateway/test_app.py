@@ -262,5 +262,7 @@ async def test_health_readiness_metrics(gw: Any, make_message: MessageFactory) -
     await client.post("/v1/messages", content=make_message(), headers=XML)
     metrics = (await client.get("/metrics")).text
     assert 'verdict="ACCEPTED"' in metrics and "check" in metrics
+    assert "ptx_gateway_store_record_commits_total 1.0" in metrics
+    assert "ptx_gateway_store_recorded_messages_total 1.0" in metrics
     openapi = (await client.get("/openapi.json")).json()
     assert "/v1/messages" in openapi["paths"]

@@ -80,3 +80,19 @@ def test_deliverer_feeds_attempts_and_queue_depth(tmp_path: Path) -> None:
     assert value(metrics, "ptx_gateway_queue_depth", status="ACCEPTED") == 0
     assert value(metrics, "ptx_gateway_queue_depth", status="WAITING_FOR_RETRY") == 1
     assert value(metrics, "ptx_gateway_queue_due") == 0
+
+
+def test_the_store_s_recording_commits_and_their_messages(tmp_path: Path) -> None:
+    """The counters follow :attr:`Store.recorded` (a duplicate answered from the store is a recording too), and a
+    scrape after no new recording adds nothing."""
+    metrics = GatewayMetrics()
+    with open_store(tmp_path, FakeClock()) as store:
+        metrics.set_recorded(store.recorded)
+        assert value(metrics, "ptx_gateway_store_record_commits_total") == 0
+        for message_id in ("msg-1", "msg-2", "msg-1"):
+            store.record_message(incoming(message_id))
+        assert store.recorded == (3, 3)  # one at a time: nothing waited to share a commit
+        metrics.set_recorded(store.recorded)
+        metrics.set_recorded(store.recorded)
+    assert value(metrics, "ptx_gateway_store_record_commits_total") == 3
+    assert value(metrics, "ptx_gateway_store_recorded_messages_total") == 3

@@ -276,7 +276,7 @@ def test_messages_that_wait_together_are_committed_together(patient: Store) -> N
     _record_together(patient, [incoming(f"msg-{index}") for index in range(8)], answers=answers)
     event.remove(patient.engine, "commit", committed)
     assert all(answer.created for answer in answers.values()), answers  # type: ignore[attr-defined]
-    assert [who for who, _ in answered] == ["msg-0", "msg-1"]
+    assert [who for who, _ in answered] == ["msg-0", "msg-1"] and patient.recorded == (2, 8)
     groups = [{"msg-0"}, {f"msg-{index}" for index in range(1, 8)}]
     assert all(not before & group for (_, before), group in zip(answered, groups, strict=True))  # none too early
     assert count_rows(patient, "messages") == 8 and count_rows(patient, "message_bodies") == 8

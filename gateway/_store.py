@@ -875,6 +875,8 @@ class _InsertRace(Exception):
 
 #: At most this many messages in one group commit (SQLite).
 GROUP_LIMIT = 32
+_OUTCOME_UNKNOWN = ("the gateway was interrupted while recording the message, so whether it was stored is not "
+                    "known: send it again with the same message id (a stored one is answered as a duplicate)")
 
 
 class RecordingCounts(NamedTuple):
@@ -1140,13 +1142,14 @@ class Store:
 
         Failures: a message still waiting for a group after the busy timeout leaves the queue with
         ``STORE-LOCKED`` (nothing of it stored). A group whose transaction fails with a store error (locked, full,
-        unavailable) gives every member that error; any other failure (one message's) has the group recorded
-        again one message a transaction, so that failure is its own."""
-        with self._group_lock:
-            self._group.append(recording)
-            if not self._group_leading:
-                self._group_leading = recording.leads = True
+        unavailable) gives every member that error; any other failure (one message's: a constraint or a value the
+        database refuses, a report that is not JSON) has the group recorded again one message a transaction, so
+        that failure is its own."""
         try:
+            with self._group_lock:
+                self._group.append(recording)
+                if not self._group_leading:
+                    self._group_leading = recording.leads = True
             if not recording.leads and not recording.done.wait(self._busy_timeout):
                 with self._group_lock:
                     waiting = recording in self._group and not recording.leads
@@ -1157,7 +1160,9 @@ class Store:
                         f"store could not record a message: it waited past the busy timeout "
                         f"({self._busy_timeout:g} s) for the messages ahead of it", code=Code.STORE_LOCKED,
                     )
-                recording.done.wait()  # its group is being recorded, or it has just been made the leader
+                # its group is being recorded (at worst each member alone, each within the busy timeout)
+                if not recording.leads and not recording.done.wait(self._busy_timeout * (GROUP_LIMIT + 1)):
+                    raise StoreError(_OUTCOME_UNKNOWN, code=Code.STORE_UNAVAILABLE)
             if recording.leads:
                 self._lead_group()
         finally:
@@ -1178,8 +1183,7 @@ class Store:
             self._group_leading = following is not None
             if following is not None:
                 following.leads = True
-        if following is not None:
-            following.done.set()
+                following.done.set()
 
     def _lead_group(self) -> None:
         """Record the first :data:`GROUP_LIMIT` waiting messages; never raises for them: every member gets its
@@ -1187,17 +1191,12 @@ class Store:
         group: list[_Recording] = []
         try:
             with self._group_lock:
-                group = self._group[:GROUP_LIMIT]
-                del self._group[:GROUP_LIMIT]
+                group, self._group[:GROUP_LIMIT] = self._group[:GROUP_LIMIT], []
             self._commit_group(group)
         finally:
             for recording in group:
                 if recording.outcome is None and recording.error is None:  # the leader was interrupted
-                    recording.error = StoreError(
-                        "the gateway was interrupted while recording the message, so whether it was stored is not "
-                        "known: send it again with the same message id (a stored one is answered as a duplicate)",
-                        code=Code.STORE_UNAVAILABLE,
-                    )
+                    recording.error = StoreError(_OUTCOME_UNKNOWN, code=Code.STORE_UNAVAILABLE)
                 recording.done.set()
 
     def _commit_group(self, group: list[_Recording]) -> None:
@@ -1205,10 +1204,14 @@ class Store:
             try:
                 with self._transaction(f"record {len(group)} messages", write=True) as conn:
                     outcomes = [self._record_in(conn, r.incoming, r.digest, r.actor) for r in group]
-            except StoreError as exc:  # the store's, not one message's: every member is told at once
-                for recording in group:
-                    recording.error = copy.copy(exc)  # each raised in its own thread, with its own traceback
-                return
+            except StoreError as exc:
+                if not isinstance(exc.__cause__, sa_exc.IntegrityError | sa_exc.DataError):
+                    for recording in group:  # the store's, not one message's: every member is told at once
+                        recording.error = copy.copy(exc)  # each raised in its own thread, with its own traceback
+                        recording.error.__cause__ = exc.__cause__
+                    return
+                log.warning("a group of %d messages failed to record together (%s); recording each alone",
+                            len(group), exc)
             except Exception:  # noqa: BLE001 - nothing committed: each one again on its own, below
                 log.warning("a group of %d messages failed to record together; recording each alone",
                             len(group), exc_info=True)

@@ -222,13 +222,14 @@ def _until(condition: Callable[[], bool], what: str, seconds: float = 20.0) -> N
         time.sleep(0.001)
 
 
-def _record_together(store: Store, messages: list[IncomingMessage], *, hold: float = 0.0,
-                     answers: dict[str, object] | None = None) -> dict[str, object]:
+def _record_together(store: Store, messages: list[IncomingMessage], *, answers: dict[str, object] | None = None,
+                     line_up: bool = True) -> dict[str, object]:
     """``messages`` recorded by one thread each (named by the key below) while the test holds the writers' turn,
     so that they wait together: the first to arrive leads (it takes its own group and waits for the turn), the
     others queue behind it. Each thread's answer, or the exception it raised, by message id (``"<id>#<n>"`` for
-    the n-th message when an id comes again), filled in ``answers`` as they come. ``hold``: keep the turn this
-    long after all have queued."""
+    the n-th message when an id comes again), filled in ``answers`` as they come. ``line_up=False``: start them all
+    without waiting for each to queue, and keep the turn until every one has answered (a store whose busy timeout
+    is shorter than a loaded machine may take to start the threads)."""
     answers = {} if answers is None else answers
     lock = threading.Lock()
     turn = store._writer_turn
@@ -250,9 +251,11 @@ def _record_together(store: Store, messages: list[IncomingMessage], *, hold: flo
             key = f"{message.message_id}#{index}" if message.message_id in seen else message.message_id
             threads.append(threading.Thread(target=record, args=(key, message), name=key))
             threads[-1].start()
-            _until(lambda index=index: store._group_leading and len(store._group) == index,  # type: ignore[misc]
-                   f"message {index} queued")
-        time.sleep(hold)
+            if line_up:
+                _until(lambda index=index: store._group_leading and len(store._group) == index,  # type: ignore[misc]
+                       f"message {index} queued")
+        if not line_up:
+            _until(lambda: len(answers) == len(messages), "every caller answered while the turn was held")
     finally:
         turn.release()
     for thread in threads:
@@ -313,6 +316,25 @@ def test_a_message_that_fails_in_a_group_fails_alone(patient: Store, caplog: pyt
     assert patient.verify_audit().ok and patient.verify_audit().checked == 3
 
 
+def test_a_constraint_one_message_breaks_is_its_own(patient: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store error caused by a constraint (an IntegrityError the database raised for one message's rows) is that
+    message's: the others are recorded alone, it alone gets the error, with the database's error as its cause."""
+    record_in = Store._record_in
+
+    def refused(self: Store, conn: Any, message: IncomingMessage, *rest: Any) -> Any:
+        answer = record_in(self, conn, message, *rest)
+        if message.message_id == "msg-bad":
+            conn.exec_driver_sql("INSERT INTO message_bodies (message_pk, envelope, report) VALUES (1, x'00', '')")
+        return answer
+
+    monkeypatch.setattr(Store, "_record_in", refused)
+    answers = _record_together(patient, [incoming("msg-0"), incoming("msg-1"), incoming("msg-bad"), incoming("msg-3")])
+    failed = answers.pop("msg-bad")
+    assert isinstance(failed, StoreError) and "UNIQUE" in str(failed.__cause__)
+    assert all(answer.created for answer in answers.values()), answers  # type: ignore[attr-defined]
+    assert patient.find("msg-bad") is None and count_rows(patient, "messages") == 3
+
+
 def test_a_store_error_fails_the_whole_group_at_once(patient: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store error in a group's transaction (here a full disk) is the store's, not one message's: every member
     gets it at once, none is tried again alone, nothing of the group is stored."""
@@ -334,12 +356,12 @@ def test_a_store_error_fails_the_whole_group_at_once(patient: Store, monkeypatch
 
 
 def test_a_message_waiting_past_the_busy_timeout_leaves_the_queue(tmp_path: Path, clock: FakeClock) -> None:
-    """The writers' turn is held past the busy timeout: the leader's transaction and the messages queued behind it
-    all fail STORE-LOCKED within about the timeout (none waits forever, none is stored), and the store records
-    again once the turn is free."""
+    """The writers' turn is held until every caller has answered: the leader's transaction and the messages queued
+    behind it all fail STORE-LOCKED, each within about the busy timeout (none waits for the turn's release, none is
+    stored), and the store records again once the turn is free."""
     with open_store(tmp_path, clock, busy_timeout=0.5) as hurried:
         started = time.monotonic()
-        answers = _record_together(hurried, [incoming(f"msg-{index}") for index in range(3)], hold=2.0)
+        answers = _record_together(hurried, [incoming(f"msg-{index}") for index in range(3)], line_up=False)
         assert all(isinstance(answer, StoreError) and answer.code is Code.STORE_LOCKED
                    for answer in answers.values()), answers
         assert time.monotonic() - started < 10 and count_rows(hurried, "messages") == 0

@@ -52,6 +52,7 @@ import httpx
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, utils
 from lxml import etree
+from prometheus_client.parser import text_string_to_metric_families
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH = Path(__file__).resolve().parent
@@ -287,13 +288,10 @@ def bench_http(root: Path, folder: Path, count: int, problems: list[str]) -> Non
 
 def recording_commits(gateway_url: str) -> tuple[float, float]:
     """The gateway's store_record_commits_total and store_recorded_messages_total, from its /metrics."""
-    text = httpx.get(f"{gateway_url}/metrics", timeout=30).text
-    found = {}
-    for line in text.splitlines():
-        name, _, figure = line.partition(" ")
-        if name in ("ptx_gateway_store_record_commits_total", "ptx_gateway_store_recorded_messages_total"):
-            found[name] = float(figure)
-    return found["ptx_gateway_store_record_commits_total"], found["ptx_gateway_store_recorded_messages_total"]
+    samples = {sample.name: sample.value
+               for family in text_string_to_metric_families(httpx.get(f"{gateway_url}/metrics", timeout=30).text)
+               for sample in family.samples}
+    return samples["ptx_gateway_store_record_commits_total"], samples["ptx_gateway_store_recorded_messages_total"]
 
 
 def bench_memory(root: Path, folder: Path, count: int, problems: list[str]) -> None:

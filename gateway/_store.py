@@ -875,8 +875,9 @@ class _InsertRace(Exception):
 
 #: At most this many messages in one group commit (SQLite).
 GROUP_LIMIT = 32
-_OUTCOME_UNKNOWN = ("the gateway was interrupted while recording the message, so whether it was stored is not "
-                    "known: send it again with the same message id (a stored one is answered as a duplicate)")
+_OUTCOME_UNKNOWN = ("recording the message did not finish (interrupted, or waiting past every bound), so whether "
+                    "it was stored is not known: send it again with the same message id (a stored one is answered "
+                    "as a duplicate)")
 
 
 class RecordingCounts(NamedTuple):
@@ -1204,15 +1205,13 @@ class Store:
             try:
                 with self._transaction(f"record {len(group)} messages", write=True) as conn:
                     outcomes = [self._record_in(conn, r.incoming, r.digest, r.actor) for r in group]
-            except StoreError as exc:
-                if not isinstance(exc.__cause__, sa_exc.IntegrityError | sa_exc.DataError):
+            except Exception as exc:  # noqa: BLE001 - nothing committed
+                if isinstance(exc, StoreError) and not isinstance(exc.__cause__,
+                                                                  sa_exc.IntegrityError | sa_exc.DataError):
                     for recording in group:  # the store's, not one message's: every member is told at once
                         recording.error = copy.copy(exc)  # each raised in its own thread, with its own traceback
                         recording.error.__cause__ = exc.__cause__
                     return
-                log.warning("a group of %d messages failed to record together (%s); recording each alone",
-                            len(group), exc)
-            except Exception:  # noqa: BLE001 - nothing committed: each one again on its own, below
                 log.warning("a group of %d messages failed to record together; recording each alone",
                             len(group), exc_info=True)
             else:
@@ -1635,13 +1634,13 @@ class Store:
             actor = f"deliverer:{claim.owner}"
             clear = {"lease_owner": None, "lease_expires_at": None, "next_attempt_at": None}
             if outcome.delivered:
-                delivered = (MessageStatus.DELIVERED, f"attempt {claim.attempt}: receiver answered {outcome.http_status}")
+                answered = f"attempt {claim.attempt}: receiver answered {outcome.http_status}"
                 if outcome.result is not AttemptOutcome.DELIVERED:  # with the receipt's outcome: one move via DELIVERED
                     assert outcome.receipt is not None  # guaranteed by DeliveryOutcome
                     self._apply_receipt(conn, leg, outcome.receipt, now, actor, current=MessageStatus(leg.status),
-                                        via=delivered, last_error_code=None, last_error=None)
+                                        via=(MessageStatus.DELIVERED, answered), last_error_code=None, last_error=None)
                 else:
-                    self._set_status(conn, leg, delivered[0], now, delivered[1], last_error_code=None,
+                    self._set_status(conn, leg, MessageStatus.DELIVERED, now, answered, last_error_code=None,
                                      last_error=None, **clear)
                     if outcome.receipt is not None:  # refused: kept, audited, no status moved
                         self._audit_receipt(conn, leg, outcome.receipt, now, actor, "receipt.refused")

@@ -74,6 +74,7 @@ from exchange._algorithms import (
 )
 from exchange._errors import Code, ConfigurationError, SignatureError, XmlError
 from exchange._findings import Finding
+from exchange._pkix import unreadable
 from exchange._xml import DEFAULT_LIMITS, XmlLimits, cdata_line, parse_xml
 
 PrivateKey: TypeAlias = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
@@ -797,6 +798,9 @@ def _well_formed(certificate: x509.Certificate) -> x509.Certificate:
          certificate.not_valid_before_utc, certificate.not_valid_after_utc, certificate.signature_algorithm_oid)
     for extension in certificate.extensions:
         _ = extension.value
+    problem = unreadable(certificate)  # path validation reads it again, with asn1crypto, which is stricter
+    if problem is not None:
+        raise ValueError(problem)
     return certificate
 
 

@@ -278,6 +278,21 @@ def certificate_signed_by(certificate: x509.Certificate, issuer: x509.Certificat
 # --- certificates and CRLs, parsed once --------------------------------------------------------------------
 
 
+#: What asn1crypto raises for DER that cryptography loaded but that it cannot read (cryptography parses fields
+#: lazily and lets an unknown signature algorithm through; asn1crypto, which path validation reads, refuses it:
+#: "Signature algorithm not known for 1.2.840.10232.4.3.2", a one-digit change to ecdsa-with-SHA256 found by fuzzing).
+_ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+
+
+def unreadable(certificate: x509.Certificate) -> str | None:
+    """Why path validation cannot read ``certificate`` (None when it can): the fields it reads, parsed once."""
+    try:
+        _asn1(certificate)
+    except _ASN1_ERRORS as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
 @lru_cache(maxsize=4096)
 def _asn1(certificate: x509.Certificate) -> asn1_x509.Certificate:
     """The asn1crypto form of ``certificate``, with the fields the library reads parsed up front (so a
@@ -506,17 +521,18 @@ class PathValidator:
         *,
         max_depth: int = DEFAULT_MAX_DEPTH,
     ) -> None:
-        self.anchors = tuple(dict.fromkeys(anchors))
+        # a certificate path validation cannot read is never part of a path (it could not be checked)
+        self.anchors = tuple(c for c in dict.fromkeys(anchors) if unreadable(c) is None)
         self._anchor_set = frozenset(self.anchors)
-        self.intermediates = tuple(c for c in dict.fromkeys(intermediates) if c not in self._anchor_set)
+        self.intermediates = tuple(
+            c for c in dict.fromkeys(intermediates) if c not in self._anchor_set and unreadable(c) is None
+        )
         self.max_depth = max_depth
         self._trust_anchors: dict[x509.Certificate, CertTrustAnchor] = {
             anchor: CertTrustAnchor(_asn1(anchor), quals=_qualifiers(anchor))
             for anchor in self.anchors
             if _ca_problem(anchor) is None and _key_problem(_asn1(anchor).public_key) is None
         }
-        for certificate in self.intermediates:
-            _asn1(certificate)
         distinct = {crl.fingerprint(hashes.SHA256()): crl for crl in crls}  # CRLs are not hashable
         self._crls = tuple(_Crl(crl) for crl in distinct.values())
         self._usable_crls = tuple(view for view in self._crls if view.problem is None)
@@ -569,7 +585,9 @@ class PathValidator:
 
     def _pool(self, target: x509.Certificate, candidates: Iterable[x509.Certificate]) -> tuple[x509.Certificate, ...]:
         return tuple(
-            c for c in dict.fromkeys((*candidates, *self.intermediates)) if c not in self._anchor_set and c != target
+            c
+            for c in dict.fromkeys((*candidates, *self.intermediates))
+            if c not in self._anchor_set and c != target and unreadable(c) is None
         )
 
     # --- path building --------------------------------------------------------------------------------
@@ -587,6 +605,8 @@ class PathValidator:
         Revocation is not part of it (see :meth:`revocation`). None when there is no such path."""
         allowed = self.anchors if anchors is None else tuple(a for a in self.anchors if a in frozenset(anchors))
         if target in self._anchor_set or not any(a in self._trust_anchors for a in allowed):
+            return None
+        if unreadable(target) is not None:
             return None
         if moment is not None and not _valid_at(target, moment):
             return None

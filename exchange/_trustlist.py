@@ -632,10 +632,21 @@ def _der(element: etree._Element) -> bytes:
     return base64.b64decode("".join((element.text or "").split()), validate=True)
 
 
+def _certificate(element: etree._Element) -> x509.Certificate:
+    """One of the list's certificates; refused (ValueError) when path validation could not read it."""
+    from exchange._pkix import unreadable
+
+    certificate = x509.load_der_x509_certificate(_der(element))
+    problem = unreadable(certificate)
+    if problem is not None:
+        raise ValueError(f"a certificate of the list cannot be read for path validation ({problem})")
+    return certificate
+
+
 def _certificates(parent: etree._Element | None) -> tuple[x509.Certificate, ...]:
     if parent is None:
         return ()
-    return tuple(x509.load_der_x509_certificate(_der(element)) for element in parent.iter(_TL.tag("Certificate")))
+    return tuple(_certificate(element) for element in parent.iter(_TL.tag("Certificate")))
 
 
 def _from_tree(root: etree._Element) -> TrustList:
@@ -645,7 +656,7 @@ def _from_tree(root: etree._Element) -> TrustList:
     for element in _child(root, "Issuers").iterchildren(_TL.tag("Issuer")):
         certificate_element = element.find(_TL.tag("Certificate"))
         certificate = (
-            x509.load_der_x509_certificate(_der(certificate_element)) if certificate_element is not None else None
+            _certificate(certificate_element) if certificate_element is not None else None
         )
         ski_element = element.find(_TL.tag("SubjectKeyIdentifier"))
         ski = bytes.fromhex((ski_element.text or "").strip()) if ski_element is not None else None

@@ -18,7 +18,8 @@ Seeds are made at start in a temporary demo workspace: a certificate of origin s
 commerce, the same inside an envelope signed by AA's node, and the catalogue's samples; ``fuzz/xml.dict`` gives
 libFuzzer XML and XML-DSig tokens to splice. With every target, one process fuzzes them all (an input's first
 byte picks the target). It prints ``TARGETS: N runs in S s, 0 crashes`` and exits 1 on a crash, whose input
-is kept (``--keep``) to replay: ``python fuzz/run.py --replay CRASH_FILE`` (with the same ``--target``).
+is kept (``--keep``) to replay: ``python fuzz/run.py --replay CRASH_FILE --workspace KEEP/workspace`` (with the
+same ``--target``; the kept workspace holds the keys the seeds were signed with).
 """
 
 from __future__ import annotations
@@ -43,13 +44,14 @@ MESSAGE_ID = "msg-fuzz-0000000001"
 
 
 def _seeds(folder: Path) -> dict[str, bytes]:
-    """A demo workspace in ``folder`` and the legitimately signed seeds made in it."""
+    """The legitimately signed seeds made in the demo workspace ``folder`` (made first when it does not exist)."""
     from exchange._catalogue import default_catalogue
     from exchange._dsig import sign_document
     from exchange._envelope import Party, build_envelope
     from exchange._workspace import Workspace, init_workspace
 
-    init_workspace(folder, moment=CREATED)
+    if not folder.exists():
+        init_workspace(folder, moment=CREATED)
     workspace = Workspace.open(folder)
     coo = default_catalogue().get("certificate-of-origin")
     sample = next(s for s in coo.samples if s.path.name == "basic.xml").path.read_bytes()
@@ -65,8 +67,10 @@ def _seeds(folder: Path) -> dict[str, bytes]:
     return seeds
 
 
-def _harness(targets: list[str], corpus: Path | None) -> Callable[[bytes], None]:
-    """The function libFuzzer calls with each input (seeds written to ``corpus``).
+def _harness(targets: list[str], corpus: Path | None, workspace_dir: Path | None = None) -> Callable[[bytes], None]:
+    """The function libFuzzer calls with each input (seeds written to ``corpus``), checked against the demo
+    workspace ``workspace_dir`` (a new one when None). An input signed with a workspace's keys replays only
+    against that workspace: a run kept with ``--keep`` keeps its workspace for ``--replay``.
 
     With several targets, an input's first byte picks the target and the rest is the document, so one corpus
     and one start-up serve them all.
@@ -86,7 +90,7 @@ def _harness(targets: list[str], corpus: Path | None) -> Callable[[bytes], None]
         from exchange.node._checks import InboxChecks
         from gateway._pipeline import Pipeline, WorkspaceMembers
 
-    workspace_dir = Path(tempfile.mkdtemp(prefix="ptx-fuzz-")) / "workspace"
+    workspace_dir = workspace_dir or Path(tempfile.mkdtemp(prefix="ptx-fuzz-")) / "workspace"
     seeds = _seeds(workspace_dir)
     if corpus is not None:
         corpus.mkdir(parents=True, exist_ok=True)
@@ -156,11 +160,11 @@ def _harness(targets: list[str], corpus: Path | None) -> Callable[[bytes], None]
     return one_input
 
 
-def _worker(targets: list[str], seconds: int, corpus: Path, artifacts: Path) -> None:
+def _worker(targets: list[str], seconds: int, corpus: Path, artifacts: Path, workspace_dir: Path) -> None:
     """Fuzz ``targets`` in this process until libFuzzer's time is up (libFuzzer then exits the process)."""
     import atheris
 
-    one_input = _harness(targets, corpus)
+    one_input = _harness(targets, corpus, workspace_dir)
     atheris.Setup(
         [sys.argv[0], f"-max_total_time={seconds}", "-timeout=20", "-rss_limit_mb=4096", "-max_len=65536",
          f"-dict={HERE / 'xml.dict'}", f"-artifact_prefix={artifacts}/", "-print_final_stats=1", str(corpus)],
@@ -181,7 +185,7 @@ def _run(targets: list[str], seconds: int, keep: Path | None) -> int:
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, str(Path(__file__).resolve()), "--worker", ",".join(targets), "--seconds", str(seconds),
-         "--corpus", str(out / "corpus"), "--artifacts", str(artifacts)],
+         "--corpus", str(out / "corpus"), "--artifacts", str(artifacts), "--workspace", str(out / "workspace")],
         capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(REPO)},
     )
     log = result.stdout + result.stderr
@@ -200,17 +204,19 @@ def main() -> int:
     parser.add_argument("--target", choices=("all", *TARGETS), default="all")
     parser.add_argument("--keep", type=Path, help="keep corpus, logs and crash inputs in this folder")
     parser.add_argument("--replay", type=Path, help="run one saved input (a crash file) through the targets")
+    parser.add_argument("--workspace", type=Path,
+                        help="with --replay: the kept run's workspace (KEEP/workspace), whose keys signed the input")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--corpus", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--artifacts", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     targets = list(TARGETS) if args.target == "all" else [args.target]
     if args.replay:
-        _harness(targets, None)(args.replay.read_bytes())  # raises what the fuzzer saw
+        _harness(targets, None, args.workspace)(args.replay.read_bytes())  # raises what the fuzzer saw
         print(f"{args.replay}: no property violated")
         return 0
     if args.worker:
-        _worker(args.worker.split(","), args.seconds, args.corpus, args.artifacts)
+        _worker(args.worker.split(","), args.seconds, args.corpus, args.artifacts, args.workspace)
         return 0
     try:
         import atheris  # noqa: F401

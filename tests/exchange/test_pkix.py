@@ -16,6 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from exchange._pki import generate_key, key_usage
 from exchange._pkix import PathValidator, certificate_signed_by, names_match, prepare
+from tests.support.certificates import unknown_signature_algorithm
 
 MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -89,3 +90,23 @@ def test_certificates_are_parsed_in_full_before_threads_share_them(tmp_path: Pat
     assert tbs["validity"].children is not None and all(
         not isinstance(child, tuple) for child in tbs["validity"].children)
     assert parsed.critical_extensions is not None
+
+
+def test_a_certificate_path_validation_cannot_read_is_never_part_of_a_path() -> None:
+    """Found by fuzz/run.py in CI: an envelope whose KeyInfo carried its issuing CA with a one-digit change to the
+    signature algorithm's OID raised ValueError from asn1crypto inside sender authentication. Wherever such a
+    certificate comes from (KeyInfo, a trust list's intermediates or anchors), the validator leaves it out."""
+    from exchange._pki import build_country_pki, demo_country
+    from exchange._pkix import unreadable
+
+    pki = build_country_pki(demo_country("CC"), moment=MOMENT)
+    root, issuing, node = pki.root.certificate, pki.issuing_ca.certificate, pki.node.certificate
+    damaged = unknown_signature_algorithm(issuing)
+    assert unreadable(issuing) is None
+    assert "1.2.840.10232.4.3.2" in (unreadable(damaged) or "")
+
+    assert PathValidator([root]).build(node, [damaged], moment=MOMENT) is None
+    assert PathValidator([root]).build(node, [damaged, issuing], moment=MOMENT) == (node, issuing, root)
+    assert PathValidator([root], [damaged]).build(node, moment=MOMENT) is None
+    assert PathValidator([root], [damaged]).build(unknown_signature_algorithm(node), [issuing], moment=MOMENT) is None
+    assert PathValidator([unknown_signature_algorithm(root)], [issuing]).build(node, moment=MOMENT) is None

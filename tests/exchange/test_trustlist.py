@@ -24,6 +24,7 @@ from exchange._trustlist import (
 )
 from exchange._validation import Validator
 from exchange._xml import parse_xml
+from tests.support.certificates import unknown_signature_algorithm
 
 MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -306,3 +307,14 @@ def test_an_expired_list_kept_for_reporting_checks_its_signer_as_of_its_next_upd
     assert _refusal(signed, roots=[aa.root.certificate], moment=much_later) is Code.TRUST_LIST_EXPIRED
     kept = load_trust_list(signed, roots=[aa.root.certificate], moment=much_later, allow_expired=True)
     assert not kept.is_current(much_later)
+
+
+def test_a_list_certificate_path_validation_cannot_read_refuses_the_list(aa: CountryPki, aa_list: TrustList) -> None:
+    """A certificate cryptography loads but asn1crypto (path validation) cannot read is refused with the list, not
+    met later as an exception while a document's path is built (fuzz/run.py found it in KeyInfo)."""
+    damaged = unknown_signature_algorithm(aa.issuing_ca.certificate)
+    signed = replace(aa_list, intermediates=(damaged,)).sign(aa.trust_list_signer)
+    with pytest.raises(TrustError) as raised:
+        load_trust_list(signed, roots=[aa.root.certificate], moment=MOMENT)
+    assert raised.value.code is Code.TRUST_LIST_INVALID
+    assert "1.2.840.10232.4.3.2" in raised.value.message

@@ -35,3 +35,12 @@ def test_a_keyinfo_certificate_with_an_impossible_version_is_keyinfo_invalid() -
     found by fuzz/run.py in CI."""
     result = verify_signature((REGRESSIONS / "keyinfo-certificate-version-10.xml").read_bytes())
     assert not result.valid and "SIG-KEYINFO-INVALID" in result.codes
+
+
+def test_a_keyinfo_certificate_with_an_unknown_signature_algorithm_is_keyinfo_invalid() -> None:
+    """An envelope whose KeyInfo carries AA's issuing CA with 1.2.840.10232.4.3.2 for its signature algorithm:
+    cryptography loads it, asn1crypto (path validation) raised ValueError in sender authentication; found by
+    fuzz/run.py in CI. KeyInfo now refuses a certificate that path validation cannot read."""
+    result = verify_signature((REGRESSIONS / "keyinfo-certificate-unknown-signature-algorithm.xml").read_bytes())
+    assert not result.valid and result.signed_content is None
+    assert "SIG-KEYINFO-INVALID" in result.codes

@@ -96,6 +96,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
 from exchange import Code, ConfigurationError, InputError, StoreError, redact_url
 from gateway._audit import (
@@ -287,6 +288,8 @@ _SUMMARY_COLUMNS = tuple(messages.c)
 _SUMMARY_BY_ID = select(*_SUMMARY_COLUMNS).where(messages.c.message_id == bindparam("message_id"))
 _SUMMARY_BY_PK = select(*_SUMMARY_COLUMNS).where(messages.c.id == bindparam("pk"))
 _DIGEST_BY_ID = select(messages.c.digest).where(messages.c.message_id == bindparam("message_id"))
+#: :data:`_DIGEST_BY_ID` as SQLite runs it (qmark parameters), for the one-statement read in :meth:`Store.digest_of`
+_SQLITE_DIGEST_BY_ID = str(_DIGEST_BY_ID.compile(dialect=sqlite_dialect()))
 _LEGS_OF = (select(deliveries).where(deliveries.c.message_pk.in_(bindparam("pks", expanding=True)))
             .order_by(deliveries.c.message_pk, deliveries.c.position))
 _LEGS_OF_ONE = select(deliveries).where(deliveries.c.message_pk == bindparam("pk")).order_by(deliveries.c.position)
@@ -831,7 +834,7 @@ def classify_database_error(exc: BaseException) -> Code:
 def _translated(action: str) -> Iterator[None]:
     try:
         yield
-    except sa_exc.SQLAlchemyError as exc:
+    except (sa_exc.SQLAlchemyError, sqlite3.Error) as exc:  # sqlite3's own: the driver used directly (digest_of)
         code = classify_database_error(exc)
         detail = str(getattr(exc, "orig", None) or exc).splitlines()[0]
         raise StoreError(f"store could not {action}: {detail}", code=code) from exc
@@ -1336,9 +1339,24 @@ class Store:
     def digest_of(self, message_id: str) -> str | None:
         """The envelope digest of the message ``message_id``, or ``None`` if there is none (the pipeline's duplicate
         lookup: one indexed read, nothing else)."""
-        with self._transaction("read a message", write=False) as conn:
-            digest = conn.execute(_DIGEST_BY_ID, {"message_id": message_id}).scalar()
-            return None if digest is None else str(digest)
+        if self._postgres:
+            with self._transaction("read a message", write=False) as conn:
+                digest = conn.execute(_DIGEST_BY_ID, {"message_id": message_id}).scalar()
+        else:
+            # SQLite: the statement alone, in the driver's autocommit mode, on a readers' connection from the pool
+            # (one statement reads one snapshot: it needs no BEGIN ... COMMIT). Between the checks, the
+            # SQLAlchemy transaction around it took ~0.3 ms of this lookup; the statement alone ~0.05 ms.
+            with _translated("read a message"):
+                connection = self._readers.raw_connection()
+                try:
+                    # fetchall: stepped to the end, the statement holds no read snapshot once it returns
+                    driver = connection.driver_connection
+                    assert driver is not None  # a checked-out connection holds its driver's
+                    rows = driver.execute(_SQLITE_DIGEST_BY_ID, (message_id,)).fetchall()
+                finally:
+                    connection.close()
+            digest = rows[0][0] if rows else None
+        return None if digest is None else str(digest)
 
     def find(self, message_id: str) -> MessageRecord | None:
         with self._transaction("read a message", write=False) as conn:

@@ -174,6 +174,35 @@ def test_lookup_duplicate(store: Store) -> None:
     assert store.lookup_duplicate("msg-1", envelope_digest(b"<b/>")).kind is DuplicateKind.CONFLICT
 
 
+def test_digest_of_is_the_recorded_envelopes_digest(store: Store) -> None:
+    """The pipeline's duplicate lookup (on SQLite one statement in the driver's autocommit mode)."""
+    assert store.digest_of("msg-1") is None
+    store.record_message(incoming("msg-1", envelope=b"<a/>"))
+    assert store.digest_of("msg-1") == envelope_digest(b"<a/>")
+    assert store.digest_of("msg-2") is None
+
+
+def test_sqlite_digest_of_holds_no_snapshot_and_words_its_errors(tmp_path: Path, clock: FakeClock) -> None:
+    """The lookup leaves no read open (a full checkpoint is not held back by it) and a database error is a
+    StoreError with a store code, as through SQLAlchemy."""
+    store = open_store(tmp_path, clock)
+    try:
+        store.record_message(incoming("msg-1", envelope=b"<a/>"))
+        assert store.digest_of("msg-1") == envelope_digest(b"<a/>")
+        with sqlite3.connect(tmp_path / "gateway.db", isolation_level=None) as other:
+            busy, _, _ = other.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            assert busy == 0
+            other.execute("ALTER TABLE messages RENAME TO messages_elsewhere")
+            with pytest.raises(StoreError) as caught:
+                store.digest_of("msg-1")
+            assert caught.value.code is Code.STORE_UNAVAILABLE
+            assert "no such table: messages" in caught.value.message
+            other.execute("ALTER TABLE messages_elsewhere RENAME TO messages")
+        assert store.digest_of("msg-1") == envelope_digest(b"<a/>")
+    finally:
+        store.close()
+
+
 @pytest.mark.parametrize("same_bytes", [True, False])
 def test_concurrent_submissions_of_one_id_store_it_once(database_url: str, clock: FakeClock, same_bytes: bool) -> None:
     """Eight writers, each with its own engine (like processes), race on one message id: the constraint decides."""

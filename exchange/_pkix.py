@@ -527,6 +527,7 @@ class PathValidator:
         self.intermediates = tuple(
             c for c in dict.fromkeys(intermediates) if c not in self._anchor_set and unreadable(c) is None
         )
+        self._intermediate_set = frozenset(self.intermediates)
         self.max_depth = max_depth
         self._trust_anchors: dict[x509.Certificate, CertTrustAnchor] = {
             anchor: CertTrustAnchor(_asn1(anchor), quals=_qualifiers(anchor))
@@ -587,7 +588,7 @@ class PathValidator:
         return tuple(
             c
             for c in dict.fromkeys((*candidates, *self.intermediates))
-            if c not in self._anchor_set and c != target and unreadable(c) is None
+            if c not in self._anchor_set and c != target and (c in self._intermediate_set or unreadable(c) is None)
         )
 
     # --- path building --------------------------------------------------------------------------------

@@ -285,12 +285,32 @@ _ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
 
 
 def unreadable(certificate: x509.Certificate) -> str | None:
-    """Why path validation cannot read ``certificate`` (None when it can): the fields it reads, parsed once."""
+    """Why path validation cannot read ``certificate`` (None when it can): the fields it reads, parsed once, and
+    the names its CRLs may be issued under, prepared for comparison."""
     try:
         _asn1(certificate)
+        _crl_issuer_names(certificate)
     except _ASN1_ERRORS as exc:
         return str(exc) or type(exc).__name__
     return None
+
+
+def unreadable_crl(crl: x509.CertificateRevocationList) -> str | None:
+    """Why path validation cannot read ``crl`` (None when it can): e.g. an issuer name asn1crypto's RFC 4518
+    preparation refuses ("X.509 Name objects may not contain unassigned code points"), which cryptography loads."""
+    try:
+        _Crl(crl)
+    except _ASN1_ERRORS as exc:
+        return str(exc) or type(exc).__name__
+    return None
+
+
+def _readable_crls(crls: Iterable[x509.CertificateRevocationList]) -> Iterator[_Crl]:
+    for crl in crls:
+        try:
+            yield _Crl(crl)
+        except _ASN1_ERRORS:  # never used, as a certificate it cannot read is never in a path
+            continue
 
 
 @lru_cache(maxsize=4096)
@@ -362,6 +382,7 @@ class _Crl:
     __slots__ = ("crl", "container", "issuer", "number", "this_update", "next_update", "problem", "label")
 
     def __init__(self, crl: x509.CertificateRevocationList) -> None:
+        """Raises one of ``_ASN1_ERRORS`` for a CRL path validation cannot read (see :func:`unreadable_crl`)."""
         self.crl = crl
         parsed = asn1_crl.CertificateList.load(crl.public_bytes(Encoding.DER))
         _ = (parsed.issuer.hashable, parsed.issuing_distribution_point_value, parsed.delta_crl_indicator_value)
@@ -535,7 +556,7 @@ class PathValidator:
             if _ca_problem(anchor) is None and _key_problem(_asn1(anchor).public_key) is None
         }
         distinct = {crl.fingerprint(hashes.SHA256()): crl for crl in crls}  # CRLs are not hashable
-        self._crls = tuple(_Crl(crl) for crl in distinct.values())
+        self._crls = tuple(_readable_crls(distinct.values()))
         self._usable_crls = tuple(view for view in self._crls if view.problem is None)
         # Every instant a revocation decision compares the moment with, apart from the certificates in play: the
         # CRLs' thisUpdate and nextUpdate and every revocation date they list. Between two consecutive instants

@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
@@ -628,19 +628,33 @@ def _parse_instant(value: str) -> datetime:
     return utc(datetime.fromisoformat(value.replace("Z", "+00:00")))
 
 
+_T = TypeVar("_T")
+
+
 def _der(element: etree._Element) -> bytes:
     return base64.b64decode("".join((element.text or "").split()), validate=True)
 
 
+def _readable(element: etree._Element, load: Callable[[bytes], _T], problem: Callable[[_T], str | None],
+              what: str) -> _T:
+    """One of the list's certificates or CRLs; refused (ValueError) when path validation could not read it."""
+    value = load(_der(element))
+    reason = problem(value)
+    if reason is not None:
+        raise ValueError(f"a {what} of the list cannot be read for path validation ({reason})")
+    return value
+
+
 def _certificate(element: etree._Element) -> x509.Certificate:
-    """One of the list's certificates; refused (ValueError) when path validation could not read it."""
     from exchange._pkix import unreadable
 
-    certificate = x509.load_der_x509_certificate(_der(element))
-    problem = unreadable(certificate)
-    if problem is not None:
-        raise ValueError(f"a certificate of the list cannot be read for path validation ({problem})")
-    return certificate
+    return _readable(element, x509.load_der_x509_certificate, unreadable, "certificate")
+
+
+def _crl(element: etree._Element) -> x509.CertificateRevocationList:
+    from exchange._pkix import unreadable_crl
+
+    return _readable(element, x509.load_der_x509_crl, unreadable_crl, "CRL")
 
 
 def _certificates(parent: etree._Element | None) -> tuple[x509.Certificate, ...]:
@@ -699,7 +713,7 @@ def _from_tree(root: etree._Element) -> TrustList:
         )
     crls_element = root.find(_TL.tag("CurrentCRLs"))
     crls = (
-        tuple(x509.load_der_x509_crl(_der(element)) for element in crls_element.iter(_TL.tag("CRL")))
+        tuple(_crl(element) for element in crls_element.iter(_TL.tag("CRL")))
         if crls_element is not None
         else ()
     )

@@ -16,7 +16,7 @@ from cryptography.x509.oid import NameOID
 
 from exchange._pki import generate_key, key_usage
 from exchange._pkix import PathValidator, certificate_signed_by, names_match, prepare
-from tests.support.certificates import unknown_signature_algorithm
+from tests.support.certificates import crl_with_an_unpreparable_issuer, unknown_signature_algorithm
 
 MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -110,3 +110,47 @@ def test_a_certificate_path_validation_cannot_read_is_never_part_of_a_path() -> 
     assert PathValidator([root], [damaged]).build(node, moment=MOMENT) is None
     assert PathValidator([root], [damaged]).build(unknown_signature_algorithm(node), [issuing], moment=MOMENT) is None
     assert PathValidator([unknown_signature_algorithm(root)], [issuing]).build(node, moment=MOMENT) is None
+
+
+def test_a_crl_path_validation_cannot_read_is_never_used() -> None:
+    """A CRL whose issuer name asn1crypto cannot prepare (cryptography loads it) made PathValidator raise ValueError
+    when it was built; such a CRL is left out, and revocation without a readable CRL stays undecided (fail closed)."""
+    from exchange._pki import build_country_pki, demo_country
+    from exchange._pkix import RevocationStatus, unreadable_crl
+
+    pki = build_country_pki(demo_country("CC"), moment=MOMENT)
+    root, issuing, node = pki.root.certificate, pki.issuing_ca.certificate, pki.node.certificate
+    damaged = crl_with_an_unpreparable_issuer(pki.issuing_ca.key, MOMENT)
+    assert "unassigned code points" in (unreadable_crl(damaged) or "")
+    assert unreadable_crl(pki.issuing_ca_crl) is None
+
+    validator = PathValidator([root], [issuing], [pki.root_crl, damaged])
+    path = validator.build(node, moment=MOMENT)
+    assert path == (node, issuing, root)
+    statuses = [result.status for result in validator.revocations(path, moment=MOMENT)]
+    assert statuses == [RevocationStatus.UNKNOWN, RevocationStatus.GOOD]  # the node's issuer has no readable CRL
+    readable = PathValidator([root], [issuing], [pki.root_crl, damaged, pki.issuing_ca_crl])
+    assert [r.status for r in readable.revocations(path, moment=MOMENT)] == [RevocationStatus.GOOD] * 2
+
+
+def test_a_certificate_whose_crl_issuer_name_cannot_be_prepared_is_unreadable() -> None:
+    """The cRLIssuer of a distribution point is compared with CRLs' issuers after RFC 4518 preparation: one that
+    cannot be prepared makes the certificate unreadable (never in a path), not an exception in revocation."""
+    from exchange._pki import build_country_pki, demo_country
+    from exchange._pkix import unreadable
+
+    pki = build_country_pki(demo_country("CC"), moment=MOMENT)
+    crl_issuer = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "CRL issuer \u0378")])
+    points = x509.CRLDistributionPoints([x509.DistributionPoint(
+        full_name=None, relative_name=None, reasons=None, crl_issuer=[x509.DirectoryName(crl_issuer)])])
+    leaf = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Leaf")]))
+        .issuer_name(pki.issuing_ca.certificate.subject).public_key(generate_key().public_key())
+        .serial_number(x509.random_serial_number()).not_valid_before(MOMENT - DAY).not_valid_after(MOMENT + DAY)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(key_usage(("digital_signature",)), critical=True)
+        .add_extension(points, critical=False)
+        .sign(pki.issuing_ca.key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    assert "unassigned code points" in (unreadable(leaf) or "")
+    assert PathValidator([pki.root.certificate], [pki.issuing_ca.certificate]).build(leaf, moment=MOMENT) is None

@@ -24,7 +24,7 @@ from exchange._trustlist import (
 )
 from exchange._validation import Validator
 from exchange._xml import parse_xml
-from tests.support.certificates import unknown_signature_algorithm
+from tests.support.certificates import crl_with_an_unpreparable_issuer, unknown_signature_algorithm
 
 MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -318,3 +318,12 @@ def test_a_list_certificate_path_validation_cannot_read_refuses_the_list(aa: Cou
         load_trust_list(signed, roots=[aa.root.certificate], moment=MOMENT)
     assert raised.value.code is Code.TRUST_LIST_INVALID
     assert "1.2.840.10232.4.3.2" in raised.value.message
+
+
+def test_a_list_crl_path_validation_cannot_read_refuses_the_list(aa: CountryPki, aa_list: TrustList) -> None:
+    damaged = crl_with_an_unpreparable_issuer(aa.issuing_ca.key, MOMENT)
+    signed = replace(aa_list, crls=(aa.root_crl, damaged)).sign(aa.trust_list_signer)
+    with pytest.raises(TrustError) as raised:
+        load_trust_list(signed, roots=[aa.root.certificate], moment=MOMENT)
+    assert raised.value.code is Code.TRUST_LIST_INVALID
+    assert "a CRL of the list cannot be read" in raised.value.message

@@ -67,7 +67,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
-from types import MappingProxyType, TracebackType
+from types import MappingProxyType, SimpleNamespace, TracebackType
 from typing import Any, NamedTuple, Self
 
 from sqlalchemy import (
@@ -791,6 +791,11 @@ def _legs_of(conn: Connection, pks: Iterable[int]) -> dict[int, list[Row[Any]]]:
     return found
 
 
+def _as_read(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Inserted ``values`` as a row read back gives them: times in UTC (:class:`UTCDateTime`)."""
+    return {key: value.astimezone(UTC) if isinstance(value, datetime) else value for key, value in values.items()}
+
+
 def _records(conn: Connection, rows: Iterable[Row[Any]]) -> list[MessageRecord]:
     listed = list(rows)
     legs = _legs_of(conn, (int(row.id) for row in listed))
@@ -1263,22 +1268,21 @@ class Store:
         verdict = Verdict(incoming.verdict)  # also takes an equal-valued enum of the pipeline's
         accepted = verdict is Verdict.ACCEPTED
         status = MessageStatus.ACCEPTED if accepted else MessageStatus.REJECTED
+        message = dict(
+            message_id=incoming.message_id,
+            sender=incoming.sender,
+            receiver=incoming.receiver,
+            document_type=incoming.document_type,
+            conversation_id=incoming.conversation_id,
+            size=len(incoming.envelope),
+            digest=digest,
+            verdict=verdict.value,
+            status=status.value,
+            received_at=incoming.received_at,
+            updated_at=now,
+        )
         try:
-            result = conn.execute(
-                insert(messages), dict(
-                    message_id=incoming.message_id,
-                    sender=incoming.sender,
-                    receiver=incoming.receiver,
-                    document_type=incoming.document_type,
-                    conversation_id=incoming.conversation_id,
-                    size=len(incoming.envelope),
-                    digest=digest,
-                    verdict=verdict.value,
-                    status=status.value,
-                    received_at=incoming.received_at,
-                    updated_at=now,
-                )
-            )
+            result = conn.execute(insert(messages), message)
         except sa_exc.IntegrityError as exc:
             if _message_id_taken(exc):
                 raise _InsertRace from exc
@@ -1290,15 +1294,16 @@ class Store:
             message_pk=pk, envelope=incoming.envelope,
             report=json.dumps(dict(incoming.report), ensure_ascii=False, sort_keys=True),
         ))
-        if accepted:
+        legs = [
+            {"message_pk": pk, "receiver": receiver, "position": position, "status": status.value,
+             "inbox_url": incoming.inbox_urls[receiver], "updated_at": now,
+             "cycle_started_at": incoming.received_at, "next_attempt_at": now, "attempts": 0}
+            for position, receiver in enumerate(incoming.receivers)
+        ] if accepted else []
+        if legs:
             # rows as parameters (executemany), not a multi-row VALUES: that statement's shape changes with the
             # number of rows, so SQLAlchemy compiled it anew for every message (no cache key)
-            conn.execute(insert(deliveries), [
-                {"message_pk": pk, "receiver": receiver, "position": position, "status": status.value,
-                 "inbox_url": incoming.inbox_urls[receiver], "updated_at": now,
-                 "cycle_started_at": incoming.received_at, "next_attempt_at": now, "attempts": 0}
-                for position, receiver in enumerate(incoming.receivers)
-            ])
+            conn.execute(insert(deliveries), legs)
         codes = sorted(set(incoming.codes))
         conn.execute(insert(status_history), [
             {"message_pk": pk, "status": MessageStatus.RECEIVED.value, "at": incoming.received_at,
@@ -1324,7 +1329,12 @@ class Store:
             message_id=incoming.message_id,
             detail=detail,
         )
-        return Recorded(self._read_record(conn, pk), created=True), False
+        # the record from what was just inserted, as reading it back would give it (aware UTC times, no lease,
+        # no error yet): two statements fewer for every message
+        stored = SimpleNamespace(id=pk, **_as_read(message))
+        owed = [SimpleNamespace(lease_owner=None, lease_expires_at=None, last_error_code=None, last_error=None,
+                                **_as_read(leg)) for leg in legs]
+        return Recorded(_record(stored, owed), created=True), False  # type: ignore[arg-type]
 
     def lookup_duplicate(self, message_id: str, digest: str) -> DuplicateCheck:
         """Read-only duplicate check for the pipeline (the constraint in :meth:`record_message` decides races)."""

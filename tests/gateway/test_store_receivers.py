@@ -53,6 +53,21 @@ def test_stored_once_with_one_delivery_per_receiver(store: Store) -> None:
     assert [entry.detail.get("receivers") for entry in store.audit_entries()] == [["KZ", "UZ"]]
 
 
+def test_the_record_returned_is_the_record_read_back(store: Store) -> None:
+    """record_message builds its answer from what it inserted (no read back): it is what find() reads, for one
+    receiver and several, accepted and rejected, with a received time given in another zone."""
+    from datetime import timezone
+
+    from gateway._status import Verdict
+
+    east = START.astimezone(timezone(timedelta(hours=7)))
+    for incoming_message in (transit(received_at=east), incoming("msg-one", received_at=east),
+                             incoming("msg-rejected", verdict=Verdict.REJECTED, codes=("ENV-PARTY-01",))):
+        record = store.record_message(incoming_message).record
+        assert record == store.find(incoming_message.message_id)
+        assert record.received_at.tzinfo is not None and record.received_at.utcoffset() == timedelta(0)
+
+
 def test_every_receiver_needs_an_inbox(store: Store) -> None:
     with pytest.raises(ConfigurationError, match="'UZ' has no inbox"):
         store.record_message(replace(transit(), inbox_urls={"KZ": INBOXES["KZ"]}))

@@ -792,13 +792,8 @@ def _load_certificate(der: bytes) -> x509.Certificate:
 
 
 def _well_formed(certificate: x509.Certificate) -> x509.Certificate:
-    """``certificate`` with every field parsed once, so that a damaged one (a flipped bit in its subject leaves the
-    key, and so the XML signature, intact) is refused here, not met later as an exception in trust evaluation."""
-    _ = (certificate.subject.rfc4514_string(), certificate.issuer.rfc4514_string(), certificate.serial_number,
-         certificate.not_valid_before_utc, certificate.not_valid_after_utc, certificate.signature_algorithm_oid)
-    for extension in certificate.extensions:
-        _ = extension.value
-    problem = unreadable(certificate)  # path validation reads it again, with asn1crypto, which is stricter
+    """``certificate`` if it can be read in full (:func:`exchange._pkix.unreadable`); else ValueError."""
+    problem = unreadable(certificate)
     if problem is not None:
         raise ValueError(problem)
     return certificate

@@ -56,7 +56,7 @@ from asn1crypto import crl as asn1_crl
 from asn1crypto import keys as asn1_keys
 from asn1crypto import x509 as asn1_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding
@@ -148,14 +148,17 @@ def prepare(value: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _asn1_name(name: x509.Name) -> asn1_x509.Name:
-    return asn1_x509.Name.load(name.public_bytes())
+def _name_key(name: x509.Name) -> str:
+    """``name`` in asn1crypto's comparable form (RFC 4518 prepared). The string is cached, not the parsed name:
+    asn1crypto parses on first access and is not thread-safe, so a shared parsed object must not be read first by
+    two threads."""
+    return str(asn1_x509.Name.load(name.public_bytes()).hashable)
 
 
 def names_match(first: x509.Name, second: x509.Name) -> bool:
     """RFC 5280 7.1 name matching (asn1crypto's: RFC 4518 preparation of each value, whatever its string
     type; attributes within an RDN in any order)."""
-    return bool(_asn1_name(first).hashable == _asn1_name(second).hashable)
+    return _name_key(first) == _name_key(second)
 
 
 def self_issued(certificate: x509.Certificate) -> bool:
@@ -280,14 +283,25 @@ def certificate_signed_by(certificate: x509.Certificate, issuer: x509.Certificat
 
 #: What asn1crypto raises for DER that cryptography loaded but that it cannot read (cryptography parses fields
 #: lazily and lets an unknown signature algorithm through; asn1crypto, which path validation reads, refuses it:
-#: "Signature algorithm not known for 1.2.840.10232.4.3.2", a one-digit change to ecdsa-with-SHA256 found by fuzzing).
-_ASN1_ERRORS = (ValueError, TypeError, KeyError, IndexError, OverflowError)
+#: "Signature algorithm not known for 1.2.840.10232.4.3.2", a one-digit change to ecdsa-with-SHA256 found by fuzzing);
+#: and what cryptography raises for fields it parses lazily (a duplicate extension, a general name type it does not
+#: support, a damaged name: TypeError, found by fuzzing).
+_ASN1_ERRORS = (
+    ValueError, TypeError, KeyError, IndexError, OverflowError, UnsupportedAlgorithm, x509.DuplicateExtension,
+    x509.UnsupportedGeneralNameType,
+)
 
 
 def unreadable(certificate: x509.Certificate) -> str | None:
-    """Why path validation cannot read ``certificate`` (None when it can): the fields it reads, parsed once, and
-    the names its CRLs may be issued under, prepared for comparison."""
+    """Why ``certificate`` cannot be read in full (None when it can): every field cryptography parses lazily, the
+    fields path validation reads with asn1crypto, and the names its CRLs may be issued under, prepared for
+    comparison. A damaged certificate whose key, and so an XML signature, is intact is refused this way, not met
+    later as an exception in trust evaluation."""
     try:
+        _ = (certificate.subject.rfc4514_string(), certificate.issuer.rfc4514_string(), certificate.serial_number,
+             certificate.not_valid_before_utc, certificate.not_valid_after_utc, certificate.signature_algorithm_oid)
+        for extension in certificate.extensions:
+            _ = extension.value
         _asn1(certificate)
         _crl_issuer_names(certificate)
     except _ASN1_ERRORS as exc:
@@ -666,6 +680,8 @@ class PathValidator:
                     await async_validate_path(at, path)
                 except ValidationError:
                     continue
+                except _ASN1_ERRORS:  # a field asn1crypto cannot read (a name constraint it cannot prepare): not valid
+                    continue
                 return chain
         except PathBuildingError:
             return None
@@ -878,7 +894,7 @@ class PathValidator:
                 notes.append(f"{view.label} is not used: {view.problem}")
                 continue
             if (
-                view.issuer == _asn1_name(issuer.subject).hashable
+                view.issuer == _name_key(issuer.subject)
                 and isinstance(usage, x509.KeyUsage)
                 and not usage.crl_sign
             ):
@@ -905,12 +921,12 @@ _REASONS: dict[str, x509.ReasonFlags] = {flag.name: flag for flag in x509.Reason
 def _crl_issuer_names(certificate: x509.Certificate) -> frozenset[str]:
     """The names (asn1crypto's comparable form) a CRL covering ``certificate`` may be issued under: its issuer
     and the cRLIssuers of its distribution points."""
-    names = {_asn1_name(certificate.issuer).hashable}
+    names = {_name_key(certificate.issuer)}
     points = _extension(certificate, x509.CRLDistributionPoints)
     for point in points or ():
         for name in point.crl_issuer or ():
             if isinstance(name, x509.DirectoryName):
-                names.add(_asn1_name(name.value).hashable)
+                names.add(_name_key(name.value))
     return frozenset(names)
 
 

@@ -271,6 +271,12 @@ def _inline(text: str, lets: dict[str, str | None]) -> str | None:
     return out
 
 
+def _own_name(name: str) -> None:
+    """The evaluator's own variables (``ptx-current``, ``ptx-fired``) must not be a let's name."""
+    if name.startswith("ptx-"):
+        raise Unsupported(f"a let named {name!r}: the ptx- names are the evaluator's own")
+
+
 def _reads_current(text: str) -> bool:
     return any(token.kind == "func" and token.text == "current" for token in _tokens(text))
 
@@ -343,6 +349,7 @@ class DirectRules:
                 name, value = element.get("name"), element.get("value")
                 if not name or value is None or len(element) or set(element.attrib) - {"name", "value"}:
                     raise Unsupported("a schema let without a value attribute")
+                _own_name(name)
                 self._lets.append((name, _Expression(value, namespaces, lets=frozenset(names), context_free=True)))
                 names.add(name)
             elif element.tag not in (f"{_S}ns", f"{_S}title", f"{_S}pattern", f"{_S}p"):
@@ -388,6 +395,7 @@ class DirectRules:
                 name, value = child.get("name"), child.get("value")
                 if not name or value is None or len(child) or set(child.attrib) - {"name", "value"} or checks:
                     raise Unsupported("a rule let without a value, or after a test")
+                _own_name(name)
                 rule_lets.append((name, _Expression(value, namespaces, lets=frozenset(scope))))
                 scope.add(name)
                 bulk = bulk and not _reads_current(value)

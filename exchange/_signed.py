@@ -173,7 +173,7 @@ def parse(data: bytes, *, kind: str, codes: Codes) -> SignedDocument:
                           for item in header["x5c"])
             country = header[COUNTRY_HEADER]
             member_kind = header["typ"]
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        except (ValueError, KeyError, TypeError, binascii.Error, x509.InvalidVersion) as exc:
             raise invalid(f"signature {position}: its protected header lacks a readable x5c, typ or "
                           f"{COUNTRY_HEADER}") from exc
         if member_kind != kind:

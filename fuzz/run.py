@@ -212,9 +212,13 @@ def main() -> int:
     args = parser.parse_args()
     targets = list(TARGETS) if args.target == "all" else [args.target]
     if args.replay:
+        if args.workspace is not None and not (args.workspace / "workspace.yaml").is_file():
+            parser.error(f"--workspace {args.workspace}: no kept workspace there (a fuzz run's KEEP/workspace)")
         _harness(targets, None, args.workspace)(args.replay.read_bytes())  # raises what the fuzzer saw
         print(f"{args.replay}: no property violated")
         return 0
+    if args.workspace is not None and not args.worker:
+        parser.error("--workspace goes with --replay")
     if args.worker:
         _worker(args.worker.split(","), args.seconds, args.corpus, args.artifacts, args.workspace)
         return 0

@@ -16,7 +16,11 @@ from cryptography.x509.oid import NameOID
 
 from exchange._pki import generate_key, key_usage
 from exchange._pkix import PathValidator, certificate_signed_by, names_match, prepare
-from tests.support.certificates import crl_with_an_unpreparable_issuer, unknown_signature_algorithm
+from tests.support.certificates import (
+    crl_with_an_unpreparable_issuer,
+    duplicate_extension,
+    unknown_signature_algorithm,
+)
 
 MOMENT = dt.datetime(2030, 1, 15, 12, 0, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)
@@ -154,3 +158,61 @@ def test_a_certificate_whose_crl_issuer_name_cannot_be_prepared_is_unreadable() 
     )
     assert "unassigned code points" in (unreadable(leaf) or "")
     assert PathValidator([pki.root.certificate], [pki.issuing_ca.certificate]).build(leaf, moment=MOMENT) is None
+
+
+def _ca_with_excluded_name(root: object, root_key: object, excluded: str) -> tuple[x509.Certificate, object]:
+    key = generate_key()
+    issuer = root.subject  # type: ignore[attr-defined]
+    certificate = (
+        x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Constrained CA")]))
+        .issuer_name(issuer).public_key(key.public_key()).serial_number(x509.random_serial_number())
+        .not_valid_before(MOMENT - DAY).not_valid_after(MOMENT + DAY)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(key_usage(("key_cert_sign", "crl_sign")), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(root.public_key()),  # type: ignore[attr-defined]
+                       critical=False)
+        .add_extension(x509.NameConstraints(permitted_subtrees=None, excluded_subtrees=[x509.DirectoryName(
+            x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, excluded)]))]), critical=True)
+        .sign(root_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    return certificate, key
+
+
+def test_a_name_constraint_path_validation_cannot_prepare_makes_no_path_not_an_exception() -> None:
+    """A CA whose excluded subtree is a directory name with an unassigned code point: pyhanko-certvalidator raised
+    ValueError from asn1crypto while validating a path through it (found in review). The path is not valid."""
+    from exchange._pki import build_country_pki, demo_country
+
+    pki = build_country_pki(demo_country("CC"), moment=MOMENT)
+    root = pki.root.certificate
+    for excluded, found in (("Someone else", True), ("Someone else \u0378", False)):
+        ca, ca_key = _ca_with_excluded_name(root, pki.root.key, excluded)
+        leaf_key = generate_key()
+        leaf = (
+            x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Leaf")]))
+            .issuer_name(ca.subject).public_key(leaf_key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(MOMENT - DAY).not_valid_after(MOMENT + DAY)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(key_usage(("digital_signature",)), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca.public_key()), critical=False)  # type: ignore[arg-type]
+            .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+        )
+        path = PathValidator([root], [ca]).build(leaf, moment=MOMENT)
+        assert (path == (leaf, ca, root)) is found, excluded
+
+
+def test_a_certificate_with_a_duplicate_extension_is_unreadable_everywhere() -> None:
+    """cryptography raises DuplicateExtension (not ValueError) when such a certificate's extensions are read; it
+    escaped PathValidator and trust-list loading (found in review)."""
+    from exchange._pki import build_country_pki, demo_country
+    from exchange._pkix import unreadable
+
+    pki = build_country_pki(demo_country("CC"), moment=MOMENT)
+    root, issuing, node = pki.root.certificate, pki.issuing_ca.certificate, pki.node.certificate
+    damaged = duplicate_extension(issuing)
+    assert "Duplicate" in (unreadable(damaged) or "")
+    assert PathValidator([root], [damaged]).build(node, moment=MOMENT) is None
+    assert PathValidator([root]).build(node, [damaged, issuing], moment=MOMENT) == (node, issuing, root)
+    assert PathValidator([root], [issuing]).build(duplicate_extension(node), moment=MOMENT) is None
+    assert PathValidator([duplicate_extension(root)], [issuing]).build(node, moment=MOMENT) is None

@@ -166,6 +166,11 @@ UNSUPPORTED = {
         </report></rule></pattern>""",
     "markup in a message": """<pattern><rule context="t:item"><assert test="false()">a <emph>b</emph></assert>
         </rule></pattern>""",
+    # the evaluator's own variables: a bulk check reads $ptx-fired as the context's nodes
+    "a schema let named ptx-fired": """<let name="ptx-fired" value="'x'"/>
+        <pattern><rule context="t:item"><assert test="$ptx-fired = 'x'"/></rule></pattern>""",
+    "a rule let named ptx-current": """<pattern><rule context="t:item"><let name="ptx-current" value="1"/>
+        <assert test="$ptx-current = 1"/></rule></pattern>""",
 }
 
 

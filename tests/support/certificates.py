@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from asn1crypto import x509 as asn1_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509.oid import NameOID
@@ -31,3 +32,20 @@ def crl_with_an_unpreparable_issuer(key: Any, moment: datetime) -> x509.Certific
         .next_update(moment + timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
+
+
+def duplicate_extension(certificate: x509.Certificate) -> x509.Certificate:
+    """``certificate`` with its first extension twice (its signature no longer verifies): cryptography loads it and
+    raises DuplicateExtension, not ValueError, when the extensions are read."""
+    parsed = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    extensions = list(parsed["tbs_certificate"]["extensions"])
+    parsed["tbs_certificate"]["extensions"] = asn1_x509.Extensions(
+        [*extensions, asn1_x509.Extension.load(extensions[0].dump())])
+    return x509.load_der_x509_certificate(parsed.dump(force=True))
+
+
+def with_version(certificate: x509.Certificate, version: int) -> bytes:
+    """The DER of ``certificate`` with another version number (cryptography refuses to load it: InvalidVersion)."""
+    parsed = asn1_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
+    parsed["tbs_certificate"]["version"] = asn1_x509.Version(version)
+    return bytes(parsed.dump(force=True))

@@ -132,6 +132,9 @@ class WorkspaceParties(Parties):
         #: the newest trust list of each country this service has used (no rollback below it)
         self._held: dict[str, TrustList] = {}
         self._index_stamp: tuple[int, int] | None = None
+        #: the files a snapshot depends on, for the workspace index they were listed from (the list changes only
+        #: with the index: :meth:`_reopen` replaces the workspace then)
+        self._watched: tuple[Workspace, tuple[str, ...]] | None = None
 
     def view(self, *, moment: datetime) -> WorkspaceView:
         return self._view_type(self.snapshot(moment), self.country, moment=moment)
@@ -152,11 +155,14 @@ class WorkspaceParties(Parties):
             return built
 
     def _stamps(self) -> Stamps:
+        """The state of every file the snapshot depends on (stat'ed at every call; listed once per index)."""
         workspace = self._reopen()
-        nodes = [path for code in workspace.members for path in workspace.node_files(code)]
-        relay = [workspace.file(workspace.gateway_record.signer)] \
-            if self.country is not None and workspace.index.gateway is not None else []
-        return workspace.stamps([*workspace.context_inputs(), *nodes, *relay])
+        if self._watched is None or self._watched[0] is not workspace:
+            nodes = [path for code in workspace.members for path in workspace.node_files(code)]
+            relay = [workspace.file(workspace.gateway_record.signer)] \
+                if self.country is not None and workspace.index.gateway is not None else []
+            self._watched = (workspace, tuple(str(path) for path in [*workspace.context_inputs(), *nodes, *relay]))
+        return workspace.stamps(self._watched[1])
 
     def _reopen(self) -> Workspace:
         """The folder's index as it is now: re-read when ``workspace.yaml`` changed (a partner admitted or

@@ -1027,7 +1027,7 @@ class Workspace:
 
     # --- trust contexts --------------------------------------------------------------------------------
 
-    def stamps(self, paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    def stamps(self, paths: Iterable[str | Path]) -> tuple[tuple[str, int, int], ...]:
         """The state (path, mtime, size) of each file: what a reload point compares."""
         return self._stamps(paths)
 
@@ -1040,11 +1040,11 @@ class Workspace:
         (:meth:`trust_context` caches; a reload point that keeps its own snapshot builds with this)."""
         return self._build_context(receiver, moment)
 
-    def _stamps(self, paths: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
+    def _stamps(self, paths: Iterable[str | Path]) -> tuple[tuple[str, int, int], ...]:
         stamps = []
         for path in paths:
             try:
-                stat = path.stat()
+                stat = os.stat(path)
                 stamps.append((str(path), stat.st_mtime_ns, stat.st_size))
             except OSError:
                 stamps.append((str(path), -1, -1))

@@ -292,11 +292,13 @@ _ASN1_ERRORS = (
 )
 
 
+@lru_cache(maxsize=4096)
 def unreadable(certificate: x509.Certificate) -> str | None:
     """Why ``certificate`` cannot be read in full (None when it can): every field cryptography parses lazily, the
     fields path validation reads with asn1crypto, and the names its CRLs may be issued under, prepared for
     comparison. A damaged certificate whose key, and so an XML signature, is intact is refused this way, not met
-    later as an exception in trust evaluation."""
+    later as an exception in trust evaluation. Decided once per certificate (they are immutable): path building
+    asks again for every candidate at every evaluation."""
     try:
         _ = (certificate.subject.rfc4514_string(), certificate.issuer.rfc4514_string(), certificate.serial_number,
              certificate.not_valid_before_utc, certificate.not_valid_after_utc, certificate.signature_algorithm_oid)
@@ -562,7 +564,6 @@ class PathValidator:
         self.intermediates = tuple(
             c for c in dict.fromkeys(intermediates) if c not in self._anchor_set and unreadable(c) is None
         )
-        self._intermediate_set = frozenset(self.intermediates)
         self.max_depth = max_depth
         self._trust_anchors: dict[x509.Certificate, CertTrustAnchor] = {
             anchor: CertTrustAnchor(_asn1(anchor), quals=_qualifiers(anchor))
@@ -623,7 +624,7 @@ class PathValidator:
         return tuple(
             c
             for c in dict.fromkeys((*candidates, *self.intermediates))
-            if c not in self._anchor_set and c != target and (c in self._intermediate_set or unreadable(c) is None)
+            if c not in self._anchor_set and c != target and unreadable(c) is None
         )
 
     # --- path building --------------------------------------------------------------------------------

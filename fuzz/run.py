@@ -19,7 +19,7 @@ commerce, the same inside an envelope signed by AA's node, and the catalogue's s
 libFuzzer XML and XML-DSig tokens to splice. With every target, one process fuzzes them all (an input's first
 byte picks the target). It prints ``TARGETS: N runs in S s, 0 crashes`` and exits 1 on a crash, whose input
 is kept (``--keep``) to replay: ``python fuzz/run.py --replay CRASH_FILE --workspace KEEP/workspace`` (with the
-same ``--target``; the kept workspace holds the keys the seeds were signed with).
+same ``--target``; the kept workspace holds the keys the seeds were signed with, and the seeds).
 """
 
 from __future__ import annotations
@@ -41,15 +41,21 @@ TARGETS = ("parse", "verify", "validate", "envelope", "inbox")
 CREATED = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 MOMENT = CREATED + timedelta(days=3)
 MESSAGE_ID = "msg-fuzz-0000000001"
+SEEDS_FOLDER = ".fuzz-seeds"  # inside the workspace
 
 
 def _seeds(folder: Path) -> dict[str, bytes]:
-    """The legitimately signed seeds made in the demo workspace ``folder`` (made first when it does not exist)."""
+    """The legitimately signed seeds made in the demo workspace ``folder`` (made first when it does not exist), kept
+    in it: a replay against a kept workspace checks what was accepted against the seeds of that run (a signature
+    made again differs: ECDSA signatures are randomised)."""
     from exchange._catalogue import default_catalogue
     from exchange._dsig import sign_document
     from exchange._envelope import Party, build_envelope
     from exchange._workspace import Workspace, init_workspace
 
+    kept = folder / SEEDS_FOLDER
+    if kept.is_dir():
+        return {path.stem: path.read_bytes() for path in sorted(kept.glob("*.xml"))}
     if not folder.exists():
         init_workspace(folder, moment=CREATED)
     workspace = Workspace.open(folder)
@@ -64,6 +70,9 @@ def _seeds(folder: Path) -> dict[str, bytes]:
     for doc_type in default_catalogue():
         for index, sample_file in enumerate(doc_type.samples):
             seeds[f"{doc_type.id}-{index}"] = sample_file.path.read_bytes()
+    kept.mkdir()
+    for name, data in seeds.items():
+        (kept / f"{name}.xml").write_bytes(data)
     return seeds
 
 

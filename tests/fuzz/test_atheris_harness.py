@@ -24,3 +24,11 @@ def test_ci_sized_fuzz_run_finds_nothing(tmp_path: Path) -> None:
     assert result.returncode == 0 and summary is not None, result.stdout + result.stderr + log[-3000:]
     assert int(summary.group(1)) > 100 and summary.group(2) == "0"
     assert not list((tmp_path / "crashes").iterdir())
+    # a kept run replays against its own workspace (the seeds were signed with its keys), and only against one
+    seed = next((tmp_path / "corpus").glob("seed-envelope-envelope.xml"))
+    replay = subprocess.run([sys.executable, str(RUN), "--replay", str(seed), "--workspace", str(tmp_path / "workspace")],
+                            capture_output=True, text=True, timeout=300)
+    assert replay.returncode == 0 and "no property violated" in replay.stdout, replay.stdout + replay.stderr
+    missing = subprocess.run([sys.executable, str(RUN), "--replay", str(seed), "--workspace", str(tmp_path / "nope")],
+                             capture_output=True, text=True, timeout=300)
+    assert missing.returncode == 2 and "no kept workspace there" in missing.stderr

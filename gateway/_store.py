@@ -23,9 +23,9 @@ Concurrency, so that several workers (threads or processes) can share one store:
   writers take turns on a lock in arrival order first (SQLite's busy handler polls with back-off, which under
   load let one writer starve past the timeout), other processes queue on the file lock within the busy
   timeout. Read transactions use a plain ``BEGIN`` and see a snapshot (WAL) without blocking writers.
-  Recording checked messages is group-committed: the messages of the threads that wait while another's
-  transaction runs are recorded together in the next one (one ``COMMIT``, one fsync); every caller returns after
-  the commit that holds its message (:meth:`Store._record_grouped`).
+  Writes are group-committed: the recorded messages, claims and finished delivery attempts of the threads that
+  wait while another's transaction runs are written together in the next one (one ``COMMIT``, one fsync); every
+  caller returns after the commit that holds its write (:meth:`Store._write_grouped`).
 - *PostgreSQL* (several gateway processes on one database): write transactions run at READ COMMITTED and lock
   the rows they change first with ``SELECT ... FOR UPDATE``; claiming due deliveries uses ``FOR UPDATE SKIP
   LOCKED``, so workers never wait for, nor take, each other's messages, and a row claimed and committed by
@@ -98,7 +98,7 @@ from sqlalchemy import (
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 
-from exchange import Code, ConfigurationError, InputError, StoreError, redact_url
+from exchange import Code, ConfigurationError, ExchangeError, InputError, StoreError, redact_url
 from gateway._audit import (
     AuditEntry,
     BigId,
@@ -881,11 +881,13 @@ class _InsertRace(Exception):
     """Another transaction inserted the same message id first (internal; never leaves the store)."""
 
 
-#: At most this many messages in one group commit (SQLite).
+#: At most this many writes (recorded messages, claims, finished attempts) in one group commit (SQLite).
 GROUP_LIMIT = 32
 _OUTCOME_UNKNOWN = ("recording the message did not finish (interrupted, or waiting past every bound), so whether "
                     "it was stored is not known: send it again with the same message id (a stored one is answered "
                     "as a duplicate)")
+_WRITE_UNKNOWN = ("the write did not finish (interrupted, or waiting past every bound), so whether it was stored is "
+                  "not known")
 
 
 class RecordingCounts(NamedTuple):
@@ -895,17 +897,30 @@ class RecordingCounts(NamedTuple):
     messages: int
 
 
-@dataclass(eq=False, slots=True)
-class _Recording:
-    """One :meth:`Store.record_message` call waiting for its group's commit (SQLite)."""
+class _Declined(Exception):
+    """A grouped write refused before it wrote anything (a lost lease, an unknown message): that write's own
+    answer, so the rest of its group goes on in the same transaction (internal; never leaves the store)."""
 
-    incoming: IncomingMessage
-    digest: str
-    actor: str
+    def __init__(self, error: ExchangeError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+@dataclass(eq=False, slots=True)
+class _Write:
+    """One write waiting for its group's commit (SQLite): a :meth:`Store.record_message`,
+    :meth:`Store.claim_due` or :meth:`Store.finish_attempt` call. ``apply`` runs it inside the group's transaction; it raises
+    :class:`_Declined` only before writing anything."""
+
+    apply: Callable[[Connection], Any]
+    #: what it does, for errors ("record a message"); a group of records only says "record N messages"
+    action: str
+    records: bool = False
     done: threading.Event = field(default_factory=threading.Event)
-    outcome: tuple[Recorded, bool] | None = None
+    finished: bool = False
+    outcome: Any = None
     error: BaseException | None = None
-    #: this caller records the next group (set, then ``done``, by the previous leader)
+    #: this caller leads the next group (set, then ``done``, by the previous leader)
     leads: bool = False
 
 
@@ -932,10 +947,10 @@ class Store:
         # SQLite admits one writer per file: this process's writers take turns here, in arrival order, instead of
         # polling the file lock with SQLite's back-off (unfair under load: one could starve past the timeout).
         self._writer_turn = threading.Lock() if engine.dialect.name == "sqlite" else None
-        # SQLite group commit (record_message): the messages whose threads arrived while another's transaction ran
-        # are recorded together, in one transaction and one fsync, by the first of them (the leader).
+        # SQLite group commit (record_message, claim_due, finish_attempt): the writes whose threads arrived while another's
+        # transaction ran are made together, in one transaction and one fsync, by the first of them (the leader).
         self._group_lock = threading.Lock()
-        self._group: list[_Recording] = []
+        self._group: list[_Write] = []
         self._group_leading = False
         self._recorded = RecordingCounts(0, 0)
 
@@ -1126,9 +1141,10 @@ class Store:
                 )
         digest = envelope_digest(incoming.envelope)
         for _ in range(3):
+            write = _Write(lambda conn: self._record_in(conn, incoming, digest, actor), "record a message",
+                           records=True)
             try:
-                recorded, conflict = (self._record_once(incoming, digest, actor) if self._writer_turn is None
-                                      else self._record_grouped(_Recording(incoming, digest, actor)))
+                recorded, conflict = self._write(write)
             except _InsertRace:
                 continue
             if conflict:
@@ -1141,19 +1157,36 @@ class Store:
             return recorded
         raise StoreError(f"message {incoming.message_id!r} kept racing with itself", code=Code.STORE_LOCKED)
 
-    def _record_grouped(self, recording: _Recording) -> tuple[Recorded, bool]:
-        """Group commit (SQLite, whose writers run one at a time anyway): the call joins the waiting group. A
-        caller that finds no leader leads: it records the waiting messages, its own first, in one transaction (up
-        to :data:`GROUP_LIMIT`), then hands the lead to the first message still waiting, whose caller records the
-        next group; so messages that arrive while a transaction runs share the next one, and no caller records
-        more than one group. Each caller returns only after the transaction holding its message committed (fsync
-        included): a 202 still means durable.
+    def _write(self, write: _Write) -> Any:
+        """One write in a transaction: alone (PostgreSQL, whose writers run side by side) or in a group."""
+        if self._writer_turn is None:
+            return self._write_alone(write)
+        return self._write_grouped(write)
 
-        Failures: a message still waiting for a group after the busy timeout leaves the queue with
-        ``STORE-LOCKED`` (nothing of it stored). A group whose transaction fails with a store error (locked, full,
+    def _write_alone(self, write: _Write) -> Any:
+        try:
+            with self._transaction(write.action, write=True) as conn:
+                outcome = write.apply(conn)
+        except _Declined as declined:  # nothing written: rolled back all the same
+            raise declined.error from None
+        if write.records:
+            self._count_recorded(1)
+        return outcome
+
+    def _write_grouped(self, recording: _Write) -> Any:
+        """Group commit (SQLite, whose writers run one at a time anyway): the call joins the waiting group. A
+        caller that finds no leader leads: it makes the waiting writes (recorded messages, claims, finished
+        delivery attempts), its own first, in one transaction (up to :data:`GROUP_LIMIT`), then hands the lead to the first
+        write still waiting, whose caller makes the next group; so writes that arrive while a transaction runs
+        share the next one, and no caller leads more than one group. Each caller returns only after the
+        transaction holding its write committed (fsync included): a 202 still means durable.
+
+        Failures: a write still waiting for a group after the busy timeout leaves the queue with ``STORE-LOCKED``
+        (nothing of it stored). A write refused before it wrote anything (:class:`_Declined`: a lost lease) gets
+        its own error and the group goes on. A group whose transaction fails with a store error (locked, full,
         unavailable) gives every member that error; any other failure (one message's: a constraint or a value the
-        database refuses, a report that is not JSON) has the group recorded again one message a transaction, so
-        that failure is its own."""
+        database refuses, a report that is not JSON) has the group made again one write a transaction, so that
+        failure is its own."""
         try:
             with self._group_lock:
                 self._group.append(recording)
@@ -1166,8 +1199,8 @@ class Store:
                         self._group.remove(recording)
                 if waiting:
                     raise StoreError(
-                        f"store could not record a message: it waited past the busy timeout "
-                        f"({self._busy_timeout:g} s) for the messages ahead of it", code=Code.STORE_LOCKED,
+                        f"store could not {recording.action}: it waited past the busy timeout "
+                        f"({self._busy_timeout:g} s) for the writes ahead of it", code=Code.STORE_LOCKED,
                     )
                 # its group is being recorded (at worst each member alone, each within the busy timeout)
                 if not recording.leads and not recording.done.wait(self._busy_timeout * (GROUP_LIMIT + 1)):
@@ -1182,7 +1215,7 @@ class Store:
                 self._pass_lead()
         if recording.error is not None:
             raise recording.error
-        assert recording.outcome is not None
+        assert recording.finished
         return recording.outcome
 
     def _pass_lead(self) -> None:
@@ -1195,41 +1228,52 @@ class Store:
                 following.done.set()
 
     def _lead_group(self) -> None:
-        """Record the first :data:`GROUP_LIMIT` waiting messages; never raises for them: every member gets its
+        """Make the first :data:`GROUP_LIMIT` waiting writes; never raises for them: every member gets its
         outcome or error, and is told."""
-        group: list[_Recording] = []
+        group: list[_Write] = []
         try:
             with self._group_lock:
                 group, self._group[:GROUP_LIMIT] = self._group[:GROUP_LIMIT], []
             self._commit_group(group)
         finally:
             for recording in group:
-                if recording.outcome is None and recording.error is None:  # the leader was interrupted
-                    recording.error = StoreError(_OUTCOME_UNKNOWN, code=Code.STORE_UNAVAILABLE)
+                if not recording.finished and recording.error is None:  # the leader was interrupted
+                    recording.error = StoreError(_OUTCOME_UNKNOWN if recording.records else _WRITE_UNKNOWN,
+                                                 code=Code.STORE_UNAVAILABLE)
                 recording.done.set()
 
-    def _commit_group(self, group: list[_Recording]) -> None:
+    def _commit_group(self, group: list[_Write]) -> None:
         if len(group) > 1:
+            records = sum(write.records for write in group)
+            action = (f"record {len(group)} messages" if records == len(group)
+                      else f"make a group of {len(group)} writes")
+            answers: list[tuple[Any, ExchangeError | None]] = []
             try:
-                with self._transaction(f"record {len(group)} messages", write=True) as conn:
-                    outcomes = [self._record_in(conn, r.incoming, r.digest, r.actor) for r in group]
+                with self._transaction(action, write=True) as conn:
+                    for write in group:
+                        try:
+                            answers.append((write.apply(conn), None))
+                        except _Declined as declined:  # nothing of it written: its own answer
+                            answers.append((None, declined.error))
             except Exception as exc:  # noqa: BLE001 - nothing committed
                 if isinstance(exc, StoreError) and not isinstance(exc.__cause__,
                                                                   sa_exc.IntegrityError | sa_exc.DataError):
-                    for recording in group:  # the store's, not one message's: every member is told at once
+                    for recording in group:  # the store's, not one write's: every member is told at once
                         recording.error = copy.copy(exc)  # each raised in its own thread, with its own traceback
                         recording.error.__cause__ = exc.__cause__
                     return
-                log.warning("a group of %d messages failed to record together; recording each alone",
-                            len(group), exc_info=True)
+                log.warning("a group of %d messages failed to record together; recording each alone" if records == len(group)
+                            else "a group of %d writes failed together; making each alone", len(group), exc_info=True)
             else:
-                self._count_recorded(len(group))
-                for recording, outcome in zip(group, outcomes, strict=True):
-                    recording.outcome = outcome
+                if records:
+                    self._count_recorded(records)
+                for recording, (outcome, error) in zip(group, answers, strict=True):
+                    recording.outcome, recording.error, recording.finished = outcome, error, error is None
                 return
         for recording in group:
             try:
-                recording.outcome = self._record_once(recording.incoming, recording.digest, recording.actor)
+                recording.outcome = self._write_alone(recording)
+                recording.finished = True
             except Exception as exc:  # noqa: BLE001 - raised in the member's own thread
                 recording.error = exc
 
@@ -1242,12 +1286,6 @@ class Store:
         """Write transactions that recorded submitted messages since the store opened, and how many messages they
         held (duplicates answered included): with group commit (SQLite) more messages than commits."""
         return self._recorded
-
-    def _record_once(self, incoming: IncomingMessage, digest: str, actor: str) -> tuple[Recorded, bool]:
-        with self._transaction("record a message", write=True) as conn:
-            outcome = self._record_in(conn, incoming, digest, actor)
-        self._count_recorded(1)
-        return outcome
 
     def _record_in(self, conn: Connection, incoming: IncomingMessage, digest: str, actor: str
                    ) -> tuple[Recorded, bool]:
@@ -1502,47 +1540,56 @@ class Store:
         on its own. Due: ACCEPTED or WAITING_FOR_RETRY whose time has come, or DELIVERING whose lease expired (its
         holder stopped or crashed; the lost attempt is recorded as abandoned and audited). A reclaimed delivery that
         has used ``max_attempts`` goes to FAILED instead, so a message that crashes its worker cannot loop forever.
+        On SQLite the claim is written in a group commit with the other writes waiting then (:meth:`_write_grouped`).
         """
         if limit < 1:
             return ()
-        with self._transaction("claim deliveries", write=True) as conn:
-            now = self._now()
-            due = conn.execute(_DUE_LEGS, {"now": now, "limit": limit}).scalars().all()
-            legs = conn.execute(_CLAIMED_LEGS, {"ids": list(due)}).all() if due else []
-            claimed: list[ClaimedMessage] = []
-            for leg in legs:
-                status = MessageStatus(leg.status)
-                if status is MessageStatus.DELIVERING:
-                    self._abandon(conn, leg, now)
-                    if max_attempts is not None and leg.attempts >= max_attempts:
-                        self._dead_letter(
-                            conn, leg, now, Code.GW_DELIVERY_ATTEMPTS_EXHAUSTED,
-                            f"{leg.attempts} attempts used; the last one never finished", actor=owner,
-                        )
-                        continue
-                attempt = int(leg.attempts) + 1
-                expires = now + lease
-                self._set_status(
-                    conn, leg, MessageStatus.DELIVERING, now, f"attempt {attempt} by {owner}",
-                    attempts=attempt, lease_owner=owner, lease_expires_at=expires, next_attempt_at=expires,
-                )
-                claimed.append(
-                    ClaimedMessage(
-                        message_id=leg.message_id,
-                        sender=leg.sender,
-                        receiver=leg.receiver,
-                        document_type=leg.document_type,
-                        conversation_id=leg.conversation_id,
-                        digest=leg.digest,
-                        envelope=bytes(leg.envelope),
-                        inbox_url=leg.inbox_url,
-                        received_at=leg.received_at,
-                        cycle_started_at=leg.cycle_started_at,
-                        attempt=attempt,
-                        owner=owner,
-                        lease_expires_at=expires,
+        claimed: tuple[ClaimedMessage, ...] = self._write(_Write(
+            lambda conn: self._claim_in(conn, owner, limit, lease, max_attempts), "claim deliveries"
+        ))
+        return claimed
+
+    def _claim_in(
+        self, conn: Connection, owner: str, limit: int, lease: timedelta, max_attempts: int | None
+    ) -> tuple[ClaimedMessage, ...]:
+        """:meth:`claim_due` inside the caller's write transaction."""
+        now = self._now()
+        due = conn.execute(_DUE_LEGS, {"now": now, "limit": limit}).scalars().all()
+        legs = conn.execute(_CLAIMED_LEGS, {"ids": list(due)}).all() if due else []
+        claimed: list[ClaimedMessage] = []
+        for leg in legs:
+            status = MessageStatus(leg.status)
+            if status is MessageStatus.DELIVERING:
+                self._abandon(conn, leg, now)
+                if max_attempts is not None and leg.attempts >= max_attempts:
+                    self._dead_letter(
+                        conn, leg, now, Code.GW_DELIVERY_ATTEMPTS_EXHAUSTED,
+                        f"{leg.attempts} attempts used; the last one never finished", actor=owner,
                     )
+                    continue
+            attempt = int(leg.attempts) + 1
+            expires = now + lease
+            self._set_status(
+                conn, leg, MessageStatus.DELIVERING, now, f"attempt {attempt} by {owner}",
+                attempts=attempt, lease_owner=owner, lease_expires_at=expires, next_attempt_at=expires,
+            )
+            claimed.append(
+                ClaimedMessage(
+                    message_id=leg.message_id,
+                    sender=leg.sender,
+                    receiver=leg.receiver,
+                    document_type=leg.document_type,
+                    conversation_id=leg.conversation_id,
+                    digest=leg.digest,
+                    envelope=bytes(leg.envelope),
+                    inbox_url=leg.inbox_url,
+                    received_at=leg.received_at,
+                    cycle_started_at=leg.cycle_started_at,
+                    attempt=attempt,
+                    owner=owner,
+                    lease_expires_at=expires,
                 )
+            )
         return tuple(claimed)
 
     def expire_leases(self, *, actor: str) -> int:
@@ -1620,81 +1667,102 @@ class Store:
         - retryable with ``retry_at``: WAITING_FOR_RETRY until then;
         - retryable with ``dead_letter`` (the bound that was hit), or permanent: FAILED.
 
-        Raises ``StoreError`` ``GW-LEASE-LOST`` if the lease was taken over (nothing is written then).
+        Raises ``StoreError`` ``GW-LEASE-LOST`` if the lease was taken over (nothing is written then). On SQLite
+        the attempt is written in a group commit with the other writes waiting then (:meth:`_write_grouped`).
         """
         failed = outcome.result in (AttemptOutcome.RETRYABLE, AttemptOutcome.PERMANENT)
         if outcome.result is AttemptOutcome.RETRYABLE and (retry_at is None) == (dead_letter is None):
             raise ValueError("a retryable failure needs exactly one of retry_at and dead_letter")
         if not failed and (retry_at is not None or dead_letter is not None):
             raise ValueError("a delivered message is neither retried nor dead-lettered")
-        with self._transaction("record a delivery attempt", write=True) as conn:
-            now = self._now()
+        record: MessageRecord = self._write(_Write(
+            lambda conn: self._finish_in(conn, claim, outcome, started_at, duration, retry_at, dead_letter),
+            "record a delivery attempt",
+        ))
+        return record
+
+    def _finish_in(
+        self,
+        conn: Connection,
+        claim: ClaimedMessage,
+        outcome: DeliveryOutcome,
+        started_at: datetime,
+        duration: timedelta | None,
+        retry_at: datetime | None,
+        dead_letter: Code | None,
+    ) -> MessageRecord:
+        """:meth:`finish_attempt` inside the caller's write transaction; refuses (:class:`_Declined`) before it
+        writes anything."""
+        now = self._now()
+        try:
             leg = self._lock_legs(conn, claim.message_id, claim.receiver)[0]
-            if (
-                leg.status != MessageStatus.DELIVERING.value
-                or leg.lease_owner != claim.owner
-                or leg.attempts != claim.attempt
-            ):
-                raise StoreError(
-                    f"attempt {claim.attempt} of {claim.message_id!r} to {claim.receiver} by {claim.owner} lost its "
-                    f"lease (now {leg.status}, held by {leg.lease_owner}, attempt {leg.attempts})",
-                    code=Code.GW_LEASE_LOST,
-                )
-            code = outcome.code.value if outcome.code is not None else None
-            conn.execute(
-                insert(delivery_attempts), dict(
-                    message_pk=leg.message_pk,
-                    delivery_pk=leg.id,
-                    number=claim.attempt,
-                    worker=claim.owner,
-                    started_at=started_at,
-                    finished_at=now,
-                    outcome=outcome.result.value,
-                    http_status=outcome.http_status,
-                    code=code,
-                    message=outcome.message,
-                    duration_ms=None if duration is None else duration.total_seconds() * 1000.0,
-                    receiver_code=outcome.receiver_code,
-                )
+        except InputError as exc:
+            raise _Declined(exc) from None
+        if (
+            leg.status != MessageStatus.DELIVERING.value
+            or leg.lease_owner != claim.owner
+            or leg.attempts != claim.attempt
+        ):
+            raise _Declined(StoreError(
+                f"attempt {claim.attempt} of {claim.message_id!r} to {claim.receiver} by {claim.owner} lost its "
+                f"lease (now {leg.status}, held by {leg.lease_owner}, attempt {leg.attempts})",
+                code=Code.GW_LEASE_LOST,
+            ))
+        code = outcome.code.value if outcome.code is not None else None
+        conn.execute(
+            insert(delivery_attempts), dict(
+                message_pk=leg.message_pk,
+                delivery_pk=leg.id,
+                number=claim.attempt,
+                worker=claim.owner,
+                started_at=started_at,
+                finished_at=now,
+                outcome=outcome.result.value,
+                http_status=outcome.http_status,
+                code=code,
+                message=outcome.message,
+                duration_ms=None if duration is None else duration.total_seconds() * 1000.0,
+                receiver_code=outcome.receiver_code,
             )
-            if outcome.receipt is not None:
-                self._insert_receipt(conn, leg, outcome.receipt, now)
-            actor = f"deliverer:{claim.owner}"
-            clear = {"lease_owner": None, "lease_expires_at": None, "next_attempt_at": None}
-            if outcome.delivered:
-                answered = f"attempt {claim.attempt}: receiver answered {outcome.http_status}"
-                if outcome.result is not AttemptOutcome.DELIVERED:  # with the receipt's outcome: one move via DELIVERED
-                    assert outcome.receipt is not None  # guaranteed by DeliveryOutcome
-                    self._apply_receipt(conn, leg, outcome.receipt, now, actor, current=MessageStatus(leg.status),
-                                        via=(MessageStatus.DELIVERED, answered), last_error_code=None, last_error=None)
-                else:
-                    self._set_status(conn, leg, MessageStatus.DELIVERED, now, answered, last_error_code=None,
-                                     last_error=None, **clear)
-                    if outcome.receipt is not None:  # refused: kept, audited, no status moved
-                        self._audit_receipt(conn, leg, outcome.receipt, now, actor, "receipt.refused")
-                    append_entry(
-                        conn, at=now, actor=actor, action="delivery.delivered", message_id=leg.message_id,
-                        detail={"receiver": leg.receiver, "attempt": claim.attempt,
-                                "http_status": outcome.http_status},
-                    )
-            elif retry_at is not None:
-                why = f"attempt {claim.attempt} failed: {code}: {outcome.message}"
-                self._set_status(
-                    conn, leg, MessageStatus.WAITING_FOR_RETRY, now, f"{why}; next attempt at {_iso(retry_at)}",
-                    lease_owner=None, lease_expires_at=None, next_attempt_at=retry_at,
-                    last_error_code=code, last_error=outcome.message,
-                )
-                append_entry(
-                    conn, at=now, actor=actor, action="delivery.retry_scheduled", message_id=leg.message_id,
-                    detail={"receiver": leg.receiver, "attempt": claim.attempt, "code": code,
-                            "http_status": outcome.http_status, "retry_at": _iso(retry_at),
-                            **({"receiver_code": outcome.receiver_code} if outcome.receiver_code else {})},
-                )
+        )
+        if outcome.receipt is not None:
+            self._insert_receipt(conn, leg, outcome.receipt, now)
+        actor = f"deliverer:{claim.owner}"
+        clear = {"lease_owner": None, "lease_expires_at": None, "next_attempt_at": None}
+        if outcome.delivered:
+            answered = f"attempt {claim.attempt}: receiver answered {outcome.http_status}"
+            if outcome.result is not AttemptOutcome.DELIVERED:  # with the receipt's outcome: one move via DELIVERED
+                assert outcome.receipt is not None  # guaranteed by DeliveryOutcome
+                self._apply_receipt(conn, leg, outcome.receipt, now, actor, current=MessageStatus(leg.status),
+                                    via=(MessageStatus.DELIVERED, answered), last_error_code=None, last_error=None)
             else:
-                give_up = dead_letter or outcome.code or Code.GW_DELIVERY_REFUSED
-                why = f"attempt {claim.attempt}: {code}: {outcome.message}"
-                self._dead_letter(conn, leg, now, give_up, why, actor=actor, receiver_code=outcome.receiver_code)
-            return self._read_record(conn, int(leg.message_pk))
+                self._set_status(conn, leg, MessageStatus.DELIVERED, now, answered, last_error_code=None,
+                                 last_error=None, **clear)
+                if outcome.receipt is not None:  # refused: kept, audited, no status moved
+                    self._audit_receipt(conn, leg, outcome.receipt, now, actor, "receipt.refused")
+                append_entry(
+                    conn, at=now, actor=actor, action="delivery.delivered", message_id=leg.message_id,
+                    detail={"receiver": leg.receiver, "attempt": claim.attempt,
+                            "http_status": outcome.http_status},
+                )
+        elif retry_at is not None:
+            why = f"attempt {claim.attempt} failed: {code}: {outcome.message}"
+            self._set_status(
+                conn, leg, MessageStatus.WAITING_FOR_RETRY, now, f"{why}; next attempt at {_iso(retry_at)}",
+                lease_owner=None, lease_expires_at=None, next_attempt_at=retry_at,
+                last_error_code=code, last_error=outcome.message,
+            )
+            append_entry(
+                conn, at=now, actor=actor, action="delivery.retry_scheduled", message_id=leg.message_id,
+                detail={"receiver": leg.receiver, "attempt": claim.attempt, "code": code,
+                        "http_status": outcome.http_status, "retry_at": _iso(retry_at),
+                        **({"receiver_code": outcome.receiver_code} if outcome.receiver_code else {})},
+            )
+        else:
+            give_up = dead_letter or outcome.code or Code.GW_DELIVERY_REFUSED
+            why = f"attempt {claim.attempt}: {code}: {outcome.message}"
+            self._dead_letter(conn, leg, now, give_up, why, actor=actor, receiver_code=outcome.receiver_code)
+        return self._read_record(conn, int(leg.message_pk))
 
     def _insert_receipt(self, conn: Connection, leg: Row[Any], receipt: ReceiptEvidence, now: datetime) -> None:
         conn.execute(

@@ -259,14 +259,26 @@ def _record_together(store: Store, messages: list[IncomingMessage], *, answers: 
     the n-th message when an id comes again), filled in ``answers`` as they come. ``line_up=False``: start them all
     without waiting for each to queue, and keep the turn until every one has answered (a store whose busy timeout
     is shorter than a loaded machine may take to start the threads)."""
+    calls = []
+    for index, message in enumerate(messages):
+        seen = {m.message_id for m in messages[:index]}
+        key = f"{message.message_id}#{index}" if message.message_id in seen else message.message_id
+        calls.append((key, lambda message=message: store.record_message(message)))  # type: ignore[misc]
+    return _together(store, calls, answers=answers, line_up=line_up)
+
+
+def _together(store: Store, calls: list[tuple[str, Callable[[], object]]], *, answers: dict[str, object] | None = None,
+              line_up: bool = True) -> dict[str, object]:
+    """:func:`_record_together` for any writes: each call in a thread of its own (named by its key), queued in
+    order while the turn is held; the answers (or errors) by key."""
     answers = {} if answers is None else answers
     lock = threading.Lock()
     turn = store._writer_turn
     assert turn is not None
 
-    def record(key: str, message: IncomingMessage) -> None:
+    def call(key: str, write: Callable[[], object]) -> None:
         try:
-            answer: object = store.record_message(message)
+            answer: object = write()
         except Exception as exc:  # noqa: BLE001 - the test reads it
             answer = exc
         with lock:
@@ -275,16 +287,14 @@ def _record_together(store: Store, messages: list[IncomingMessage], *, answers: 
     threads = []
     turn.acquire()
     try:
-        for index, message in enumerate(messages):
-            seen = {m.message_id for m in messages[:index]}
-            key = f"{message.message_id}#{index}" if message.message_id in seen else message.message_id
-            threads.append(threading.Thread(target=record, args=(key, message), name=key))
+        for index, (key, write) in enumerate(calls):
+            threads.append(threading.Thread(target=call, args=(key, write), name=key))
             threads[-1].start()
             if line_up:
                 _until(lambda index=index: store._group_leading and len(store._group) == index,  # type: ignore[misc]
-                       f"message {index} queued")
+                       f"write {index} queued")
         if not line_up:
-            _until(lambda: len(answers) == len(messages), "every caller answered while the turn was held")
+            _until(lambda: len(answers) == len(calls), "every caller answered while the turn was held")
     finally:
         turn.release()
     for thread in threads:
@@ -382,6 +392,67 @@ def test_a_store_error_fails_the_whole_group_at_once(patient: Store, monkeypatch
     assert all(isinstance(answers[f"msg-{index}"], StoreError) and answers[f"msg-{index}"].code is Code.STORE_FULL
                for index in (1, 2, 3)), answers
     assert tries == ["msg-0", "msg-1", "msg-2"] and count_rows(patient, "messages") == 1
+
+
+def test_deliveries_claimed_and_finished_while_messages_wait_share_their_commit(patient: Store,
+                                                                              clock: FakeClock) -> None:
+    """Group commit is for every write of the delivery cycle, not only recording: a claim, two finished attempts
+    (one delivered, one to retry) and a new message arriving while another transaction runs are written in one
+    transaction after the first caller's, each with the answer it would have alone, history and audit included."""
+    for name in ("msg-a", "msg-b", "msg-c"):
+        patient.record_message(incoming(name))
+    first, second = patient.claim_due("w", limit=2, lease=LEASE)
+    commits: list[str] = []
+    event.listen(patient.engine, "commit", lambda _conn: commits.append(threading.current_thread().name))
+    answers = _together(patient, [
+        ("lead", lambda: patient.record_message(incoming("msg-0"))),
+        ("delivered", lambda: patient.finish_attempt(first, DeliveryOutcome.transport_ok(202), started_at=START)),
+        ("retried", lambda: patient.finish_attempt(
+            second, DeliveryOutcome.retryable(Code.GW_DELIVERY_TIMEOUT, "slow"), started_at=START,
+            retry_at=clock() + LEASE)),
+        ("claim", lambda: patient.claim_due("w", limit=5, lease=LEASE)),
+        ("new", lambda: patient.record_message(incoming("msg-d"))),
+    ])
+    assert commits == ["lead", "delivered"], commits  # the lead's own, then one for the four that queued
+    assert answers["delivered"].status is S.DELIVERED  # type: ignore[attr-defined]
+    assert answers["retried"].status is S.WAITING_FOR_RETRY  # type: ignore[attr-defined]
+    claimed = answers["claim"]  # msg-c and msg-0 were due; msg-d queued after the claim
+    assert sorted(c.message_id for c in claimed) == ["msg-0", "msg-c"], claimed  # type: ignore[attr-defined]
+    assert answers["new"].created and patient.recorded.messages == 5  # type: ignore[attr-defined]
+    assert [h.status for h in patient.get(first.message_id).history][-2:] == [S.DELIVERING, S.DELIVERED]
+    assert patient.get(second.message_id).attempts[0].code == "GW-DELIVERY-TIMEOUT"
+    assert patient.find("msg-d").status is S.ACCEPTED  # type: ignore[union-attr]
+    assert patient.verify_audit().ok
+
+
+def test_a_lost_lease_in_a_group_is_that_attempts_answer_alone(patient: Store, clock: FakeClock) -> None:
+    """An attempt whose lease was taken over is refused before it writes anything, so it is refused on its own: the
+    writes grouped with it commit in the same transaction, and nothing of the late attempt is stored."""
+    patient.record_message(incoming("msg-lost"))
+    patient.record_message(incoming("msg-kept"))
+    [late] = patient.claim_due("crashed", limit=1, lease=LEASE)
+    clock.advance(seconds=61)
+    claims = {claim.message_id: claim for claim in patient.claim_due("w", limit=2, lease=LEASE)}
+    kept = claims["msg-kept"]
+    assert claims["msg-lost"].attempt == 2  # taken over from the crashed worker
+    commits: list[str] = []
+    event.listen(patient.engine, "commit", lambda _conn: commits.append(threading.current_thread().name))
+    answers = _together(patient, [
+        ("lead", lambda: patient.record_message(incoming("msg-0"))),
+        ("late", lambda: patient.finish_attempt(late, DeliveryOutcome.transport_ok(202), started_at=START)),
+        ("kept", lambda: patient.finish_attempt(kept, DeliveryOutcome.transport_ok(202), started_at=START)),
+        ("unknown", lambda: patient.finish_attempt(replace(kept, message_id="msg-none"),
+                                                   DeliveryOutcome.transport_ok(202), started_at=START)),
+    ])
+    assert commits == ["lead", "late"], commits
+    lost, unknown = answers["late"], answers["unknown"]
+    assert isinstance(lost, StoreError) and lost.code is Code.GW_LEASE_LOST, lost
+    assert isinstance(unknown, InputError) and unknown.code is Code.GW_MESSAGE_UNKNOWN, unknown
+    assert answers["kept"].status is S.DELIVERED  # type: ignore[attr-defined]
+    detail = patient.get("msg-lost")
+    assert detail.record.status is S.DELIVERING and detail.record.lease_owner == "w"
+    assert [a.outcome for a in detail.attempts] == [AttemptOutcome.ABANDONED]  # the late attempt left no row
+    assert patient.verify_audit().ok
 
 
 def test_a_message_waiting_past_the_busy_timeout_leaves_the_queue(tmp_path: Path, clock: FakeClock) -> None:

@@ -184,23 +184,33 @@ def report(results: list[Figures], clients: int) -> None:
                   f"x{f.setup.gateways} {(f.count / f.gateway_cpu()) / first - 1:+.0%}" for f in postgres[1:]))
 
 
+def setups_of(text: str) -> list[Setup]:
+    """``--setups``: ``STORE[:GATEWAYS],...``, STORE sqlite or postgresql, GATEWAYS a number from 1 (default 1)."""
+    setups = []
+    for item in text.split(","):
+        store, _, gateways = item.strip().partition(":")
+        if store not in ("sqlite", "postgresql"):
+            raise argparse.ArgumentTypeError(f"{item!r}: the stores are sqlite and postgresql")
+        if not (gateways or "1").isdigit() or int(gateways or "1") < 1:
+            raise argparse.ArgumentTypeError(f"{item!r}: the number of gateways is a whole number from 1")
+        setups.append(Setup(store, int(gateways or "1")))
+    return setups
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="fewer messages per setup")
     parser.add_argument("--messages", type=int, help="messages per setup (default 1000, 200 with --quick)")
     parser.add_argument("--clients", type=int, default=8, help="concurrent clients (default 8)")
     parser.add_argument("--postgres-url", help="an existing PostgreSQL server (postgresql://USER@HOST:PORT/DB)")
-    parser.add_argument("--setups", default="sqlite:1,postgresql:1,postgresql:2,postgresql:3",
-                        help="which setups, as STORE:GATEWAYS,... (default: %(default)s)")
+    parser.add_argument("--setups", type=setups_of, default="sqlite:1,postgresql:1,postgresql:2,postgresql:3",
+                        help="which setups, as STORE:GATEWAYS,... (a store alone: 1 gateway; default: %(default)s)")
     args = parser.parse_args()
     count = args.messages or (200 if args.quick else 1000)
     started = time.perf_counter()
     banner(f"ptx scale benchmark: the whole exchange through real nodes, {count} messages per setup, "
            f"{args.clients} clients" + (" (--quick)" if args.quick else ""))
-    setups = [Setup(store, int(gateways)) for store, _, gateways in
-              (item.partition(":") for item in args.setups.split(","))]
-    if {setup.backend for setup in setups} - {"sqlite", "postgresql"}:
-        parser.error("--setups: the stores are sqlite and postgresql")
+    setups: list[Setup] = args.setups
     problems: list[str] = []
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         folder = Path(tmp)

@@ -385,24 +385,30 @@ class Deliverer:
     async def run(self) -> None:
         """Deliver until :meth:`stop`: keep up to ``workers`` attempts in flight, claim as slots free up.
 
-        Idle, it looks at the queue every ``poll_interval`` or when :meth:`wake` is called. On :meth:`stop` it
-        claims nothing more and returns once the attempts in flight are recorded. If the task is cancelled
-        instead, attempts in flight are cancelled and their leases expire (then another worker retries them).
+        Idle, it looks at the queue every ``poll_interval`` or when :meth:`wake` is called. A slot freed by a
+        finished attempt is filled at once while the last look found work for every free slot; once a look found
+        less (the queue drained), the next one waits for a wake or the poll: a finished attempt makes nothing
+        due, and with several gateways on one database each empty look is a write transaction for nothing. On
+        :meth:`stop` it claims nothing more and returns once the attempts in flight are recorded. If the task is
+        cancelled instead, attempts in flight are cancelled and their leases expire (then another worker retries
+        them).
         """
         self._loop = asyncio.get_running_loop()
         self._signal = asyncio.Event()
         poll = self._settings.poll_interval.total_seconds()
         inflight: set[asyncio.Task[DeliveryReport]] = set()
+        drained = False  # the last look found fewer due deliveries than it had free slots (or failed)
         try:
             while not self._stopping.is_set():
                 self._signal.clear()
                 free = self._settings.workers - len(inflight)
-                if free > 0:
+                if free > 0 and not drained:
                     try:
                         claims = await self._claim(free)
                     except StoreError as exc:
                         log.error("could not claim deliveries: %s", exc, extra={"code": exc.code.value})
                         claims = ()
+                    drained = len(claims) < free
                     for claim in claims:
                         inflight.add(asyncio.create_task(self._process(claim), name=f"deliver {claim.message_id}"))
                 if self._stopping.is_set():
@@ -410,6 +416,8 @@ class Deliverer:
                 signalled = asyncio.create_task(self._signal.wait())
                 done, _ = await asyncio.wait({*inflight, signalled}, timeout=poll, return_when=asyncio.FIRST_COMPLETED)
                 signalled.cancel()
+                if not done or self._signal.is_set():  # the poll came round, or work was announced: look again
+                    drained = False
                 for task in [task for task in inflight if task.done()]:
                     inflight.discard(task)
                     if not task.cancelled() and task.exception() is not None:  # _process catches all; be sure

@@ -557,6 +557,53 @@ def test_wake_is_safe_from_any_thread_and_before_run(store: Store) -> None:
     assert store.get("msg-2").record.status is S.DELIVERED
 
 
+def test_a_drained_queue_is_looked_at_again_on_a_wake_or_the_poll_not_after_each_attempt(store: Store) -> None:
+    """With several gateways on one database, each look at an empty queue is a write transaction for nothing."""
+    looks: list[int] = []
+    claim_due = store.claim_due
+
+    def counted(*args: Any, **kwargs: Any) -> tuple[ClaimedMessage, ...]:
+        claimed = claim_due(*args, **kwargs)
+        looks.append(len(claimed))
+        return claimed
+
+    store.claim_due = counted  # type: ignore[method-assign]
+    hour_poll = SETTINGS.model_copy(update={"poll_interval": timedelta(hours=1), "workers": 2})
+    worker = deliverer(store, Receiver(), settings=hour_poll)
+
+    def delivered(*ids: str) -> bool:
+        return all(store.get(message_id).record.status is S.DELIVERED for message_id in ids)
+
+    async def until(condition: Callable[[], bool]) -> None:
+        for _ in range(6000):
+            if await asyncio.to_thread(condition):
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("not reached within 60 s")
+
+    busy = [f"msg-{index}" for index in range(5)]
+    for message_id in busy:
+        store.record_message(incoming(message_id))
+
+    async def scenario() -> None:
+        running = asyncio.create_task(worker.run())
+        # more due than slots: each finished attempt's slot is filled at once, no wake needed
+        await until(lambda: delivered(*busy))
+        await asyncio.sleep(0.3)  # the loop settles
+        assert sum(looks) == 5 and looks.count(0) == 1  # one look found the queue empty; none after it
+        settled = len(looks)
+        await asyncio.sleep(0.3)
+        assert len(looks) == settled, "a drained queue is not looked at again after each attempt"
+        store.record_message(incoming("msg-late"))
+        await asyncio.to_thread(worker.wake)  # announced work: looked at at once
+        await until(lambda: delivered("msg-late"))
+        assert looks[settled] == 1
+        worker.stop()
+        await running
+
+    asyncio.run(scenario())
+
+
 def test_an_inbox_url_password_is_never_recorded(store: Store, clock: FakeClock) -> None:
     store.record_message(incoming("msg-1", inbox_url="http://bb:s3cret@bb.test/v1/inbox"))
     receiver = Receiver([httpx.ConnectError], then=202)

@@ -304,6 +304,29 @@ def status_counter(database_url: str) -> Callable[[], dict[str, int]]:
     return postgres_counts
 
 
+def store_work(database_url: str) -> dict[str, int]:
+    """Counters of the work a gateway store did, to difference over a run: delivery attempts and audit entries
+    written, and for PostgreSQL the database's committed and rolled-back transactions and deadlocks
+    (``pg_stat_database``, flushed by the server about once a second: read it after a pause)."""
+    counts = {
+        "attempts": "SELECT count(*) FROM delivery_attempts",
+        "audit entries": "SELECT count(*) FROM audit_log",
+    }
+    if database_url.startswith("sqlite"):
+        path = database_url.removeprefix("sqlite:///")
+        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)) as conn:
+            return {name: int(conn.execute(query).fetchone()[0]) for name, query in counts.items()}
+    import psycopg
+
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        found = {name: int(row[0]) for name, query in counts.items() if (row := conn.execute(query).fetchone())}
+        row = conn.execute("SELECT xact_commit, xact_rollback, deadlocks FROM pg_stat_database "
+                           "WHERE datname = current_database()").fetchone()
+        assert row is not None
+        found.update(commits=int(row[0]), rollbacks=int(row[1]), deadlocks=int(row[2]))
+        return found
+
+
 def wait_for_status(counts: Callable[[], dict[str, int]], status: str, total: int, *, timeout: float = 900,
                     interval: float = 0.1) -> dict[str, int]:
     """Poll until ``total`` messages have ``status``; fail loudly if they do not get there in ``timeout`` s."""

@@ -181,22 +181,22 @@ class TlsMaterial:
         return context
 
     def httpx_options(self, urls_by_party: Mapping[str, str] | None = None) -> dict[str, Any]:
-        """Keyword arguments for an ``httpx`` client calling these servers: ``verify`` with this material, and
-        one transport per party URL that verifies against that party's own CA (``mounts``). ``{}`` for plain
-        HTTP, so callers can always write ``httpx.AsyncClient(**material.httpx_options(...))``."""
-        import httpx
+        """Keyword arguments for an ``httpx.AsyncClient`` calling these servers: the transport
+        (:class:`exchange._http.AiohttpTransport`) verifying with this material, and one transport per party URL
+        that verifies against that party's own CA (``mounts``); plain HTTP has the transport with nothing to
+        verify with. Callers write ``httpx.AsyncClient(**material.httpx_options(...))``."""
+        from exchange._http import AiohttpTransport
 
         default = self.client_context()
-        if default is None:
-            return {}
-        mounts: dict[str, httpx.AsyncBaseTransport] = {}
-        for party, url in (urls_by_party or {}).items():
+        mounts: dict[str, AiohttpTransport] = {}
+        for party, url in (urls_by_party or {}).items() if default is not None else ():
             parts = urlsplit(url)
             context = self.client_context(party) if party in self.server_ca_by_party else None
             if parts.scheme == "https" and parts.hostname and context is not None:
                 host = f"[{parts.hostname}]" if ":" in parts.hostname else parts.hostname
-                mounts[f"https://{host}:{parts.port or 443}"] = httpx.AsyncHTTPTransport(verify=context)
-        return {"verify": default, "mounts": mounts} if mounts else {"verify": default}
+                mounts[f"https://{host}:{parts.port or 443}"] = AiohttpTransport(ssl_context=context)
+        options: dict[str, Any] = {"transport": AiohttpTransport(ssl_context=default)}
+        return options | {"mounts": mounts} if mounts else options
 
 
 def _load_chain(context: ssl.SSLContext, cert: Path, key: Path, what: str) -> None:

@@ -55,7 +55,8 @@ def test_plain_http_unless_configured(workspace: Workspace) -> None:
     material = gateway_tls(load_gateway_settings(workspace=workspace.path).tls, workspace)
     assert material == TlsMaterial()
     assert (material.serves_tls, material.verifies_clients, material.scheme) == (False, False, "http")
-    assert material.httpx_options({"BB": "http://127.0.0.1:8002"}) == {}
+    options = material.httpx_options({"BB": "http://127.0.0.1:8002"})
+    assert set(options) == {"transport"} and options["transport"].ssl_context is None
     assert uvicorn_options(material) == {}
 
 
@@ -90,7 +91,8 @@ def test_deliveries_verify_each_receiver_against_its_own_root(workspace: Workspa
     material = gateway_tls(FROM_WORKSPACE, workspace)
     options = material.httpx_options({"AA": "https://127.0.0.1:9001", "BB": "http://127.0.0.1:9002", "CC": "https://h:1"})
     assert set(options["mounts"]) == {"https://127.0.0.1:9001"}
-    assert options["verify"] is not None
+    assert options["transport"].ssl_context is not None
+    assert options["mounts"]["https://127.0.0.1:9001"].ssl_context is not options["transport"].ssl_context
 
 
 def test_half_configurations_are_refused(workspace: Workspace) -> None:

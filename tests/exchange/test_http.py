@@ -1,0 +1,185 @@
+"""exchange._http: httpx's client API on aiohttp, against a real loopback server (asyncio streams) that records
+each request and answers from a script: what is sent, what comes back, and every failure as httpx's error."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import aiohttp
+import httpx
+import pytest
+
+from exchange._http import AiohttpTransport
+
+Answer = Callable[["Seen", asyncio.StreamWriter], Awaitable[None]]
+
+
+@dataclass
+class Seen:
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass
+class Server:
+    url: str
+    requests: list[Seen] = field(default_factory=list)
+    connections: int = 0
+
+
+async def _read_request(reader: asyncio.StreamReader) -> Seen | None:
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    method, target, _ = lines[0].split(" ", 2)
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:] if line)}
+    body = await reader.readexactly(int(headers.get("content-length", "0")))
+    return Seen(method, target, headers, body)
+
+
+@asynccontextmanager
+async def serving(answer: Answer) -> AsyncIterator[Server]:
+    server_state = Server("")
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        server_state.connections += 1
+        try:
+            while True:
+                try:
+                    seen = await _read_request(reader)
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    return
+                assert seen is not None
+                server_state.requests.append(seen)
+                await answer(seen, writer)
+                await writer.drain()
+        finally:
+            writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    server_state.url = f"http://127.0.0.1:{port}"
+    try:
+        yield server_state
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+def respond(status: int, body: bytes = b"", headers: tuple[tuple[str, str], ...] = ()) -> Answer:
+    async def answer(seen: Seen, writer: asyncio.StreamWriter) -> None:
+        lines = [f"HTTP/1.1 {status} Reason {status}", f"Content-Length: {len(body)}", *(f"{k}: {v}" for k, v in headers)]
+        writer.write(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+
+    return answer
+
+
+def client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=AiohttpTransport(), timeout=httpx.Timeout(5))
+
+
+def test_a_request_goes_out_as_httpx_built_it_and_the_answer_comes_back_whole() -> None:
+    async def scenario() -> None:
+        async with serving(respond(202, b"<Receipt/>", (("Content-Type", "application/xml"), ("X-Twice", "a"),
+                                                       ("X-Twice", "b")))) as server:
+            async with client() as http:
+                first = await http.post(f"{server.url}/v1/inbox?x=1", content=b"<Envelope/>",
+                                        headers={"Content-Type": "application/xml", "PTX-Delivery": "sig"})
+                second = await http.get(f"{server.url}/healthz")
+            assert (first.status_code, first.content, first.reason_phrase) == (202, b"<Receipt/>", "Reason 202")
+            assert first.headers["content-type"] == "application/xml"
+            assert first.headers.get_list("x-twice") == ["a", "b"]
+            assert first.http_version == "HTTP/1.1" and second.status_code == 202
+            post, get = server.requests
+            assert (post.method, post.target, post.body) == ("POST", "/v1/inbox?x=1", b"<Envelope/>")
+            assert post.headers["content-type"] == "application/xml" and post.headers["ptx-delivery"] == "sig"
+            assert post.headers["host"] == server.url.removeprefix("http://")
+            assert post.headers["user-agent"].startswith("python-httpx/")  # httpx's headers, not aiohttp's
+            assert (get.method, get.target, get.body) == ("GET", "/healthz", b"")
+            assert server.connections == 1, "the connection was kept alive and used again"
+
+    asyncio.run(scenario())
+
+
+def test_a_redirect_is_the_clients_business() -> None:
+    async def scenario() -> None:
+        async with serving(respond(302, headers=(("Location", "/elsewhere"),))) as server:
+            async with client() as http:
+                answer = await http.post(f"{server.url}/v1/inbox", content=b"x", follow_redirects=False)
+                assert answer.status_code == 302 and len(server.requests) == 1  # the transport sent one request
+                with pytest.raises(httpx.TooManyRedirects):  # the server redirects for ever
+                    await http.get(f"{server.url}/first", follow_redirects=True)
+            # httpx followed Location (the transport never does), one request per hop, until its limit
+            assert [seen.target for seen in server.requests[1:4]] == ["/first", "/elsewhere", "/elsewhere"]
+            assert len(server.requests) == 1 + 1 + httpx.AsyncClient().max_redirects
+
+    asyncio.run(scenario())
+
+
+def test_a_compressed_answer_is_decoded_by_httpx_so_a_cap_on_decoded_bytes_holds() -> None:
+    plain = b"<Receipt>" + b"r" * 50_000 + b"</Receipt>"
+
+    async def scenario() -> None:
+        async with serving(respond(200, gzip.compress(plain), (("Content-Encoding", "gzip"),))) as server:
+            async with client() as http:
+                assert (await http.get(server.url)).content == plain
+                async with http.stream("GET", server.url) as raw:
+                    assert gzip.decompress(b"".join([chunk async for chunk in raw.aiter_raw()])) == plain
+
+    asyncio.run(scenario())
+
+
+def test_failures_are_httpxs_errors() -> None:
+    async def silent(seen: Seen, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+
+    async def cut(seen: Seen, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b")
+        await writer.drain()
+        writer.close()
+
+    async def garbage(seen: Seen, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"this is not HTTP\r\n\r\n")
+        await writer.drain()
+        writer.close()
+
+    async def scenario() -> None:
+        async with client() as http:
+            async with serving(silent) as server:
+                with pytest.raises(httpx.ReadTimeout):
+                    await http.post(server.url, content=b"x", timeout=httpx.Timeout(0.3))
+            closed = server.url  # nothing listens there any more
+            with pytest.raises(httpx.ConnectError):
+                await http.get(closed)
+            async with serving(cut) as server:
+                with pytest.raises(httpx.RemoteProtocolError):
+                    await http.get(server.url)
+            async with serving(garbage) as server:
+                with pytest.raises(httpx.TransportError):
+                    await http.get(server.url)
+            with pytest.raises(httpx.UnsupportedProtocol):
+                await http.get("ftp://127.0.0.1/file")
+
+    asyncio.run(scenario())
+
+
+def test_each_event_loop_gets_its_own_session_and_aclose_ends_it() -> None:
+    transport = AiohttpTransport()
+    http = httpx.AsyncClient(transport=transport)
+
+    async def once(close: bool) -> aiohttp.ClientSession:
+        async with serving(respond(204)) as server:
+            assert (await http.get(server.url)).status_code == 204
+        session = transport._sessions[asyncio.get_running_loop()]
+        if close:
+            await http.aclose()
+        return session
+
+    first = asyncio.run(once(close=False))
+    last = asyncio.run(once(close=True))  # a second loop: a new session, not the first loop's dead one
+    assert last is not first and last.closed and transport._sessions == {}

@@ -12,8 +12,9 @@ decodes it, so a caller's cap on the decoded answer holds as before) and transla
 httpx's: a timeout into ``ConnectTimeout`` / ``ReadTimeout``, a failed connection or TLS handshake into
 ``ConnectError``, a connection that broke or spoke bad HTTP into ``ReadError`` / ``RemoteProtocolError``. Timeouts
 come from the request (httpx's ``timeout`` extension): *connect* bounds opening the connection, *pool* waiting
-for one, *read* each wait for the answer's next bytes; aiohttp has no write timeout, so *write* is not applied
-(callers that must bound a whole attempt do, as the delivery worker does with its own deadline).
+for one, *read* each wait for the answer's next bytes; aiohttp has no write timeout, so the request up to the
+answer's head is bounded by the sum of the four (``WriteTimeout`` when that runs out). A URL's ``user:password``
+travels as httpx's ``Authorization`` header only.
 
 An aiohttp session belongs to the event loop that made it: the transport makes one on first use in each loop
 and closes it in :meth:`AiohttpTransport.aclose` (the client's ``aclose``).
@@ -22,6 +23,8 @@ and closes it in :meth:`AiohttpTransport.aclose` (the client's ``aclose``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import ssl
 from collections.abc import AsyncIterator
 from typing import Any
@@ -49,11 +52,12 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         session = self._sessions.get(loop)
         if session is None or session.closed:
             for other in [other for other in self._sessions if other.is_closed()]:
-                del self._sessions[other]  # a finished loop's session: its connections went with it
+                _drop(self._sessions.pop(other))  # a finished loop's session
             connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, keepalive_timeout=KEEPALIVE_EXPIRY)
             session = aiohttp.ClientSession(
                 connector=connector, cookie_jar=aiohttp.DummyCookieJar(), auto_decompress=False, trust_env=False,
-                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding"),  # httpx's own are sent instead
+                # httpx's own are sent instead, and no Content-Type httpx did not set
+                skip_auto_headers=("User-Agent", "Accept", "Accept-Encoding", "Content-Type"),
             )
             self._sessions[loop] = session
         return session
@@ -70,19 +74,39 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         body = await request.aread()
         headers = [(name.decode("latin-1"), value.decode("latin-1")) for name, value in request.headers.raw]
         options: dict[str, Any] = {"ssl": self.ssl_context} if scheme == "https" and self.ssl_context else {}
+        # httpx has turned the URL's user:password into the Authorization header; aiohttp refuses both at once
+        url = URL(str(request.url.copy_with(userinfo=b"")), encoded=True)
+        # aiohttp has no write timeout: the whole exchange up to the answer's head is bounded instead (a peer that
+        # stops reading a large body would otherwise hold the request for ever)
+        phases = [timeouts.get(phase) for phase in ("pool", "connect", "write", "read")]
+        deadline = None if any(phase is None for phase in phases) else sum(p for p in phases if p is not None)
         try:
-            response = await self._session().request(
-                request.method, URL(str(request.url), encoded=True), headers=headers, data=body or None,
-                allow_redirects=False, timeout=timeout, **options,
-            )
+            async with asyncio.timeout(deadline):
+                response = await self._session().request(
+                    request.method, url, headers=headers, data=_payload(body), allow_redirects=False,
+                    timeout=timeout, **options,
+                )
+        except TimeoutError as exc:
+            if not isinstance(exc, aiohttp.ServerTimeoutError):
+                raise httpx.WriteTimeout(
+                    f"the request and the answer's head took longer than {deadline:g} s", request=request
+                ) from exc
+            raise _translated(exc, request) from exc
         except Exception as exc:
             raise _translated(exc, request) from exc
-        return httpx.Response(
-            response.status,
-            headers=[(name, value) for name, value in response.raw_headers],
-            stream=_Body(response, request),
-            extensions={"http_version": b"HTTP/1.1", "reason_phrase": (response.reason or "").encode("latin-1")},
-        )
+        version = response.version or aiohttp.HttpVersion11
+        try:
+            return httpx.Response(
+                response.status,
+                headers=[(name, value) for name, value in response.raw_headers],
+                stream=_Body(response, request),
+                # aiohttp decoded the reason phrase's bytes as UTF-8 with surrogateescape: these are those bytes
+                extensions={"http_version": f"HTTP/{version.major}.{version.minor}".encode(),
+                            "reason_phrase": (response.reason or "").encode("utf-8", "surrogateescape")},
+            )
+        except Exception as exc:
+            response.release()
+            raise httpx.RemoteProtocolError(f"unusable answer: {exc}", request=request) from exc
 
     async def aclose(self) -> None:
         sessions, self._sessions = self._sessions, {}
@@ -90,6 +114,26 @@ class AiohttpTransport(httpx.AsyncBaseTransport):
         for owner, session in sessions.items():
             if owner is loop:
                 await session.close()
+            else:
+                _drop(session)
+
+
+def _payload(body: bytes) -> bytes | io.BytesIO | None:
+    """The body as aiohttp takes it: over 1 MiB as a file object, written in chunks (aiohttp warns that raw
+    bytes that large are written in one go)."""
+    if not body:
+        return None
+    return io.BytesIO(body) if len(body) > 1 << 20 else body
+
+
+def _drop(session: aiohttp.ClientSession) -> None:
+    """Close a session of another (finished) event loop from outside it: its sockets now, and nothing left for
+    aiohttp to report as unclosed at garbage collection."""
+    connector = session.connector
+    if connector is not None:
+        with contextlib.suppress(Exception):  # the loop is gone: closing its transports may find them closed
+            connector._close()
+    session._connector = None
 
 
 class _Body(httpx.AsyncByteStream):

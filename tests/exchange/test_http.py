@@ -4,6 +4,7 @@ each request and answers from a script: what is sent, what comes back, and every
 from __future__ import annotations
 
 import asyncio
+import base64
 import gzip
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -24,6 +25,7 @@ class Seen:
     target: str
     headers: dict[str, str]
     body: bytes
+    lines: list[str]  # the header lines as sent, duplicates kept
 
 
 @dataclass
@@ -37,9 +39,10 @@ async def _read_request(reader: asyncio.StreamReader) -> Seen | None:
     head = await reader.readuntil(b"\r\n\r\n")
     lines = head.decode("latin-1").split("\r\n")
     method, target, _ = lines[0].split(" ", 2)
-    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:] if line)}
+    sent = [line for line in lines[1:] if line]
+    headers = {name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in sent)}
     body = await reader.readexactly(int(headers.get("content-length", "0")))
-    return Seen(method, target, headers, body)
+    return Seen(method, target, headers, body, sent)
 
 
 @asynccontextmanager
@@ -101,6 +104,7 @@ def test_a_request_goes_out_as_httpx_built_it_and_the_answer_comes_back_whole() 
             assert post.headers["host"] == server.url.removeprefix("http://")
             assert post.headers["user-agent"].startswith("python-httpx/")  # httpx's headers, not aiohttp's
             assert (get.method, get.target, get.body) == ("GET", "/healthz", b"")
+            assert "content-type" not in get.headers and len(get.lines) == len(get.headers), "nothing added or twice"
             assert server.connections == 1, "the connection was kept alive and used again"
 
     asyncio.run(scenario())
@@ -168,6 +172,60 @@ def test_failures_are_httpxs_errors() -> None:
     asyncio.run(scenario())
 
 
+def test_a_url_with_a_password_is_sent_as_httpxs_authorization_header() -> None:
+    async def scenario() -> None:
+        async with serving(respond(202)) as server:
+            async with client() as http:
+                answer = await http.post(server.url.replace("http://", "http://bb:secret@") + "/v1/inbox", content=b"x")
+            assert answer.status_code == 202
+            (seen,) = server.requests
+            assert seen.headers["authorization"] == "Basic " + base64.b64encode(b"bb:secret").decode()
+            assert "secret" not in seen.target
+
+    asyncio.run(scenario())
+
+
+def test_a_reason_phrase_outside_ascii_is_kept_as_its_bytes() -> None:
+    async def answer(seen: Seen, writer: asyncio.StreamWriter) -> None:
+        writer.write("HTTP/1.1 200 Très bien\r\nContent-Length: 2\r\n\r\nok".encode("latin-1"))
+
+    async def scenario() -> None:
+        async with serving(answer) as server:
+            async with client() as http:
+                reply = await http.get(server.url)
+        assert (reply.status_code, reply.content) == (200, b"ok")
+        assert reply.extensions["reason_phrase"] == "Très bien".encode("latin-1")
+
+    asyncio.run(scenario())
+
+
+def test_a_peer_that_stops_reading_a_large_body_is_a_timeout() -> None:
+    """aiohttp has no write timeout: the request up to the answer's head is bounded by the request's timeouts."""
+
+    async def scenario() -> None:
+        stalled = asyncio.Event()
+
+        async def never_read(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            await stalled.wait()
+            writer.close()
+
+        server = await asyncio.start_server(never_read, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        try:
+            async with client() as http:
+                with pytest.raises(httpx.TimeoutException):
+                    await asyncio.wait_for(  # without the bound: the TimeoutError of this outer wait, not httpx's
+                        http.post(f"http://127.0.0.1:{port}/", content=b"x" * (8 << 20), timeout=httpx.Timeout(0.5)),
+                        timeout=30,
+                    )
+        finally:
+            stalled.set()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(scenario())
+
+
 def test_each_event_loop_gets_its_own_session_and_aclose_ends_it() -> None:
     transport = AiohttpTransport()
     http = httpx.AsyncClient(transport=transport)
@@ -183,3 +241,4 @@ def test_each_event_loop_gets_its_own_session_and_aclose_ends_it() -> None:
     first = asyncio.run(once(close=False))
     last = asyncio.run(once(close=True))  # a second loop: a new session, not the first loop's dead one
     assert last is not first and last.closed and transport._sessions == {}
+    assert first.closed, "the finished loop's session was closed when the next loop made its own"

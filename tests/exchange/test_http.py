@@ -110,6 +110,19 @@ def test_a_request_goes_out_as_httpx_built_it_and_the_answer_comes_back_whole() 
     asyncio.run(scenario())
 
 
+def test_a_body_without_a_content_type_goes_without_one() -> None:
+    async def scenario() -> None:
+        async with serving(respond(204)) as server:
+            async with client() as http:
+                await http.post(server.url, content=b"x" * 10)
+                await http.post(server.url, content=b"x" * (2 << 20))  # written in chunks, as a file object
+        for seen in server.requests:
+            assert "content-type" not in seen.headers and len(seen.lines) == len(seen.headers)
+        assert [len(seen.body) for seen in server.requests] == [10, 2 << 20]
+
+    asyncio.run(scenario())
+
+
 def test_a_redirect_is_the_clients_business() -> None:
     async def scenario() -> None:
         async with serving(respond(302, headers=(("Location", "/elsewhere"),))) as server:
@@ -125,7 +138,7 @@ def test_a_redirect_is_the_clients_business() -> None:
     asyncio.run(scenario())
 
 
-def test_a_compressed_answer_is_decoded_by_httpx_so_a_cap_on_decoded_bytes_holds() -> None:
+def test_a_compressed_answer_is_passed_on_undecoded_and_httpx_decodes_it() -> None:
     plain = b"<Receipt>" + b"r" * 50_000 + b"</Receipt>"
 
     async def scenario() -> None:
